@@ -1,0 +1,62 @@
+//! # movex-guest: write movex modules in plain Rust
+//!
+//! A movex module is user code the movex host runs, sandboxed, during a
+//! migration: a **comparator** (are these two rows the same entity?), a
+//! **tagger** (what kind of entity is this row?) or a **policy** (promote,
+//! roll back, stay or pause?). Implement [`Plugin`] and any of [`Comparator`],
+//! [`Tagger`], [`Policy`], then call [`export!`] once:
+//!
+//! ```ignore
+//! use movex_guest::{Binding, Comparator, Description, Plugin, Result, Row, Rules, Verdict};
+//!
+//! pub struct Exact(Rules);
+//!
+//! impl Plugin for Exact {
+//!     fn describe() -> Description { Description::new("exact", "0.1.0") }
+//!     fn bind(_: &Binding<'_>) -> Result<Self> { Ok(Exact(Rules::new())) }
+//! }
+//! impl Comparator for Exact {
+//!     fn compare(&self, src: &Row<'_>, dst: &Row<'_>) -> Verdict { self.0.compare(src, dst) }
+//! }
+//! movex_guest::export!(Exact, comparator);
+//! ```
+//!
+//! Logic stays ordinary Rust: unit-test it natively with [`RowBuf`] and
+//! `cargo test`; build the module with
+//! `cargo build --release --target wasm32-unknown-unknown`.
+//!
+//! # Layout
+//! - [`value`]: the values a row can hold (`Value`, `OwnedValue`, dates, times).
+//! - [`row`]: `Row` (typed, null-aware access by column name), `Layout`, `RowBuf`.
+//! - [`rules`]: ready-made comparison rules (ignore, float tolerance, time
+//!   precision, case/white space, JSON semantics, decimal scale).
+//! - [`verdict`], [`policy`]: what comparators and policies answer.
+//! - [`plugin`]: the traits an author implements.
+//! - [`codec`]: the row encoding shared with the host (authors never need it).
+//! - `export` and `bindings`: the glue `export!` expands to (hidden).
+
+extern crate self as movex_guest;
+
+pub mod codec;
+mod error;
+pub mod plugin;
+pub mod policy;
+pub mod row;
+pub mod rules;
+pub mod value;
+pub mod verdict;
+
+#[doc(hidden)]
+pub mod bindings;
+#[doc(hidden)]
+pub mod export;
+#[doc(hidden)]
+pub use wit_bindgen as __wit_bindgen;
+
+pub use error::{Error, Result};
+pub use plugin::{Binding, Capability, Comparator, Description, Plugin, Policy, Settings, Tagger};
+pub use policy::{Action, Decision, Stats};
+pub use row::{Column, FromValue, Layout, Row, RowBuf, RowError};
+pub use rules::{ALL, Columns, EpochUnit, Precision, Rules};
+pub use value::{Date, Kind, OwnedValue, Time, Timestamp, Value};
+pub use verdict::Verdict;

@@ -1,0 +1,540 @@
+//! Comparison rules: what real comparators need, ready-made. A `Rules` compares
+//! two rows column by column; each rule applies to one column or to `ALL`.
+//!
+//! ```
+//! use movex_guest::{Rules, Precision, ALL, RowBuf};
+//! let rules = Rules::new()
+//!     .ignore("etag")
+//!     .float_tolerance(ALL, 1e-9)
+//!     .time_precision("utime", Precision::Seconds)
+//!     .case_insensitive("email");
+//! let src = RowBuf::new().col("email", "Ada@X.io").col("utime", 1_700_000_000_123i64);
+//! let dst = RowBuf::new().col("email", "ada@x.io").col("utime", 1_700_000_000_000i64);
+//! assert!(rules.compare(&src.row(), &dst.row()).is_equal());
+//! ```
+//!
+//! Without rules, values compare exactly, with three conversions that are
+//! storage artefacts rather than differences: `int` and `uint` compare by
+//! number, a decimal compares with an integer by value, and `bool` equals the
+//! integers 0 and 1 (MySQL's `BOOLEAN` is `TINYINT(1)`). NULL equals only NULL.
+
+use crate::row::Row;
+use crate::value::{Date, MICROS_PER_DAY, Timestamp, Value};
+use crate::verdict::Verdict;
+use std::cell::RefCell;
+
+/// Which columns a rule applies to: a column name, or `ALL`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Columns {
+    All,
+    Named(String),
+}
+
+/// Every column.
+pub const ALL: Columns = Columns::All;
+
+impl From<&str> for Columns {
+    fn from(s: &str) -> Self {
+        Columns::Named(s.to_owned())
+    }
+}
+
+impl From<String> for Columns {
+    fn from(s: String) -> Self {
+        Columns::Named(s)
+    }
+}
+
+/// Precision to truncate times to before comparing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Precision {
+    Seconds,
+    Millis,
+    Micros,
+}
+
+impl Precision {
+    fn micros(self) -> u64 {
+        match self {
+            Precision::Seconds => 1_000_000,
+            Precision::Millis => 1_000,
+            Precision::Micros => 1,
+        }
+    }
+}
+
+/// What an integer time column counts since the Unix epoch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EpochUnit {
+    Seconds,
+    Millis,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+struct ColumnRule {
+    ignore: bool,
+    float_tolerance: Option<f64>,
+    time_precision: Option<Precision>,
+    epoch_unit: Option<EpochUnit>,
+    case_insensitive: bool,
+    whitespace_insensitive: bool,
+    json_semantic: bool,
+    decimal_scale_insensitive: bool,
+}
+
+type Edit = fn(&mut ColumnRule, &RuleArg);
+
+#[derive(Clone, Debug)]
+enum RuleArg {
+    None,
+    Float(f64),
+    Precision(Precision),
+    Epoch(EpochUnit),
+}
+
+/// A set of comparison rules. Build once (in `bind`), compare many times.
+#[derive(Debug, Default)]
+pub struct Rules {
+    edits: Vec<(Columns, Edit, RuleArg)>,
+    /// Rules resolved per column for the last layout seen: rows of one batch
+    /// share a layout, so this turns name matching into an index lookup.
+    resolved: RefCell<Option<(u64, Vec<ColumnRule>)>>,
+}
+
+impl Clone for Rules {
+    fn clone(&self) -> Self {
+        Rules { edits: self.edits.clone(), resolved: RefCell::new(None) }
+    }
+}
+
+impl Rules {
+    /// Exact comparison of every column.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn with(mut self, cols: Columns, edit: Edit, arg: RuleArg) -> Self {
+        self.edits.push((cols, edit, arg));
+        self.resolved = RefCell::new(None);
+        self
+    }
+
+    /// Do not compare these columns.
+    pub fn ignore(self, cols: impl Into<Columns>) -> Self {
+        self.with(cols.into(), |r, _| r.ignore = true, RuleArg::None)
+    }
+
+    /// Floats (and numbers compared with floats) are equal when they differ by
+    /// at most `tolerance`, absolutely or relative to the larger magnitude.
+    pub fn float_tolerance(self, cols: impl Into<Columns>, tolerance: f64) -> Self {
+        let edit: Edit = |r, a| {
+            if let RuleArg::Float(t) = a {
+                r.float_tolerance = Some(*t)
+            }
+        };
+        self.with(cols.into(), edit, RuleArg::Float(tolerance))
+    }
+
+    /// Truncate times, timestamps and integer epoch times to `precision` before
+    /// comparing (a destination that stores seconds where the source has ms).
+    pub fn time_precision(self, cols: impl Into<Columns>, precision: Precision) -> Self {
+        let edit: Edit = |r, a| {
+            if let RuleArg::Precision(p) = a {
+                r.time_precision = Some(*p)
+            }
+        };
+        self.with(cols.into(), edit, RuleArg::Precision(precision))
+    }
+
+    /// What integer values of these columns count since the epoch (default
+    /// milliseconds): used by `time_precision` and to compare them with timestamps.
+    pub fn epoch_unit(self, cols: impl Into<Columns>, unit: EpochUnit) -> Self {
+        let edit: Edit = |r, a| {
+            if let RuleArg::Epoch(u) = a {
+                r.epoch_unit = Some(*u)
+            }
+        };
+        self.with(cols.into(), edit, RuleArg::Epoch(unit))
+    }
+
+    /// Text compares without regard to letter case (Unicode lowercase).
+    pub fn case_insensitive(self, cols: impl Into<Columns>) -> Self {
+        self.with(cols.into(), |r, _| r.case_insensitive = true, RuleArg::None)
+    }
+
+    /// Text compares with leading/trailing white space dropped and inner runs
+    /// of white space taken as one space.
+    pub fn whitespace_insensitive(self, cols: impl Into<Columns>) -> Self {
+        self.with(cols.into(), |r, _| r.whitespace_insensitive = true, RuleArg::None)
+    }
+
+    /// JSON (or text holding JSON) compares as parsed JSON: key order, white
+    /// space and number spelling (`1` vs `1.0`) do not matter.
+    pub fn json_semantic(self, cols: impl Into<Columns>) -> Self {
+        self.with(cols.into(), |r, _| r.json_semantic = true, RuleArg::None)
+    }
+
+    /// Decimals compare by value: `1.50` equals `1.5` and `01.5`.
+    pub fn decimal_scale_insensitive(self, cols: impl Into<Columns>) -> Self {
+        self.with(cols.into(), |r, _| r.decimal_scale_insensitive = true, RuleArg::None)
+    }
+
+    fn rule_for(&self, column: &str) -> ColumnRule {
+        let mut rule = ColumnRule::default();
+        for (cols, edit, arg) in &self.edits {
+            let hit = match cols {
+                Columns::All => true,
+                Columns::Named(n) => n == column,
+            };
+            if hit {
+                edit(&mut rule, arg);
+            }
+        }
+        rule
+    }
+
+    /// Compare two rows column by column under these rules.
+    pub fn compare(&self, src: &Row<'_>, dst: &Row<'_>) -> Verdict {
+        let same_layout = std::ptr::eq(src.layout(), dst.layout());
+        let mut diffs: Vec<String> = Vec::new();
+        let mut reason = String::new();
+        let mut note = |name: &str, why: String| {
+            if diffs.is_empty() {
+                reason = why;
+            }
+            diffs.push(name.to_owned());
+        };
+        if same_layout {
+            let layout = src.layout();
+            let mut cache = self.resolved.borrow_mut();
+            if cache.as_ref().is_none_or(|(id, _)| *id != layout.id()) {
+                let rules = layout.columns.iter().map(|c| self.rule_for(&c.name)).collect();
+                *cache = Some((layout.id(), rules));
+            }
+            let rules = &cache.as_ref().expect("just resolved").1;
+            for (i, rule) in rules.iter().enumerate() {
+                if rule.ignore {
+                    continue;
+                }
+                let (a, b) = match (src.value_at(i), dst.value_at(i)) {
+                    (Ok(a), Ok(b)) => (a, b),
+                    (Err(e), _) | (_, Err(e)) => return Verdict::Error(e.to_string()),
+                };
+                if !values_equal(&a, &b, rule) {
+                    note(&layout.columns[i].name, format!("{}: {a} != {b}", layout.columns[i].name));
+                }
+            }
+        } else {
+            // Rows built separately (native tests): match columns by name.
+            for (name, a) in src.columns() {
+                let rule = self.rule_for(name);
+                if rule.ignore {
+                    continue;
+                }
+                let (a, b) = match (a, dst.value(name)) {
+                    (Ok(a), Ok(b)) => (a, b),
+                    (_, Err(crate::row::RowError::NoSuchColumn(_))) => {
+                        note(name, format!("{name}: missing on destination"));
+                        continue;
+                    }
+                    (Err(e), _) | (_, Err(e)) => return Verdict::Error(e.to_string()),
+                };
+                if !values_equal(&a, &b, &rule) {
+                    note(name, format!("{name}: {a} != {b}"));
+                }
+            }
+            for (name, _) in dst.columns() {
+                if src.layout().index_of(name).is_none() && !self.rule_for(name).ignore {
+                    note(name, format!("{name}: missing on source"));
+                }
+            }
+        }
+        match diffs.len() {
+            0 => Verdict::Equal,
+            1 => Verdict::Different { columns: diffs, reason },
+            n => Verdict::Different { reason: format!("{reason} (+{} more)", n - 1), columns: diffs },
+        }
+    }
+}
+
+fn values_equal(a: &Value<'_>, b: &Value<'_>, rule: &ColumnRule) -> bool {
+    use Value::*;
+    if rule.time_precision.is_some() || rule.epoch_unit.is_some() {
+        if let (Some(x), Some(y)) = (epoch_micros(a, rule), epoch_micros(b, rule)) {
+            let p = rule.time_precision.map_or(1, Precision::micros) as i128;
+            return x.div_euclid(p) == y.div_euclid(p);
+        }
+    }
+    if rule.json_semantic {
+        if let (Some(x), Some(y)) = (json_text(a), json_text(b)) {
+            return json_equal(x, y);
+        }
+    }
+    match (*a, *b) {
+        (Null, Null) => true,
+        (Null, _) | (_, Null) => false,
+        (Float(_), _) | (_, Float(_)) => match (as_f64(a), as_f64(b)) {
+            (Some(x), Some(y)) => floats_equal(x, y, rule.float_tolerance),
+            _ => false,
+        },
+        (Int(_) | Uint(_) | Bool(_), Int(_) | Uint(_) | Bool(_)) => as_i128(a) == as_i128(b),
+        (Decimal(x), Decimal(y)) if !rule.decimal_scale_insensitive => x == y,
+        (Decimal(_) | Int(_) | Uint(_), Decimal(_) | Int(_) | Uint(_)) => {
+            match (decimal_parts(a), decimal_parts(b)) {
+                (Some(x), Some(y)) => x == y,
+                _ => false,
+            }
+        }
+        (Text(x) | Json(x), Text(y) | Json(y)) => text_equal(x, y, rule),
+        (Bytes(x), Bytes(y)) => x == y,
+        (Bytes(x), Text(y)) | (Text(y), Bytes(x)) => x == y.as_bytes(),
+        (Time(x), Time(y)) => match rule.time_precision {
+            Some(p) => x.micros.div_euclid(p.micros() as i64) == y.micros.div_euclid(p.micros() as i64),
+            None => x == y,
+        },
+        (Date(x), Date(y)) => x == y,
+        (Timestamp(x), Timestamp(y)) => x == y,
+        _ => false,
+    }
+}
+
+fn as_i128(v: &Value<'_>) -> Option<i128> {
+    match *v {
+        Value::Int(i) => Some(i.into()),
+        Value::Uint(u) => Some(u.into()),
+        Value::Bool(b) => Some(b.into()),
+        _ => None,
+    }
+}
+
+fn as_f64(v: &Value<'_>) -> Option<f64> {
+    match *v {
+        Value::Float(x) => Some(x),
+        Value::Int(i) => Some(i as f64),
+        Value::Uint(u) => Some(u as f64),
+        Value::Decimal(d) => d.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+fn floats_equal(x: f64, y: f64, tolerance: Option<f64>) -> bool {
+    if x == y || (x.is_nan() && y.is_nan()) {
+        return true;
+    }
+    match tolerance {
+        Some(t) => {
+            let d = (x - y).abs();
+            d <= t || d <= t * x.abs().max(y.abs())
+        }
+        None => false,
+    }
+}
+
+fn text_equal(x: &str, y: &str, rule: &ColumnRule) -> bool {
+    if !rule.case_insensitive && !rule.whitespace_insensitive {
+        return x == y;
+    }
+    let norm = |s: &'_ str| -> Vec<char> {
+        let mut out = Vec::with_capacity(s.len());
+        let words: Box<dyn Iterator<Item = &str>> = if rule.whitespace_insensitive {
+            Box::new(s.split_whitespace())
+        } else {
+            Box::new(std::iter::once(s))
+        };
+        for (i, w) in words.enumerate() {
+            if i > 0 {
+                out.push(' ');
+            }
+            if rule.case_insensitive {
+                out.extend(w.chars().flat_map(char::to_lowercase));
+            } else {
+                out.extend(w.chars());
+            }
+        }
+        out
+    };
+    norm(x) == norm(y)
+}
+
+/// A decimal or integer as (negative, integer digits, fraction digits) with
+/// leading and trailing zeros dropped, so `-01.50` and `-1.5` are one value.
+fn decimal_parts<'a>(v: &'a Value<'_>) -> Option<(bool, String, String)> {
+    let text: std::borrow::Cow<'a, str> = match *v {
+        Value::Decimal(d) => d.trim().into(),
+        Value::Int(i) => i.to_string().into(),
+        Value::Uint(u) => u.to_string().into(),
+        _ => return None,
+    };
+    let (neg, digits) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text.strip_prefix('+').unwrap_or(&text)),
+    };
+    let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
+    if int.is_empty() && frac.is_empty()
+        || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let int = int.trim_start_matches('0').to_owned();
+    let frac = frac.trim_end_matches('0').to_owned();
+    let zero = int.is_empty() && frac.is_empty();
+    Some((neg && !zero, int, frac))
+}
+
+fn json_text<'a>(v: &Value<'a>) -> Option<&'a str> {
+    match *v {
+        Value::Json(s) | Value::Text(s) => Some(s),
+        _ => None,
+    }
+}
+
+fn json_equal(x: &str, y: &str) -> bool {
+    match (serde_json::from_str(x), serde_json::from_str(y)) {
+        (Ok(a), Ok(b)) => json_values_equal(&a, &b),
+        _ => x == y,
+    }
+}
+
+fn json_values_equal(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    use serde_json::Value as J;
+    match (a, b) {
+        (J::Number(x), J::Number(y)) => match (x.as_i64(), y.as_i64()) {
+            (Some(i), Some(j)) => i == j,
+            _ => x.as_f64() == y.as_f64(),
+        },
+        (J::Array(x), J::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| json_values_equal(p, q))
+        }
+        (J::Object(x), J::Object(y)) => {
+            x.len() == y.len()
+                && x.iter().all(|(k, p)| y.get(k).is_some_and(|q| json_values_equal(p, q)))
+        }
+        _ => a == b,
+    }
+}
+
+/// Microseconds since the epoch for time-like values under `rule`.
+fn epoch_micros(v: &Value<'_>, rule: &ColumnRule) -> Option<i128> {
+    let unit = match rule.epoch_unit.unwrap_or(EpochUnit::Millis) {
+        EpochUnit::Seconds => 1_000_000,
+        EpochUnit::Millis => 1_000,
+    };
+    match *v {
+        Value::Int(i) => Some(i128::from(i) * unit),
+        Value::Uint(u) => Some(i128::from(u) * unit),
+        Value::Timestamp(t) => Some(timestamp_micros(t)),
+        _ => None,
+    }
+}
+
+fn timestamp_micros(t: Timestamp) -> i128 {
+    i128::from(days_from_civil(t.date)) * i128::from(MICROS_PER_DAY) + i128::from(t.micros_of_day)
+}
+
+/// Days since 1970-01-01 (proleptic Gregorian; H. Hinnant's algorithm).
+fn days_from_civil(d: Date) -> i64 {
+    let (m, day) = (i64::from(d.month.max(1)), i64::from(d.day.max(1)));
+    let y = i64::from(d.year) - i64::from(m <= 2);
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::row::RowBuf;
+
+    fn cmp(rules: &Rules, a: RowBuf, b: RowBuf) -> Verdict {
+        rules.compare(&a.row(), &b.row())
+    }
+
+    #[test]
+    fn exact_rules_report_each_differing_column_with_both_values() {
+        let v = cmp(
+            &Rules::new(),
+            RowBuf::new().col("id", 1).col("name", "Ada").col("age", 36),
+            RowBuf::new().col("id", 1).col("name", "Bob").col("age", 37),
+        );
+        assert_eq!(v.columns(), ["name", "age"]);
+        let Verdict::Different { reason, .. } = v else { panic!() };
+        assert_eq!(reason, r#"name: "Ada" != "Bob" (+1 more)"#);
+    }
+
+    #[test]
+    fn storage_artefacts_are_not_differences() {
+        let r = Rules::new();
+        assert!(cmp(&r, RowBuf::new().col("n", 5i64), RowBuf::new().col("n", 5u64)).is_equal());
+        assert!(cmp(&r, RowBuf::new().col("b", true), RowBuf::new().col("b", 1i64)).is_equal());
+        let dec = RowBuf::new().col("d", crate::value::OwnedValue::Decimal("5.00".into()));
+        assert!(cmp(&r, dec, RowBuf::new().col("d", 5i64)).is_equal());
+        assert!(!cmp(&r, RowBuf::new().col("n", None::<i64>), RowBuf::new().col("n", 0i64)).is_equal());
+    }
+
+    #[test]
+    fn ignore_skips_a_column() {
+        let r = Rules::new().ignore("etag");
+        assert!(cmp(&r, RowBuf::new().col("etag", "a"), RowBuf::new().col("etag", "b")).is_equal());
+    }
+
+    #[test]
+    fn float_tolerance_is_absolute_or_relative() {
+        let r = Rules::new().float_tolerance(ALL, 1e-6);
+        let f = |x: f64| RowBuf::new().col("x", x);
+        assert!(cmp(&r, f(1.0), f(1.0000005)).is_equal());
+        assert!(cmp(&r, f(1e12), f(1e12 + 100.0)).is_equal());
+        assert!(!cmp(&r, f(1.0), f(1.01)).is_equal());
+        assert!(!cmp(&Rules::new(), f(1.0), f(1.0000005)).is_equal());
+    }
+
+    #[test]
+    fn time_precision_truncates_epoch_ms_and_timestamps() {
+        let r = Rules::new().time_precision("utime", Precision::Seconds);
+        let ms = |x: i64| RowBuf::new().col("utime", x);
+        assert!(cmp(&r, ms(1_700_000_000_999), ms(1_700_000_000_000)).is_equal());
+        assert!(!cmp(&r, ms(1_700_000_001_000), ms(1_700_000_000_999)).is_equal());
+        // 2023-11-14 22:13:20 UTC is epoch 1_700_000_000 s.
+        let ts = Timestamp {
+            date: Date { year: 2023, month: 11, day: 14 },
+            micros_of_day: (22 * 3600 + 13 * 60 + 20) * 1_000_000 + 250_000,
+        };
+        assert!(cmp(&r, ms(1_700_000_000_000), RowBuf::new().col("utime", ts)).is_equal());
+    }
+
+    #[test]
+    fn text_case_and_whitespace_rules() {
+        let r = Rules::new().case_insensitive("email").whitespace_insensitive("name");
+        assert!(cmp(&r, RowBuf::new().col("email", "Ada@X.IO"), RowBuf::new().col("email", "ada@x.io")).is_equal());
+        assert!(cmp(&r, RowBuf::new().col("name", " Ada  Lovelace "), RowBuf::new().col("name", "Ada Lovelace")).is_equal());
+        assert!(!cmp(&r, RowBuf::new().col("name", "ada"), RowBuf::new().col("name", "Ada")).is_equal());
+    }
+
+    #[test]
+    fn json_semantic_ignores_key_order_spacing_and_number_spelling() {
+        let j = |s: &str| RowBuf::new().col("doc", crate::value::OwnedValue::Json(s.into()));
+        let r = Rules::new().json_semantic("doc");
+        assert!(cmp(&r, j(r#"{"a":1,"b":[1,2]}"#), j(r#"{ "b": [1, 2], "a": 1.0 }"#)).is_equal());
+        assert!(!cmp(&r, j(r#"{"a":1}"#), j(r#"{"a":2}"#)).is_equal());
+        assert!(!cmp(&Rules::new(), j(r#"{"a":1}"#), j(r#"{ "a": 1 }"#)).is_equal());
+    }
+
+    #[test]
+    fn decimal_scale_normalisation() {
+        let d = |s: &str| RowBuf::new().col("p", crate::value::OwnedValue::Decimal(s.into()));
+        let r = Rules::new().decimal_scale_insensitive(ALL);
+        assert!(cmp(&r, d("1.50"), d("1.5")).is_equal());
+        assert!(cmp(&r, d("-0.0"), d("0")).is_equal());
+        assert!(cmp(&r, d("007.10"), d("7.1")).is_equal());
+        assert!(!cmp(&r, d("1.51"), d("1.5")).is_equal());
+        assert!(!cmp(&Rules::new(), d("1.50"), d("1.5")).is_equal());
+    }
+
+    #[test]
+    fn days_from_civil_matches_known_dates() {
+        assert_eq!(days_from_civil(Date { year: 1970, month: 1, day: 1 }), 0);
+        assert_eq!(days_from_civil(Date { year: 2000, month: 3, day: 1 }), 11_017);
+        assert_eq!(days_from_civil(Date { year: 1969, month: 12, day: 31 }), -1);
+    }
+}

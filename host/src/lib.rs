@@ -1,0 +1,18 @@
+//! # movex: zero-downtime database migrations, user logic in sandboxed wasm
+//!
+//! movex moves a table (or a database) from a source to a destination while
+//! the application keeps writing. Comparison and promotion logic is user code:
+//! wasm components written with the `movex-guest` SDK, loaded and hot-swapped
+//! at run time, invoked per row in batches, bounded in CPU and memory.
+//!
+//! # Layout
+//! - [`wasm`]: the sandboxed runtime — engine, limits, artifact cache, module
+//!   registry with hot swap, warm-up, and one file per capability
+//!   (comparator, tagger, policy). Start at `wasm/mod.rs`.
+//! - [`cli`]: the `movex` command line (`movex module check`, `movex module
+//!   warmup`); `src/main.rs` only calls it.
+//!
+//! The contract with guests is `guest-sdk/wit/plugin.wit`, shared with the SDK.
+
+pub mod cli;
+pub mod wasm;

@@ -1,0 +1,58 @@
+//! A module bound to a table: the layout (compared columns in order, one name
+//! for both sides) and the settings from config. Bound once per instance,
+//! lazily, then referred to by handle in every batch.
+
+use super::bindings::types;
+use movex_guest::Kind;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+#[derive(Debug)]
+pub struct Binding {
+    id: u64,
+    pub table: String,
+    pub columns: Vec<(String, Kind)>,
+    pub settings: Vec<(String, String)>,
+}
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+impl Binding {
+    pub fn new(table: impl Into<String>, columns: Vec<(String, Kind)>, settings: Vec<(String, String)>) -> Self {
+        Binding { id: NEXT_ID.fetch_add(1, Ordering::Relaxed), table: table.into(), columns, settings }
+    }
+
+    /// Settings only: what a policy is bound with.
+    pub fn settings(settings: Vec<(String, String)>) -> Self {
+        Self::new("", Vec::new(), settings)
+    }
+
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    pub(crate) fn to_wit(&self) -> types::Binding {
+        types::Binding {
+            table: self.table.clone(),
+            columns: self.columns.iter().map(|(name, k)| types::Column { name: name.clone(), kind: kind(*k) }).collect(),
+            settings: self.settings.clone(),
+        }
+    }
+}
+
+fn kind(k: Kind) -> types::ValueKind {
+    use types::ValueKind as V;
+    match k {
+        Kind::Null => V::Null,
+        Kind::Bool => V::Boolean,
+        Kind::Int => V::Int,
+        Kind::Uint => V::Uint,
+        Kind::Float => V::Float,
+        Kind::Decimal => V::Decimal,
+        Kind::Text => V::Text,
+        Kind::Bytes => V::Bytes,
+        Kind::Date => V::Date,
+        Kind::Time => V::Time,
+        Kind::Timestamp => V::Timestamp,
+        Kind::Json => V::Json,
+    }
+}
