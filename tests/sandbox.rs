@@ -1,1 +1,193 @@
+//! Broken and malicious modules: each is refused or fails with its exact
+//! error class, within the configured bound, and the host keeps serving.
 
+use movex::wasm::{Batch, FailureKind, GuestError, Limits, LoadError, PairOutcome, Registry};
+use movex_guest::Value;
+use movex_tests::*;
+use std::time::{Duration, Instant};
+
+/// The acceptance bound for a runaway guest with default limits.
+const BOUND: Duration = Duration::from_secs(1);
+
+fn refused(package: &str) -> LoadError {
+    match registry().load(&wasm_bytes(package)) {
+        Ok(l) => panic!("{package} was accepted as {}", l.module.name()),
+        Err(e) => e,
+    }
+}
+
+fn exercise_failure(package: &str) -> GuestError {
+    match refused(package) {
+        LoadError::Exercise(e) => *e,
+        other => panic!("{package}: expected an exercise failure, got {other}"),
+    }
+}
+
+/// Call a broken fixture directly on one pair; return the error and how long it took.
+fn fail_one(limits: Limits, package: &str) -> (GuestError, Duration) {
+    let rt = runtime(limits);
+    let module = unchecked_module(&rt, package);
+    let mut batch = Batch::new();
+    batch.push_pair("42", user(42, "a", 1.0, 1), user(42, "a", 1.0, 1));
+    let started = Instant::now();
+    let out = module.compare(&users(), &batch).unwrap();
+    let took = started.elapsed();
+    match out.into_iter().next().unwrap() {
+        PairOutcome::Failed(e) => (e, took),
+        other => panic!("{package}: expected a failure, got {other:?}"),
+    }
+}
+
+#[test]
+fn an_infinite_loop_times_out_within_the_bound() {
+    let (e, took) = fail_one(Limits::default(), "fixture-loop");
+    assert_eq!(e.kind, FailureKind::Timeout);
+    assert_eq!((e.module.as_str(), e.key.as_deref()), ("fixture-loop", Some("42")));
+    assert!(took >= Limits::default().call_timeout, "not before the limit: {took:?}");
+    assert!(took < BOUND, "typed error within {BOUND:?}, took {took:?}");
+    assert!(e.to_string().contains("module fixture-loop (version 1) comparator timed out on row 42"), "{e}");
+}
+
+#[test]
+fn fuel_bounds_a_loop_too_when_enabled() {
+    let limits = Limits { fuel_per_call: Some(10_000_000), ..Limits::default() };
+    let (e, took) = fail_one(limits, "fixture-loop");
+    assert_eq!(e.kind, FailureKind::Timeout);
+    assert!(e.detail.contains("fuel"), "{e}");
+    assert!(took < BOUND, "{took:?}");
+}
+
+#[test]
+fn a_memory_bomb_hits_the_cap_and_is_named_as_such() {
+    let (e, took) = fail_one(Limits::default(), "fixture-memory-bomb");
+    assert_eq!(e.kind, FailureKind::MemoryExhausted, "{e}");
+    assert!(e.detail.contains("cap is 64 MiB"), "{e}");
+    assert!(took < BOUND, "{took:?}");
+
+    let small = Limits { memory_bytes: 24 << 20, ..Limits::default() };
+    let (e, _) = fail_one(small, "fixture-memory-bomb");
+    assert!(e.detail.contains("cap is 24 MiB"), "the configured cap applies: {e}");
+}
+
+#[test]
+fn deep_recursion_overflows_the_bounded_stack() {
+    let (e, took) = fail_one(Limits::default(), "fixture-recursion");
+    assert_eq!(e.kind, FailureKind::StackOverflow, "{e}");
+    assert!(took < BOUND, "{took:?}");
+}
+
+#[test]
+fn a_panic_is_reported_with_its_message_and_costs_only_its_row() {
+    let rt = runtime(Limits::default());
+    let module = unchecked_module(&rt, "fixture-panic");
+    let mut batch = Batch::new();
+    for id in [1, 2, -7, 3] {
+        batch.push_pair(id.to_string(), user(id, "a", 1.0, 1), user(id, if id == 3 { "b" } else { "a" }, 1.0, 1));
+    }
+    let out = module.compare(&users(), &batch).unwrap();
+    assert_eq!(out[0], PairOutcome::Equal);
+    assert_eq!(out[1], PairOutcome::Equal);
+    match &out[2] {
+        PairOutcome::Failed(e) => {
+            assert_eq!(e.kind, FailureKind::Panic);
+            assert_eq!(e.key.as_deref(), Some("-7"));
+            assert!(e.detail.contains("fixture refuses negative id -7"), "{e}");
+            assert!(!e.detail.contains('\n'), "one line: {e}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(&out[3], PairOutcome::Different { columns, .. } if columns == &["email"]));
+    assert_eq!(module.stats.failures_of(FailureKind::Panic), 2, "the batch call and the isolated row");
+}
+
+#[test]
+fn load_time_exercise_refuses_runtime_broken_modules_with_their_class() {
+    assert_eq!(exercise_failure("fixture-loop").kind, FailureKind::Timeout);
+    assert_eq!(exercise_failure("fixture-memory-bomb").kind, FailureKind::MemoryExhausted);
+    assert_eq!(exercise_failure("fixture-recursion").kind, FailureKind::StackOverflow);
+    let panic = exercise_failure("fixture-panic");
+    assert_eq!(panic.kind, FailureKind::Panic);
+    assert_eq!(panic.key.as_deref(), Some("-1"), "the sample row with a negative key");
+}
+
+#[test]
+fn a_forbidden_import_is_refused_at_load_naming_it() {
+    match refused(WASIP2_FIXTURE) {
+        LoadError::ForbiddenImport { import, .. } => assert!(import.starts_with("wasi:"), "{import}"),
+        other => panic!("{other}"),
+    }
+    let msg = refused(WASIP2_FIXTURE).to_string();
+    assert!(msg.contains("wasm32-unknown-unknown"), "says what to do: {msg}");
+}
+
+#[test]
+fn a_component_of_another_contract_is_refused() {
+    match refused("fixture-wrong-interface") {
+        LoadError::WrongInterface { detail } => assert!(detail.contains("movex:plugin/module@0.1.0"), "{detail}"),
+        other => panic!("{other}"),
+    }
+}
+
+#[test]
+fn garbage_and_truncated_files_are_refused_not_crashed_on() {
+    let reg = registry();
+    let garbage: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    assert!(matches!(reg.load(&garbage), Err(LoadError::NotWasm { .. })));
+    assert!(matches!(reg.load(b""), Err(LoadError::NotWasm { .. })));
+    let exact = wasm_bytes("exact");
+    let cut = &exact[..exact.len() / 2];
+    match reg.load(cut) {
+        Err(LoadError::NotWasm { detail }) => assert!(detail.contains("invalid wasm"), "{detail}"),
+        Err(other) => panic!("truncated: unexpected class {other}"),
+        Ok(_) => panic!("a truncated module was accepted"),
+    }
+    let mut header_only = b"\0asm\x01\0\0\0".to_vec();
+    header_only.extend_from_slice(&[0xff; 16]);
+    assert!(reg.load(&header_only).is_err());
+    assert!(reg.list().is_empty(), "nothing half-loaded");
+    // Still able to load a good module afterwards: the compile thread survived.
+    assert_eq!(reg.load(&exact).unwrap().module.name(), "exact");
+}
+
+#[test]
+fn the_host_keeps_serving_other_modules_and_recovers_after_traps() {
+    let rt = runtime(Limits::default());
+    let reg = Registry::new(rt.clone());
+    let exact = reg.load(&wasm_bytes("exact")).unwrap().module;
+    let bomb = unchecked_module(&rt, "fixture-memory-bomb");
+    let panicky = unchecked_module(&rt, "fixture-panic");
+    for round in 0..3 {
+        let mut b = Batch::new();
+        b.push_pair("1", user(1, "a", 1.0, 1), user(1, "a", 1.0, 1));
+        assert!(matches!(bomb.compare(&users(), &b).unwrap()[0], PairOutcome::Failed(_)));
+        // The panicking module's next call gets a fresh instance and works.
+        assert_eq!(panicky.compare(&users(), &b).unwrap()[0], PairOutcome::Equal, "round {round}");
+        let mut neg = Batch::new();
+        neg.push_pair("-1", user(-1, "a", 1.0, 1), user(-1, "a", 1.0, 1));
+        assert!(matches!(panicky.compare(&users(), &neg).unwrap()[0], PairOutcome::Failed(_)));
+        assert_eq!(exact.compare(&users(), &equal_users(10)).unwrap(), vec![PairOutcome::Equal; 10]);
+    }
+    assert_eq!(bomb.stats.failures_of(FailureKind::MemoryExhausted), 3);
+    // The first instance, then a fresh one after each of the first two traps
+    // (the third trap's replacement is made when next needed).
+    assert_eq!(panicky.stats.snapshot().instances_created, 3, "a new instance after each trap");
+}
+
+#[test]
+fn a_comparator_given_bad_bytes_answers_with_an_error_not_a_trap() {
+    let reg = registry();
+    let exact = reg.load(&wasm_bytes("exact")).unwrap().module;
+    let mut batch = Batch::new();
+    batch.push_pair("1", [Value::Int(1)], [Value::Int(1)]);
+    // One-value rows against a four-column layout: the guest runs off the end
+    // of the batch, which must come back as a decode error, not a trap.
+    let out = exact.compare(&users(), &batch).unwrap();
+    match &out[0] {
+        PairOutcome::Failed(e) => {
+            assert_eq!(e.kind, FailureKind::Refused);
+            assert!(e.detail.contains("malformed row encoding"), "{e}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(exact.compare(&users(), &equal_users(2)).unwrap(), vec![PairOutcome::Equal; 2], "still serving");
+}

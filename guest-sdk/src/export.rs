@@ -34,7 +34,8 @@ fn install_panic_hook() {
     ONCE.call_once(|| {
         std::panic::set_hook(Box::new(|info| {
             use crate::bindings::movex::plugin::host::{Level, log};
-            log(Level::Error, &format!("panicked: {info}"));
+            // One line: "panicked at src/lib.rs:18:13: the message".
+            log(Level::Error, &format!("panicked: {info}").replace('\n', " "));
         }));
     });
 }

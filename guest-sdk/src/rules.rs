@@ -76,6 +76,8 @@ struct ColumnRule {
     float_tolerance: Option<f64>,
     time_precision: Option<Precision>,
     epoch_unit: Option<EpochUnit>,
+    /// Integers in this column are epoch times.
+    epoch_ints: bool,
     case_insensitive: bool,
     whitespace_insensitive: bool,
     json_semantic: bool,
@@ -135,23 +137,35 @@ impl Rules {
         self.with(cols.into(), edit, RuleArg::Float(tolerance))
     }
 
-    /// Truncate times, timestamps and integer epoch times to `precision` before
-    /// comparing (a destination that stores seconds where the source has ms).
+    /// Truncate times and timestamps to `precision` before comparing (a
+    /// destination that stores seconds where the source has ms). For a column
+    /// named here, integers are taken as epoch times (see `epoch_unit`) and
+    /// truncated too; with `ALL`, integers are left alone (ids are integers).
     pub fn time_precision(self, cols: impl Into<Columns>, precision: Precision) -> Self {
-        let edit: Edit = |r, a| {
-            if let RuleArg::Precision(p) = a {
-                r.time_precision = Some(*p)
-            }
+        let cols = cols.into();
+        let edit: Edit = match cols {
+            Columns::All => |r, a| {
+                if let RuleArg::Precision(p) = a {
+                    r.time_precision = Some(*p)
+                }
+            },
+            Columns::Named(_) => |r, a| {
+                if let RuleArg::Precision(p) = a {
+                    r.time_precision = Some(*p);
+                    r.epoch_ints = true;
+                }
+            },
         };
-        self.with(cols.into(), edit, RuleArg::Precision(precision))
+        self.with(cols, edit, RuleArg::Precision(precision))
     }
 
-    /// What integer values of these columns count since the epoch (default
-    /// milliseconds): used by `time_precision` and to compare them with timestamps.
+    /// These integer columns count since the epoch in `unit` (without this,
+    /// milliseconds): used by `time_precision` and to compare with timestamps.
     pub fn epoch_unit(self, cols: impl Into<Columns>, unit: EpochUnit) -> Self {
         let edit: Edit = |r, a| {
             if let RuleArg::Epoch(u) = a {
-                r.epoch_unit = Some(*u)
+                r.epoch_unit = Some(*u);
+                r.epoch_ints = true;
             }
         };
         self.with(cols.into(), edit, RuleArg::Epoch(unit))
@@ -259,7 +273,7 @@ impl Rules {
 
 fn values_equal(a: &Value<'_>, b: &Value<'_>, rule: &ColumnRule) -> bool {
     use Value::*;
-    if rule.time_precision.is_some() || rule.epoch_unit.is_some() {
+    if rule.epoch_ints {
         if let (Some(x), Some(y)) = (epoch_micros(a, rule), epoch_micros(b, rule)) {
             let p = rule.time_precision.map_or(1, Precision::micros) as i128;
             return x.div_euclid(p) == y.div_euclid(p);
@@ -267,7 +281,10 @@ fn values_equal(a: &Value<'_>, b: &Value<'_>, rule: &ColumnRule) -> bool {
     }
     if rule.json_semantic {
         if let (Some(x), Some(y)) = (json_text(a), json_text(b)) {
-            return json_equal(x, y);
+            // Text that is not JSON falls through to the text rules below.
+            if let Some(eq) = json_equal(x, y) {
+                return eq;
+            }
         }
     }
     match (*a, *b) {
@@ -293,7 +310,10 @@ fn values_equal(a: &Value<'_>, b: &Value<'_>, rule: &ColumnRule) -> bool {
             None => x == y,
         },
         (Date(x), Date(y)) => x == y,
-        (Timestamp(x), Timestamp(y)) => x == y,
+        (Timestamp(x), Timestamp(y)) => match rule.time_precision {
+            Some(p) => timestamp_micros(x).div_euclid(p.micros().into()) == timestamp_micros(y).div_euclid(p.micros().into()),
+            None => x == y,
+        },
         _ => false,
     }
 }
@@ -388,10 +408,11 @@ fn json_text<'a>(v: &Value<'a>) -> Option<&'a str> {
     }
 }
 
-fn json_equal(x: &str, y: &str) -> bool {
+/// `None` unless both sides parse as JSON.
+fn json_equal(x: &str, y: &str) -> Option<bool> {
     match (serde_json::from_str(x), serde_json::from_str(y)) {
-        (Ok(a), Ok(b)) => json_values_equal(&a, &b),
-        _ => x == y,
+        (Ok(a), Ok(b)) => Some(json_values_equal(&a, &b)),
+        _ => None,
     }
 }
 
@@ -501,6 +522,22 @@ mod tests {
             micros_of_day: (22 * 3600 + 13 * 60 + 20) * 1_000_000 + 250_000,
         };
         assert!(cmp(&r, ms(1_700_000_000_000), RowBuf::new().col("utime", ts)).is_equal());
+    }
+
+    #[test]
+    fn time_precision_for_all_columns_leaves_integers_alone() {
+        let r = Rules::new().time_precision(ALL, Precision::Seconds);
+        assert!(!cmp(&r, RowBuf::new().col("id", 1000i64), RowBuf::new().col("id", 1001i64)).is_equal());
+        let ts = |us: u64| RowBuf::new().col("t", Timestamp { date: Date { year: 2024, month: 1, day: 1 }, micros_of_day: us });
+        assert!(cmp(&r, ts(5_000_001), ts(5_999_999)).is_equal());
+        assert!(!cmp(&r, ts(5_999_999), ts(6_000_000)).is_equal());
+    }
+
+    #[test]
+    fn json_rule_leaves_non_json_text_to_the_text_rules() {
+        let r = Rules::new().json_semantic(ALL).case_insensitive("email");
+        assert!(cmp(&r, RowBuf::new().col("email", "A@x.io"), RowBuf::new().col("email", "a@x.io")).is_equal());
+        assert!(!cmp(&r, RowBuf::new().col("name", "Ada"), RowBuf::new().col("name", "ada")).is_equal());
     }
 
     #[test]

@@ -67,8 +67,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 fn check(file: &PathBuf, json: bool) -> anyhow::Result<ExitCode> {
     let bytes = std::fs::read(file).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
     let registry = Registry::new(Runtime::new(RuntimeConfig::default())?);
-    let module = match registry.load(&bytes) {
-        Ok(loaded) => loaded.module,
+    let (module, exercises) = match registry.load(&bytes) {
+        Ok(loaded) => (loaded.module, loaded.exercises),
         Err(e) => {
             eprintln!("error: {}: refused: {e}", file.display());
             return Ok(ExitCode::FAILURE);
@@ -83,6 +83,7 @@ fn check(file: &PathBuf, json: bool) -> anyhow::Result<ExitCode> {
             "sha256": module.hash,
             "size": module.size,
             "compile_ms": module.load_time.as_secs_f64() * 1e3,
+            "exercises": exercises,
         });
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(ExitCode::SUCCESS);
@@ -98,6 +99,9 @@ fn check(file: &PathBuf, json: bool) -> anyhow::Result<ExitCode> {
     println!("  sha256:        {}", module.hash);
     println!("  size:          {} bytes", module.size);
     println!("  compile:       {:.1} ms", module.load_time.as_secs_f64() * 1e3);
+    for e in &exercises {
+        println!("  exercise:      {} — {} ({:.1} ms)", e.capability, e.summary, e.ms);
+    }
     Ok(ExitCode::SUCCESS)
 }
 

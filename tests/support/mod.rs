@@ -1,1 +1,135 @@
+//! Shared helpers for the integration tests: build the real guests (examples
+//! and broken fixtures) and the `movex` binary once per test process, then
+//! hand out their paths. A missing wasm file is a build failure that fails
+//! the test, never a skip.
 
+use movex::wasm::{Batch, Binding, Limits, Module, Registry, Runtime, RuntimeConfig};
+use movex_guest::{Kind, Value};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, OnceLock};
+
+/// Example modules (wasm32-unknown-unknown core modules).
+pub const EXAMPLES: [&str; 4] = ["exact", "tolerant", "tag-by-column", "promote-when-clean"];
+/// Broken fixtures built for wasm32-unknown-unknown.
+pub const FIXTURES: [&str; 8] = [
+    "fixture-loop",
+    "fixture-memory-bomb",
+    "fixture-panic",
+    "fixture-recursion",
+    "fixture-wrong-interface",
+    "fixture-probe-a",
+    "fixture-probe-b",
+    "fixture-probe-broken",
+];
+/// The one fixture built for wasm32-wasip2 (it imports wasi:*).
+pub const WASIP2_FIXTURE: &str = "fixture-forbidden-import";
+
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is in the workspace").to_path_buf()
+}
+
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| workspace_root().join("target"))
+}
+
+fn cargo(args: &[&str]) {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(&cargo)
+        .args(args)
+        .current_dir(workspace_root())
+        .status()
+        .unwrap_or_else(|e| panic!("running {cargo}: {e}"));
+    assert!(status.success(), "`cargo {}` failed: the test cannot run without it", args.join(" "));
+}
+
+/// Build every guest once per test process (cargo makes repeat builds no-ops
+/// and serializes concurrent ones on its own lock).
+fn build_guests() {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let mut args = vec!["build", "--release", "--target", "wasm32-unknown-unknown"];
+        for p in EXAMPLES.iter().chain(&FIXTURES) {
+            args.extend(["-p", p]);
+        }
+        cargo(&args);
+        cargo(&["build", "--release", "--target", "wasm32-wasip2", "-p", WASIP2_FIXTURE]);
+    });
+}
+
+/// Path of a guest's wasm file, by package name.
+pub fn wasm(package: &str) -> PathBuf {
+    build_guests();
+    let target = if package == WASIP2_FIXTURE { "wasm32-wasip2" } else { "wasm32-unknown-unknown" };
+    let path = target_dir().join(target).join("release").join(format!("{}.wasm", package.replace('-', "_")));
+    assert!(path.is_file(), "{} was not built", path.display());
+    path
+}
+
+pub fn wasm_bytes(package: &str) -> Vec<u8> {
+    std::fs::read(wasm(package)).expect("read wasm")
+}
+
+/// The `movex` binary, built in the same profile as this test.
+pub fn movex_bin() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            // This test runs from target/<profile>/deps/.
+            let exe = std::env::current_exe().expect("current exe");
+            let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps");
+            let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
+                Some("debug") | None => "dev".to_owned(),
+                Some(other) => other.to_owned(),
+            };
+            cargo(&["build", "--profile", &profile, "-p", "movex", "--bin", "movex"]);
+            let bin = profile_dir.join("movex");
+            assert!(bin.is_file(), "{} was not built", bin.display());
+            bin
+        })
+        .clone()
+}
+
+pub fn runtime(limits: Limits) -> Arc<Runtime> {
+    Runtime::new(RuntimeConfig { limits, cache_dir: None }).expect("runtime")
+}
+
+pub fn registry() -> Registry {
+    Registry::new(runtime(Limits::default()))
+}
+
+/// A module compiled and instantiated but not exercised, so tests can call a
+/// broken fixture directly and watch it fail.
+pub fn unchecked_module(runtime: &Arc<Runtime>, package: &str) -> Module {
+    let prepared = runtime.prepare(&wasm_bytes(package)).expect("prepare");
+    Module::new(runtime.clone(), prepared, 1).expect("instantiate")
+}
+
+/// A `users` table layout: id, email, score, utime.
+pub fn users() -> Binding {
+    Binding::new(
+        "users",
+        vec![
+            ("id".into(), Kind::Int),
+            ("email".into(), Kind::Text),
+            ("score".into(), Kind::Float),
+            ("utime".into(), Kind::Int),
+        ],
+        vec![],
+    )
+}
+
+/// A `users` row.
+pub fn user(id: i64, email: &'static str, score: f64, utime: i64) -> [Value<'static>; 4] {
+    [Value::Int(id), Value::Text(email), Value::Float(score), Value::Int(utime)]
+}
+
+/// A batch of `n` equal user pairs with ids 1..=n.
+pub fn equal_users(n: i64) -> Batch {
+    let mut b = Batch::new();
+    for id in 1..=n {
+        let row = user(id, "a@x.io", id as f64 / 3.0, 1_700_000_000_000 + id);
+        b.push_pair(id.to_string(), row, row);
+    }
+    b
+}

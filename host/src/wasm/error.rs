@@ -53,6 +53,8 @@ pub enum LoadError {
     Instantiate { detail: String },
     #[error("the module's describe call failed: {0}")]
     Describe(#[source] Box<GuestError>),
+    #[error("the module failed when exercised on sample rows: {0}")]
+    Exercise(#[source] Box<GuestError>),
     #[error("the module describes itself badly: {detail}")]
     BadDescription { detail: String },
     #[error("module describes itself as {found:?}, but was loaded as {expected:?}; use its described name")]
@@ -77,26 +79,29 @@ pub enum FailureKind {
     Panic,
     /// Any other trap (`unreachable`, out-of-bounds access, ...).
     Trap,
-    /// The guest answered with an error of its own (e.g. refused a binding).
+    /// The guest answered with an error of its own.
     Refused,
+    /// The guest refused a binding (its settings or the table layout).
+    BindingRefused,
     /// No instance could be created for the call.
     Unavailable,
 }
 
 impl FailureKind {
-    pub const ALL: [FailureKind; 7] = [
+    pub const ALL: [FailureKind; 8] = [
         FailureKind::Timeout,
         FailureKind::MemoryExhausted,
         FailureKind::StackOverflow,
         FailureKind::Panic,
         FailureKind::Trap,
         FailureKind::Refused,
+        FailureKind::BindingRefused,
         FailureKind::Unavailable,
     ];
 
     /// Whether the instance is dead after this failure and must be re-created.
     pub fn kills_instance(self) -> bool {
-        !matches!(self, FailureKind::Refused)
+        !matches!(self, FailureKind::Refused | FailureKind::BindingRefused)
     }
 }
 
@@ -109,6 +114,7 @@ impl fmt::Display for FailureKind {
             FailureKind::Panic => "panicked",
             FailureKind::Trap => "trapped",
             FailureKind::Refused => "returned an error",
+            FailureKind::BindingRefused => "refused the binding",
             FailureKind::Unavailable => "could not be instantiated",
         })
     }

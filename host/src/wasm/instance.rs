@@ -121,7 +121,7 @@ impl Instance {
         }
         let h = self.call(limits, bind).map_err(|mut f| {
             if f.kind == FailureKind::Refused {
-                f.detail = format!("binding refused: {}", f.detail);
+                f.kind = FailureKind::BindingRefused;
             }
             f
         })?;

@@ -3,11 +3,12 @@
 //! name the row that caused it and every other row still gets its answer.
 
 use super::batch::Batch;
-use super::error::GuestError;
+use super::error::{FailureKind, GuestError};
 
 /// After this many items of one batch fail on their own, the module is taken
 /// to fail on everything (a loop or bomb that ignores its input): the rest are
-/// reported as not processed instead of each spending a full time limit.
+/// reported as not processed. A timeout counts as all of them at once, since
+/// every retry of a loop spends a whole time limit.
 pub const MAX_ISOLATED_FAILURES: usize = 3;
 
 /// Run `call` on the whole batch; on failure, item by item. `call` returns one
@@ -40,7 +41,7 @@ pub(crate) fn run<T>(
             match call(&batch.single(i)) {
                 Ok(mut one) => Ok(one.pop().expect("one answer for one item")),
                 Err(e) => {
-                    failures += 1;
+                    failures += if e.kind == FailureKind::Timeout { MAX_ISOLATED_FAILURES } else { 1 };
                     Err(GuestError { key, ..e })
                 }
             }

@@ -8,6 +8,7 @@
 //! - [`module`]: one loaded version, its instance pool and description.
 //! - [`instance`]: one live store; arms the bounds, classifies failures.
 //! - [`registry`]: modules by name, hot swap, version counter.
+//! - [`exercise`]: the load-time run on sample rows that refuses broken modules.
 //! - [`warmup`]: load a modules directory at start; stats for `/health`.
 //! - [`binding`], [`batch`]: what a call is about (layout, encoded rows).
 //! - [`comparator`], [`tagger`], [`policy`]: one file per capability.
@@ -21,6 +22,7 @@ pub mod bindings;
 pub mod cache;
 pub mod comparator;
 pub mod error;
+pub mod exercise;
 pub mod instance;
 pub mod isolate;
 pub mod limits;
@@ -35,6 +37,7 @@ pub mod warmup;
 pub use batch::Batch;
 pub use binding::Binding;
 pub use comparator::PairOutcome;
+pub use exercise::Exercise;
 pub use error::{Capability, FailureKind, GuestError, LoadError};
 pub use limits::Limits;
 pub use module::{Description, Module};

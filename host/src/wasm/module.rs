@@ -102,6 +102,7 @@ impl Module {
         // before the name was known, so its log lines say "(loading)"; new
         // instances carry the name.
         module.stats.instance_created();
+        module.stats.call();
         module.pool.lock().expect("pool lock").push(instance);
         Ok(module)
     }

@@ -4,6 +4,7 @@
 //! is refused and whatever was serving under its name keeps serving.
 
 use super::error::LoadError;
+use super::exercise::{Exercise, exercise};
 use super::module::Module;
 use super::runtime::Runtime;
 use std::collections::BTreeMap;
@@ -28,6 +29,8 @@ pub struct Loaded {
     pub replaced: Option<u64>,
     /// True when identical bytes were already serving: nothing changed.
     pub unchanged: bool,
+    /// What the load-time exercise did, per capability.
+    pub exercises: Vec<Exercise>,
 }
 
 impl Registry {
@@ -62,7 +65,7 @@ impl Registry {
             if !replace {
                 return Err(LoadError::NameTaken { name: same.name().to_owned() });
             }
-            return Ok(Loaded { module: same, replaced: None, unchanged: true });
+            return Ok(Loaded { module: same, replaced: None, unchanged: true, exercises: Vec::new() });
         }
         let prepared = self.runtime.prepare(bytes)?;
         let version = self.version.load(Ordering::SeqCst) + 1;
@@ -73,13 +76,14 @@ impl Registry {
         if !replace && self.get(module.name()).is_some() {
             return Err(LoadError::NameTaken { name: module.name().to_owned() });
         }
+        let exercises = exercise(&module, &[]).map_err(|e| LoadError::Exercise(Box::new(e)))?;
         self.version.store(version, Ordering::SeqCst);
         let module = Arc::new(module);
         let old = self.current.write().expect("registry lock").insert(module.name().to_owned(), module.clone());
         let replaced = old.map(|m| m.version);
         tracing::info!(module = module.name(), version, ?replaced, cache_hit = module.cache_hit,
             load_ms = module.load_time.as_secs_f64() * 1e3, "module loaded");
-        Ok(Loaded { module, replaced, unchanged: false })
+        Ok(Loaded { module, replaced, unchanged: false, exercises })
     }
 
     /// The version now serving under `name`.
