@@ -6,8 +6,8 @@
 //! roll back, stay or pause?). Implement [`Plugin`] and any of [`Comparator`],
 //! [`Tagger`], [`Policy`], then call [`export!`] once:
 //!
-//! ```ignore
-//! use movex_guest::{Binding, Comparator, Description, Plugin, Result, Row, Rules, Verdict};
+//! ```
+//! use movex_guest::{Binding, Comparator, Description, Plugin, Result, Row, RowBuf, Rules, Settings, Verdict};
 //!
 //! pub struct Exact(Rules);
 //!
@@ -19,6 +19,11 @@
 //!     fn compare(&self, src: &Row<'_>, dst: &Row<'_>) -> Verdict { self.0.compare(src, dst) }
 //! }
 //! movex_guest::export!(Exact, comparator);
+//!
+//! let exact = Exact::bind(&Binding::settings(&Settings::default()))?;
+//! let row = RowBuf::new().col("id", 1).col("email", "a@x.io");
+//! assert!(exact.compare(&row.row(), &row.row()).is_equal());
+//! # Ok::<(), movex_guest::Error>(())
 //! ```
 //!
 //! Logic stays ordinary Rust: unit-test it natively with [`RowBuf`] and
@@ -46,10 +51,13 @@ pub mod rules;
 pub mod value;
 pub mod verdict;
 
+#[cfg(feature = "guest")]
 #[doc(hidden)]
 pub mod bindings;
+#[cfg(feature = "guest")]
 #[doc(hidden)]
 pub mod export;
+#[cfg(feature = "guest")]
 #[doc(hidden)]
 pub use wit_bindgen as __wit_bindgen;
 

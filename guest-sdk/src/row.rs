@@ -5,7 +5,6 @@
 //! `RowBuf::new().col("id", 7).col("email", "a@x.io")`.
 
 use crate::codec::{DecodeError, Encoder, Reader};
-use crate::error::Error;
 use crate::value::{Date, Kind, OwnedValue, Time, Timestamp, Value};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -197,11 +196,12 @@ impl RowBuf {
 }
 
 /// Index the next row of a batch: push each value's offset into `offsets`.
+#[cfg(feature = "guest")]
 pub(crate) fn index_row(
     reader: &mut Reader<'_>,
     columns: usize,
     offsets: &mut Vec<u32>,
-) -> Result<(), Error> {
+) -> Result<(), crate::error::Error> {
     for _ in 0..columns {
         offsets.push(reader.skip()? as u32);
     }
