@@ -8,10 +8,10 @@
 
 use crate::bindings::exports::movex::plugin::{comparator as wc, module as wm, policy as wp, tagger as wt};
 use crate::bindings::movex::plugin::types as wty;
-use crate::codec::Reader;
+use crate::batch::{Scratch, compare_batch, tag_batch};
 use crate::plugin::{Binding, Capability, Comparator, Plugin, Policy, Settings, Tagger};
 use crate::policy::{Action, Stats};
-use crate::row::{Column, Layout, Row, index_row};
+use crate::row::{Column, Layout};
 use crate::value::Kind;
 use crate::verdict::Verdict;
 use std::any::Any;
@@ -86,7 +86,7 @@ fn layout_of(b: &wty::Binding) -> Layout {
 struct Bound<T> {
     layout: Layout,
     inner: T,
-    offsets: [Vec<u32>; 2],
+    scratch: Scratch,
 }
 
 fn bind_with_layout<T: Plugin>(b: wty::Binding) -> Result<u32, String> {
@@ -95,7 +95,7 @@ fn bind_with_layout<T: Plugin>(b: wty::Binding) -> Result<u32, String> {
     let settings = Settings(b.settings);
     let inner = T::bind(&Binding { table: &b.table, layout: Some(&layout), settings: &settings })
         .map_err(|e| e.0)?;
-    Ok(bind(Bound { layout, inner, offsets: [Vec::new(), Vec::new()] }))
+    Ok(bind(Bound { layout, inner, scratch: Scratch::default() }))
 }
 
 pub trait ComparatorSlot {
@@ -111,28 +111,18 @@ impl<T: Comparator> ComparatorSlot for Real<T> {
     }
     fn compare(handle: u32, pairs: Vec<u8>) -> Result<Vec<wc::Finding>, String> {
         with_bound::<Bound<T>, _>(handle, |b| {
-            let mut r = Reader::new(&pairs);
-            let n = r.count().map_err(|e| e.to_string())?;
-            let cols = b.layout.columns.len();
-            let [so, dof] = &mut b.offsets;
-            let mut findings = Vec::new();
-            for index in 0..n {
-                so.clear();
-                dof.clear();
-                index_row(&mut r, cols, so).map_err(|e| e.0)?;
-                index_row(&mut r, cols, dof).map_err(|e| e.0)?;
-                let src = Row::new(&b.layout, &pairs, so);
-                let dst = Row::new(&b.layout, &pairs, dof);
-                let outcome = match b.inner.compare(&src, &dst) {
-                    Verdict::Equal => continue,
-                    Verdict::Different { columns, reason } => {
-                        wc::Outcome::Different(wc::Difference { columns, reason })
-                    }
-                    Verdict::Error(e) => wc::Outcome::Error(e),
-                };
-                findings.push(wc::Finding { index, outcome });
-            }
-            Ok(findings)
+            let verdicts = compare_batch(&b.inner, &b.layout, &pairs, &mut b.scratch).map_err(|e| e.to_string())?;
+            Ok(verdicts
+                .into_iter()
+                .map(|(index, v)| wc::Finding {
+                    index,
+                    outcome: match v {
+                        Verdict::Different { columns, reason } => wc::Outcome::Different(wc::Difference { columns, reason }),
+                        Verdict::Error(e) => wc::Outcome::Error(e),
+                        Verdict::Equal => unreachable!("compare_batch returns only pairs that are not equal"),
+                    },
+                })
+                .collect())
         })
     }
 }
@@ -159,19 +149,7 @@ impl<T: Tagger> TaggerSlot for Real<T> {
         bind_with_layout::<T>(b)
     }
     fn tag(handle: u32, rows: Vec<u8>) -> Result<Vec<Option<String>>, String> {
-        with_bound::<Bound<T>, _>(handle, |b| {
-            let mut r = Reader::new(&rows);
-            let n = r.count().map_err(|e| e.to_string())?;
-            let cols = b.layout.columns.len();
-            let offs = &mut b.offsets[0];
-            let mut tags = Vec::with_capacity(n as usize);
-            for _ in 0..n {
-                offs.clear();
-                index_row(&mut r, cols, offs).map_err(|e| e.0)?;
-                tags.push(b.inner.tag(&Row::new(&b.layout, &rows, offs)).map_err(|e| e.0)?);
-            }
-            Ok(tags)
-        })
+        with_bound::<Bound<T>, _>(handle, |b| tag_batch(&b.inner, &b.layout, &rows, &mut b.scratch).map_err(|e| e.0))
     }
 }
 

@@ -38,10 +38,13 @@
 //! - [`verdict`], [`policy`]: what comparators and policies answer.
 //! - [`plugin`]: the traits an author implements.
 //! - [`codec`]: the row encoding shared with the host (authors never need it).
+//! - [`batch`]: the loops that decode a batch and call your comparator or
+//!   tagger; the export glue runs them in wasm, the host's benchmark natively.
 //! - `export` and `bindings`: the glue `export!` expands to (hidden).
 
 extern crate self as movex_guest;
 
+pub mod batch;
 pub mod codec;
 mod error;
 pub mod plugin;

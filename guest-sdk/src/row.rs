@@ -45,6 +45,7 @@ impl Layout {
 pub struct Row<'a> {
     layout: &'a Layout,
     data: &'a [u8],
+    /// Where each value starts, then where the last one ends.
     offsets: &'a [u32],
 }
 
@@ -71,9 +72,10 @@ impl std::fmt::Display for RowError {
 impl std::error::Error for RowError {}
 
 impl<'a> Row<'a> {
-    /// A row over `data`, whose values start at `offsets` (one per column).
+    /// A row over `data`: `offsets` holds where each column's value starts,
+    /// then where the last value ends (columns + 1 entries).
     pub fn new(layout: &'a Layout, data: &'a [u8], offsets: &'a [u32]) -> Self {
-        debug_assert_eq!(layout.columns.len(), offsets.len());
+        debug_assert_eq!(layout.columns.len() + 1, offsets.len());
         Self { layout, data, offsets }
     }
 
@@ -82,11 +84,16 @@ impl<'a> Row<'a> {
     }
 
     pub fn len(&self) -> usize {
-        self.offsets.len()
+        self.offsets.len() - 1
     }
 
     pub fn is_empty(&self) -> bool {
-        self.offsets.is_empty()
+        self.len() == 0
+    }
+
+    /// The encoded bytes of column `i`: equal bytes mean equal values.
+    pub fn raw_at(&self, i: usize) -> &'a [u8] {
+        &self.data[self.offsets[i] as usize..self.offsets[i + 1] as usize]
     }
 
     /// The value of column `i` in layout order.
@@ -178,14 +185,14 @@ impl Default for RowBuf {
 
 impl RowBuf {
     pub fn new() -> Self {
-        Self { layout: Layout::new("test", Vec::new()), enc: Encoder::new(), offsets: Vec::new() }
+        Self { layout: Layout::new("test", Vec::new()), enc: Encoder::new(), offsets: vec![0] }
     }
 
     /// Add a column; its declared kind is the kind of the value given.
     pub fn col(mut self, name: &str, value: impl Into<OwnedValue>) -> Self {
         let value = value.into();
-        self.offsets.push(self.enc.buf.len() as u32);
         self.enc.value(&value.as_value());
+        self.offsets.push(self.enc.buf.len() as u32);
         self.layout.columns.push(Column { name: name.to_owned(), kind: value.as_value().kind() });
         self
     }
@@ -193,19 +200,6 @@ impl RowBuf {
     pub fn row(&self) -> Row<'_> {
         Row::new(&self.layout, &self.enc.buf, &self.offsets)
     }
-}
-
-/// Index the next row of a batch: push each value's offset into `offsets`.
-#[cfg(feature = "guest")]
-pub(crate) fn index_row(
-    reader: &mut Reader<'_>,
-    columns: usize,
-    offsets: &mut Vec<u32>,
-) -> Result<(), crate::error::Error> {
-    for _ in 0..columns {
-        offsets.push(reader.skip()? as u32);
-    }
-    Ok(())
 }
 
 #[cfg(test)]

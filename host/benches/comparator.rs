@@ -8,6 +8,7 @@
 
 use criterion::{BatchSize, Criterion, Throughput};
 use movex::wasm::{Batch, Binding, PairOutcome, Registry, Runtime, RuntimeConfig};
+use movex_guest::batch::{Scratch, compare_batch};
 use movex_guest::codec::{Encoder, Reader};
 use movex_guest::{Column, Comparator, Kind, Layout, OwnedValue, Plugin, Row, Settings};
 use std::hint::black_box;
@@ -75,11 +76,13 @@ fn pair_cost(c: &mut Criterion) {
     let mut enc = Encoder::new();
     let mut offsets = Vec::new();
     for (s, d) in &pairs {
-        let mut row_offsets = |vals: &Vec<OwnedValue>, enc: &mut Encoder| {
+        let row_offsets = |vals: &Vec<OwnedValue>, enc: &mut Encoder| {
             let start = enc.buf.len();
             enc.row(vals.iter().map(OwnedValue::as_value));
             let mut r = Reader::new(&enc.buf[start..]);
-            (0..COLUMNS).map(|_| (start + r.skip().unwrap()) as u32).collect::<Vec<u32>>()
+            let mut offs: Vec<u32> = (0..COLUMNS).map(|_| (start + r.skip().unwrap()) as u32).collect();
+            offs.push(enc.buf.len() as u32);
+            offs
         };
         let so = row_offsets(s, &mut enc);
         let dof = row_offsets(d, &mut enc);
@@ -92,10 +95,27 @@ fn pair_cost(c: &mut Criterion) {
     let encoded = encode(&pairs);
     let check = module.compare(&binding, &encoded).unwrap();
     assert_eq!(check.iter().filter(|o| !matches!(o, PairOutcome::Equal)).count(), PAIRS / 100 + 1);
+    let same = compare_batch(&native, &layout, encoded.bytes(), &mut Scratch::default()).unwrap();
+    assert_eq!(same.len(), PAIRS / 100 + 1, "native and wasm do the same work");
 
     let mut g = c.benchmark_group("pair_cost");
     g.throughput(Throughput::Elements(PAIRS as u64));
+    // The same logic on the same bytes: the SDK's batch loop (decode rows,
+    // call `exact`), natively here and inside the wasm guest below.
+    let mut scratch = Scratch::default();
     g.bench_function("native", |b| {
+        b.iter(|| black_box(compare_batch(&native, &layout, encoded.bytes(), &mut scratch).unwrap()))
+    });
+    g.bench_function("wasm", |b| b.iter(|| black_box(module.compare(&binding, &encoded).unwrap())));
+    // Starting from the host's values: encode, then compare.
+    g.bench_function("native_incl_encode", |b| {
+        b.iter(|| black_box(compare_batch(&native, &layout, encode(&pairs).bytes(), &mut scratch).unwrap()))
+    });
+    g.bench_function("wasm_incl_encode", |b| {
+        b.iter(|| black_box(module.compare(&binding, &encode(&pairs)).unwrap()))
+    });
+    // The strictest baseline: comparing rows already decoded and indexed.
+    g.bench_function("native_compare_only", |b| {
         b.iter(|| {
             let mut different = 0;
             for (s, d) in &rows {
@@ -104,10 +124,6 @@ fn pair_cost(c: &mut Criterion) {
             black_box(different)
         })
     });
-    g.bench_function("wasm_incl_encode", |b| {
-        b.iter(|| black_box(module.compare(&binding, &encode(&pairs)).unwrap()))
-    });
-    g.bench_function("wasm_pre_encoded", |b| b.iter(|| black_box(module.compare(&binding, &encoded).unwrap())));
     g.finish();
 }
 
@@ -184,11 +200,17 @@ fn mean_ns(group: &str, bench: &str) -> Option<f64> {
 fn summary() {
     let per_pair = |b| mean_ns("pair_cost", b).map(|ns| ns / PAIRS as f64);
     println!("\n== movex benchmark summary (this run) ==");
-    if let (Some(n), Some(w), Some(p)) = (per_pair("native"), per_pair("wasm_incl_encode"), per_pair("wasm_pre_encoded")) {
-        println!("per row pair ({COLUMNS} columns, batches of {PAIRS}, 1% different):");
-        println!("  native              {n:8.1} ns   1.00x");
-        println!("  wasm incl. encode   {w:8.1} ns   {:.2}x native", w / n);
-        println!("  wasm pre-encoded    {p:8.1} ns   {:.2}x native", p / n);
+    if let (Some(n), Some(w), Some(ne), Some(we), Some(only)) = (
+        per_pair("native"),
+        per_pair("wasm"),
+        per_pair("native_incl_encode"),
+        per_pair("wasm_incl_encode"),
+        per_pair("native_compare_only"),
+    ) {
+        println!("per row pair ({COLUMNS} columns, batches of {PAIRS}, 1% different), the `exact` comparator:");
+        println!("  same batch bytes:    native {n:7.1} ns   wasm {w:7.1} ns   wasm/native {:.2}x", w / n);
+        println!("  from host values:    native {ne:7.1} ns   wasm {we:7.1} ns   wasm/native {:.2}x", we / ne);
+        println!("  strictest: wasm from host values vs native compare of pre-indexed rows ({only:.1} ns): {:.2}x", we / only);
     }
     let ms = |b| mean_ns("load", b).map(|ns| ns / 1e6);
     if let (Some(cold), Some(hit), Some(swap), Some(warm)) =

@@ -8,7 +8,7 @@ use super::limits::{Limits, StoreLimiter};
 use std::collections::HashMap;
 use wasmtime::{Engine, Store, Trap};
 
-/// Most log lines one instance may write; the rest are counted, not logged.
+/// Most log lines one call may write; the rest are dropped.
 const MAX_LOG_LINES: u32 = 100;
 /// Longest log line kept, in bytes.
 const MAX_LOG_BYTES: usize = 1024;
@@ -100,6 +100,7 @@ impl Instance {
         let state = self.store.data_mut();
         state.panic = None;
         state.limiter.refused = None;
+        state.log_lines = 0;
         match f(&self.plugin, &mut self.store) {
             Ok(Ok(r)) => Ok(r),
             Ok(Err(msg)) => Err(CallFailure { kind: FailureKind::Refused, detail: msg }),

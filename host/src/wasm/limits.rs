@@ -13,10 +13,10 @@ pub struct Limits {
     pub memory_bytes: usize,
     /// Wall-clock budget for one guest call (a whole batch), enforced by epoch
     /// interruption; a call over it traps as a timeout.
-    #[serde(with = "humantime_serde_ms")]
+    #[serde(with = "millis")]
     pub call_timeout: Duration,
     /// How often the epoch ticks: the timeout's granularity.
-    #[serde(with = "humantime_serde_ms")]
+    #[serde(with = "millis")]
     pub epoch_tick: Duration,
     /// Optional fuel (wasm instructions, roughly) per call: deterministic CPU
     /// bound on top of the wall-clock one. Costs ~15-20% speed; off by default.
@@ -46,7 +46,7 @@ impl Limits {
 }
 
 /// Durations in config as integer milliseconds (`call_timeout = 500`).
-mod humantime_serde_ms {
+mod millis {
     use serde::{Deserialize, Deserializer};
     use std::time::Duration;
 
@@ -82,6 +82,16 @@ impl wasmtime::ResourceLimiter for StoreLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn config_takes_milliseconds_fills_defaults_and_refuses_unknown_keys() {
+        let l: Limits = serde_json::from_str(r#"{"call_timeout": 200, "fuel_per_call": 1000}"#).unwrap();
+        assert_eq!(l.call_timeout, Duration::from_millis(200));
+        assert_eq!(l.fuel_per_call, Some(1000));
+        assert_eq!(l.memory_bytes, Limits::default().memory_bytes);
+        let err = serde_json::from_str::<Limits>(r#"{"call_timout": 200}"#).unwrap_err();
+        assert!(err.to_string().contains("unknown field `call_timout`"), "{err}");
+    }
 
     #[test]
     fn deadline_rounds_up_to_whole_ticks() {
