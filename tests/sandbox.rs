@@ -33,7 +33,7 @@ fn fail_one(limits: Limits, package: &str) -> (GuestError, Duration) {
     let out = module.compare(&users(), &batch).unwrap();
     let took = started.elapsed();
     match out.into_iter().next().unwrap() {
-        PairOutcome::Failed(e) => (e, took),
+        PairOutcome::Failed(e) => (*e, took),
         other => panic!("{package}: expected a failure, got {other:?}"),
     }
 }

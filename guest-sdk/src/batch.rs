@@ -15,6 +15,7 @@ pub struct Scratch {
     dst: Vec<u32>,
 }
 
+#[inline]
 fn index_row(r: &mut Reader<'_>, columns: usize, offsets: &mut Vec<u32>) -> Result<(), DecodeError> {
     offsets.clear();
     for _ in 0..columns {

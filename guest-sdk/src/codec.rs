@@ -136,6 +136,7 @@ impl<'a> Reader<'a> {
         Self { data, pos: 0 }
     }
 
+    #[inline]
     pub fn position(&self) -> usize {
         self.pos
     }
@@ -144,6 +145,7 @@ impl<'a> Reader<'a> {
         self.pos >= self.data.len()
     }
 
+    #[inline]
     pub fn count(&mut self) -> Result<u32, DecodeError> {
         let mut n: u32 = 0;
         for shift in (0..35).step_by(7) {
@@ -158,6 +160,7 @@ impl<'a> Reader<'a> {
 
     /// Skip one value and return where it started: rows are indexed by value
     /// offsets and decoded only when a column is read.
+    #[inline]
     pub fn skip(&mut self) -> Result<usize, DecodeError> {
         let start = self.pos;
         let tag = self.take(1, "truncated value")?[0];
@@ -201,6 +204,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Decode the value that starts at `offset` (as returned by `skip`).
+    #[inline]
     pub fn value_at(data: &'a [u8], offset: usize) -> Result<Value<'a>, DecodeError> {
         Reader { data, pos: offset }.value()
     }
@@ -222,6 +226,7 @@ impl<'a> Reader<'a> {
         Ok(b.try_into().expect("took 8 bytes"))
     }
 
+    #[inline]
     fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], DecodeError> {
         let end = self.pos.checked_add(n).filter(|&e| e <= self.data.len());
         match end {

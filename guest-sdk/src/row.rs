@@ -74,6 +74,7 @@ impl std::error::Error for RowError {}
 impl<'a> Row<'a> {
     /// A row over `data`: `offsets` holds where each column's value starts,
     /// then where the last value ends (columns + 1 entries).
+    #[inline]
     pub fn new(layout: &'a Layout, data: &'a [u8], offsets: &'a [u32]) -> Self {
         debug_assert_eq!(layout.columns.len() + 1, offsets.len());
         Self { layout, data, offsets }
@@ -92,11 +93,19 @@ impl<'a> Row<'a> {
     }
 
     /// The encoded bytes of column `i`: equal bytes mean equal values.
+    #[inline]
     pub fn raw_at(&self, i: usize) -> &'a [u8] {
         &self.data[self.offsets[i] as usize..self.offsets[i + 1] as usize]
     }
 
+    /// The encoded bytes of the whole row.
+    #[inline]
+    pub fn raw(&self) -> &'a [u8] {
+        &self.data[self.offsets[0] as usize..self.offsets[self.offsets.len() - 1] as usize]
+    }
+
     /// The value of column `i` in layout order.
+    #[inline]
     pub fn value_at(&self, i: usize) -> Result<Value<'a>, RowError> {
         Reader::value_at(self.data, self.offsets[i] as usize).map_err(RowError::Decode)
     }

@@ -219,6 +219,11 @@ impl Rules {
             diffs.push(name.to_owned());
         };
         if same_layout {
+            // Identical encodings are equal under every rule (each rule is
+            // reflexive): most pairs of a healthy migration end here.
+            if bytes_eq(src.raw(), dst.raw()) {
+                return Verdict::Equal;
+            }
             let layout = src.layout();
             let mut cache = self.resolved.borrow_mut();
             if cache.as_ref().is_none_or(|(id, _)| *id != layout.id()) {
@@ -227,9 +232,7 @@ impl Rules {
             }
             let rules = &cache.as_ref().expect("just resolved").1;
             for (i, rule) in rules.iter().enumerate() {
-                // Identical encodings are equal under every rule (each is
-                // reflexive): the common case costs a memcmp, no decoding.
-                if rule.ignore || src.raw_at(i) == dst.raw_at(i) {
+                if rule.ignore || bytes_eq(src.raw_at(i), dst.raw_at(i)) {
                     continue;
                 }
                 let (a, b) = match (src.value_at(i), dst.value_at(i)) {
@@ -271,6 +274,23 @@ impl Rules {
             n => Verdict::Different { reason: format!("{reason} (+{} more)", n - 1), columns: diffs },
         }
     }
+}
+
+/// Byte equality eight bytes at a time. Inside wasm, `==` on slices calls
+/// compiler-builtins' byte-by-byte `memcmp`; this is several times faster
+/// there and as fast natively for the short runs rows are made of.
+#[inline]
+fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let (mut ca, mut cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    for (x, y) in ca.by_ref().zip(cb.by_ref()) {
+        if u64::from_ne_bytes(x.try_into().expect("8")) != u64::from_ne_bytes(y.try_into().expect("8")) {
+            return false;
+        }
+    }
+    ca.remainder() == cb.remainder()
 }
 
 fn values_equal(a: &Value<'_>, b: &Value<'_>, rule: &ColumnRule) -> bool {
@@ -511,6 +531,23 @@ mod tests {
         let (ra, rb) = (Row::new(&layout, &enc.buf, &a), Row::new(&layout, &enc.buf, &b));
         assert!(r.compare(&ra, &rb).is_equal());
         assert!(r.compare(&ra, &ra).is_equal());
+    }
+
+    #[test]
+    fn bytes_eq_matches_slice_equality() {
+        let data: Vec<u8> = (0..40u8).collect();
+        for len in 0..20 {
+            for shift in 0..3 {
+                let a = &data[..len];
+                let mut b = data[shift..shift + len].to_vec();
+                assert_eq!(bytes_eq(a, &b), a == &b[..], "len {len} shift {shift}");
+                if let Some(last) = b.last_mut() {
+                    *last ^= 1;
+                    assert_eq!(bytes_eq(a, &b), a == &b[..]);
+                }
+            }
+        }
+        assert!(!bytes_eq(&[1, 2], &[1, 2, 3]));
     }
 
     #[test]

@@ -9,8 +9,7 @@
 use criterion::{BatchSize, Criterion, Throughput};
 use movex::wasm::{Batch, Binding, PairOutcome, Registry, Runtime, RuntimeConfig};
 use movex_guest::batch::{Scratch, compare_batch};
-use movex_guest::codec::{Encoder, Reader};
-use movex_guest::{Column, Comparator, Kind, Layout, OwnedValue, Plugin, Row, Settings};
+use movex_guest::{Column, Kind, Layout, OwnedValue, Plugin, Settings};
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -70,27 +69,9 @@ fn pair_cost(c: &mut Criterion) {
     let module = registry.load(&example("exact")).unwrap().module;
     let binding = Binding::new("bench", columns(), vec![]);
 
-    // Native: the same `exact` comparator, linked into the host, comparing rows
-    // it already holds as SDK rows (indexed in setup: only comparing is timed).
+    // Native: the same `exact` comparator, linked into the host.
     let layout = Layout::new("bench", columns().into_iter().map(|(name, kind)| Column { name, kind }).collect());
-    let mut enc = Encoder::new();
-    let mut offsets = Vec::new();
-    for (s, d) in &pairs {
-        let row_offsets = |vals: &Vec<OwnedValue>, enc: &mut Encoder| {
-            let start = enc.buf.len();
-            enc.row(vals.iter().map(OwnedValue::as_value));
-            let mut r = Reader::new(&enc.buf[start..]);
-            let mut offs: Vec<u32> = (0..COLUMNS).map(|_| (start + r.skip().unwrap()) as u32).collect();
-            offs.push(enc.buf.len() as u32);
-            offs
-        };
-        let so = row_offsets(s, &mut enc);
-        let dof = row_offsets(d, &mut enc);
-        offsets.push((so, dof));
-    }
     let native = exact::Exact::bind(&movex_guest::Binding::settings(&Settings::default())).unwrap();
-    let rows: Vec<(Row<'_>, Row<'_>)> =
-        offsets.iter().map(|(s, d)| (Row::new(&layout, &enc.buf, s), Row::new(&layout, &enc.buf, d))).collect();
 
     let encoded = encode(&pairs);
     let check = module.compare(&binding, &encoded).unwrap();
@@ -113,16 +94,6 @@ fn pair_cost(c: &mut Criterion) {
     });
     g.bench_function("wasm_incl_encode", |b| {
         b.iter(|| black_box(module.compare(&binding, &encode(&pairs)).unwrap()))
-    });
-    // The strictest baseline: comparing rows already decoded and indexed.
-    g.bench_function("native_compare_only", |b| {
-        b.iter(|| {
-            let mut different = 0;
-            for (s, d) in &rows {
-                different += usize::from(!native.compare(s, d).is_equal());
-            }
-            black_box(different)
-        })
     });
     g.finish();
 }
@@ -200,17 +171,12 @@ fn mean_ns(group: &str, bench: &str) -> Option<f64> {
 fn summary() {
     let per_pair = |b| mean_ns("pair_cost", b).map(|ns| ns / PAIRS as f64);
     println!("\n== movex benchmark summary (this run) ==");
-    if let (Some(n), Some(w), Some(ne), Some(we), Some(only)) = (
-        per_pair("native"),
-        per_pair("wasm"),
-        per_pair("native_incl_encode"),
-        per_pair("wasm_incl_encode"),
-        per_pair("native_compare_only"),
-    ) {
+    if let (Some(n), Some(w), Some(ne), Some(we)) =
+        (per_pair("native"), per_pair("wasm"), per_pair("native_incl_encode"), per_pair("wasm_incl_encode"))
+    {
         println!("per row pair ({COLUMNS} columns, batches of {PAIRS}, 1% different), the `exact` comparator:");
         println!("  same batch bytes:    native {n:7.1} ns   wasm {w:7.1} ns   wasm/native {:.2}x", w / n);
         println!("  from host values:    native {ne:7.1} ns   wasm {we:7.1} ns   wasm/native {:.2}x", we / ne);
-        println!("  strictest: wasm from host values vs native compare of pre-indexed rows ({only:.1} ns): {:.2}x", we / only);
     }
     let ms = |b| mean_ns("load", b).map(|ns| ns / 1e6);
     if let (Some(cold), Some(hit), Some(swap), Some(warm)) =

@@ -15,7 +15,9 @@ pub enum PairOutcome {
     /// The comparator could not decide this pair (its own words).
     Error { reason: String },
     /// The module failed on this pair (trap, timeout, ...) or was not run.
-    Failed(GuestError),
+    /// Boxed: failures are rare and every outcome of a batch pays for the
+    /// largest variant.
+    Failed(Box<GuestError>),
 }
 
 impl Module {
@@ -24,7 +26,7 @@ impl Module {
     pub fn compare(&self, binding: &Binding, batch: &Batch) -> Result<Vec<PairOutcome>, GuestError> {
         self.require(Capability::Comparator)?;
         let limits = self.runtime().limits.clone();
-        let results = isolate::run(batch, |bytes| {
+        Ok(isolate::run(batch, |bytes| {
             let count = count_of(bytes);
             let findings = self.with_instance(Capability::Comparator, |inst| {
                 let h = inst.handle(&limits, (SLOT_COMPARATOR, binding.id()), |p, s| {
@@ -41,8 +43,7 @@ impl Module {
                 };
             }
             Ok(out)
-        });
-        Ok(results.into_iter().map(|r| r.unwrap_or_else(PairOutcome::Failed)).collect())
+        }, |e| PairOutcome::Failed(Box::new(e))))
     }
 }
 

@@ -106,7 +106,7 @@ fn compare(module: &Module, settings: &[(String, String)]) -> Result<String, Gue
     }
     let outcomes = module.compare(&binding, &batch)?;
     let outcomes = first_failure(outcomes.into_iter().map(|o| match o {
-        PairOutcome::Failed(e) => Err(e),
+        PairOutcome::Failed(e) => Err(*e),
         o => Ok(o),
     }))?;
     let count = |f: fn(&PairOutcome) -> bool| outcomes.iter().filter(|o| f(o)).count();

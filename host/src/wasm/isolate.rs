@@ -12,24 +12,27 @@ use super::error::{FailureKind, GuestError};
 pub const MAX_ISOLATED_FAILURES: usize = 3;
 
 /// Run `call` on the whole batch; on failure, item by item. `call` returns one
-/// answer per item of the bytes it was given.
+/// answer per item of the bytes it was given; `failed` turns an error pinned
+/// on one item into that item's answer. The whole-batch answer is returned as
+/// is: the hot path builds no second vector.
 pub(crate) fn run<T>(
     batch: &Batch,
     call: impl Fn(&[u8]) -> Result<Vec<T>, GuestError>,
-) -> Vec<Result<T, GuestError>> {
+    failed: impl Fn(GuestError) -> T,
+) -> Vec<T> {
     let first = match call(batch.bytes()) {
-        Ok(answers) => return answers.into_iter().map(Ok).collect(),
+        Ok(answers) => return answers,
         Err(e) => e,
     };
     if batch.len() == 1 {
-        return vec![Err(GuestError { key: Some(batch.key(0).to_owned()), ..first })];
+        return vec![failed(GuestError { key: Some(batch.key(0).to_owned()), ..first })];
     }
     let mut failures = 0;
     (0..batch.len())
         .map(|i| {
             let key = Some(batch.key(i).to_owned());
             if failures >= MAX_ISOLATED_FAILURES {
-                return Err(GuestError {
+                return failed(GuestError {
                     key,
                     detail: format!(
                         "not processed: the module failed on {failures} rows of this batch on their own (first: {})",
@@ -39,10 +42,10 @@ pub(crate) fn run<T>(
                 });
             }
             match call(&batch.single(i)) {
-                Ok(mut one) => Ok(one.pop().expect("one answer for one item")),
+                Ok(mut one) => one.pop().expect("one answer for one item"),
                 Err(e) => {
                     failures += if e.kind == FailureKind::Timeout { MAX_ISOLATED_FAILURES } else { 1 };
-                    Err(GuestError { key, ..e })
+                    failed(GuestError { key, ..e })
                 }
             }
         })

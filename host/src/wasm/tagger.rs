@@ -29,7 +29,7 @@ impl Module {
                     detail: format!("returned {} tags for {} rows", tags.len(), count_of(bytes)),
                 });
             }
-            Ok(tags)
-        }))
+            Ok(tags.into_iter().map(Ok).collect())
+        }, Err))
     }
 }
