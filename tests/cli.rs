@@ -32,6 +32,23 @@ fn module_check_prints_what_each_example_exports() {
 }
 
 #[test]
+fn module_check_takes_settings_and_limits() {
+    let tagger = wasm("tag-by-column");
+    let out = movex(&["module", "check", tagger.to_str().unwrap(), "--setting", "column=tier"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("exercise:      tagger — 4 rows: 3 tagged"), "{}", text(&out.stdout));
+    let out = movex(&["module", "check", tagger.to_str().unwrap()]);
+    assert!(text(&out.stdout).contains("skipped: setting `column` is required"), "{}", text(&out.stdout));
+
+    let out = movex(&["module", "check", tagger.to_str().unwrap(), "--setting", "nokey"]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("expected KEY=VALUE"), "{}", text(&out.stderr));
+    let out = movex(&["module", "check", tagger.to_str().unwrap(), "--call-timeout-ms", "0"]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("call_timeout"), "{}", text(&out.stderr));
+}
+
+#[test]
 fn module_check_json_is_machine_readable() {
     let out = movex(&["module", "check", "--json", wasm("tolerant").to_str().unwrap()]);
     assert!(out.status.success());
@@ -54,6 +71,7 @@ fn module_check_refuses_each_broken_fixture_naming_the_cause() {
         (wasm("fixture-recursion"), "overflowed its stack"),
         (wasm(WASIP2_FIXTURE), "imports `wasi:"),
         (wasm("fixture-wrong-interface"), "does not implement the movex:plugin@0.1.0 contract"),
+        (wasm("fixture-core-import"), "imports `env::movex_fixture_clock`"),
         (garbage, "not a wasm module or component"),
         (garbage_dir.path().join("missing.wasm"), "No such file"),
     ];

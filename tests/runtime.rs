@@ -176,6 +176,69 @@ fn tagger_and_policy_run_with_settings_from_config() {
 }
 
 #[test]
+fn a_tagger_error_costs_its_row_only_and_a_panic_is_pinned_on_its_row() {
+    let reg = registry();
+    let tagger = reg.load(&wasm_bytes("fixture-tagger")).unwrap().module;
+    let binding = Binding::new("t", vec![("id".into(), Kind::Int)], vec![]);
+    let batch_of = |ids: &[i64]| {
+        let mut b = Batch::new();
+        for id in ids {
+            b.push_row(id.to_string(), [Value::Int(*id)]);
+        }
+        b
+    };
+    let calls = tagger.stats.snapshot().calls;
+    let tags = tagger.tag(&binding, &batch_of(&[1, 2, -3, -4, -5, -6, 7])).unwrap();
+    assert_eq!(tagger.stats.snapshot().calls, calls + 1, "per-row errors need no re-run");
+    let errs: Vec<_> = tags.iter().filter_map(|t| t.as_ref().err()).collect();
+    assert_eq!(errs.len(), 4, "four negative ids, each its own error");
+    assert!(errs.iter().all(|e| e.kind == movex::wasm::FailureKind::Refused));
+    assert_eq!(errs[0].key.as_deref(), Some("-3"));
+    assert!(errs[0].detail.contains("negative id -3"), "{}", errs[0]);
+    assert_eq!(tags[6].as_ref().unwrap().as_deref(), Some("odd"), "rows after the errors are tagged");
+
+    let tags = tagger.tag(&binding, &batch_of(&[2, 13, -1, 4])).unwrap();
+    assert_eq!(tags[0].as_ref().unwrap().as_deref(), Some("even"));
+    let panic = tags[1].as_ref().unwrap_err();
+    assert_eq!((panic.kind, panic.key.as_deref()), (movex::wasm::FailureKind::Panic, Some("13")));
+    assert_eq!(tags[2].as_ref().unwrap_err().key.as_deref(), Some("-1"), "keys right on re-run rows too");
+    assert_eq!(tags[3].as_ref().unwrap().as_deref(), Some("even"));
+}
+
+#[test]
+fn bindings_are_keyed_by_content_and_instances_retire_before_they_hoard() {
+    let reg = registry();
+    let exact = reg.load(&wasm_bytes("exact")).unwrap().module;
+    assert_eq!(users().id(), users().id(), "same table, layout and settings: same binding");
+    let before = exact.stats.snapshot().instances_created;
+    for _ in 0..300 {
+        // A fresh `Binding` per call, as a validator might make per run.
+        exact.compare(&users(), &equal_users(1)).unwrap();
+    }
+    assert_eq!(exact.stats.snapshot().instances_created, before, "one binding, one instance");
+    for t in 0..300 {
+        let b = Binding::new(format!("t{t}"), vec![("id".into(), Kind::Int)], vec![]);
+        let mut batch = Batch::new();
+        batch.push_pair("1", [Value::Int(1)], [Value::Int(1)]);
+        assert_eq!(exact.compare(&b, &batch).unwrap(), vec![PairOutcome::Equal]);
+    }
+    let max = movex::wasm::module::MAX_BINDINGS_PER_INSTANCE as u64;
+    assert_eq!(exact.stats.snapshot().instances_created, before + 300 / (max + 1), "retired after {max} bindings");
+}
+
+#[test]
+fn a_module_is_exercised_with_the_settings_it_is_configured_with() {
+    let reg = registry();
+    let skipped = reg.load(&wasm_bytes("tag-by-column")).unwrap();
+    assert!(skipped.exercises[0].skipped, "no settings: the exercise cannot bind");
+    reg.unload("tag-by-column");
+    reg.set_settings("tag-by-column", vec![("column".into(), "tier".into())]);
+    let ran = reg.load(&wasm_bytes("tag-by-column")).unwrap();
+    assert!(!ran.exercises[0].skipped, "{}", ran.exercises[0].summary);
+    assert!(ran.exercises[0].summary.contains("tagged"), "{}", ran.exercises[0].summary);
+}
+
+#[test]
 fn a_module_is_only_called_for_what_it_describes() {
     let reg = registry();
     let policy = reg.load(&wasm_bytes("promote-when-clean")).unwrap().module;

@@ -1,7 +1,7 @@
 //! Broken and malicious modules: each is refused or fails with its exact
 //! error class, within the configured bound, and the host keeps serving.
 
-use movex::wasm::{Batch, FailureKind, GuestError, Limits, LoadError, PairOutcome, Registry};
+use movex::wasm::{Batch, FailureKind, GuestError, Limits, LoadError, PairOutcome, Registry, Runtime, RuntimeConfig};
 use movex_guest::Value;
 use movex_tests::*;
 use std::time::{Duration, Instant};
@@ -43,9 +43,62 @@ fn an_infinite_loop_times_out_within_the_bound() {
     let (e, took) = fail_one(Limits::default(), "fixture-loop");
     assert_eq!(e.kind, FailureKind::Timeout);
     assert_eq!((e.module.as_str(), e.key.as_deref()), ("fixture-loop", Some("42")));
-    assert!(took >= Limits::default().call_timeout, "not before the limit: {took:?}");
+    // Armed part-way through a tick, the deadline may fire up to a tick early.
+    let l = Limits::default();
+    assert!(took >= l.call_timeout - l.epoch_tick, "not before the limit: {took:?}");
     assert!(took < BOUND, "typed error within {BOUND:?}, took {took:?}");
     assert!(e.to_string().contains("module fixture-loop (version 1) comparator timed out on row 42"), "{e}");
+}
+
+#[test]
+fn a_loop_in_a_many_row_batch_is_pinned_on_its_row_within_the_bound() {
+    let rt = runtime(Limits::default());
+    let module = unchecked_module(&rt, "fixture-loop");
+    let started = Instant::now();
+    let out = module.compare(&users(), &equal_users(64)).unwrap();
+    let took = started.elapsed();
+    assert!(took < BOUND, "a typed error for every row within {BOUND:?}, took {took:?}");
+    let errors: Vec<&GuestError> = out
+        .iter()
+        .map(|o| match o {
+            PairOutcome::Failed(e) => &**e,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(errors.len(), 64);
+    assert!(errors.iter().all(|e| e.kind == FailureKind::Timeout));
+    assert_eq!(errors[0].key.as_deref(), Some("1"), "the row it was stuck on");
+    assert!(errors[1].detail.starts_with("not processed"), "{}", errors[1]);
+    assert_eq!(errors[63].key.as_deref(), Some("64"), "every row is accounted for by key");
+}
+
+#[test]
+fn a_core_module_importing_its_own_host_functions_is_refused_before_compiling() {
+    let cache = tempfile::tempdir().unwrap();
+    let rt = Runtime::new(RuntimeConfig { cache_dir: Some(cache.path().to_owned()), ..RuntimeConfig::default() }).unwrap();
+    match Registry::new(rt).load(&wasm_bytes("fixture-core-import")) {
+        Err(LoadError::ForbiddenImport { import, .. }) => assert_eq!(import, "env::movex_fixture_clock"),
+        Err(other) => panic!("{other}"),
+        Ok(_) => panic!("accepted"),
+    }
+    assert_eq!(std::fs::read_dir(cache.path()).unwrap().count(), 0, "nothing compiled or cached for a refused module");
+}
+
+#[test]
+fn refused_components_leave_nothing_in_the_cache() {
+    let cache = tempfile::tempdir().unwrap();
+    let rt = Runtime::new(RuntimeConfig { cache_dir: Some(cache.path().to_owned()), ..RuntimeConfig::default() }).unwrap();
+    let reg = Registry::new(rt);
+    assert!(reg.load(&wasm_bytes(WASIP2_FIXTURE)).is_err());
+    assert!(reg.load(&wasm_bytes("fixture-wrong-interface")).is_err());
+    assert_eq!(std::fs::read_dir(cache.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn limits_that_would_break_the_host_are_refused_at_start() {
+    let bad = Limits { epoch_tick: Duration::ZERO, ..Limits::default() };
+    let err = Runtime::new(RuntimeConfig { limits: bad, cache_dir: None }).err().expect("refused");
+    assert!(err.to_string().contains("epoch_tick"), "{err}");
 }
 
 #[test]

@@ -50,20 +50,21 @@ pub fn compare_batch<C: Comparator>(
     Ok(out)
 }
 
-/// Tag every row of a tagger batch, in order.
+/// Tag every row of a tagger batch, in order. A row the tagger fails on gets
+/// its error; the other rows are still tagged.
 pub fn tag_batch<T: Tagger>(
     tagger: &T,
     layout: &Layout,
     bytes: &[u8],
     scratch: &mut Scratch,
-) -> Result<Vec<Option<String>>, Error> {
+) -> Result<Vec<Result<Option<String>, Error>>, DecodeError> {
     let mut r = Reader::new(bytes);
     let n = r.count()?;
     let cols = layout.columns.len();
     let mut tags = Vec::with_capacity(n as usize);
     for _ in 0..n {
         index_row(&mut r, cols, &mut scratch.src)?;
-        tags.push(tagger.tag(&Row::new(layout, bytes, &scratch.src))?);
+        tags.push(tagger.tag(&Row::new(layout, bytes, &scratch.src)));
     }
     Ok(tags)
 }

@@ -167,8 +167,8 @@ impl<'a> Reader<'a> {
         let len = match tag {
             NULL | FALSE | TRUE => 0,
             INT | UINT | FLOAT | TIME => 8,
-            DATE => 4,
-            TIMESTAMP => 12,
+            DATE => 6,
+            TIMESTAMP => 14,
             DECIMAL | TEXT | BYTES | JSON => self.count()? as usize,
             _ => return Err(DecodeError { offset: start, what: "unknown value tag" }),
         };
@@ -217,8 +217,8 @@ impl<'a> Reader<'a> {
     }
 
     fn date(&mut self) -> Result<Date, DecodeError> {
-        let b = self.take(4, "truncated date")?;
-        Ok(Date { year: u16::from_le_bytes([b[0], b[1]]), month: b[2], day: b[3] })
+        let b = self.take(6, "truncated date")?;
+        Ok(Date { year: i32::from_le_bytes([b[0], b[1], b[2], b[3]]), month: b[4], day: b[5] })
     }
 
     fn array(&mut self) -> Result<[u8; 8], DecodeError> {
@@ -261,6 +261,9 @@ mod tests {
             Value::Text("héllo"),
             Value::Bytes(&[0, 255, 7]),
             Value::Date(zero),
+            Value::Date(Date { year: -4712, month: 1, day: 1 }),
+            Value::Date(Date::INFINITY),
+            Value::Date(Date::NEG_INFINITY),
             Value::Time(Time { micros: -838 * 3_600_000_000 }),
             Value::Timestamp(Timestamp { date: zero, micros_of_day: 0 }),
             Value::Json(r#"{"a":[1,2]}"#),

@@ -140,7 +140,7 @@ impl ComparatorSlot for Absent {
 pub trait TaggerSlot {
     const ON: bool;
     fn bind(b: wty::Binding) -> Result<u32, String>;
-    fn tag(handle: u32, rows: Vec<u8>) -> Result<Vec<Option<String>>, String>;
+    fn tag(handle: u32, rows: Vec<u8>) -> Result<Vec<Result<Option<String>, String>>, String>;
 }
 
 impl<T: Tagger> TaggerSlot for Real<T> {
@@ -148,8 +148,11 @@ impl<T: Tagger> TaggerSlot for Real<T> {
     fn bind(b: wty::Binding) -> Result<u32, String> {
         bind_with_layout::<T>(b)
     }
-    fn tag(handle: u32, rows: Vec<u8>) -> Result<Vec<Option<String>>, String> {
-        with_bound::<Bound<T>, _>(handle, |b| tag_batch(&b.inner, &b.layout, &rows, &mut b.scratch).map_err(|e| e.0))
+    fn tag(handle: u32, rows: Vec<u8>) -> Result<Vec<Result<Option<String>, String>>, String> {
+        with_bound::<Bound<T>, _>(handle, |b| {
+            let tags = tag_batch(&b.inner, &b.layout, &rows, &mut b.scratch).map_err(|e| e.to_string())?;
+            Ok(tags.into_iter().map(|t| t.map_err(|e| e.0)).collect())
+        })
     }
 }
 
@@ -158,7 +161,7 @@ impl TaggerSlot for Absent {
     fn bind(_: wty::Binding) -> Result<u32, String> {
         Err("this module is not a tagger".into())
     }
-    fn tag(_: u32, _: Vec<u8>) -> Result<Vec<Option<String>>, String> {
+    fn tag(_: u32, _: Vec<u8>) -> Result<Vec<Result<Option<String>, String>>, String> {
         Err("this module is not a tagger".into())
     }
 }
@@ -244,7 +247,7 @@ impl<T: Plugin, C: ComparatorSlot, G: TaggerSlot, P: PolicySlot> wt::Guest for E
     fn bind(binding: wty::Binding) -> Result<u32, String> {
         G::bind(binding)
     }
-    fn tag(layout: u32, rows: Vec<u8>) -> Result<Vec<Option<String>>, String> {
+    fn tag(layout: u32, rows: Vec<u8>) -> Result<Vec<Result<Option<String>, String>>, String> {
         G::tag(layout, rows)
     }
 }

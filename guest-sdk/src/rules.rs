@@ -81,6 +81,8 @@ struct ColumnRule {
     case_insensitive: bool,
     whitespace_insensitive: bool,
     json_semantic: bool,
+    /// Text values of this column may hold JSON.
+    json_text: bool,
     decimal_scale_insensitive: bool,
 }
 
@@ -182,10 +184,21 @@ impl Rules {
         self.with(cols.into(), |r, _| r.whitespace_insensitive = true, RuleArg::None)
     }
 
-    /// JSON (or text holding JSON) compares as parsed JSON: key order, white
-    /// space and number spelling (`1` vs `1.0`) do not matter.
+    /// JSON compares as parsed JSON: key order, white space and number
+    /// spelling (`1`, `1.0`, `1e0`) do not matter; numbers compare exactly,
+    /// never through f64. For a column named here, text holding JSON is
+    /// compared the same way (MariaDB's JSON is LONGTEXT); with `ALL`, only
+    /// JSON values are (a text "1.0" is not the text "1").
     pub fn json_semantic(self, cols: impl Into<Columns>) -> Self {
-        self.with(cols.into(), |r, _| r.json_semantic = true, RuleArg::None)
+        let cols = cols.into();
+        let edit: Edit = match cols {
+            Columns::All => |r, _| r.json_semantic = true,
+            Columns::Named(_) => |r, _| {
+                r.json_semantic = true;
+                r.json_text = true;
+            },
+        };
+        self.with(cols, edit, RuleArg::None)
     }
 
     /// Decimals compare by value: `1.50` equals `1.5` and `01.5`.
@@ -302,7 +315,7 @@ fn values_equal(a: &Value<'_>, b: &Value<'_>, rule: &ColumnRule) -> bool {
         }
     }
     if rule.json_semantic {
-        if let (Some(x), Some(y)) = (json_text(a), json_text(b)) {
+        if let (Some(x), Some(y)) = (json_text(a, rule), json_text(b, rule)) {
             // Text that is not JSON falls through to the text rules below.
             if let Some(eq) = json_equal(x, y) {
                 return eq;
@@ -319,7 +332,7 @@ fn values_equal(a: &Value<'_>, b: &Value<'_>, rule: &ColumnRule) -> bool {
         (Int(_) | Uint(_) | Bool(_), Int(_) | Uint(_) | Bool(_)) => as_i128(a) == as_i128(b),
         (Decimal(x), Decimal(y)) if !rule.decimal_scale_insensitive => x == y,
         (Decimal(_) | Int(_) | Uint(_), Decimal(_) | Int(_) | Uint(_)) => {
-            match (decimal_parts(a), decimal_parts(b)) {
+            match (number_text(a).and_then(|t| canonical_number(&t)), number_text(b).and_then(|t| canonical_number(&t))) {
                 (Some(x), Some(y)) => x == y,
                 _ => false,
             }
@@ -333,7 +346,10 @@ fn values_equal(a: &Value<'_>, b: &Value<'_>, rule: &ColumnRule) -> bool {
         },
         (Date(x), Date(y)) => x == y,
         (Timestamp(x), Timestamp(y)) => match rule.time_precision {
-            Some(p) => timestamp_micros(x).div_euclid(p.micros().into()) == timestamp_micros(y).div_euclid(p.micros().into()),
+            Some(p) if x.date.is_calendar_day() && y.date.is_calendar_day() => {
+                timestamp_micros(x).div_euclid(p.micros().into()) == timestamp_micros(y).div_euclid(p.micros().into())
+            }
+            Some(p) => x.date == y.date && x.micros_of_day / p.micros() == y.micros_of_day / p.micros(),
             None => x == y,
         },
         _ => false,
@@ -398,34 +414,46 @@ fn text_equal(x: &str, y: &str, rule: &ColumnRule) -> bool {
     norm(x) == norm(y)
 }
 
-/// A decimal or integer as (negative, integer digits, fraction digits) with
-/// leading and trailing zeros dropped, so `-01.50` and `-1.5` are one value.
-fn decimal_parts<'a>(v: &'a Value<'_>) -> Option<(bool, String, String)> {
-    let text: std::borrow::Cow<'a, str> = match *v {
-        Value::Decimal(d) => d.trim().into(),
-        Value::Int(i) => i.to_string().into(),
-        Value::Uint(u) => u.to_string().into(),
-        _ => return None,
-    };
-    let (neg, digits) = match text.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, text.strip_prefix('+').unwrap_or(&text)),
-    };
-    let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
-    if int.is_empty() && frac.is_empty()
-        || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit())
-    {
-        return None;
+fn number_text(v: &Value<'_>) -> Option<String> {
+    match *v {
+        Value::Decimal(d) => Some(d.trim().to_owned()),
+        Value::Int(i) => Some(i.to_string()),
+        Value::Uint(u) => Some(u.to_string()),
+        _ => None,
     }
-    let int = int.trim_start_matches('0').to_owned();
-    let frac = frac.trim_end_matches('0').to_owned();
-    let zero = int.is_empty() && frac.is_empty();
-    Some((neg && !zero, int, frac))
 }
 
-fn json_text<'a>(v: &Value<'a>) -> Option<&'a str> {
+/// A number's exact value as (negative, significant digits, exponent):
+/// `-01.50`, `-1.5` and `-15e-1` all give (true, "15", -1). Zero is
+/// (false, "", 0). `None` for anything that is not a plain decimal number.
+fn canonical_number(text: &str) -> Option<(bool, String, i64)> {
+    let (neg, rest) = match text.as_bytes().first()? {
+        b'-' => (true, &text[1..]),
+        b'+' => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let (mantissa, exp) = match rest.find(['e', 'E']) {
+        Some(i) => (&rest[..i], rest[i + 1..].parse::<i64>().ok()?),
+        None => (rest, 0),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    if int.is_empty() && frac.is_empty() || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let digits = format!("{int}{frac}");
+    let digits = digits.trim_start_matches('0');
+    let trimmed = digits.trim_end_matches('0');
+    if trimmed.is_empty() {
+        return Some((false, String::new(), 0));
+    }
+    let exponent = exp - frac.len() as i64 + (digits.len() - trimmed.len()) as i64;
+    Some((neg, trimmed.to_owned(), exponent))
+}
+
+fn json_text<'a>(v: &Value<'a>, rule: &ColumnRule) -> Option<&'a str> {
     match *v {
-        Value::Json(s) | Value::Text(s) => Some(s),
+        Value::Json(s) => Some(s),
+        Value::Text(s) if rule.json_text => Some(s),
         _ => None,
     }
 }
@@ -441,10 +469,8 @@ fn json_equal(x: &str, y: &str) -> Option<bool> {
 fn json_values_equal(a: &serde_json::Value, b: &serde_json::Value) -> bool {
     use serde_json::Value as J;
     match (a, b) {
-        (J::Number(x), J::Number(y)) => match (x.as_i64(), y.as_i64()) {
-            (Some(i), Some(j)) => i == j,
-            _ => x.as_f64() == y.as_f64(),
-        },
+        // With `arbitrary_precision` a number keeps its text: compare exactly.
+        (J::Number(x), J::Number(y)) => canonical_number(&x.to_string()) == canonical_number(&y.to_string()),
         (J::Array(x), J::Array(y)) => {
             x.len() == y.len() && x.iter().zip(y).all(|(p, q)| json_values_equal(p, q))
         }
@@ -465,7 +491,8 @@ fn epoch_micros(v: &Value<'_>, rule: &ColumnRule) -> Option<i128> {
     match *v {
         Value::Int(i) => Some(i128::from(i) * unit),
         Value::Uint(u) => Some(i128::from(u) * unit),
-        Value::Timestamp(t) => Some(timestamp_micros(t)),
+        // Zero dates and infinities are no point in time: compared as stored.
+        Value::Timestamp(t) if t.date.is_calendar_day() => Some(timestamp_micros(t)),
         _ => None,
     }
 }
@@ -475,8 +502,9 @@ fn timestamp_micros(t: Timestamp) -> i128 {
 }
 
 /// Days since 1970-01-01 (proleptic Gregorian; H. Hinnant's algorithm).
+/// Only for calendar days (`Date::is_calendar_day`).
 fn days_from_civil(d: Date) -> i64 {
-    let (m, day) = (i64::from(d.month.max(1)), i64::from(d.day.max(1)));
+    let (m, day) = (i64::from(d.month), i64::from(d.day));
     let y = i64::from(d.year) - i64::from(m <= 2);
     let era = y.div_euclid(400);
     let yoe = y - era * 400;
@@ -591,9 +619,48 @@ mod tests {
 
     #[test]
     fn json_rule_leaves_non_json_text_to_the_text_rules() {
-        let r = Rules::new().json_semantic(ALL).case_insensitive("email");
+        let r = Rules::new().json_semantic("doc").case_insensitive("email");
         assert!(cmp(&r, RowBuf::new().col("email", "A@x.io"), RowBuf::new().col("email", "a@x.io")).is_equal());
         assert!(!cmp(&r, RowBuf::new().col("name", "Ada"), RowBuf::new().col("name", "ada")).is_equal());
+        // A named column's text holding JSON is compared as JSON ...
+        assert!(cmp(&r, RowBuf::new().col("doc", r#"{"a":1,"b":2}"#), RowBuf::new().col("doc", r#"{"b":2,"a":1}"#)).is_equal());
+        // ... but with ALL, text stays text: "1.0" is not "1".
+        let all = Rules::new().json_semantic(ALL);
+        assert!(!cmp(&all, RowBuf::new().col("code", "1.0"), RowBuf::new().col("code", "1")).is_equal());
+    }
+
+    #[test]
+    fn json_numbers_compare_exactly_not_through_f64() {
+        let j = |s: &str| RowBuf::new().col("doc", crate::value::OwnedValue::Json(s.into()));
+        let r = Rules::new().json_semantic(ALL);
+        assert!(!cmp(&r, j("12345678901234567890"), j("12345678901234567891")).is_equal(), "u64 beyond i64");
+        assert!(!cmp(&r, j("123456789012345678901234567890"), j("123456789012345678901234567891")).is_equal());
+        assert!(!cmp(&r, j("0.1"), j("0.10000000000000001")).is_equal(), "17 significant digits");
+        assert!(cmp(&r, j("[1, 1.50, 2e3]"), j("[1.0, 1.5, 2000]")).is_equal(), "spelling does not matter");
+        assert!(cmp(&r, j("-0.0"), j("0")).is_equal());
+    }
+
+    #[test]
+    fn canonical_numbers() {
+        assert_eq!(canonical_number("-01.50"), Some((true, "15".into(), -1)));
+        assert_eq!(canonical_number("-15e-1"), canonical_number("-1.5"));
+        assert_eq!(canonical_number("1200"), Some((false, "12".into(), 2)));
+        assert_eq!(canonical_number("0.000"), Some((false, String::new(), 0)));
+        assert_eq!(canonical_number("1.2.3"), None);
+        assert_eq!(canonical_number("abc"), None);
+        assert_eq!(canonical_number(""), None);
+    }
+
+    #[test]
+    fn zero_dates_are_not_moved_to_january_first() {
+        let ts = |m: u8, d: u8| {
+            RowBuf::new().col("utime", Timestamp { date: Date { year: 0, month: m, day: d }, micros_of_day: 0 })
+        };
+        let r = Rules::new().time_precision("utime", Precision::Seconds);
+        assert!(!cmp(&r, ts(0, 0), ts(1, 1)).is_equal());
+        assert!(cmp(&r, ts(0, 0), ts(0, 0)).is_equal());
+        let inf = RowBuf::new().col("utime", Timestamp { date: Date::INFINITY, micros_of_day: 0 });
+        assert!(!cmp(&r, inf, ts(1, 1)).is_equal());
     }
 
     #[test]

@@ -6,11 +6,24 @@ use std::fmt;
 
 /// A calendar date. Fields are kept as stored so MySQL's zero date
 /// `0000-00-00` (and zero-in-date values like `2024-00-10`) survive unchanged.
+/// Years are signed (PostgreSQL's 1 BC is year 0, 2 BC is -1) and may pass
+/// 9999; [`Date::INFINITY`] and [`Date::NEG_INFINITY`] stand for PostgreSQL's
+/// `infinity` and `-infinity`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Date {
-    pub year: u16,
+    pub year: i32,
     pub month: u8,
     pub day: u8,
+}
+
+impl Date {
+    pub const INFINITY: Date = Date { year: i32::MAX, month: 0, day: 0 };
+    pub const NEG_INFINITY: Date = Date { year: i32::MIN, month: 0, day: 0 };
+
+    /// A real calendar day: not a zero date, not an infinity.
+    pub fn is_calendar_day(&self) -> bool {
+        (1..=12).contains(&self.month) && (1..=31).contains(&self.day)
+    }
 }
 
 /// A time of day or a duration: signed microseconds, because MySQL `TIME`
@@ -148,7 +161,11 @@ impl OwnedValue {
 
 impl fmt::Display for Date {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:04}-{:02}-{:02}", self.year, self.month, self.day)
+        match *self {
+            Date::INFINITY => f.write_str("infinity"),
+            Date::NEG_INFINITY => f.write_str("-infinity"),
+            d => write!(f, "{:04}-{:02}-{:02}", d.year, d.month, d.day),
+        }
     }
 }
 

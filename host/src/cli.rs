@@ -29,6 +29,8 @@ pub enum ModuleCommand {
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        sandbox: SandboxArgs,
     },
     /// Load every .wasm in a directory as at start-up; print the warm-up
     /// report that /health shows.
@@ -37,7 +39,50 @@ pub enum ModuleCommand {
         /// Cache precompiled modules here (a second run loads from it).
         #[arg(long)]
         cache_dir: Option<PathBuf>,
+        #[command(flatten)]
+        sandbox: SandboxArgs,
     },
+}
+
+/// Settings and limits the module is loaded and exercised with.
+#[derive(clap::Args, Debug)]
+pub struct SandboxArgs {
+    /// A setting the module is bound with, KEY=VALUE (repeatable), e.g.
+    /// `--setting column=tier` for tag-by-column.
+    #[arg(long = "setting", value_name = "KEY=VALUE", value_parser = parse_setting)]
+    settings: Vec<(String, String)>,
+    /// Wall-clock limit per guest call, in milliseconds.
+    #[arg(long, value_name = "MS")]
+    call_timeout_ms: Option<u64>,
+    /// Linear memory cap per instance, in MiB.
+    #[arg(long, value_name = "MIB")]
+    memory_mib: Option<usize>,
+    /// Fuel per call (off unless given).
+    #[arg(long)]
+    fuel: Option<u64>,
+}
+
+fn parse_setting(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+        _ => Err(format!("{s:?}: expected KEY=VALUE")),
+    }
+}
+
+impl SandboxArgs {
+    fn registry(&self, cache_dir: Option<PathBuf>) -> anyhow::Result<Registry> {
+        let mut limits = wasm::Limits::default();
+        if let Some(ms) = self.call_timeout_ms {
+            limits.call_timeout = std::time::Duration::from_millis(ms);
+        }
+        if let Some(mib) = self.memory_mib {
+            limits.memory_bytes = mib << 20;
+        }
+        limits.fuel_per_call = self.fuel.or(limits.fuel_per_call);
+        let registry = Registry::new(Runtime::new(RuntimeConfig { limits, cache_dir })?);
+        registry.set_default_settings(self.settings.clone());
+        Ok(registry)
+    }
 }
 
 /// Entry point for the binary.
@@ -59,14 +104,14 @@ pub fn main() -> ExitCode {
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Module(ModuleCommand::Check { file, json }) => check(&file, json),
-        Command::Module(ModuleCommand::Warmup { dir, cache_dir }) => warmup(&dir, cache_dir),
+        Command::Module(ModuleCommand::Check { file, json, sandbox }) => check(&file, json, &sandbox),
+        Command::Module(ModuleCommand::Warmup { dir, cache_dir, sandbox }) => warmup(&dir, cache_dir, &sandbox),
     }
 }
 
-fn check(file: &PathBuf, json: bool) -> anyhow::Result<ExitCode> {
+fn check(file: &PathBuf, json: bool, sandbox: &SandboxArgs) -> anyhow::Result<ExitCode> {
     let bytes = std::fs::read(file).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
-    let registry = Registry::new(Runtime::new(RuntimeConfig::default())?);
+    let registry = sandbox.registry(None)?;
     let (module, exercises) = match registry.load(&bytes) {
         Ok(loaded) => (loaded.module, loaded.exercises),
         Err(e) => {
@@ -105,8 +150,8 @@ fn check(file: &PathBuf, json: bool) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn warmup(dir: &PathBuf, cache_dir: Option<PathBuf>) -> anyhow::Result<ExitCode> {
-    let registry = Registry::new(Runtime::new(RuntimeConfig { cache_dir, ..RuntimeConfig::default() })?);
+fn warmup(dir: &PathBuf, cache_dir: Option<PathBuf>, sandbox: &SandboxArgs) -> anyhow::Result<ExitCode> {
+    let registry = sandbox.registry(cache_dir)?;
     let w = wasm::warm_up(&registry, dir)?;
     let out = serde_json::json!({ "warmup": w, "details": wasm::reports(&registry) });
     println!("{}", serde_json::to_string_pretty(&out)?);

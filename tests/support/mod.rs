@@ -12,7 +12,7 @@ use std::sync::{Arc, OnceLock};
 /// Example modules (wasm32-unknown-unknown core modules).
 pub const EXAMPLES: [&str; 4] = ["exact", "tolerant", "tag-by-column", "promote-when-clean"];
 /// Broken fixtures built for wasm32-unknown-unknown.
-pub const FIXTURES: [&str; 8] = [
+pub const FIXTURES: [&str; 10] = [
     "fixture-loop",
     "fixture-memory-bomb",
     "fixture-panic",
@@ -21,6 +21,8 @@ pub const FIXTURES: [&str; 8] = [
     "fixture-probe-a",
     "fixture-probe-b",
     "fixture-probe-broken",
+    "fixture-core-import",
+    "fixture-tagger",
 ];
 /// The one fixture built for wasm32-wasip2 (it imports wasi:*).
 pub const WASIP2_FIXTURE: &str = "fixture-forbidden-import";

@@ -4,21 +4,25 @@
 
 use super::bindings::types;
 use movex_guest::Kind;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::hash::{Hash, Hasher};
 
 #[derive(Debug)]
 pub struct Binding {
+    /// Identity by content: two bindings with the same table, layout and
+    /// settings share the guest's bound state, so creating a `Binding` per run
+    /// does not make instances bind (and keep) the same layout again.
     id: u64,
     pub table: String,
     pub columns: Vec<(String, Kind)>,
     pub settings: Vec<(String, String)>,
 }
 
-static NEXT_ID: AtomicU64 = AtomicU64::new(1);
-
 impl Binding {
     pub fn new(table: impl Into<String>, columns: Vec<(String, Kind)>, settings: Vec<(String, String)>) -> Self {
-        Binding { id: NEXT_ID.fetch_add(1, Ordering::Relaxed), table: table.into(), columns, settings }
+        let table = table.into();
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (&table, &columns, &settings).hash(&mut h);
+        Binding { id: h.finish(), table, columns, settings }
     }
 
     /// Settings only: what a policy is bound with.

@@ -26,13 +26,14 @@ impl Module {
     pub fn compare(&self, binding: &Binding, batch: &Batch) -> Result<Vec<PairOutcome>, GuestError> {
         self.require(Capability::Comparator)?;
         let limits = self.runtime().limits.clone();
-        Ok(isolate::run(batch, |bytes| {
+        Ok(isolate::run(batch, |bytes, part| {
             let count = count_of(bytes);
+            let ticks = part.ticks(&limits);
             let findings = self.with_instance(Capability::Comparator, |inst| {
                 let h = inst.handle(&limits, (SLOT_COMPARATOR, binding.id()), |p, s| {
                     p.movex_plugin_comparator().call_bind(s, &binding.to_wit())
                 })?;
-                inst.call(&limits, |p, s| p.movex_plugin_comparator().call_compare(s, h, bytes))
+                inst.call_within(&limits, ticks, |p, s| p.movex_plugin_comparator().call_compare(s, h, bytes))
             })?;
             let mut out = vec![PairOutcome::Equal; count];
             for f in findings {

@@ -38,8 +38,8 @@ pub enum LoadError {
     NotAModule { detail: String },
     #[error(
         "module imports `{import}`, which the sandbox does not provide (allowed: {allowed}); guests get \
-         no file system, network, environment or clock: build for wasm32-unknown-unknown and remove \
-         the code that needs it"
+         no file system, network, environment or clock: remove the code that needs it, and build for \
+         wasm32-unknown-unknown (wasip1/wasip2 builds import wasi:* through Rust's std)"
     )]
     ForbiddenImport { import: String, allowed: String },
     #[error(
@@ -83,12 +83,14 @@ pub enum FailureKind {
     Refused,
     /// The guest refused a binding (its settings or the table layout).
     BindingRefused,
+    /// The guest returned something the contract does not allow.
+    InvalidResult,
     /// No instance could be created for the call.
     Unavailable,
 }
 
 impl FailureKind {
-    pub const ALL: [FailureKind; 8] = [
+    pub const ALL: [FailureKind; 9] = [
         FailureKind::Timeout,
         FailureKind::MemoryExhausted,
         FailureKind::StackOverflow,
@@ -96,11 +98,18 @@ impl FailureKind {
         FailureKind::Trap,
         FailureKind::Refused,
         FailureKind::BindingRefused,
+        FailureKind::InvalidResult,
         FailureKind::Unavailable,
     ];
 
     /// Whether the instance is dead after this failure and must be re-created.
     pub fn kills_instance(self) -> bool {
+        !matches!(self, FailureKind::Refused | FailureKind::BindingRefused)
+    }
+
+    /// Whether the module broke (trap, bound hit), as opposed to answering
+    /// with an error of its own about the data or the binding.
+    pub fn is_breakage(self) -> bool {
         !matches!(self, FailureKind::Refused | FailureKind::BindingRefused)
     }
 }
@@ -115,6 +124,7 @@ impl fmt::Display for FailureKind {
             FailureKind::Trap => "trapped",
             FailureKind::Refused => "returned an error",
             FailureKind::BindingRefused => "refused the binding",
+            FailureKind::InvalidResult => "returned an invalid result",
             FailureKind::Unavailable => "could not be instantiated",
         })
     }

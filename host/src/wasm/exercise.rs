@@ -84,7 +84,7 @@ pub fn exercise(module: &Module, settings: &[(String, String)]) -> Result<Vec<Ex
         let (summary, skipped) = match result {
             Ok(summary) => (summary, false),
             Err(e) if e.kind == FailureKind::BindingRefused => {
-                (format!("skipped: {} (pass the settings it needs)", e.detail), true)
+                (format!("skipped: {} (give it the settings it needs, e.g. `--setting KEY=VALUE`)", e.detail), true)
             }
             Err(e) => return Err(e),
         };

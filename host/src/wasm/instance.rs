@@ -82,10 +82,10 @@ impl Instance {
         };
         let mut store = Store::new(engine, state);
         store.limiter(|s| &mut s.limiter);
-        arm(&mut store, limits);
+        arm(&mut store, limits, limits.deadline_ticks());
         match pre.instantiate(&mut store) {
             Ok(plugin) => Ok(Instance { store, plugin, bound: HashMap::new() }),
-            Err(e) => Err(classify(&e, store.data())),
+            Err(e) => Err(classify(&e, store.data(), FailureKind::Unavailable)),
         }
     }
 
@@ -96,7 +96,17 @@ impl Instance {
         limits: &Limits,
         f: impl FnOnce(&Plugin, &mut Store<StoreState>) -> wasmtime::Result<Result<R, String>>,
     ) -> Result<R, CallFailure> {
-        arm(&mut self.store, limits);
+        self.call_within(limits, limits.deadline_ticks(), f)
+    }
+
+    /// `call` with a deadline of `ticks` epoch ticks instead of the default.
+    pub(crate) fn call_within<R>(
+        &mut self,
+        limits: &Limits,
+        ticks: u64,
+        f: impl FnOnce(&Plugin, &mut Store<StoreState>) -> wasmtime::Result<Result<R, String>>,
+    ) -> Result<R, CallFailure> {
+        arm(&mut self.store, limits, ticks);
         let state = self.store.data_mut();
         state.panic = None;
         state.limiter.refused = None;
@@ -104,8 +114,13 @@ impl Instance {
         match f(&self.plugin, &mut self.store) {
             Ok(Ok(r)) => Ok(r),
             Ok(Err(msg)) => Err(CallFailure { kind: FailureKind::Refused, detail: msg }),
-            Err(e) => Err(classify(&e, self.store.data())),
+            Err(e) => Err(classify(&e, self.store.data(), FailureKind::InvalidResult)),
         }
+    }
+
+    /// Layouts bound in this instance (each holds guest memory).
+    pub(crate) fn bindings(&self) -> usize {
+        self.bound.len()
     }
 }
 
@@ -132,31 +147,36 @@ impl Instance {
 }
 
 /// Set the deadline (and fuel) before every call: they count from now.
-fn arm(store: &mut Store<StoreState>, limits: &Limits) {
-    store.set_epoch_deadline(limits.deadline_ticks());
+fn arm(store: &mut Store<StoreState>, limits: &Limits, ticks: u64) {
+    store.set_epoch_deadline(ticks);
     if let Some(fuel) = limits.fuel_per_call {
         store.set_fuel(fuel).expect("fuel is enabled in the engine when configured");
     }
 }
 
-fn classify(e: &wasmtime::Error, state: &StoreState) -> CallFailure {
+/// What a failed call was. Trap codes that say exactly what happened come
+/// first; then the guest's own panic message; then a refused memory growth
+/// (Rust aborts on allocation failure, which shows as `unreachable`). An
+/// error that is no trap at all is `otherwise`: the call returned a value the
+/// contract does not allow, or the instance could not be made.
+fn classify(e: &wasmtime::Error, state: &StoreState, otherwise: FailureKind) -> CallFailure {
     let trap = e.downcast_ref::<Trap>().copied();
-    let (kind, detail) = if let Some(bytes) = state.limiter.refused {
-        (
-            FailureKind::MemoryExhausted,
-            format!("asked for {} MiB of linear memory; the cap is {} MiB", bytes >> 20, state.limiter.memory_bytes >> 20),
-        )
-    } else {
-        match trap {
-            Some(Trap::Interrupt) => (FailureKind::Timeout, "exceeded the per-call time limit".to_owned()),
-            Some(Trap::OutOfFuel) => (FailureKind::Timeout, "exceeded the per-call fuel limit".to_owned()),
-            Some(Trap::StackOverflow) => (FailureKind::StackOverflow, "exceeded the wasm stack limit".to_owned()),
-            _ => match &state.panic {
-                Some(msg) => (FailureKind::Panic, msg.clone()),
-                None if trap.is_some() => (FailureKind::Trap, format!("{e:#}")),
-                None => (FailureKind::Unavailable, format!("{e:#}")),
-            },
-        }
-    };
-    CallFailure { kind, detail }
+    let fail = |kind, detail: String| CallFailure { kind, detail };
+    match trap {
+        Some(Trap::Interrupt) => return fail(FailureKind::Timeout, "exceeded the per-call time limit".into()),
+        Some(Trap::OutOfFuel) => return fail(FailureKind::Timeout, "exceeded the per-call fuel limit".into()),
+        Some(Trap::StackOverflow) => return fail(FailureKind::StackOverflow, "exceeded the wasm stack limit".into()),
+        _ => {}
+    }
+    if let Some(msg) = &state.panic {
+        return fail(FailureKind::Panic, msg.clone());
+    }
+    if let Some(bytes) = state.limiter.refused {
+        let (asked, cap) = (bytes >> 20, state.limiter.memory_bytes >> 20);
+        return fail(FailureKind::MemoryExhausted, format!("asked for {asked} MiB of linear memory; the cap is {cap} MiB"));
+    }
+    match trap {
+        Some(_) => fail(FailureKind::Trap, format!("{e:#}")),
+        None => fail(otherwise, format!("{e:#}")),
+    }
 }

@@ -43,6 +43,36 @@ impl Limits {
         let tick = self.epoch_tick.as_micros().max(1);
         (self.call_timeout.as_micros().div_ceil(tick) as u64).max(1)
     }
+
+    /// Deadline for one row re-run alone after its batch failed: a tenth of
+    /// the call timeout (one row needs microseconds), so pinning a loop on its
+    /// row takes about 1.1x the call timeout in all.
+    pub fn item_deadline_ticks(&self) -> u64 {
+        self.deadline_ticks().div_ceil(10)
+    }
+
+    /// Refuse limits that would break the host rather than bound the guest.
+    pub fn validate(&self) -> Result<(), String> {
+        let ms = Duration::from_millis;
+        if self.epoch_tick < ms(1) || self.epoch_tick > ms(1000) {
+            return Err(format!("epoch_tick {:?}: use 1 to 1000 ms", self.epoch_tick));
+        }
+        if self.call_timeout < self.epoch_tick || self.call_timeout > ms(60_000) {
+            return Err(format!("call_timeout {:?}: use epoch_tick to 60000 ms", self.call_timeout));
+        }
+        if !(1 << 20..=4 << 30).contains(&self.memory_bytes) {
+            return Err(format!("memory_bytes {}: use 1 MiB to 4 GiB", self.memory_bytes));
+        }
+        // Guests run on the caller's thread: the wasm stack must fit in a
+        // std thread's default 2 MiB with room for the host's own frames.
+        if !(64 << 10..=1 << 20).contains(&self.max_stack_bytes) {
+            return Err(format!("max_stack_bytes {}: use 64 KiB to 1 MiB", self.max_stack_bytes));
+        }
+        if self.fuel_per_call == Some(0) {
+            return Err("fuel_per_call 0 would stop every call: omit it to turn fuel off".into());
+        }
+        Ok(())
+    }
 }
 
 /// Durations in config as integer milliseconds (`call_timeout = 500`).
@@ -82,6 +112,22 @@ impl wasmtime::ResourceLimiter for StoreLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn limits_that_would_break_the_host_are_refused() {
+        assert!(Limits::default().validate().is_ok());
+        let bad = [
+            Limits { epoch_tick: Duration::ZERO, ..Limits::default() },
+            Limits { call_timeout: Duration::from_micros(10), ..Limits::default() },
+            Limits { memory_bytes: 1000, ..Limits::default() },
+            Limits { max_stack_bytes: 8 << 20, ..Limits::default() },
+            Limits { fuel_per_call: Some(0), ..Limits::default() },
+        ];
+        for l in bad {
+            assert!(l.validate().is_err(), "{l:?}");
+        }
+        assert_eq!(Limits::default().item_deadline_ticks(), 10);
+    }
 
     #[test]
     fn config_takes_milliseconds_fills_defaults_and_refuses_unknown_keys() {

@@ -47,6 +47,9 @@ pub struct Module {
     pool: Mutex<Vec<Instance>>,
 }
 
+/// Distinct bindings an instance may collect before it is retired.
+pub const MAX_BINDINGS_PER_INSTANCE: usize = 256;
+
 /// Bind slots: which capability a guest handle belongs to.
 pub(crate) const SLOT_COMPARATOR: u8 = 0;
 pub(crate) const SLOT_TAGGER: u8 = 1;
@@ -55,8 +58,15 @@ pub(crate) const SLOT_POLICY: u8 = 2;
 impl Module {
     /// Instantiate once and ask the module who it is: the load-time exercise.
     pub fn new(runtime: Arc<Runtime>, prepared: Prepared, version: u64) -> Result<Self, LoadError> {
-        let mut instance = Instance::new(&runtime.engine, &prepared.pre, &runtime.limits, "(loading)")
-            .map_err(|f| LoadError::Instantiate { detail: format!("{}: {}", f.kind, f.detail) })?;
+        let mut instance = Instance::new(&runtime.engine, &prepared.pre, &runtime.limits, "(loading)").map_err(|f| {
+            // Export names are checked before; export *types* only here. A
+            // mismatch means another version of the contract.
+            if f.detail.contains("type mismatch") {
+                LoadError::WrongInterface { detail: f.detail }
+            } else {
+                LoadError::Instantiate { detail: format!("{}: {}", f.kind, f.detail) }
+            }
+        })?;
         let d = instance
             .call(&runtime.limits, |p, s| p.movex_plugin_module().call_describe(s).map(Ok))
             .map_err(|f| {
@@ -134,7 +144,11 @@ impl Module {
         self.stats.call();
         match f(&mut instance) {
             Ok(r) => {
-                self.pool.lock().expect("pool lock").push(instance);
+                // Each binding holds guest memory and the contract has no
+                // unbind: an instance that collected many is retired.
+                if instance.bindings() <= MAX_BINDINGS_PER_INSTANCE {
+                    self.pool.lock().expect("pool lock").push(instance);
+                }
                 Ok(r)
             }
             Err(f) => {

@@ -19,6 +19,9 @@ pub struct Registry {
     /// Loads run one at a time, so two uploads of one name cannot interleave
     /// and versions are handed out in the order modules start serving.
     loading: Mutex<()>,
+    /// Settings each module is exercised with at load (those it will be bound
+    /// with), by module name; `""` holds the default for any other name.
+    settings: RwLock<BTreeMap<String, Vec<(String, String)>>>,
 }
 
 /// What a load did.
@@ -35,7 +38,29 @@ pub struct Loaded {
 
 impl Registry {
     pub fn new(runtime: Arc<Runtime>) -> Self {
-        Registry { runtime, current: RwLock::new(BTreeMap::new()), version: AtomicU64::new(0), loading: Mutex::new(()) }
+        Registry {
+            runtime,
+            current: RwLock::new(BTreeMap::new()),
+            version: AtomicU64::new(0),
+            loading: Mutex::new(()),
+            settings: RwLock::new(BTreeMap::new()),
+        }
+    }
+
+    /// The settings module `name` is configured with: its load-time exercise
+    /// binds with them, so a module that needs settings is exercised too.
+    pub fn set_settings(&self, name: &str, settings: Vec<(String, String)>) {
+        self.settings.write().expect("settings lock").insert(name.to_owned(), settings);
+    }
+
+    /// Settings for modules with none of their own (`movex module check --setting`).
+    pub fn set_default_settings(&self, settings: Vec<(String, String)>) {
+        self.set_settings("", settings);
+    }
+
+    fn settings_for(&self, name: &str) -> Vec<(String, String)> {
+        let map = self.settings.read().expect("settings lock");
+        map.get(name).or_else(|| map.get("")).cloned().unwrap_or_default()
     }
 
     pub fn runtime(&self) -> &Arc<Runtime> {
@@ -76,7 +101,8 @@ impl Registry {
         if !replace && self.get(module.name()).is_some() {
             return Err(LoadError::NameTaken { name: module.name().to_owned() });
         }
-        let exercises = exercise(&module, &[]).map_err(|e| LoadError::Exercise(Box::new(e)))?;
+        let exercises =
+            exercise(&module, &self.settings_for(module.name())).map_err(|e| LoadError::Exercise(Box::new(e)))?;
         self.version.store(version, Ordering::SeqCst);
         let module = Arc::new(module);
         let old = self.current.write().expect("registry lock").insert(module.name().to_owned(), module.clone());

@@ -64,6 +64,7 @@ impl Drop for Runtime {
 impl Runtime {
     pub fn new(config: RuntimeConfig) -> anyhow::Result<Arc<Self>> {
         let limits = config.limits;
+        limits.validate().map_err(|e| anyhow::anyhow!("sandbox limits: {e}"))?;
         // wasmtime's `parallel-compilation` feature is left off: one module
         // compiles on one (low-priority) thread.
         let mut wc = Config::new();
@@ -139,6 +140,12 @@ impl Runtime {
             });
         }
 
+        // A core module's imports are checked before anything is compiled: a
+        // refused module costs no compile and leaves nothing in the cache.
+        if !is_component {
+            check_imports(core_imports(bytes)?)?;
+        }
+
         let cached = self.cache.as_ref().map(|c| c.path_for(&hash)).filter(|p| p.is_file());
         let mut component = None;
         if let Some(path) = &cached {
@@ -156,11 +163,11 @@ impl Runtime {
             }
         }
         let cache_hit = component.is_some();
-        let component = match component {
-            Some(c) => c,
+        let (component, artifact) = match component {
+            Some(c) => (c, None),
             None => {
-                let (engine, cache, hash, bytes) = (self.engine.clone(), self.cache.clone(), hash.clone(), bytes.to_vec());
-                self.on_compile_thread(move || compile(&engine, cache.as_ref(), &hash, &bytes, is_component))
+                let (engine, bytes, cache) = (self.engine.clone(), bytes.to_vec(), self.cache.is_some());
+                self.on_compile_thread(move || compile(&engine, &bytes, is_component, cache))
                     .unwrap_or_else(|| Err(LoadError::Compile {
                         detail: "the compiler crashed on this input (see the log); the file is malformed".into(),
                     }))?
@@ -170,23 +177,19 @@ impl Runtime {
 
         let imports: Vec<String> =
             component.component_type().imports(&self.engine).map(|(name, _)| name.to_owned()).collect();
-        let forbidden: Vec<&String> = imports.iter().filter(|i| !ALLOWED_IMPORTS.contains(&i.as_str())).collect();
-        if let Some(first) = forbidden.first() {
-            let more = match forbidden.len() {
-                1 => String::new(),
-                n => format!(" (and {} more)", n - 1),
-            };
-            return Err(LoadError::ForbiddenImport {
-                import: format!("{first}{more}"),
-                allowed: ALLOWED_IMPORTS.join(", "),
-            });
-        }
-
+        check_imports(imports.clone())?;
         let pre = self
             .linker
             .instantiate_pre(&component)
             .and_then(PluginPre::new)
             .map_err(|e| LoadError::WrongInterface { detail: format!("{e:#}") })?;
+
+        // Cache only what passed the checks.
+        if let (Some(cache), Some(artifact)) = (&self.cache, artifact) {
+            if let Err(e) = cache.store(&hash, &artifact) {
+                tracing::warn!(dir = %cache.dir().display(), "could not cache a compiled module: {e}");
+            }
+        }
         Ok(Prepared { pre, hash, size: bytes.len(), cache_hit, load_time, imports })
     }
 }
@@ -204,19 +207,46 @@ fn lower_priority() {
     }
 }
 
-/// Componentize (core modules) and compile; store the artifact in the cache.
-fn compile(
-    engine: &Engine,
-    cache: Option<&ArtifactCache>,
-    hash: &str,
-    bytes: &[u8],
-    is_component: bool,
-) -> Result<Component, LoadError> {
-    let componentized;
+/// Refuse any import outside the allowlist, naming the first.
+fn check_imports(imports: Vec<String>) -> Result<(), LoadError> {
+    let forbidden: Vec<String> = imports.into_iter().filter(|i| !ALLOWED_IMPORTS.contains(&i.as_str())).collect();
+    let Some(first) = forbidden.first() else { return Ok(()) };
+    let more = match forbidden.len() {
+        1 => String::new(),
+        n => format!(" (and {} more)", n - 1),
+    };
+    Err(LoadError::ForbiddenImport { import: format!("{first}{more}"), allowed: ALLOWED_IMPORTS.join(", ") })
+}
+
+/// A core module's imports, by import module name (`env`,
+/// `wasi_snapshot_preview1`, `movex:plugin/host@0.1.0`), each named
+/// `module::field` when it is refused.
+fn core_imports(bytes: &[u8]) -> Result<Vec<String>, LoadError> {
+    let invalid = |e: wasmparser::BinaryReaderError| LoadError::NotWasm { detail: format!("invalid wasm: {e}") };
+    let mut names = Vec::new();
+    for payload in wasmparser::Parser::new(0).parse_all(bytes) {
+        if let wasmparser::Payload::ImportSection(section) = payload.map_err(invalid)? {
+            for import in section.into_imports() {
+                let import = import.map_err(invalid)?;
+                if ALLOWED_IMPORTS.contains(&import.module) {
+                    names.push(import.module.to_owned());
+                } else {
+                    names.push(format!("{}::{}", import.module, import.name));
+                }
+            }
+        }
+    }
+    Ok(names)
+}
+
+/// Validate, componentize (core modules) and compile. With a cache, also
+/// serialize the artifact; the caller stores it once the module is accepted.
+fn compile(engine: &Engine, bytes: &[u8], is_component: bool, cache: bool) -> Result<(Component, Option<Vec<u8>>), LoadError> {
     // Validate first: the componentizer and compiler then only see well-formed
     // wasm, and a malformed file gets the validator's precise message.
     let mut validator = wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all());
     validator.validate_all(bytes).map_err(|e| LoadError::NotWasm { detail: format!("invalid wasm: {e}") })?;
+    let componentized;
     let component_bytes = if is_component {
         bytes
     } else {
@@ -227,13 +257,11 @@ fn compile(
         &componentized[..]
     };
     let compile_err = |e: wasmtime::Error| LoadError::Compile { detail: format!("{e:#}") };
-    let Some(cache) = cache else {
-        return Component::new(engine, component_bytes).map_err(compile_err);
-    };
-    let artifact = engine.precompile_component(component_bytes).map_err(compile_err)?;
-    if let Err(e) = cache.store(hash, &artifact) {
-        tracing::warn!(dir = %cache.dir().display(), "could not cache a compiled module: {e}");
+    if !cache {
+        return Ok((Component::new(engine, component_bytes).map_err(compile_err)?, None));
     }
+    let artifact = engine.precompile_component(component_bytes).map_err(compile_err)?;
     // SAFETY: the artifact was produced just now by this engine.
-    unsafe { Component::deserialize(engine, &artifact) }.map_err(compile_err)
+    let component = unsafe { Component::deserialize(engine, &artifact) }.map_err(compile_err)?;
+    Ok((component, Some(artifact)))
 }

@@ -8,28 +8,42 @@ use super::isolate;
 use super::module::{Module, SLOT_TAGGER};
 
 impl Module {
-    /// Tag a batch of rows. A row the tagger fails on gets an error naming it.
+    /// Tag a batch of rows: per row a tag, none, or the error for that row
+    /// (the tagger's own, or the module breaking on it).
     pub fn tag(&self, binding: &Binding, batch: &Batch) -> Result<Vec<Result<Option<String>, GuestError>>, GuestError> {
         self.require(Capability::Tagger)?;
         let limits = self.runtime().limits.clone();
-        Ok(isolate::run(batch, |bytes| {
-            let tags = self.with_instance(Capability::Tagger, |inst| {
-                let h = inst.handle(&limits, (SLOT_TAGGER, binding.id()), |p, s| {
-                    p.movex_plugin_tagger().call_bind(s, &binding.to_wit())
+        Ok(isolate::run(
+            batch,
+            |bytes, part| {
+                let ticks = part.ticks(&limits);
+                let tags = self.with_instance(Capability::Tagger, |inst| {
+                    let h = inst.handle(&limits, (SLOT_TAGGER, binding.id()), |p, s| {
+                        p.movex_plugin_tagger().call_bind(s, &binding.to_wit())
+                    })?;
+                    inst.call_within(&limits, ticks, |p, s| p.movex_plugin_tagger().call_tag(s, h, bytes))
                 })?;
-                inst.call(&limits, |p, s| p.movex_plugin_tagger().call_tag(s, h, bytes))
-            })?;
-            if tags.len() != count_of(bytes) {
-                return Err(GuestError {
+                let error = |kind, detail| GuestError {
                     module: self.name().to_owned(),
                     version: self.version,
                     capability: Capability::Tagger,
                     key: None,
-                    kind: FailureKind::Refused,
-                    detail: format!("returned {} tags for {} rows", tags.len(), count_of(bytes)),
-                });
-            }
-            Ok(tags.into_iter().map(Ok).collect())
-        }, Err))
+                    kind,
+                    detail,
+                };
+                if tags.len() != count_of(bytes) {
+                    let detail = format!("returned {} tags for {} rows", tags.len(), count_of(bytes));
+                    return Err(error(FailureKind::InvalidResult, detail));
+                }
+                Ok(tags
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, t)| {
+                        t.map_err(|detail| GuestError { key: Some(part.key(batch, i)), ..error(FailureKind::Refused, detail) })
+                    })
+                    .collect())
+            },
+            Err,
+        ))
     }
 }
