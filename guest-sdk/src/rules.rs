@@ -332,10 +332,15 @@ fn values_equal(a: &Value<'_>, b: &Value<'_>, rule: &ColumnRule) -> bool {
         (Int(_) | Uint(_) | Bool(_), Int(_) | Uint(_) | Bool(_)) => as_i128(a) == as_i128(b),
         (Decimal(x), Decimal(y)) if !rule.decimal_scale_insensitive => x == y,
         (Decimal(_) | Int(_) | Uint(_), Decimal(_) | Int(_) | Uint(_)) => {
-            match (number_text(a).and_then(|t| canonical_number(&t)), number_text(b).and_then(|t| canonical_number(&t))) {
-                (Some(x), Some(y)) => x == y,
-                _ => false,
-            }
+            let text = |v: &Value<'_>| match *v {
+                Value::Int(i) => IntText::new(i),
+                Value::Uint(u) => IntText::new(u),
+                _ => IntText { buf: [0; 40], len: 0 },
+            };
+            let (ta, tb) = (text(a), text(b));
+            let sa = if let Decimal(d) = *a { d } else { ta.as_str() };
+            let sb = if let Decimal(d) = *b { d } else { tb.as_str() };
+            plain_decimals_equal(sa, sb).unwrap_or(false)
         }
         (Text(x) | Json(x), Text(y) | Json(y)) => text_equal(x, y, rule),
         (Bytes(x), Bytes(y)) => x == y,
@@ -392,34 +397,68 @@ fn text_equal(x: &str, y: &str, rule: &ColumnRule) -> bool {
     if !rule.case_insensitive && !rule.whitespace_insensitive {
         return x == y;
     }
-    let norm = |s: &'_ str| -> Vec<char> {
-        let mut out = Vec::with_capacity(s.len());
-        let words: Box<dyn Iterator<Item = &str>> = if rule.whitespace_insensitive {
-            Box::new(s.split_whitespace())
-        } else {
-            Box::new(std::iter::once(s))
-        };
-        for (i, w) in words.enumerate() {
-            if i > 0 {
-                out.push(' ');
-            }
-            if rule.case_insensitive {
-                out.extend(w.chars().flat_map(char::to_lowercase));
-            } else {
-                out.extend(w.chars());
-            }
-        }
-        out
-    };
-    norm(x) == norm(y)
+    // Iterators, no allocation: this runs per column per row.
+    let ws = rule.whitespace_insensitive;
+    if rule.case_insensitive {
+        spaced(x, ws).flat_map(char::to_lowercase).eq(spaced(y, ws).flat_map(char::to_lowercase))
+    } else {
+        spaced(x, ws).eq(spaced(y, ws))
+    }
 }
 
-fn number_text(v: &Value<'_>) -> Option<String> {
-    match *v {
-        Value::Decimal(d) => Some(d.trim().to_owned()),
-        Value::Int(i) => Some(i.to_string()),
-        Value::Uint(u) => Some(u.to_string()),
-        _ => None,
+/// `s`'s characters; with `collapse`, trimmed and with each run of white
+/// space read as one space.
+fn spaced(s: &str, collapse: bool) -> impl Iterator<Item = char> + '_ {
+    let s = if collapse { s.trim() } else { s };
+    let mut in_space = false;
+    s.chars().filter_map(move |c| {
+        if collapse && c.is_whitespace() {
+            (!std::mem::replace(&mut in_space, true)).then_some(' ')
+        } else {
+            in_space = false;
+            Some(c)
+        }
+    })
+}
+
+/// Two plain decimals (`-0012.500`, `12.5`, no exponent) by value, without
+/// allocating. `None` when either is not a plain decimal.
+fn plain_decimals_equal(x: &str, y: &str) -> Option<bool> {
+    fn parts(t: &str) -> Option<(bool, &str, &str)> {
+        let t = t.trim();
+        let (neg, digits) = match t.as_bytes().first()? {
+            b'-' => (true, &t[1..]),
+            b'+' => (false, &t[1..]),
+            _ => (false, t),
+        };
+        let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
+        if int.is_empty() && frac.is_empty() || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let (int, frac) = (int.trim_start_matches('0'), frac.trim_end_matches('0'));
+        Some((neg && !(int.is_empty() && frac.is_empty()), int, frac))
+    }
+    Some(parts(x)? == parts(y)?)
+}
+
+/// An integer's decimal text in a stack buffer.
+struct IntText {
+    buf: [u8; 40],
+    len: usize,
+}
+
+impl IntText {
+    fn new(v: impl std::fmt::Display) -> Self {
+        use std::io::Write;
+        let mut buf = [0u8; 40];
+        let mut cursor = std::io::Cursor::new(&mut buf[..]);
+        write!(cursor, "{v}").expect("an i128 fits in 40 bytes");
+        let len = cursor.position() as usize;
+        IntText { buf, len }
+    }
+
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.buf[..self.len]).expect("digits are ASCII")
     }
 }
 
@@ -638,6 +677,26 @@ mod tests {
         assert!(!cmp(&r, j("0.1"), j("0.10000000000000001")).is_equal(), "17 significant digits");
         assert!(cmp(&r, j("[1, 1.50, 2e3]"), j("[1.0, 1.5, 2000]")).is_equal(), "spelling does not matter");
         assert!(cmp(&r, j("-0.0"), j("0")).is_equal());
+    }
+
+    #[test]
+    fn plain_decimals_and_integers_compare_by_value_without_allocating() {
+        assert_eq!(plain_decimals_equal("-0012.500", "-12.5"), Some(true));
+        assert_eq!(plain_decimals_equal("-0.0", "0"), Some(true));
+        assert_eq!(plain_decimals_equal(".5", "0.50"), Some(true));
+        assert_eq!(plain_decimals_equal("12.5", "12.51"), Some(false));
+        assert_eq!(plain_decimals_equal("1e3", "1000"), None);
+        assert_eq!(IntText::new(i128::MIN).as_str(), i128::MIN.to_string());
+        let r = Rules::new();
+        let d = |s: &str| RowBuf::new().col("n", crate::value::OwnedValue::Decimal(s.into()));
+        assert!(cmp(&r, d("18446744073709551615"), RowBuf::new().col("n", u64::MAX)).is_equal());
+        assert!(!cmp(&r, d("18446744073709551614"), RowBuf::new().col("n", u64::MAX)).is_equal());
+    }
+
+    #[test]
+    fn spaced_collapses_runs_and_trims() {
+        assert_eq!(spaced("  a \t\n b  c ", true).collect::<String>(), "a b c");
+        assert_eq!(spaced(" a  b ", false).collect::<String>(), " a  b ");
     }
 
     #[test]

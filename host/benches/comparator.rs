@@ -9,7 +9,8 @@
 use criterion::{BatchSize, Criterion, Throughput};
 use movex::wasm::{Batch, Binding, PairOutcome, Registry, Runtime, RuntimeConfig};
 use movex_guest::batch::{Scratch, compare_batch};
-use movex_guest::{Column, Kind, Layout, OwnedValue, Plugin, Settings};
+use movex_guest::codec::Reader;
+use movex_guest::{Column, Comparator, Kind, Layout, OwnedValue, Plugin, Row, Settings};
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -51,8 +52,34 @@ fn pairs() -> Vec<(Vec<OwnedValue>, Vec<OwnedValue>)> {
 }
 
 fn columns() -> Vec<(String, Kind)> {
+    let names = ["id", "email", "first", "last", "score", "weight", "age", "visits", "balance", "utime"];
     let kinds = [Kind::Int, Kind::Text, Kind::Text, Kind::Text, Kind::Float, Kind::Float, Kind::Int, Kind::Uint, Kind::Decimal, Kind::Int];
-    kinds.iter().enumerate().map(|(i, k)| (format!("c{i}"), *k)).collect()
+    names.iter().zip(kinds).map(|(n, k)| (n.to_string(), k)).collect()
+}
+
+/// The same entity as `row(i, differ)` stored the way another database would:
+/// ids unsigned, e-mail with a capital, a float off in the 12th digit, counts
+/// signed, the decimal at another scale, the update time cut to seconds.
+/// Equal for `tolerant`, different byte for byte.
+fn row_elsewhere(i: usize, differ: bool) -> Vec<OwnedValue> {
+    let utime = 1_700_000_000_000 + i as i64;
+    vec![
+        OwnedValue::Uint(i as u64),
+        OwnedValue::Text(format!("User{i}@example.com")),
+        OwnedValue::Text(if differ { "Grace".into() } else { "Ada".into() }),
+        OwnedValue::Text("Lovelace".into()),
+        OwnedValue::Float(i as f64 * 0.5 * (1.0 + 1e-12)),
+        OwnedValue::Float(3.25),
+        OwnedValue::Uint(42),
+        OwnedValue::Int(7),
+        OwnedValue::Decimal("1234.5".into()),
+        OwnedValue::Int(utime - utime % 1000),
+    ]
+}
+
+/// 1024 pairs from two different databases, 1% really different.
+fn heterogeneous_pairs() -> Vec<(Vec<OwnedValue>, Vec<OwnedValue>)> {
+    (0..PAIRS).map(|i| (row(i, false), row_elsewhere(i, i % 100 == 0))).collect()
 }
 
 fn encode(pairs: &[(Vec<OwnedValue>, Vec<OwnedValue>)]) -> Batch {
@@ -72,6 +99,12 @@ fn pair_cost(c: &mut Criterion) {
     // Native: the same `exact` comparator, linked into the host.
     let layout = Layout::new("bench", columns().into_iter().map(|(name, kind)| Column { name, kind }).collect());
     let native = exact::Exact::bind(&movex_guest::Binding::settings(&Settings::default())).unwrap();
+    // For the compare-only baseline: the rows decoded and indexed up front.
+    let (rows_bytes, rows_offsets) = index_rows(&encode(&pairs));
+    let rows: Vec<(Row<'_>, Row<'_>)> = rows_offsets
+        .iter()
+        .map(|(s, d)| (Row::new(&layout, &rows_bytes, s), Row::new(&layout, &rows_bytes, d)))
+        .collect();
 
     let encoded = encode(&pairs);
     let check = module.compare(&binding, &encoded).unwrap();
@@ -95,7 +128,49 @@ fn pair_cost(c: &mut Criterion) {
     g.bench_function("wasm_incl_encode", |b| {
         b.iter(|| black_box(module.compare(&binding, &encode(&pairs)).unwrap()))
     });
+    // The strictest baseline: only the comparison, on rows indexed already.
+    g.bench_function("native_compare_only", |b| {
+        b.iter(|| black_box(rows.iter().filter(|(s, d)| !native.compare(s, d).is_equal()).count()))
+    });
     g.finish();
+}
+
+/// The `tolerant` example on pairs that are equal but encoded differently,
+/// as between MySQL and PostgreSQL: every column goes through its rule.
+fn pair_cost_heterogeneous(c: &mut Criterion) {
+    let pairs = heterogeneous_pairs();
+    let registry = Registry::new(Runtime::new(RuntimeConfig::default()).unwrap());
+    let module = registry.load(&example("tolerant")).unwrap().module;
+    let binding = Binding::new("bench", columns(), vec![]);
+    let layout = Layout::new("bench", columns().into_iter().map(|(name, kind)| Column { name, kind }).collect());
+    let native = tolerant::Tolerant::bind(&movex_guest::Binding::settings(&Settings::default())).unwrap();
+    let encoded = encode(&pairs);
+    let wasm_found = module.compare(&binding, &encoded).unwrap().iter().filter(|o| !matches!(o, PairOutcome::Equal)).count();
+    let native_found = compare_batch(&native, &layout, encoded.bytes(), &mut Scratch::default()).unwrap().len();
+    assert_eq!((wasm_found, native_found), (PAIRS / 100 + 1, PAIRS / 100 + 1), "only the seeded differences");
+
+    let mut g = c.benchmark_group("pair_cost_heterogeneous");
+    g.throughput(Throughput::Elements(PAIRS as u64));
+    let mut scratch = Scratch::default();
+    g.bench_function("native", |b| {
+        b.iter(|| black_box(compare_batch(&native, &layout, encoded.bytes(), &mut scratch).unwrap()))
+    });
+    g.bench_function("wasm", |b| b.iter(|| black_box(module.compare(&binding, &encoded).unwrap())));
+    g.finish();
+}
+
+/// Every row of an encoded batch, indexed: (bytes, [(src offsets, dst offsets)]).
+fn index_rows(batch: &Batch) -> (Vec<u8>, Vec<(Vec<u32>, Vec<u32>)>) {
+    let bytes = batch.bytes().to_vec();
+    let mut r = Reader::new(&bytes);
+    let n = r.count().unwrap();
+    let row = |r: &mut Reader<'_>| {
+        let mut offs: Vec<u32> = (0..COLUMNS).map(|_| r.skip().unwrap() as u32).collect();
+        offs.push(r.position() as u32);
+        offs
+    };
+    let offsets = (0..n).map(|_| (row(&mut r), row(&mut r))).collect();
+    (bytes, offsets)
 }
 
 /// `bytes` with a custom section appended: the same module, another hash.
@@ -178,6 +253,14 @@ fn summary() {
         println!("  same batch bytes:    native {n:7.1} ns   wasm {w:7.1} ns   wasm/native {:.2}x", w / n);
         println!("  from host values:    native {ne:7.1} ns   wasm {we:7.1} ns   wasm/native {:.2}x", we / ne);
     }
+    if let (Some(only), Some(w)) = (per_pair("native_compare_only"), per_pair("wasm")) {
+        println!("  native compare only, rows indexed up front: {only:.1} ns (wasm on batch bytes: {:.1}x)", w / only);
+    }
+    let het = |b| mean_ns("pair_cost_heterogeneous", b).map(|ns| ns / PAIRS as f64);
+    if let (Some(n), Some(w)) = (het("native"), het("wasm")) {
+        println!("per row pair, equal rows encoded differently (MySQL vs PostgreSQL style), the `tolerant` comparator:");
+        println!("  same batch bytes:    native {n:7.1} ns   wasm {w:7.1} ns   wasm/native {:.2}x", w / n);
+    }
     let ms = |b| mean_ns("load", b).map(|ns| ns / 1e6);
     if let (Some(cold), Some(hit), Some(swap), Some(warm)) =
         (ms("compile_cold"), ms("load_from_cache"), ms("swap_from_cache"), ms("warm_restart_4_modules"))
@@ -193,6 +276,7 @@ fn summary() {
 fn main() {
     let mut c = Criterion::default().configure_from_args();
     pair_cost(&mut c);
+    pair_cost_heterogeneous(&mut c);
     load_times(&mut c);
     c.final_summary();
     summary();
