@@ -69,5 +69,5 @@ pub use plugin::{Binding, Capability, Comparator, Description, Plugin, Policy, S
 pub use policy::{Action, Decision, Stats};
 pub use row::{Column, FromValue, Layout, Row, RowBuf, RowError};
 pub use rules::{ALL, Columns, EpochUnit, Precision, Rules};
-pub use value::{Date, Kind, OwnedValue, Time, Timestamp, Value};
+pub use value::{Date, Kind, MICROS_PER_DAY, MICROS_PER_DAY_I64, OwnedValue, Time, Timestamp, Value};
 pub use verdict::Verdict;

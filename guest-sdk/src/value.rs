@@ -44,6 +44,8 @@ pub struct Timestamp {
 
 /// Microseconds in a day.
 pub const MICROS_PER_DAY: u64 = 86_400_000_000;
+/// The same, signed, for arithmetic on times before the epoch.
+pub const MICROS_PER_DAY_I64: i64 = MICROS_PER_DAY as i64;
 
 /// The kinds of value, one per tag of the row encoding (see `wit/plugin.wit`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -9,10 +9,13 @@
 //! - [`wasm`]: the sandboxed runtime — engine, limits, artifact cache, module
 //!   registry with hot swap, warm-up, and one file per capability
 //!   (comparator, tagger, policy). Start at `wasm/mod.rs`.
+//! - [`db`]: reading MySQL/MariaDB, PostgreSQL and SQLite rows as contract
+//!   values without loss (the validator's input; the validator itself is next).
 //! - [`cli`]: the `movex` command line (`movex module check`, `movex module
 //!   warmup`); `src/main.rs` only calls it.
 //!
 //! The contract with guests is `guest-sdk/wit/plugin.wit`, shared with the SDK.
 
 pub mod cli;
+pub mod db;
 pub mod wasm;

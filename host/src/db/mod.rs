@@ -1,0 +1,32 @@
+//! Reading rows from the three databases movex migrates between, as the
+//! contract's values, without loss: one module per driver, each decoding the
+//! driver's raw bytes itself (sqlx's own date/time types reject MySQL zero
+//! dates; its NUMERIC decoders lose the scale or the range).
+//!
+//! - [`mysql`]: MySQL/MariaDB, binary protocol.
+//! - [`postgres`]: PostgreSQL, binary protocol, by type OID.
+//! - [`sqlite`]: SQLite, by each value's storage class.
+//! - [`civil`]: calendar arithmetic shared by the decoders.
+//!
+//! Background and sources: `docs/design/validator-sql-decoding.md`.
+
+pub mod civil;
+pub mod mysql;
+pub mod postgres;
+pub mod sqlite;
+
+/// A value that could not be read as any contract value. Says which column,
+/// what the database called its type, and what to do.
+#[derive(Debug, thiserror::Error)]
+#[error("column {column:?} ({type_name}): {detail}")]
+pub struct ValueError {
+    pub column: String,
+    pub type_name: String,
+    pub detail: String,
+}
+
+impl ValueError {
+    pub(crate) fn new(column: &str, type_name: &str, detail: impl Into<String>) -> Self {
+        ValueError { column: column.to_owned(), type_name: type_name.to_owned(), detail: detail.into() }
+    }
+}
