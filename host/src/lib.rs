@@ -9,6 +9,8 @@
 //! - [`wasm`]: the sandboxed runtime — engine, limits, artifact cache, module
 //!   registry with hot swap, warm-up, and one file per capability
 //!   (comparator, tagger, policy). Start at `wasm/mod.rs`.
+//! - [`config`]: the TOML configuration (unknown keys are errors; embedded
+//!   defaults).
 //! - [`db`]: reading MySQL/MariaDB, PostgreSQL and SQLite rows as contract
 //!   values without loss (the validator's input; the validator itself is next).
 //! - [`cli`]: the `movex` command line (`movex module check`, `movex module
@@ -17,5 +19,6 @@
 //! The contract with guests is `guest-sdk/wit/plugin.wit`, shared with the SDK.
 
 pub mod cli;
+pub mod config;
 pub mod db;
 pub mod wasm;

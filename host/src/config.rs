@@ -1,0 +1,314 @@
+//! movex's configuration file (TOML). Every section is a serde struct with
+//! `deny_unknown_fields`: a misspelled key is an error naming it, never a
+//! silent default. Defaults are the embedded ones: state in a SQLite file,
+//! findings in the embedded store.
+//!
+//! ```toml
+//! [source]
+//! url = "mysql://root@127.0.0.1:3306/shop"
+//! [destination]
+//! url = "postgres://postgres@127.0.0.1:5432/shop"
+//! [[tables]]
+//! name = "users"
+//! key = ["id"]
+//! utime = { column = "utime", unit = "ms" }
+//! comparator = "tolerant"
+//! ```
+
+use crate::wasm::Limits;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub source: Database,
+    pub destination: Database,
+    #[serde(default)]
+    pub state: State,
+    #[serde(default)]
+    pub modules: Modules,
+    #[serde(default)]
+    pub events: Events,
+    /// Bounds every module runs under.
+    #[serde(default)]
+    pub sandbox: Limits,
+    #[serde(default)]
+    pub tables: Vec<Table>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Database {
+    /// `mysql://`, `postgres://` or `sqlite://`.
+    pub url: String,
+}
+
+/// Where movex keeps its state, checkpoints and embedded findings.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct State {
+    #[serde(default = "default_state_url")]
+    pub url: String,
+}
+
+fn default_state_url() -> String {
+    "sqlite://movex-state.db".into()
+}
+
+impl Default for State {
+    fn default() -> Self {
+        State { url: default_state_url() }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Modules {
+    /// `.wasm` files loaded (warm-up) at start.
+    #[serde(default = "default_modules_dir")]
+    pub dir: PathBuf,
+    /// Where compiled modules are cached; defaults to `<dir>/.cache`.
+    pub cache_dir: Option<PathBuf>,
+    /// Settings per module name, given when it is bound (and exercised).
+    #[serde(default)]
+    pub settings: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+fn default_modules_dir() -> PathBuf {
+    "modules".into()
+}
+
+impl Default for Modules {
+    fn default() -> Self {
+        Modules { dir: default_modules_dir(), cache_dir: None, settings: BTreeMap::new() }
+    }
+}
+
+#[derive(Debug, Default, Deserialize, PartialEq, Eq, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+pub enum Sink {
+    /// A table in the state store, queryable over HTTP.
+    #[default]
+    Embedded,
+    Kafka,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Events {
+    #[serde(default)]
+    pub sink: Sink,
+    pub kafka: Option<Kafka>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Kafka {
+    pub brokers: String,
+    #[serde(default = "default_topic")]
+    pub topic: String,
+}
+
+fn default_topic() -> String {
+    "dbMove".into()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Table {
+    /// The table's name on both sides, unless one side overrides it.
+    pub name: String,
+    pub source_name: Option<String>,
+    pub destination_name: Option<String>,
+    /// Key columns, in order: one or several, integer or string.
+    pub key: Vec<String>,
+    /// Update-time column, for incremental validation.
+    pub utime: Option<UpdateTime>,
+    /// Columns to compare; by default every column both sides have.
+    pub columns: Option<Vec<String>>,
+    /// Comparator module name.
+    pub comparator: String,
+    /// Tagger module name.
+    pub tagger: Option<String>,
+}
+
+impl Table {
+    pub fn source_table(&self) -> &str {
+        self.source_name.as_deref().unwrap_or(&self.name)
+    }
+
+    pub fn destination_table(&self) -> &str {
+        self.destination_name.as_deref().unwrap_or(&self.name)
+    }
+}
+
+#[derive(Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateTime {
+    pub column: String,
+    pub unit: TimeUnit,
+}
+
+#[derive(Debug, Deserialize, PartialEq, Eq, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+pub enum TimeUnit {
+    /// Epoch milliseconds.
+    Ms,
+    /// Epoch seconds.
+    S,
+    /// A DATETIME/TIMESTAMP column.
+    Datetime,
+}
+
+/// A configuration file that cannot be used, and why.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("{path}: {message}")]
+    Parse { path: String, message: String },
+    #[error("{path}: {message}")]
+    Invalid { path: String, message: String },
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let display = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: display.clone(), source })?;
+        Config::parse(&text, &display)
+    }
+
+    /// Parse and check a configuration; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        let config: Config =
+            toml::from_str(text).map_err(|e| ConfigError::Parse { path: origin.to_owned(), message: e.to_string() })?;
+        config.check().map_err(|message| ConfigError::Invalid { path: origin.to_owned(), message })?;
+        Ok(config)
+    }
+
+    fn check(&self) -> Result<(), String> {
+        for (what, db) in [("source", &self.source), ("destination", &self.destination), ("state", &Database { url: self.state.url.clone() })] {
+            let scheme = db.url.split("://").next().unwrap_or("");
+            if !matches!(scheme, "mysql" | "mariadb" | "postgres" | "postgresql" | "sqlite") {
+                return Err(format!("[{what}] url {:?}: expected mysql://, postgres:// or sqlite://", db.url));
+            }
+        }
+        if self.events.sink == Sink::Kafka && self.events.kafka.is_none() {
+            return Err("[events] sink = \"kafka\" needs an [events.kafka] section with `brokers`".into());
+        }
+        self.sandbox.validate().map_err(|e| format!("[sandbox] {e}"))?;
+        let mut seen = std::collections::BTreeSet::new();
+        for t in &self.tables {
+            if !seen.insert(&t.name) {
+                return Err(format!("[[tables]] {:?} is configured twice", t.name));
+            }
+            if t.key.is_empty() || t.key.iter().any(String::is_empty) {
+                return Err(format!("[[tables]] {:?}: `key` needs at least one column", t.name));
+            }
+            if t.columns.as_ref().is_some_and(Vec::is_empty) {
+                return Err(format!("[[tables]] {:?}: `columns` is empty; omit it to compare every shared column", t.name));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The minimal configuration from the validator issue, as written.
+    const MINIMAL: &str = r#"
+[source]
+url = "mysql://root@127.0.0.1:3306/shop"
+[destination]
+url = "postgres://postgres@127.0.0.1:5432/shop"
+[state]
+url = "sqlite://movex-state.db"      # default when omitted
+[modules]
+dir = "modules"                      # .wasm files loaded at start
+[events]
+sink = "embedded"                    # or "kafka"
+[events.kafka]
+brokers = "127.0.0.1:9092"
+topic = "dbMove"
+[[tables]]
+name = "users"
+key = ["id"]
+utime = { column = "utime", unit = "ms" }   # "ms" | "s" | "datetime"
+comparator = "tolerant"                     # module name
+tagger = "tag-by-column"                    # optional
+"#;
+
+    #[test]
+    fn the_minimal_configuration_works_as_written() {
+        let c = Config::parse(MINIMAL, "movex.toml").unwrap();
+        assert_eq!(c.source.url, "mysql://root@127.0.0.1:3306/shop");
+        assert_eq!(c.events.sink, Sink::Embedded);
+        assert_eq!(c.events.kafka.as_ref().unwrap().topic, "dbMove");
+        let t = &c.tables[0];
+        assert_eq!((t.source_table(), t.destination_table()), ("users", "users"));
+        assert_eq!(t.utime, Some(UpdateTime { column: "utime".into(), unit: TimeUnit::Ms }));
+        assert_eq!(t.tagger.as_deref(), Some("tag-by-column"));
+        assert_eq!(c.sandbox, Limits::default());
+    }
+
+    #[test]
+    fn omitted_sections_take_the_embedded_defaults() {
+        let c = Config::parse("[source]\nurl = \"sqlite://a.db\"\n[destination]\nurl = \"sqlite://b.db\"\n", "t").unwrap();
+        assert_eq!(c.state.url, "sqlite://movex-state.db");
+        assert_eq!(c.modules.dir, PathBuf::from("modules"));
+        assert_eq!(c.events.sink, Sink::Embedded);
+        assert!(c.tables.is_empty());
+    }
+
+    #[test]
+    fn a_misspelled_key_is_an_error_naming_it_and_its_line() {
+        let bad = MINIMAL.replace("comparator = \"tolerant\"", "comparater = \"tolerant\"");
+        let err = Config::parse(&bad, "movex.toml").unwrap_err().to_string();
+        assert!(err.contains("unknown field `comparater`"), "{err}");
+        assert!(err.contains("movex.toml") && err.contains("line"), "{err}");
+    }
+
+    #[test]
+    fn unusable_values_are_refused_with_what_to_do() {
+        let cases = [
+            (MINIMAL.replace("unit = \"ms\"", "unit = \"minutes\""), "minutes"),
+            (MINIMAL.replace("sink = \"embedded\"", "sink = \"kafka\"").replace("[events.kafka]\nbrokers = \"127.0.0.1:9092\"\ntopic = \"dbMove\"\n", ""), "[events.kafka]"),
+            (MINIMAL.replace("key = [\"id\"]", "key = []"), "`key` needs at least one column"),
+            (MINIMAL.replace("mysql://root", "oracle://root"), "expected mysql://"),
+            (format!("{MINIMAL}\n[sandbox]\nepoch_tick = 0\n"), "epoch_tick"),
+            (format!("{MINIMAL}\n[[tables]]\nname = \"users\"\nkey = [\"id\"]\ncomparator = \"exact\"\n"), "configured twice"),
+        ];
+        for (text, needle) in cases {
+            let err = Config::parse(&text, "movex.toml").unwrap_err().to_string();
+            assert!(err.contains(needle), "expected {needle:?} in: {err}");
+        }
+    }
+
+    #[test]
+    fn tables_may_differ_per_side_and_modules_take_settings() {
+        let text = r#"
+[source]
+url = "mysql://root@127.0.0.1:3306/shop"
+[destination]
+url = "sqlite://shop.db"
+[modules.settings.tag-by-column]
+column = "tier"
+[[tables]]
+name = "orders"
+source_name = "orders_v1"
+key = ["shop", "no"]
+columns = ["total"]
+comparator = "exact"
+"#;
+        let c = Config::parse(text, "t").unwrap();
+        assert_eq!(c.modules.settings["tag-by-column"]["column"], "tier");
+        let orders = &c.tables[0];
+        assert_eq!((orders.source_table(), orders.destination_table()), ("orders_v1", "orders"));
+        assert_eq!(orders.key, ["shop", "no"]);
+        assert_eq!(orders.columns.as_deref(), Some(&["total".to_owned()][..]));
+    }
+}
