@@ -27,7 +27,11 @@ mod tests {
         assert_eq!(date_from_days(-1), Date { year: 1969, month: 12, day: 31 });
         assert_eq!(date_from_days(10_957), Date { year: 2000, month: 1, day: 1 });
         assert_eq!(date_from_days(11_016), Date { year: 2000, month: 2, day: 29 });
-        // PostgreSQL's earliest date, 4713-01-01 BC, is year -4712.
-        assert_eq!(date_from_days(-2_440_588), Date { year: -4712, month: 1, day: 1 });
+        // Julian Day 0 is 24 November 4714 BC in the proleptic Gregorian
+        // calendar, year -4713 (1 BC is year 0).
+        assert_eq!(date_from_days(-2_440_588), Date { year: -4713, month: 11, day: 24 });
+        // The year 0 exists and is a leap year.
+        assert_eq!(date_from_days(-719_468), Date { year: 0, month: 3, day: 1 });
+        assert_eq!(date_from_days(-719_469), Date { year: 0, month: 2, day: 29 });
     }
 }
