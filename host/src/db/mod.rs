@@ -7,10 +7,12 @@
 //! - [`postgres`]: PostgreSQL, binary protocol, by type OID.
 //! - [`sqlite`]: SQLite, by each value's storage class.
 //! - [`civil`]: calendar arithmetic shared by the decoders.
+//! - [`keyset`]: page queries in key order per dialect (no OFFSET).
 //!
 //! Background and sources: `docs/design/validator-sql-decoding.md`.
 
 pub mod civil;
+pub mod keyset;
 pub mod mysql;
 pub mod postgres;
 pub mod sqlite;
