@@ -7,10 +7,11 @@
 //! Run: `cargo build-examples && cargo bench -p movex --bench comparator`
 
 use criterion::{BatchSize, Criterion, Throughput};
-use movex::wasm::{Batch, Binding, PairOutcome, Registry, Runtime, RuntimeConfig};
+use movex::wasm::{Batch, Binding, Module, PairOutcome, Registry, Runtime, RuntimeConfig};
+use std::sync::Arc;
 use movex_guest::batch::{Scratch, compare_batch};
 use movex_guest::codec::Reader;
-use movex_guest::{Column, Comparator, Kind, Layout, OwnedValue, Plugin, Row, Settings};
+use movex_guest::{Column, Comparator, Kind, Layout, OwnedValue, Row, Settings};
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -90,15 +91,32 @@ fn encode(pairs: &[(Vec<OwnedValue>, Vec<OwnedValue>)]) -> Batch {
     b
 }
 
+/// The same comparator twice: as a wasm module (`name` from the examples
+/// directory) and natively (`C`, the example crate linked into the host),
+/// with the binding and layout both are called with.
+struct Both<C> {
+    _registry: Registry,
+    module: Arc<Module>,
+    binding: Binding,
+    layout: Layout,
+    native: C,
+}
+
+fn both<C: Comparator>(name: &str) -> Both<C> {
+    let registry = Registry::new(Runtime::new(RuntimeConfig::default()).unwrap());
+    let module = registry.load(&example(name)).unwrap().module;
+    Both {
+        _registry: registry,
+        module,
+        binding: Binding::new("bench", columns(), vec![]),
+        layout: Layout::new("bench", columns().into_iter().map(|(name, kind)| Column { name, kind }).collect()),
+        native: C::bind(&movex_guest::Binding::settings(&Settings::default())).unwrap(),
+    }
+}
+
 fn pair_cost(c: &mut Criterion) {
     let pairs = pairs();
-    let registry = Registry::new(Runtime::new(RuntimeConfig::default()).unwrap());
-    let module = registry.load(&example("exact")).unwrap().module;
-    let binding = Binding::new("bench", columns(), vec![]);
-
-    // Native: the same `exact` comparator, linked into the host.
-    let layout = Layout::new("bench", columns().into_iter().map(|(name, kind)| Column { name, kind }).collect());
-    let native = exact::Exact::bind(&movex_guest::Binding::settings(&Settings::default())).unwrap();
+    let Both { _registry, module, binding, layout, native } = both::<exact::Exact>("exact");
     // For the compare-only baseline: the rows decoded and indexed up front.
     let (rows_bytes, rows_offsets) = index_rows(&encode(&pairs));
     let rows: Vec<(Row<'_>, Row<'_>)> = rows_offsets
@@ -139,11 +157,7 @@ fn pair_cost(c: &mut Criterion) {
 /// as between MySQL and PostgreSQL: every column goes through its rule.
 fn pair_cost_heterogeneous(c: &mut Criterion) {
     let pairs = heterogeneous_pairs();
-    let registry = Registry::new(Runtime::new(RuntimeConfig::default()).unwrap());
-    let module = registry.load(&example("tolerant")).unwrap().module;
-    let binding = Binding::new("bench", columns(), vec![]);
-    let layout = Layout::new("bench", columns().into_iter().map(|(name, kind)| Column { name, kind }).collect());
-    let native = tolerant::Tolerant::bind(&movex_guest::Binding::settings(&Settings::default())).unwrap();
+    let Both { _registry, module, binding, layout, native } = both::<tolerant::Tolerant>("tolerant");
     let encoded = encode(&pairs);
     let wasm_found = module.compare(&binding, &encoded).unwrap().iter().filter(|o| !matches!(o, PairOutcome::Equal)).count();
     let native_found = compare_batch(&native, &layout, encoded.bytes(), &mut Scratch::default()).unwrap().len();
