@@ -421,20 +421,26 @@ fn spaced(s: &str, collapse: bool) -> impl Iterator<Item = char> + '_ {
     })
 }
 
+/// A plain decimal (`-0012.500`, no exponent) as (negative, integer digits,
+/// fraction digits), unnormalised; `None` if it is not one.
+fn split_decimal(t: &str) -> Option<(bool, &str, &str)> {
+    let (neg, digits) = match t.as_bytes().first()? {
+        b'-' => (true, &t[1..]),
+        b'+' => (false, &t[1..]),
+        _ => (false, t),
+    };
+    let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
+    if int.is_empty() && frac.is_empty() || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some((neg, int, frac))
+}
+
 /// Two plain decimals (`-0012.500`, `12.5`, no exponent) by value, without
 /// allocating. `None` when either is not a plain decimal.
 fn plain_decimals_equal(x: &str, y: &str) -> Option<bool> {
     fn parts(t: &str) -> Option<(bool, &str, &str)> {
-        let t = t.trim();
-        let (neg, digits) = match t.as_bytes().first()? {
-            b'-' => (true, &t[1..]),
-            b'+' => (false, &t[1..]),
-            _ => (false, t),
-        };
-        let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
-        if int.is_empty() && frac.is_empty() || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) {
-            return None;
-        }
+        let (neg, int, frac) = split_decimal(t.trim())?;
         let (int, frac) = (int.trim_start_matches('0'), frac.trim_end_matches('0'));
         Some((neg && !(int.is_empty() && frac.is_empty()), int, frac))
     }
@@ -466,19 +472,11 @@ impl IntText {
 /// `-01.50`, `-1.5` and `-15e-1` all give (true, "15", -1). Zero is
 /// (false, "", 0). `None` for anything that is not a plain decimal number.
 fn canonical_number(text: &str) -> Option<(bool, String, i64)> {
-    let (neg, rest) = match text.as_bytes().first()? {
-        b'-' => (true, &text[1..]),
-        b'+' => (false, &text[1..]),
-        _ => (false, text),
+    let (mantissa, exp) = match text.find(['e', 'E']) {
+        Some(i) => (&text[..i], text[i + 1..].parse::<i64>().ok()?),
+        None => (text, 0),
     };
-    let (mantissa, exp) = match rest.find(['e', 'E']) {
-        Some(i) => (&rest[..i], rest[i + 1..].parse::<i64>().ok()?),
-        None => (rest, 0),
-    };
-    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
-    if int.is_empty() && frac.is_empty() || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) {
-        return None;
-    }
+    let (neg, int, frac) = split_decimal(mantissa)?;
     let digits = format!("{int}{frac}");
     let digits = digits.trim_start_matches('0');
     let trimmed = digits.trim_end_matches('0');

@@ -189,10 +189,9 @@ impl Config {
     }
 
     fn check(&self) -> Result<(), String> {
-        for (what, db) in [("source", &self.source), ("destination", &self.destination), ("state", &Database { url: self.state.url.clone() })] {
-            let scheme = db.url.split("://").next().unwrap_or("");
-            if !matches!(scheme, "mysql" | "mariadb" | "postgres" | "postgresql" | "sqlite") {
-                return Err(format!("[{what}] url {:?}: expected mysql://, postgres:// or sqlite://", db.url));
+        for (what, url) in [("source", &self.source.url), ("destination", &self.destination.url), ("state", &self.state.url)] {
+            if crate::db::keyset::Dialect::of_url(url).is_none() {
+                return Err(format!("[{what}] url {url:?}: expected mysql://, postgres:// or sqlite://"));
             }
         }
         if self.events.sink == Sink::Kafka && self.events.kafka.is_none() {

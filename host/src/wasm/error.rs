@@ -90,6 +90,7 @@ pub enum FailureKind {
 }
 
 impl FailureKind {
+    /// Every kind, in declaration order (so `kind as usize` indexes it).
     pub const ALL: [FailureKind; 9] = [
         FailureKind::Timeout,
         FailureKind::MemoryExhausted,
@@ -101,6 +102,21 @@ impl FailureKind {
         FailureKind::InvalidResult,
         FailureKind::Unavailable,
     ];
+
+    /// The kind's name in stats and JSON (`memory_exhausted`).
+    pub fn name(self) -> &'static str {
+        match self {
+            FailureKind::Timeout => "timeout",
+            FailureKind::MemoryExhausted => "memory_exhausted",
+            FailureKind::StackOverflow => "stack_overflow",
+            FailureKind::Panic => "panic",
+            FailureKind::Trap => "trap",
+            FailureKind::Refused => "refused",
+            FailureKind::BindingRefused => "binding_refused",
+            FailureKind::InvalidResult => "invalid_result",
+            FailureKind::Unavailable => "unavailable",
+        }
+    }
 
     /// Whether the instance is dead after this failure and must be re-created.
     pub fn kills_instance(self) -> bool {
@@ -150,5 +166,18 @@ impl fmt::Display for GuestError {
             write!(f, " on row {key}")?;
         }
         write!(f, ": {}", self.detail)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FailureKind;
+
+    #[test]
+    fn all_is_in_declaration_order_and_names_match_serde() {
+        for (i, k) in FailureKind::ALL.iter().enumerate() {
+            assert_eq!(*k as usize, i);
+            assert_eq!(serde_json::to_value(k).unwrap(), k.name());
+        }
     }
 }

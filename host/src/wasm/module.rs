@@ -188,10 +188,6 @@ impl Module {
         })
     }
 
-    /// Live instances waiting in the pool (for tests and /health).
-    pub fn idle_instances(&self) -> usize {
-        self.pool.lock().expect("pool lock").len()
-    }
 }
 
 fn check_description(d: &Description) -> Result<(), LoadError> {

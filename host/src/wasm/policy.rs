@@ -9,7 +9,7 @@ use movex_guest::{Action, Decision, Stats};
 impl Module {
     pub fn decide(&self, binding: &Binding, stats: &Stats) -> Result<Decision, GuestError> {
         self.require(Capability::Policy)?;
-        let limits = self.runtime().limits.clone();
+        let limits = &self.runtime().limits;
         let counts = |v: &[(String, u64)]| v.iter().map(|(name, value)| wp::Count { name: name.clone(), value: *value }).collect();
         let wit_stats = wp::Stats {
             state: stats.state.clone(),
@@ -23,10 +23,10 @@ impl Module {
             time_in_state_ms: stats.time_in_state_ms,
         };
         let d = self.with_instance(Capability::Policy, |inst| {
-            let h = inst.handle(&limits, (SLOT_POLICY, binding.id()), |p, s| {
+            let h = inst.handle(limits, (SLOT_POLICY, binding.id()), |p, s| {
                 p.movex_plugin_policy().call_bind(s, &binding.settings)
             })?;
-            inst.call(&limits, |p, s| p.movex_plugin_policy().call_decide(s, h, &wit_stats))
+            inst.call(limits, |p, s| p.movex_plugin_policy().call_decide(s, h, &wit_stats))
         })?;
         let action = match d.action {
             wp::Action::Stay => Action::Stay,

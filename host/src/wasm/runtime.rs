@@ -113,10 +113,6 @@ impl Runtime {
         &self.limits
     }
 
-    pub fn cache_dir(&self) -> Option<&std::path::Path> {
-        self.cache.as_ref().map(|c| c.dir())
-    }
-
     /// Run `f` on the compile thread and wait for it; `None` if it panicked.
     fn on_compile_thread<R: Send + 'static>(&self, f: impl FnOnce() -> R + Send + 'static) -> Option<R> {
         let (tx, rx) = mpsc::sync_channel(1);
@@ -143,7 +139,7 @@ impl Runtime {
         // A core module's imports are checked before anything is compiled: a
         // refused module costs no compile and leaves nothing in the cache.
         if !is_component {
-            check_imports(core_imports(bytes)?)?;
+            check_imports(&core_imports(bytes)?)?;
         }
 
         let cached = self.cache.as_ref().map(|c| c.path_for(&hash)).filter(|p| p.is_file());
@@ -177,7 +173,7 @@ impl Runtime {
 
         let imports: Vec<String> =
             component.component_type().imports(&self.engine).map(|(name, _)| name.to_owned()).collect();
-        check_imports(imports.clone())?;
+        check_imports(&imports)?;
         let pre = self
             .linker
             .instantiate_pre(&component)
@@ -208,8 +204,8 @@ fn lower_priority() {
 }
 
 /// Refuse any import outside the allowlist, naming the first.
-fn check_imports(imports: Vec<String>) -> Result<(), LoadError> {
-    let forbidden: Vec<String> = imports.into_iter().filter(|i| !ALLOWED_IMPORTS.contains(&i.as_str())).collect();
+fn check_imports(imports: &[String]) -> Result<(), LoadError> {
+    let forbidden: Vec<&String> = imports.iter().filter(|i| !ALLOWED_IMPORTS.contains(&i.as_str())).collect();
     let Some(first) = forbidden.first() else { return Ok(()) };
     let more = match forbidden.len() {
         1 => String::new(),

@@ -12,16 +12,16 @@ impl Module {
     /// (the tagger's own, or the module breaking on it).
     pub fn tag(&self, binding: &Binding, batch: &Batch) -> Result<Vec<Result<Option<String>, GuestError>>, GuestError> {
         self.require(Capability::Tagger)?;
-        let limits = self.runtime().limits.clone();
+        let limits = &self.runtime().limits;
         Ok(isolate::run(
             batch,
             |bytes, part| {
-                let ticks = part.ticks(&limits);
+                let ticks = part.ticks(limits);
                 let tags = self.with_instance(Capability::Tagger, |inst| {
-                    let h = inst.handle(&limits, (SLOT_TAGGER, binding.id()), |p, s| {
+                    let h = inst.handle(limits, (SLOT_TAGGER, binding.id()), |p, s| {
                         p.movex_plugin_tagger().call_bind(s, &binding.to_wit())
                     })?;
-                    inst.call_within(&limits, ticks, |p, s| p.movex_plugin_tagger().call_tag(s, h, bytes))
+                    inst.call_within(limits, ticks, |p, s| p.movex_plugin_tagger().call_tag(s, h, bytes))
                 })?;
                 let error = |kind, detail| GuestError {
                     module: self.name().to_owned(),
