@@ -18,6 +18,9 @@ pub enum Command {
     /// Work with wasm modules (comparators, taggers, policies).
     #[command(subcommand)]
     Module(ModuleCommand),
+    /// Run one validation and exit: 0 no differences, 1 differences found,
+    /// 2 error (config, database, module, or findings not delivered).
+    Validate(crate::validate_cli::ValidateArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -106,6 +109,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Module(ModuleCommand::Check { file, json, sandbox }) => check(&file, json, &sandbox),
         Command::Module(ModuleCommand::Warmup { dir, cache_dir, sandbox }) => warmup(&dir, cache_dir, &sandbox),
+        Command::Validate(args) => Ok(crate::validate_cli::run(args)),
     }
 }
 

@@ -35,6 +35,8 @@ pub struct Config {
     #[serde(default)]
     pub sandbox: Limits,
     #[serde(default)]
+    pub validation: Validation,
+    #[serde(default)]
     pub tables: Vec<Table>,
 }
 
@@ -103,16 +105,72 @@ pub struct Events {
     pub kafka: Option<Kafka>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct Kafka {
     pub brokers: String,
     #[serde(default = "default_topic")]
     pub topic: String,
+    /// Partitions when movex creates the topic (it does when missing).
+    #[serde(default = "default_partitions")]
+    pub partitions: i32,
+    /// How long the producer tries one send before movex retries it from
+    /// the outbox.
+    #[serde(default = "default_message_timeout_ms")]
+    pub message_timeout_ms: u64,
 }
 
 fn default_topic() -> String {
     "dbMove".into()
+}
+
+fn default_partitions() -> i32 {
+    3
+}
+
+fn default_message_timeout_ms() -> u64 {
+    30_000
+}
+
+/// Load control for validation runs.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct Validation {
+    /// Rows per page and per comparator call.
+    #[serde(default = "default_batch_size")]
+    pub batch_size: u64,
+    /// Rows per second per table (0: no limit).
+    #[serde(default)]
+    pub max_rows_per_sec: u64,
+    /// Tables validated at once.
+    #[serde(default = "default_concurrency")]
+    pub concurrency: usize,
+    /// Comparator errors a run tolerates before it stops.
+    #[serde(default = "default_max_validation_errors")]
+    pub max_validation_errors: u64,
+}
+
+fn default_batch_size() -> u64 {
+    1000
+}
+
+fn default_concurrency() -> usize {
+    2
+}
+
+fn default_max_validation_errors() -> u64 {
+    100
+}
+
+impl Default for Validation {
+    fn default() -> Self {
+        Validation {
+            batch_size: default_batch_size(),
+            max_rows_per_sec: 0,
+            concurrency: default_concurrency(),
+            max_validation_errors: default_max_validation_errors(),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -132,6 +190,8 @@ pub struct Table {
     pub comparator: String,
     /// Tagger module name.
     pub tagger: Option<String>,
+    /// Overrides `[validation] max_rows_per_sec` for this table.
+    pub max_rows_per_sec: Option<u64>,
 }
 
 impl Table {
@@ -198,6 +258,13 @@ impl Config {
             return Err("[events] sink = \"kafka\" needs an [events.kafka] section with `brokers`".into());
         }
         self.sandbox.validate().map_err(|e| format!("[sandbox] {e}"))?;
+        let v = &self.validation;
+        if v.batch_size == 0 || v.batch_size > 100_000 {
+            return Err(format!("[validation] batch_size = {}: use 1..=100000 (default 1000)", v.batch_size));
+        }
+        if v.concurrency == 0 {
+            return Err("[validation] concurrency = 0: at least one table must run".into());
+        }
         let mut seen = std::collections::BTreeSet::new();
         for t in &self.tables {
             if !seen.insert(&t.name) {

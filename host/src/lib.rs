@@ -12,13 +12,19 @@
 //! - [`config`]: the TOML configuration (unknown keys are errors; embedded
 //!   defaults).
 //! - [`db`]: reading MySQL/MariaDB, PostgreSQL and SQLite rows as contract
-//!   values without loss (the validator's input; the validator itself is next).
+//!   values without loss; keyset page queries per dialect.
+//! - [`validate`]: the validator — full and incremental runs in both
+//!   directions, per-row wasm comparison, findings in the state store and
+//!   delivered to Kafka, checkpoints. Start at `validate/mod.rs`.
 //! - [`cli`]: the `movex` command line (`movex module check`, `movex module
-//!   warmup`); `src/main.rs` only calls it.
+//!   warmup`; `movex validate` in [`validate_cli`]); `src/main.rs` only
+//!   calls it.
 //!
 //! The contract with guests is `guest-sdk/wit/plugin.wit`, shared with the SDK.
 
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod validate;
+pub mod validate_cli;
 pub mod wasm;

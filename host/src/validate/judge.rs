@@ -1,0 +1,114 @@
+//! Settling a batch: every row pair goes through the table's comparator
+//! module in one call, and every finding of the batch through its tagger.
+//! The module is looked up by name at each batch, so one swapped during a
+//! run serves from the next batch on. Guest calls are CPU work: they run on
+//! the blocking pool, never on the async reactor.
+
+use super::finding::{Direction, Finding, FindingType};
+use super::key::{Key, key_json};
+use super::side::Row;
+use crate::wasm::{Batch, Binding, PairOutcome, Registry};
+use anyhow::{Result, anyhow};
+use std::sync::Arc;
+
+/// What the batch holds before settling: pairs to compare, and findings
+/// already known (missing rows) with the row to tag them by.
+#[derive(Default)]
+pub struct Pending {
+    pub pairs: Vec<(Key, Row, Row)>,
+    pub found: Vec<(Finding, Row)>,
+}
+
+impl Pending {
+    pub fn len(&self) -> usize {
+        self.pairs.len() + self.found.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+pub struct Judge {
+    pub registry: Arc<Registry>,
+    pub comparator: String,
+    pub tagger: Option<String>,
+    /// Compared columns (the leading ones of each row), bound with the
+    /// comparator's settings; and the same layout for the tagger.
+    pub binding: Binding,
+    pub tag_binding: Option<Binding>,
+    pub direction: Direction,
+    pub run_id: String,
+    pub table: String,
+}
+
+impl Judge {
+    fn names(&self) -> Vec<String> {
+        self.binding.columns.iter().map(|(n, _)| n.clone()).collect()
+    }
+
+    /// Compare the pairs and tag every finding. Blocking (guest calls).
+    pub fn settle(&self, pending: Pending) -> Result<Vec<Finding>> {
+        let n = self.binding.columns.len();
+        let mut found = pending.found;
+        if !pending.pairs.is_empty() {
+            let module = self.registry.get(&self.comparator).ok_or_else(|| {
+                anyhow!("comparator module {:?} is not loaded (was it unloaded during the run?)", self.comparator)
+            })?;
+            let mut batch = Batch::with_capacity(pending.pairs.len() * 64);
+            for (key, base, target) in &pending.pairs {
+                // Comparators see (source, destination), whichever is the base.
+                let (src, dst) = match self.direction {
+                    Direction::Src => (base, target),
+                    Direction::Dst => (target, base),
+                };
+                batch.push_pair(key_json(key).to_string(), src[..n].iter().map(|v| v.as_value()), dst[..n].iter().map(|v| v.as_value()));
+            }
+            let outcomes = module.compare(&self.binding, &batch).map_err(|e| anyhow!("{e}"))?;
+            let names = self.names();
+            for ((key, base, target), outcome) in pending.pairs.into_iter().zip(outcomes) {
+                let (kind, reason, columns) = match outcome {
+                    PairOutcome::Equal => continue,
+                    PairOutcome::Different { columns, reason } => (FindingType::Neq, reason, columns),
+                    PairOutcome::Error { reason } => (FindingType::ComparatorError, reason, Vec::new()),
+                    PairOutcome::Failed(e) => (FindingType::ComparatorError, e.to_string(), Vec::new()),
+                };
+                let mut f = Finding::new(&self.run_id, &self.table, self.direction, kind, &key)
+                    .with_columns(&columns, &names, &base[..n], &target[..n]);
+                f.reason = Some(reason);
+                found.push((f, base));
+            }
+        }
+        self.tag(&mut found);
+        Ok(found.into_iter().map(|(f, _)| f).collect())
+    }
+
+    /// Attach the tagger's tag to each finding; a tagger that fails leaves
+    /// the finding untagged (logged), never drops it.
+    fn tag(&self, found: &mut [(Finding, Row)]) {
+        let (Some(name), Some(binding)) = (&self.tagger, &self.tag_binding) else { return };
+        if found.is_empty() {
+            return;
+        }
+        let Some(module) = self.registry.get(name) else {
+            tracing::warn!(tagger = %name, "tagger module is not loaded; findings stay untagged");
+            return;
+        };
+        let n = binding.columns.len();
+        let mut batch = Batch::new();
+        for (f, row) in found.iter() {
+            batch.push_row(f.key.to_string(), row[..n].iter().map(|v| v.as_value()));
+        }
+        match module.tag(binding, &batch) {
+            Ok(tags) => {
+                for ((f, _), t) in found.iter_mut().zip(tags) {
+                    match t {
+                        Ok(tag) => f.tag = tag,
+                        Err(e) => tracing::warn!(error = %e, "tagger failed on a row; finding stays untagged"),
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "tagger refused the batch; findings stay untagged"),
+        }
+    }
+}

@@ -1,0 +1,201 @@
+//! Row keys: one value per key column. Keys are ordered the way both
+//! databases are asked to order them (integers by value, strings and bytes
+//! byte-wise, dates and timestamps by calendar), so a merge of the two sides
+//! in key order is correct. A key is shown in findings as JSON (a scalar for
+//! a one-column key, an array otherwise) and kept in checkpoints in a tagged
+//! form that reads back exactly.
+
+use movex_guest::{Date, OwnedValue, Timestamp};
+use serde_json::{Value as Json, json};
+use std::cmp::Ordering;
+
+pub type Key = Vec<OwnedValue>;
+
+/// Key order across sides: an integer key may be signed on one side and
+/// unsigned on the other; text and bytes compare as bytes.
+pub fn cmp_keys(a: &[OwnedValue], b: &[OwnedValue]) -> Ordering {
+    for (x, y) in a.iter().zip(b) {
+        let o = cmp_value(x, y);
+        if o != Ordering::Equal {
+            return o;
+        }
+    }
+    a.len().cmp(&b.len())
+}
+
+fn cmp_value(a: &OwnedValue, b: &OwnedValue) -> Ordering {
+    use OwnedValue as V;
+    match (a, b) {
+        (V::Int(_) | V::Uint(_), V::Int(_) | V::Uint(_)) => int(a).cmp(&int(b)),
+        (V::Text(_) | V::Bytes(_), V::Text(_) | V::Bytes(_)) => bytes(a).cmp(bytes(b)),
+        (V::Date(x), V::Date(y)) => x.cmp(y),
+        (V::Timestamp(x), V::Timestamp(y)) => x.cmp(y),
+        (V::Null, V::Null) => Ordering::Equal,
+        // Databases sort NULL first in ascending order on MySQL and SQLite;
+        // key columns are NOT NULL in practice.
+        (V::Null, _) => Ordering::Less,
+        (_, V::Null) => Ordering::Greater,
+        // Kinds that cannot meet in one key column: order by kind, stably.
+        _ => rank(a).cmp(&rank(b)),
+    }
+}
+
+fn int(v: &OwnedValue) -> i128 {
+    match v {
+        OwnedValue::Int(i) => i128::from(*i),
+        OwnedValue::Uint(u) => i128::from(*u),
+        _ => 0,
+    }
+}
+
+fn bytes(v: &OwnedValue) -> &[u8] {
+    match v {
+        OwnedValue::Text(s) => s.as_bytes(),
+        OwnedValue::Bytes(b) => b,
+        _ => &[],
+    }
+}
+
+fn rank(v: &OwnedValue) -> u8 {
+    use OwnedValue as V;
+    match v {
+        V::Null => 0,
+        V::Bool(_) => 1,
+        V::Int(_) | V::Uint(_) => 2,
+        V::Float(_) => 3,
+        V::Decimal(_) => 4,
+        V::Text(_) | V::Bytes(_) => 5,
+        V::Date(_) => 6,
+        V::Time(_) => 7,
+        V::Timestamp(_) => 8,
+        V::Json(_) => 9,
+    }
+}
+
+/// Whether values of this kind can be a key movex pages by.
+pub fn is_key_kind(v: &OwnedValue) -> bool {
+    matches!(v, OwnedValue::Int(_) | OwnedValue::Uint(_) | OwnedValue::Text(_) | OwnedValue::Bytes(_)
+        | OwnedValue::Date(_) | OwnedValue::Timestamp(_))
+}
+
+/// A value as findings show it: numbers as numbers (DECIMAL as its exact
+/// text), text as a string, bytes as `{"hex": ...}`, dates and times in ISO
+/// form, JSON columns as the JSON they hold when it parses.
+pub fn value_json(v: &OwnedValue) -> Json {
+    use OwnedValue as V;
+    match v {
+        V::Null => Json::Null,
+        V::Bool(b) => json!(b),
+        V::Int(i) => json!(i),
+        V::Uint(u) => json!(u),
+        V::Float(x) => serde_json::Number::from_f64(*x).map_or_else(|| json!(x.to_string()), Json::Number),
+        V::Decimal(d) => json!(d),
+        V::Text(s) => json!(s),
+        V::Bytes(b) => json!({ "hex": hex::encode(b) }),
+        V::Date(_) | V::Time(_) | V::Timestamp(_) => json!(v.as_value().to_string()),
+        V::Json(s) => serde_json::from_str(s).unwrap_or_else(|_| json!(s)),
+    }
+}
+
+/// A key as findings show it.
+pub fn key_json(key: &[OwnedValue]) -> Json {
+    match key {
+        [one] => value_json(one),
+        many => Json::Array(many.iter().map(value_json).collect()),
+    }
+}
+
+/// A key in the tagged form checkpoints keep: reads back to the same values.
+pub fn encode(key: &[OwnedValue]) -> Json {
+    use OwnedValue as V;
+    Json::Array(
+        key.iter()
+            .map(|v| match v {
+                V::Null => json!(["null"]),
+                V::Bool(b) => json!(["bool", b]),
+                V::Int(i) => json!(["int", i]),
+                V::Uint(u) => json!(["uint", u]),
+                V::Float(x) => json!(["float", x.to_bits()]),
+                V::Decimal(s) => json!(["decimal", s]),
+                V::Text(s) => json!(["text", s]),
+                V::Bytes(b) => json!(["bytes", hex::encode(b)]),
+                V::Date(d) => json!(["date", d.year, d.month, d.day]),
+                V::Time(t) => json!(["time", t.micros]),
+                V::Timestamp(t) => json!(["timestamp", t.date.year, t.date.month, t.date.day, t.micros_of_day]),
+                V::Json(s) => json!(["json", s]),
+            })
+            .collect(),
+    )
+}
+
+/// The inverse of [`encode`].
+pub fn decode(j: &Json) -> Option<Key> {
+    use OwnedValue as V;
+    j.as_array()?
+        .iter()
+        .map(|t| {
+            let t = t.as_array()?;
+            let s = |i: usize| t.get(i).and_then(Json::as_str).map(str::to_owned);
+            let i = |i: usize| t.get(i).and_then(Json::as_i64);
+            let date = || Some(Date { year: i(1)? as i32, month: i(2)? as u8, day: i(3)? as u8 });
+            Some(match t.first()?.as_str()? {
+                "null" => V::Null,
+                "bool" => V::Bool(t.get(1)?.as_bool()?),
+                "int" => V::Int(i(1)?),
+                "uint" => V::Uint(t.get(1)?.as_u64()?),
+                "float" => V::Float(f64::from_bits(t.get(1)?.as_u64()?)),
+                "decimal" => V::Decimal(s(1)?),
+                "text" => V::Text(s(1)?),
+                "bytes" => V::Bytes(hex::decode(s(1)?).ok()?),
+                "date" => V::Date(date()?),
+                "time" => V::Time(movex_guest::Time { micros: i(1)? }),
+                "timestamp" => V::Timestamp(Timestamp { date: date()?, micros_of_day: t.get(4)?.as_u64()? }),
+                "json" => V::Json(s(1)?),
+                _ => return None,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use OwnedValue as V;
+
+    #[test]
+    fn keys_order_across_signedness_and_bytewise_for_text() {
+        assert_eq!(cmp_keys(&[V::Int(-1)], &[V::Uint(0)]), Ordering::Less);
+        assert_eq!(cmp_keys(&[V::Uint(u64::MAX)], &[V::Int(i64::MAX)]), Ordering::Greater);
+        assert_eq!(cmp_keys(&[V::Int(5)], &[V::Uint(5)]), Ordering::Equal);
+        // Byte-wise: 'B' (0x42) < 'a' (0x61), unlike a locale order.
+        assert_eq!(cmp_keys(&[V::Text("B".into())], &[V::Text("a".into())]), Ordering::Less);
+        assert_eq!(cmp_keys(&[V::Text("ab".into())], &[V::Bytes(b"ab".to_vec())]), Ordering::Equal);
+        assert_eq!(cmp_keys(&[V::Int(1), V::Text("b".into())], &[V::Int(1), V::Text("a".into())]), Ordering::Greater);
+    }
+
+    #[test]
+    fn checkpoint_keys_read_back_exactly() {
+        let key = vec![
+            V::Int(i64::MIN),
+            V::Uint(u64::MAX),
+            V::Text("naïve \"quoted\"".into()),
+            V::Bytes(vec![0, 255]),
+            V::Date(Date { year: 0, month: 0, day: 0 }),
+            V::Timestamp(Timestamp { date: Date { year: -44, month: 3, day: 15 }, micros_of_day: 86_399_999_999 }),
+            V::Float(-0.0),
+            V::Decimal("-0.10".into()),
+        ];
+        let back = decode(&encode(&key)).unwrap();
+        assert_eq!(format!("{back:?}"), format!("{key:?}"));
+        assert!(decode(&json!([["nope", 1]])).is_none());
+    }
+
+    #[test]
+    fn findings_show_keys_as_plain_json() {
+        assert_eq!(key_json(&[V::Int(-3)]), json!(-3));
+        assert_eq!(key_json(&[V::Text("a".into()), V::Uint(u64::MAX)]), json!(["a", u64::MAX]));
+        assert_eq!(value_json(&V::Bytes(vec![1, 2])), json!({"hex": "0102"}));
+        assert_eq!(value_json(&V::Json("{\"a\": 1}".into())), json!({"a": 1}));
+        assert_eq!(value_json(&V::Decimal("1.50".into())), json!("1.50"));
+    }
+}

@@ -1,0 +1,434 @@
+//! The validator as a whole: opens the databases, the state store and the
+//! modules from a [`Config`], prepares each table (columns both sides have,
+//! key order, comparator binding), runs the tables (several at once, up to
+//! `concurrency`) in full or incremental mode, delivers findings to Kafka
+//! when configured, and reports.
+
+use super::finding::{Direction, FindingType};
+use super::judge::Judge;
+use super::outbox::Outbox;
+use super::progress::Progress;
+use super::schema::{self, ColumnInfo};
+use super::side::{Db, Side};
+use super::store::{Mode, Store};
+use super::table::{Load, Outcome, TableRun};
+use super::{full, incremental};
+use crate::config::{self, Config, Sink};
+use crate::wasm::{self, Binding, Capability, Registry, Runtime, RuntimeConfig};
+use anyhow::{Context, Result, anyhow, bail};
+use futures::StreamExt;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct Request {
+    /// Table names (as configured); empty: all.
+    pub tables: Vec<String>,
+    pub mode: RunMode,
+    /// The base; by default the one the current pattern implies.
+    pub direction: Option<Direction>,
+    /// Ignore checkpoints and start over.
+    pub restart: bool,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub enum RunMode {
+    Full,
+    /// Rows changed since `since_ms` (epoch ms); `interval` zero runs once.
+    Incr { since_ms: i64, interval: Duration },
+}
+
+impl RunMode {
+    fn mode(self) -> Mode {
+        match self {
+            RunMode::Full => Mode::Full,
+            RunMode::Incr { .. } => Mode::Incr,
+        }
+    }
+}
+
+/// Rows read on each side.
+#[derive(Clone, Copy, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct RowsRead {
+    pub base: u64,
+    pub target: u64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct TableReport {
+    pub table: String,
+    pub run_id: String,
+    pub mode: Mode,
+    pub direction: Direction,
+    /// `completed`, `stopped` or `failed`.
+    pub status: String,
+    /// The run continued an interrupted one from its checkpoint.
+    pub resumed: bool,
+    /// Findings of the whole run, including a resumed run's earlier part.
+    pub findings: BTreeMap<&'static str, u64>,
+    pub findings_by_tag: BTreeMap<String, u64>,
+    /// Rows this process read.
+    pub rows_read: RowsRead,
+    pub rows_per_sec: f64,
+    pub duration_ms: u64,
+    pub error: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    pub findings: BTreeMap<&'static str, u64>,
+    pub rows_read: RowsRead,
+    pub rows_per_sec: f64,
+    pub duration_ms: u64,
+    /// Findings stored but not yet acknowledged by Kafka (kafka sink only).
+    pub undelivered: u64,
+    pub tables: Vec<TableReport>,
+}
+
+impl Report {
+    pub fn total_findings(&self) -> u64 {
+        self.findings.values().sum()
+    }
+
+    pub fn failed(&self) -> bool {
+        self.tables.iter().any(|t| t.error.is_some())
+    }
+}
+
+fn empty_counts() -> BTreeMap<&'static str, u64> {
+    FindingType::ALL.iter().map(|t| (t.as_str(), 0)).collect()
+}
+
+/// Live progress of the tables of a run, for whoever displays it.
+#[derive(Debug, Default)]
+pub struct Board {
+    pub tables: Mutex<Vec<Arc<Progress>>>,
+}
+
+pub struct Validator {
+    config: Arc<Config>,
+    store: Store,
+    registry: Arc<Registry>,
+    source: Db,
+    destination: Db,
+    refused: Vec<(String, String)>,
+}
+
+/// A table ready to run in one direction.
+struct Prepared {
+    base: Side,
+    target: Side,
+    key_len: usize,
+    utime: Option<(usize, config::TimeUnit)>,
+    binding: Binding,
+    tag_binding: Option<Binding>,
+}
+
+fn new_run_id(table: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let now = std::time::SystemTime::now();
+    let h = Sha256::digest(format!("{table}{now:?}{}", std::process::id()));
+    let stamp = humantime::format_rfc3339_seconds(now).to_string().replace([':', '-'], "");
+    format!("{}-{}", stamp.trim_end_matches('Z'), &hex::encode(h)[..8])
+}
+
+impl Validator {
+    /// Open everything the config names. Fails with what is wrong and what to do.
+    pub async fn open(config: Config) -> Result<Validator> {
+        let store = Store::open(&config.state.url).await?;
+        let cache_dir = config.modules.cache_dir.clone().or_else(|| Some(config.modules.dir.join(".cache")));
+        let runtime = Runtime::new(RuntimeConfig { limits: config.sandbox.clone(), cache_dir })?;
+        let registry = Arc::new(Registry::new(runtime));
+        for (name, settings) in &config.modules.settings {
+            registry.set_settings(name, settings.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
+        }
+        let warmup = wasm::warm_up(&registry, &config.modules.dir)
+            .with_context(|| format!("loading modules from {} ([modules] dir)", config.modules.dir.display()))?;
+        let refused = warmup.failures.iter().map(|f| (f.file.clone(), f.error.clone())).collect();
+        let max = (config.validation.concurrency as u32 * 3).max(4);
+        let (source, destination) = tokio::try_join!(
+            Db::connect(&config.source.url, "source", max),
+            Db::connect(&config.destination.url, "destination", max)
+        )?;
+        Ok(Validator { config: Arc::new(config), store, registry, source, destination, refused })
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.registry
+    }
+
+    /// The base the current pattern implies (`pattern` in the state store,
+    /// written by the control plane); SRC before any pattern is set.
+    pub async fn current_direction(&self) -> Result<Direction> {
+        Ok(match self.store.meta("pattern").await? {
+            Some(p) => Direction::of_pattern(&p).unwrap_or(Direction::Src),
+            None => Direction::Src,
+        })
+    }
+
+    fn module(&self, name: &str, capability: Capability, table: &str) -> Result<()> {
+        let Some(m) = self.registry.get(name) else {
+            let loaded: Vec<String> = self.registry.list().iter().map(|m| m.name().to_owned()).collect();
+            let refused: Vec<String> = self.refused.iter().map(|(f, e)| format!("{f}: {e}")).collect();
+            bail!(
+                "table {table:?}: module {name:?} is not loaded. Loaded from {}: [{}]{}",
+                self.config.modules.dir.display(),
+                loaded.join(", "),
+                if refused.is_empty() { String::new() } else { format!("; refused: {}", refused.join("; ")) }
+            );
+        };
+        if !m.description.has(capability) {
+            bail!("table {table:?}: module {name:?} is not a {capability} (it exports {:?})", m.description.capabilities);
+        }
+        Ok(())
+    }
+
+    async fn prepare(&self, t: &config::Table, direction: Direction) -> Result<Prepared> {
+        let (src_cols, dst_cols) = tokio::try_join!(
+            async { schema::columns(&self.source, t.source_table()).await.with_context(|| format!("source table {:?}", t.source_table())) },
+            async {
+                schema::columns(&self.destination, t.destination_table())
+                    .await
+                    .with_context(|| format!("destination table {:?}", t.destination_table()))
+            },
+        )?;
+        let has = |cols: &[ColumnInfo], n: &str| cols.iter().any(|c| c.name == n);
+        let both = |n: &str| has(&src_cols, n) && has(&dst_cols, n);
+        for k in &t.key {
+            if !both(k) {
+                bail!("table {:?}: key column {k:?} is not on both sides", t.name);
+            }
+        }
+        let compared: Vec<String> = match &t.columns {
+            Some(cols) => {
+                if let Some(missing) = cols.iter().find(|c| !both(c)) {
+                    bail!("table {:?}: column {missing:?} in `columns` is not on both sides", t.name);
+                }
+                cols.clone()
+            }
+            None => src_cols.iter().map(|c| c.name.clone()).filter(|n| has(&dst_cols, n)).collect(),
+        };
+        let mut select: Vec<String> = t.key.clone();
+        select.extend(compared.into_iter().filter(|c| !t.key.contains(c)));
+        let n_compared = select.len();
+        let utime = match &t.utime {
+            Some(u) => {
+                if !both(&u.column) {
+                    bail!("table {:?}: utime column {:?} is not on both sides", t.name, u.column);
+                }
+                let i = select.iter().position(|c| c == &u.column).unwrap_or_else(|| {
+                    select.push(u.column.clone());
+                    select.len() - 1
+                });
+                Some((i, u.unit))
+            }
+            None => None,
+        };
+        let pick = |cols: &[ColumnInfo]| -> Vec<ColumnInfo> {
+            select.iter().map(|n| cols.iter().find(|c| &c.name == n).expect("checked above").clone()).collect()
+        };
+        let (src, dst) = (pick(&src_cols), pick(&dst_cols));
+        for (side, cols) in [("source", &src), ("destination", &dst)] {
+            for c in &cols[..t.key.len()] {
+                use movex_guest::Kind::*;
+                if !matches!(c.kind, Int | Uint | Text | Bytes | Date | Timestamp) {
+                    bail!(
+                        "table {:?}: key column {:?} on the {side} is {} ({:?}); keys must be integers, strings, \
+                         bytes, dates or timestamps",
+                        t.name,
+                        c.name,
+                        c.db_type,
+                        c.kind
+                    );
+                }
+                if let Some(coll) = &c.byte_collation {
+                    tracing::warn!(
+                        table = %t.name, column = %c.name, side,
+                        "string key is ordered with COLLATE {coll} so both sides agree byte-wise; the key's index \
+                         may not serve that order (see docs/design/validator-sql-decoding.md section 7)"
+                    );
+                }
+            }
+        }
+        self.module(&t.comparator, Capability::Comparator, &t.name)?;
+        if let Some(tagger) = &t.tagger {
+            self.module(tagger, Capability::Tagger, &t.name)?;
+        }
+        let settings = |m: &str| -> Vec<(String, String)> {
+            self.config.modules.settings.get(m).map(|s| s.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default()
+        };
+        let layout: Vec<(String, movex_guest::Kind)> = src[..n_compared].iter().map(|c| (c.name.clone(), c.kind)).collect();
+        let binding = Binding::new(t.name.clone(), layout.clone(), settings(&t.comparator));
+        let tag_binding = t.tagger.as_ref().map(|m| Binding::new(t.name.clone(), layout, settings(m)));
+        let key_len = t.key.len();
+        let source = Side::new(self.source.clone(), "source", t.source_table().to_owned(), src, key_len, utime.map(|u| u.0));
+        let destination =
+            Side::new(self.destination.clone(), "destination", t.destination_table().to_owned(), dst, key_len, utime.map(|u| u.0));
+        let (base, target) = match direction {
+            Direction::Src => (source, destination),
+            Direction::Dst => (destination, source),
+        };
+        Ok(Prepared { base, target, key_len, utime, binding, tag_binding })
+    }
+
+    async fn run_table(&self, t: &config::Table, req: &Request, direction: Direction, cancel: CancellationToken, board: &Board) -> TableReport {
+        let mode = req.mode.mode();
+        let progress = Arc::new(Progress::new(&t.name));
+        board.tables.lock().expect("board").push(progress.clone());
+        let mut report = TableReport {
+            table: t.name.clone(),
+            run_id: String::new(),
+            mode,
+            direction,
+            status: "failed".into(),
+            resumed: false,
+            findings: empty_counts(),
+            findings_by_tag: BTreeMap::new(),
+            rows_read: RowsRead::default(),
+            rows_per_sec: 0.0,
+            duration_ms: 0,
+            error: None,
+        };
+        let result = async {
+            let p = self.prepare(t, direction).await?;
+            if req.restart {
+                self.store.forget_checkpoint(&t.name, mode, direction).await?;
+            }
+            let resume = self.store.checkpoint(&t.name, mode, direction).await?;
+            let resume = match (req.mode, resume) {
+                (RunMode::Incr { since_ms, .. }, Some(cp)) if cp.cursor["since_ms"] != serde_json::json!(since_ms) => None,
+                (_, cp) => cp,
+            };
+            report.resumed = resume.is_some();
+            report.run_id = resume.as_ref().map_or_else(|| new_run_id(&t.name), |cp| cp.run_id.clone());
+            self.store.start_run(&report.run_id, &t.name, mode, direction).await?;
+            let judge = Arc::new(Judge {
+                registry: self.registry.clone(),
+                comparator: t.comparator.clone(),
+                tagger: t.tagger.clone(),
+                binding: p.binding,
+                tag_binding: p.tag_binding,
+                direction,
+                run_id: report.run_id.clone(),
+                table: t.name.clone(),
+            });
+            let v = &self.config.validation;
+            let load = Load {
+                batch_size: v.batch_size,
+                max_rows_per_sec: t.max_rows_per_sec.or(Some(v.max_rows_per_sec)).filter(|&m| m > 0),
+                max_validation_errors: v.max_validation_errors,
+            };
+            let mut run = TableRun::new(
+                t.name.clone(), p.base, p.target, direction, p.key_len, p.utime, judge, self.store.clone(), progress.clone(), load, cancel,
+            );
+            match req.mode {
+                RunMode::Full => full::run(&mut run, resume).await,
+                RunMode::Incr { since_ms, interval } => incremental::run(&mut run, since_ms, interval, resume).await,
+            }
+        }
+        .await;
+        let (status, error) = match &result {
+            Ok(Outcome::Completed) => ("completed", None),
+            Ok(Outcome::Stopped) => ("stopped", None),
+            Err(e) => ("failed", Some(format!("{e:#}"))),
+        };
+        if !report.run_id.is_empty() {
+            if let Err(e) = self.store.finish_run(&report.run_id, &t.name, mode, direction, status, error.as_deref()).await {
+                tracing::error!(error = %e, "recording the end of the run");
+            }
+            if let Ok(counts) = self.store.counts(&report.run_id).await {
+                for (k, n) in counts {
+                    report.findings.insert(k.as_str(), n);
+                }
+            }
+            report.findings_by_tag = self.store.counts_by_tag(&report.run_id).await.unwrap_or_default();
+        }
+        let s = progress.snapshot();
+        report.status = status.into();
+        report.error = error;
+        report.rows_read = RowsRead { base: s.rows_base, target: s.rows_target };
+        report.rows_per_sec = s.rows_per_sec;
+        report.duration_ms = s.elapsed_ms;
+        report
+    }
+
+    /// Run a validation; `cancel` stops it cleanly (checkpoints kept).
+    /// Table failures are in the report; an `Err` means nothing could run.
+    pub async fn run(&self, req: &Request, cancel: CancellationToken, board: &Board) -> Result<Report> {
+        let started = Instant::now();
+        let tables: Vec<&config::Table> = if req.tables.is_empty() {
+            self.config.tables.iter().collect()
+        } else {
+            req.tables
+                .iter()
+                .map(|n| {
+                    self.config.tables.iter().find(|t| &t.name == n).ok_or_else(|| {
+                        let known: Vec<&str> = self.config.tables.iter().map(|t| t.name.as_str()).collect();
+                        anyhow!("no table {n:?} in the config (configured: {})", known.join(", "))
+                    })
+                })
+                .collect::<Result<_>>()?
+        };
+        if tables.is_empty() {
+            bail!("no [[tables]] configured: nothing to validate");
+        }
+        let direction = match req.direction {
+            Some(d) => d,
+            None => self.current_direction().await?,
+        };
+        let delivery = match (&self.config.events.sink, &self.config.events.kafka) {
+            (Sink::Kafka, Some(k)) => {
+                let outbox = Arc::new(Outbox::new(self.store.clone(), k)?);
+                let (finish, stop) = (CancellationToken::new(), CancellationToken::new());
+                let task = tokio::spawn({
+                    let (outbox, finish, stop) = (outbox.clone(), finish.clone(), stop.clone());
+                    async move { outbox.run(finish, stop).await }
+                });
+                Some((task, finish, stop))
+            }
+            _ => None,
+        };
+        let reports: Vec<TableReport> = futures::stream::iter(tables)
+            .map(|t| self.run_table(t, req, direction, cancel.clone(), board))
+            .buffered(self.config.validation.concurrency)
+            .collect()
+            .await;
+        let mut undelivered = 0;
+        if let Some((task, finish, stop)) = delivery {
+            finish.cancel();
+            let deadline = Duration::from_millis(self.config.events.kafka.as_ref().map_or(30_000, |k| k.message_timeout_ms) * 2);
+            let mut task = task;
+            if tokio::time::timeout(deadline, &mut task).await.is_err() {
+                stop.cancel();
+                let _ = task.await;
+            }
+            undelivered = self.store.undelivered_count().await?;
+        }
+        let mut findings = empty_counts();
+        let mut rows = RowsRead::default();
+        for r in &reports {
+            for (k, n) in &r.findings {
+                *findings.entry(k).or_default() += n;
+            }
+            rows.base += r.rows_read.base;
+            rows.target += r.rows_read.target;
+        }
+        let secs = started.elapsed().as_secs_f64();
+        Ok(Report {
+            findings,
+            rows_read: rows,
+            rows_per_sec: if secs > 0.0 { (rows.base + rows.target) as f64 / secs } else { 0.0 },
+            duration_ms: started.elapsed().as_millis() as u64,
+            undelivered,
+            tables: reports,
+        })
+    }
+}

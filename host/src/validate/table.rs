@@ -1,0 +1,127 @@
+//! One table's validation run: both sides, the judge, the state store, the
+//! load limits and the live progress. Both modes hand their batches to
+//! [`TableRun::settle`], which compares and tags, then commits the findings
+//! with the checkpoint past them in one transaction, then paces.
+
+use super::finding::{Direction, FindingType};
+use super::judge::{Judge, Pending};
+use super::pace::Pace;
+use super::progress::Progress;
+use super::side::{Row, Side};
+use super::store::{Checkpoint, Mode, Store};
+use crate::config::TimeUnit;
+use anyhow::{Context, Result, bail};
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+/// Load limits for one table.
+#[derive(Clone, Copy, Debug)]
+pub struct Load {
+    /// Rows per page and per comparator call.
+    pub batch_size: u64,
+    pub max_rows_per_sec: Option<u64>,
+    /// The run stops once it has had more comparator errors than this.
+    pub max_validation_errors: u64,
+}
+
+/// How a run ended, when it did not fail.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Completed,
+    /// Stopped on request; the checkpoint is kept to resume from.
+    Stopped,
+}
+
+pub struct TableRun {
+    /// The table's configured name (what findings carry).
+    pub name: String,
+    pub base: Side,
+    pub target: Side,
+    pub direction: Direction,
+    pub key_len: usize,
+    /// Position of the update-time column in each row, and its unit.
+    pub utime: Option<(usize, TimeUnit)>,
+    pub judge: Arc<Judge>,
+    pub store: Store,
+    pub progress: Arc<Progress>,
+    pub load: Load,
+    pub cancel: CancellationToken,
+    pub run_id: String,
+    errors: u64,
+    pace: Pace,
+}
+
+impl TableRun {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        name: String,
+        base: Side,
+        target: Side,
+        direction: Direction,
+        key_len: usize,
+        utime: Option<(usize, TimeUnit)>,
+        judge: Arc<Judge>,
+        store: Store,
+        progress: Arc<Progress>,
+        load: Load,
+        cancel: CancellationToken,
+    ) -> TableRun {
+        let run_id = judge.run_id.clone();
+        TableRun {
+            name,
+            base,
+            target,
+            direction,
+            key_len,
+            utime,
+            judge,
+            store,
+            progress,
+            pace: Pace::new(load.max_rows_per_sec),
+            load,
+            cancel,
+            run_id,
+            errors: 0,
+        }
+    }
+
+    pub fn key_of(&self, row: &Row) -> Vec<movex_guest::OwnedValue> {
+        row[..self.key_len].to_vec()
+    }
+
+    /// Compare and tag a batch, commit its findings with `cursor`, then pace
+    /// by the `rows` it covered.
+    pub async fn settle(&mut self, pending: Pending, mode: Mode, cursor: serde_json::Value, rows: (u64, u64), rows_read: u64) -> Result<()> {
+        let judge = self.judge.clone();
+        let findings = tokio::task::spawn_blocking(move || judge.settle(pending)).await.context("comparator task")??;
+        let cp = Checkpoint { run_id: self.run_id.clone(), cursor, rows_base: rows.0, rows_target: rows.1 };
+        self.store.commit(&self.name, mode, self.direction, &cp, &findings).await?;
+        self.progress.found(&findings);
+        self.errors += findings.iter().filter(|f| f.kind == FindingType::ComparatorError).count() as u64;
+        if self.errors > self.load.max_validation_errors {
+            bail!(
+                "table {:?}: {} comparator errors, more than max_validation_errors ({}); the run stops. \
+                 See the comparator_error findings for the reasons; fix the module or raise the limit, \
+                 and run again to resume from the checkpoint",
+                self.name,
+                self.errors,
+                self.load.max_validation_errors
+            );
+        }
+        let wait = self.pace.after(rows_read, self.progress.elapsed());
+        if !wait.is_zero() {
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = self.cancel.cancelled() => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Pending {
+    pub fn clear_into(&mut self) -> Pending {
+        std::mem::take(self)
+    }
+}
