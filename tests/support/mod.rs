@@ -3,6 +3,8 @@
 //! hand out their paths. A missing wasm file is a build failure that fails
 //! the test, never a skip.
 
+pub mod dbs;
+
 use movex::wasm::{Batch, Binding, Limits, Module, Registry, Runtime, RuntimeConfig};
 use movex_guest::{Kind, Value};
 use std::path::{Path, PathBuf};
