@@ -92,7 +92,10 @@ impl SandboxArgs {
 pub fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("MOVEX_LOG").unwrap_or_else(|_| "warn".into()),
+            // librdkafka logs every failed connection at ERROR; movex
+            // reports delivery failures itself (MOVEX_LOG=debug shows them).
+            tracing_subscriber::EnvFilter::try_from_env("MOVEX_LOG")
+                .unwrap_or_else(|_| "warn,librdkafka=off,rdkafka::client=off".into()),
         )
         .with_writer(std::io::stderr)
         .init();

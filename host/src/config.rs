@@ -118,6 +118,15 @@ pub struct Kafka {
     /// the outbox.
     #[serde(default = "default_message_timeout_ms")]
     pub message_timeout_ms: u64,
+    /// How long `movex validate` waits, after the run, for the outbox to
+    /// drain before it exits 2 (the findings stay stored and are delivered
+    /// by the next run).
+    #[serde(default = "default_drain_timeout_ms")]
+    pub drain_timeout_ms: u64,
+}
+
+fn default_drain_timeout_ms() -> u64 {
+    60_000
 }
 
 fn default_topic() -> String {

@@ -131,3 +131,14 @@ pub fn keys_of(findings: &[movex::validate::Finding], kind: &str) -> Vec<String>
     k.sort();
     k
 }
+
+/// How many findings the state store holds so far (0 before it exists).
+pub async fn stored_findings(state_url: &str) -> i64 {
+    use sqlx::Connection;
+    let path = state_url.trim_start_matches("sqlite://");
+    if !Path::new(path).exists() {
+        return 0;
+    }
+    let Ok(mut c) = sqlx::SqliteConnection::connect(state_url).await else { return 0 };
+    sqlx::query_scalar("SELECT count(*) FROM findings").fetch_one(&mut c).await.unwrap_or(0)
+}

@@ -16,8 +16,9 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::util::Timeout;
+use std::sync::Mutex;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -26,8 +27,11 @@ const ROUND: u32 = 2000;
 
 pub struct Outbox {
     store: Store,
-    producer: FutureProducer,
+    /// Replaced after a failed round: an idempotent producer whose messages
+    /// timed out carries sequence state a restarted broker may refuse.
+    producer: Mutex<FutureProducer>,
     admin: AdminClient<DefaultClientContext>,
+    client_config: ClientConfig,
     config: Kafka,
 }
 
@@ -41,12 +45,36 @@ impl Outbox {
             .set("linger.ms", "5");
         let producer: FutureProducer = cc.create().context("creating the Kafka producer")?;
         let admin: AdminClient<DefaultClientContext> = cc.create().context("creating the Kafka admin client")?;
-        Ok(Outbox { store, producer, admin, config: config.clone() })
+        Ok(Outbox { store, producer: Mutex::new(producer), admin, client_config: cc, config: config.clone() })
+    }
+
+    fn producer(&self) -> FutureProducer {
+        self.producer.lock().expect("producer lock").clone()
+    }
+
+    fn renew_producer(&self) {
+        match self.client_config.create::<FutureProducer>() {
+            Ok(p) => *self.producer.lock().expect("producer lock") = p,
+            Err(e) => tracing::warn!(error = %e, "could not create a new Kafka producer; keeping the old one"),
+        }
     }
 
     /// Create the topic if the broker does not have it (brokers without
     /// auto-creation); an existing topic is fine.
     pub async fn ensure_topic(&self) -> Result<()> {
+        let producer = self.producer();
+        let topic_name = self.config.topic.clone();
+        let exists = tokio::task::spawn_blocking(move || {
+            producer.client().fetch_metadata(Some(&topic_name), Duration::from_secs(5)).map(|m| {
+                m.topics().iter().any(|t| t.name() == topic_name && t.error().is_none() && !t.partitions().is_empty())
+            })
+        })
+        .await
+        .context("metadata task")?
+        .context("reading the broker's metadata")?;
+        if exists {
+            return Ok(());
+        }
         let topic = NewTopic::new(&self.config.topic, self.config.partitions, TopicReplication::Fixed(1));
         let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
         let results = self.admin.create_topics([&topic], &opts).await.context("creating the findings topic")?;
@@ -67,12 +95,14 @@ impl Outbox {
             return Ok(0);
         }
         let topic = self.config.topic.as_str();
+        let producer = self.producer();
+        let producer = &producer;
         let sends = batch.iter().map(|(seq, f)| async move {
             let key = f.message_key();
             let value = serde_json::to_string(f).expect("finding serializes");
             let headers = OwnedHeaders::new().insert(Header { key: "id", value: Some(f.id.as_str()) });
             let record = FutureRecord::to(topic).key(&key).payload(&value).headers(headers);
-            (*seq, self.producer.send(record, Timeout::After(Duration::from_secs(5))).await)
+            (*seq, producer.send(record, Timeout::After(Duration::from_secs(5))).await)
         });
         let results = futures::future::join_all(sends).await;
         let delivered: Vec<i64> = results.iter().filter(|(_, r)| r.is_ok()).map(|(s, _)| *s).collect();
@@ -119,6 +149,10 @@ impl Outbox {
                     Duration::from_millis(100)
                 }
                 Err(e) => {
+                    // A broker that came back empty needs the topic again;
+                    // a fresh producer starts a clean idempotence session.
+                    topic_ready = false;
+                    self.renew_producer();
                     tracing::warn!(error = %format!("{e:#}"), retry_in = ?backoff, "Kafka delivery failed; retrying");
                     let w = backoff;
                     backoff = (backoff * 2).min(Duration::from_secs(10));

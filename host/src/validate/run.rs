@@ -404,7 +404,7 @@ impl Validator {
         let mut undelivered = 0;
         if let Some((task, finish, stop)) = delivery {
             finish.cancel();
-            let deadline = Duration::from_millis(self.config.events.kafka.as_ref().map_or(30_000, |k| k.message_timeout_ms) * 2);
+            let deadline = Duration::from_millis(self.config.events.kafka.as_ref().map_or(60_000, |k| k.drain_timeout_ms));
             let mut task = task;
             if tokio::time::timeout(deadline, &mut task).await.is_err() {
                 stop.cancel();

@@ -181,7 +181,7 @@ async fn postgres(pool: &sqlx::PgPool, table: &str) -> Result<Vec<ColumnInfo>> {
                 Some("default") | None => db_collate.as_str(),
                 Some(c) => c,
             };
-            let byte_collation = (kind == Kind::Text && typname != "uuid" && !matches!(effective, "C" | "POSIX"))
+            let byte_collation = (kind == Kind::Text && typname != "uuid" && !matches!(effective, "C" | "POSIX" | "C.UTF-8" | "C.utf8"))
                 .then(|| "\"C\"".to_owned());
             Ok(ColumnInfo { name, kind, db_type, binary: false, json: false, byte_collation })
         })

@@ -1,0 +1,179 @@
+//! Findings delivered to Kafka through a broker outage: the tansu broker
+//! (an Apache-Kafka-compatible broker, ../shared/KAFKA.md) is stopped while
+//! `movex validate` is finding differences and started again a few seconds
+//! later. Every finding found must reach the topic: the count of distinct
+//! finding ids consumed equals the count found, and none is left in the
+//! outbox.
+//!
+//! The broker keeps its log in a SQLite file (tansu's `libsql` storage), so
+//! what it acknowledged before the stop is still there after the restart;
+//! with memory storage a restart would lose acknowledged messages and the
+//! test could not tell movex's losses from the broker's.
+
+use movex_tests::dbs;
+use rdkafka::ClientConfig;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::message::{Headers, Message};
+use std::collections::BTreeSet;
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The tansu binary, or why this test cannot run (CI installs it: .ci/run).
+fn tansu() -> Option<String> {
+    let found = Command::new("tansu").arg("--version").output().is_ok_and(|o| o.status.success());
+    if found {
+        return Some("tansu".into());
+    }
+    assert!(std::env::var_os("CI").is_none(), "CI must install tansu (see .ci/run); it is missing");
+    eprintln!("SKIPPED: no `tansu` on PATH; install it as .ci/run does to run the Kafka tests");
+    None
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn start_broker(bin: &str, port: u16, dir: &Path) -> Child {
+    let url = format!("tcp://127.0.0.1:{port}");
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("tansu.log")).unwrap();
+    let child = Command::new(bin)
+        .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url, "--storage-engine"])
+        // tansu joins the file's path to its working directory: keep it relative.
+        .arg("sqlite://tansu.db")
+        .current_dir(dir)
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("start tansu");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "tansu did not open port {port}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child
+}
+
+/// Kill the broker. SIGKILL, not SIGTERM: tansu's graceful stop waits for
+/// its clients to hang up, so with movex connected it would not stop at all.
+fn stop(child: &mut Child) {
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_finding_is_lost_when_the_broker_is_stopped_and_restarted_mid_run() {
+    let Some(bin) = tansu() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut broker = start_broker(&bin, port, dir.path());
+
+    // 3000 rows, 300 differences: 100 of each type.
+    let rows: Vec<String> = (0..3000).map(|i| format!("({i}, 'v{i}', 'gold')")).collect();
+    let setup = format!("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT, tier TEXT); INSERT INTO t VALUES {};", rows.join(", "));
+    let src = dbs::sqlite(dir.path(), "src", &setup).await;
+    let dst = dbs::sqlite(
+        dir.path(),
+        "dst",
+        &format!(
+            "{setup}
+             DELETE FROM t WHERE id % 30 = 0;
+             UPDATE t SET v = 'changed' WHERE id % 30 = 1;
+             INSERT INTO t SELECT id + 100000, v, tier FROM t WHERE id % 30 = 2;"
+        ),
+    )
+    .await;
+    let topic = format!("findings_{}", std::process::id());
+    let modules = dbs::modules(dir.path());
+    let state = format!("sqlite://{}", dir.path().join("state.db").display());
+    let config = dir.path().join("movex.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[source]
+url = "{src}"
+[destination]
+url = "{dst}"
+[state]
+url = "{state}"
+[modules]
+dir = "{}"
+[events]
+sink = "kafka"
+[events.kafka]
+brokers = "127.0.0.1:{port}"
+topic = "{topic}"
+message_timeout_ms = 1000
+[validation]
+batch_size = 50
+max_rows_per_sec = 500
+[[tables]]
+name = "t"
+key = ["id"]
+comparator = "exact"
+"#,
+            modules.display()
+        ),
+    )
+    .unwrap();
+
+    // About 6 s of validation; the broker is killed once the run has found
+    // 30 differences, and is back 3 s later.
+    let child = Command::new(movex_tests::movex_bin())
+        .args(["validate", "--json", "--config"])
+        .arg(&config)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        assert!(Instant::now() < deadline, "the run never got going");
+        if dbs::stored_findings(&state).await >= 30 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stop(&mut broker);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let mut broker = start_broker(&bin, port, dir.path());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("no report; stderr: {stderr}"));
+    assert_eq!(out.status.code(), Some(1), "differences found and all delivered: {report} {stderr}");
+    assert_eq!(report["undelivered"], 0, "{report}");
+    assert!(stderr.contains("Kafka delivery failed"), "the outage must have hit delivery mid-run: {stderr}");
+    let found: u64 = report["findings"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
+    assert_eq!(found, 300, "{report}");
+
+    let run_id = report["tables"][0]["run_id"].as_str().unwrap();
+    let expected: BTreeSet<String> = dbs::findings(&state, run_id).await.into_iter().map(|f| f.id).collect();
+    assert_eq!(expected.len(), 300);
+
+    let consumer: StreamConsumer = ClientConfig::new()
+        .set("bootstrap.servers", format!("127.0.0.1:{port}"))
+        .set("group.id", format!("check_{}", std::process::id()))
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    consumer.subscribe(&[&topic]).unwrap();
+    let mut seen = BTreeSet::new();
+    let mut messages = 0;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while seen.len() < expected.len() && Instant::now() < deadline {
+        let Ok(Ok(m)) = tokio::time::timeout(Duration::from_secs(5), consumer.recv()).await else { continue };
+        messages += 1;
+        let value: serde_json::Value = serde_json::from_slice(m.payload().unwrap()).unwrap();
+        let id = value["id"].as_str().unwrap().to_owned();
+        // Key `table:key`, header `id`.
+        assert_eq!(std::str::from_utf8(m.key().unwrap()).unwrap(), format!("t:{}", value["key"]));
+        let header = m.headers().unwrap().iter().find(|h| h.key == "id").unwrap();
+        assert_eq!(header.value.unwrap(), id.as_bytes());
+        seen.insert(id);
+    }
+    stop(&mut broker);
+    assert_eq!(seen, expected, "every finding delivered ({messages} messages for {} distinct)", seen.len());
+}
