@@ -14,7 +14,8 @@ use std::sync::{Arc, OnceLock};
 /// Example modules (wasm32-unknown-unknown core modules).
 pub const EXAMPLES: [&str; 4] = ["exact", "tolerant", "tag-by-column", "promote-when-clean"];
 /// Broken fixtures built for wasm32-unknown-unknown.
-pub const FIXTURES: [&str; 10] = [
+pub const FIXTURES: [&str; 11] = [
+    "fixture-undecided",
     "fixture-loop",
     "fixture-memory-bomb",
     "fixture-panic",

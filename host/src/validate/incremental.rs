@@ -5,8 +5,8 @@
 //! batches (`key IN (...)`); then changed target rows are looked up in the
 //! base, which the Go design never did: a row changed only on the target
 //! (a stray write, a failed double-write) is found too. A target row whose
-//! base row changed in the same window was already compared in the first
-//! pass and is not compared twice.
+//! base row changed in the same window was already compared in this round's
+//! first pass is not compared twice.
 //!
 //! With an interval of zero the run goes once to the present and stops;
 //! otherwise it polls, each round continuing from the cursors of the last.
@@ -84,6 +84,8 @@ pub async fn run(t: &mut TableRun, since_ms: i64, interval: Duration, resume: Op
     };
     loop {
         let until = bound(now_ms(), unit);
+        // Pass 1 of this round covers base rows after this cursor.
+        let round_start = cur_base.clone();
         // Pass 1: base rows changed in the window, against the target.
         for pass in [1, 2] {
             loop {
@@ -118,8 +120,10 @@ pub async fn run(t: &mut TableRun, since_ms: i64, interval: Duration, resume: Op
                         (1, Some(target)) => pending.pairs.push((k, row.clone(), target.clone())),
                         (1, None) => pending.found.push((Finding::new(&t.run_id, &t.name, t.direction, FindingType::TargetMissing, &k), row.clone())),
                         (_, None) => pending.found.push((Finding::new(&t.run_id, &t.name, t.direction, FindingType::BaseMissing, &k), row.clone())),
-                        // Compared in pass 1 already.
-                        (_, Some(base)) if within(&base[u], &from, &until) => {}
+                        // Compared in this round's pass 1 already.
+                        (_, Some(base))
+                            if within(&base[u], &from, &until)
+                                && round_start.as_ref().is_none_or(|s| cmp_keys(&cursor_of(base, t.key_len), s) == Ordering::Greater) => {}
                         (_, Some(base)) => pending.pairs.push((k, base.clone(), row.clone())),
                     }
                 }

@@ -16,7 +16,6 @@ use super::{full, incremental};
 use crate::config::{self, Config, Sink};
 use crate::wasm::{self, Binding, Capability, Registry, Runtime, RuntimeConfig};
 use anyhow::{Context, Result, anyhow, bail};
-use futures::StreamExt;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -360,6 +359,19 @@ impl Validator {
         report
     }
 
+    async fn gated_table(
+        &self,
+        gate: &tokio::sync::Semaphore,
+        t: &config::Table,
+        req: &Request,
+        direction: Direction,
+        cancel: CancellationToken,
+        board: &Board,
+    ) -> TableReport {
+        let _permit = gate.acquire().await.expect("semaphore is never closed");
+        self.run_table(t, req, direction, cancel, board).await
+    }
+
     /// Run a validation; `cancel` stops it cleanly (checkpoints kept).
     /// Table failures are in the report; an `Err` means nothing could run.
     pub async fn run(&self, req: &Request, cancel: CancellationToken, board: &Board) -> Result<Report> {
@@ -396,11 +408,14 @@ impl Validator {
             }
             _ => None,
         };
-        let reports: Vec<TableReport> = futures::stream::iter(tables)
-            .map(|t| self.run_table(t, req, direction, cancel.clone(), board))
-            .buffered(self.config.validation.concurrency)
-            .collect()
-            .await;
+        // A plain Vec of futures gated by a semaphore (not a stream
+        // combinator over a closure), so `run` stays `Send` for tokio::spawn.
+        let gate = tokio::sync::Semaphore::new(self.config.validation.concurrency);
+        let mut runs = Vec::with_capacity(tables.len());
+        for t in tables {
+            runs.push(self.gated_table(&gate, t, req, direction, cancel.clone(), board));
+        }
+        let reports: Vec<TableReport> = futures::future::join_all(runs).await;
         let mut undelivered = 0;
         if let Some((task, finish, stop)) = delivery {
             finish.cancel();
