@@ -29,8 +29,18 @@ impl Pending {
     }
 }
 
+/// A comparator compiled into the host, outside the sandbox: the same
+/// contract as a wasm comparator (a batch of pairs in, an outcome per pair
+/// out). For built-ins, and for measuring what the sandbox costs
+/// (BENCHMARKS.md).
+pub trait NativeComparator: Send + Sync {
+    fn compare(&self, binding: &Binding, batch: &Batch) -> Vec<PairOutcome>;
+}
+
 pub struct Judge {
     pub registry: Arc<Registry>,
+    /// Used instead of the registry's module when set.
+    pub native: Option<Arc<dyn NativeComparator>>,
     pub comparator: String,
     pub tagger: Option<String>,
     /// Compared columns (the leading ones of each row), bound with the
@@ -52,9 +62,6 @@ impl Judge {
         let n = self.binding.columns.len();
         let mut found = pending.found;
         if !pending.pairs.is_empty() {
-            let module = self.registry.get(&self.comparator).ok_or_else(|| {
-                anyhow!("comparator module {:?} is not loaded (was it unloaded during the run?)", self.comparator)
-            })?;
             let mut batch = Batch::with_capacity(pending.pairs.len() * 64);
             for (key, base, target) in &pending.pairs {
                 // Comparators see (source, destination), whichever is the base.
@@ -64,7 +71,15 @@ impl Judge {
                 };
                 batch.push_pair(key_json(key).to_string(), src[..n].iter().map(|v| v.as_value()), dst[..n].iter().map(|v| v.as_value()));
             }
-            let outcomes = module.compare(&self.binding, &batch).map_err(|e| anyhow!("{e}"))?;
+            let outcomes = match &self.native {
+                Some(native) => native.compare(&self.binding, &batch),
+                None => {
+                    let module = self.registry.get(&self.comparator).ok_or_else(|| {
+                        anyhow!("comparator module {:?} is not loaded (was it unloaded during the run?)", self.comparator)
+                    })?;
+                    module.compare(&self.binding, &batch).map_err(|e| anyhow!("{e}"))?
+                }
+            };
             let names = self.names();
             for ((key, base, target), outcome) in pending.pairs.into_iter().zip(outcomes) {
                 let (kind, reason, columns) = match outcome {

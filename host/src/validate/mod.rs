@@ -34,5 +34,6 @@ pub mod store;
 pub mod table;
 
 pub use finding::{Direction, Finding, FindingType};
+pub use judge::NativeComparator;
 pub use run::{Board, Report, Request, RunMode, TableReport, Validator};
 pub use store::{Mode, Store};

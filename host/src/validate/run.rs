@@ -5,7 +5,7 @@
 //! when configured, and reports.
 
 use super::finding::{Direction, FindingType};
-use super::judge::Judge;
+use super::judge::{Judge, NativeComparator};
 use super::outbox::Outbox;
 use super::progress::Progress;
 use super::schema::{self, ColumnInfo};
@@ -115,6 +115,7 @@ pub struct Validator {
     source: Db,
     destination: Db,
     refused: Vec<(String, String)>,
+    natives: Mutex<BTreeMap<String, Arc<dyn NativeComparator>>>,
 }
 
 /// A table ready to run in one direction.
@@ -153,7 +154,7 @@ impl Validator {
             Db::connect(&config.source.url, "source", max),
             Db::connect(&config.destination.url, "destination", max)
         )?;
-        Ok(Validator { config: Arc::new(config), store, registry, source, destination, refused })
+        Ok(Validator { config: Arc::new(config), store, registry, source, destination, refused, natives: Mutex::default() })
     }
 
     pub fn store(&self) -> &Store {
@@ -171,6 +172,16 @@ impl Validator {
             Some(p) => Direction::of_pattern(&p).unwrap_or(Direction::Src),
             None => Direction::Src,
         })
+    }
+
+    /// Serve comparator `name` with a comparator compiled into the host
+    /// instead of a wasm module.
+    pub fn register_native(&self, name: &str, comparator: Arc<dyn NativeComparator>) {
+        self.natives.lock().expect("natives").insert(name.to_owned(), comparator);
+    }
+
+    fn native(&self, name: &str) -> Option<Arc<dyn NativeComparator>> {
+        self.natives.lock().expect("natives").get(name).cloned()
     }
 
     fn module(&self, name: &str, capability: Capability, table: &str) -> Result<()> {
@@ -257,7 +268,9 @@ impl Validator {
                 }
             }
         }
-        self.module(&t.comparator, Capability::Comparator, &t.name)?;
+        if self.native(&t.comparator).is_none() {
+            self.module(&t.comparator, Capability::Comparator, &t.name)?;
+        }
         if let Some(tagger) = &t.tagger {
             self.module(tagger, Capability::Tagger, &t.name)?;
         }
@@ -311,6 +324,7 @@ impl Validator {
             self.store.start_run(&report.run_id, &t.name, mode, direction).await?;
             let judge = Arc::new(Judge {
                 registry: self.registry.clone(),
+                native: self.native(&t.comparator),
                 comparator: t.comparator.clone(),
                 tagger: t.tagger.clone(),
                 binding: p.binding,
