@@ -85,39 +85,16 @@ async fn no_finding_is_lost_when_the_broker_is_stopped_and_restarted_mid_run() {
     )
     .await;
     let topic = format!("findings_{}", std::process::id());
-    let modules = dbs::modules(dir.path());
-    let state = format!("sqlite://{}", dir.path().join("state.db").display());
-    let config = dir.path().join("movex.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"
-[source]
-url = "{src}"
-[destination]
-url = "{dst}"
-[state]
-url = "{state}"
-[modules]
-dir = "{}"
-[events]
-sink = "kafka"
-[events.kafka]
-brokers = "127.0.0.1:{port}"
-topic = "{topic}"
-message_timeout_ms = 1000
-[validation]
-batch_size = 50
-max_rows_per_sec = 500
-[[tables]]
-name = "t"
-key = ["id"]
-comparator = "exact"
-"#,
-            modules.display()
+    let (config, state) = dbs::config(
+        dir.path(),
+        &src,
+        &dst,
+        &format!(
+            "[events]\nsink = \"kafka\"\n[events.kafka]\nbrokers = \"127.0.0.1:{port}\"\ntopic = \"{topic}\"\n\
+             message_timeout_ms = 1000\n[validation]\nbatch_size = 50\nmax_rows_per_sec = 500"
         ),
-    )
-    .unwrap();
+        "[[tables]]\nname = \"t\"\nkey = [\"id\"]\ncomparator = \"exact\"\n",
+    );
 
     // About 6 s of validation; the broker is killed once the run has found
     // 30 differences, and is back 3 s later.

@@ -4,35 +4,8 @@
 //! composite and string keys, keys <= 0, rows sharing an update time, NULLs,
 //! unsigned max, DECIMAL, DATETIME, JSON and binary values; exit codes 0/1/2.
 
-use movex_tests::dbs::{self, keys_of};
+use movex_tests::dbs::{self, config, keys_of};
 use serde_json::json;
-use std::path::{Path, PathBuf};
-
-/// A config file in `dir` for these databases and tables.
-fn config(dir: &Path, src: &str, dst: &str, extra: &str, tables: &str) -> (PathBuf, String) {
-    let modules = dbs::modules(dir);
-    let state = format!("sqlite://{}", dir.join("state.db").display());
-    let text = format!(
-        r#"
-[source]
-url = "{src}"
-[destination]
-url = "{dst}"
-[state]
-url = "{state}"
-[modules]
-dir = "{}"
-[modules.settings.tag-by-column]
-column = "tier"
-{extra}
-{tables}
-"#,
-        modules.display()
-    );
-    let path = dir.join("movex.toml");
-    std::fs::write(&path, text).unwrap();
-    (path, state)
-}
 
 fn counts(report: &serde_json::Value) -> serde_json::Value {
     report["findings"].clone()
@@ -73,6 +46,9 @@ const SEED_ITEMS: &str = "
     UPDATE items SET n = NULL WHERE id = 6;
 ";
 
+/// MySQL zero dates are values like any other: equal when both sides hold one.
+const ZERO_DATE: &str = "UPDATE items SET dt = '0000-00-00 00:00:00' WHERE id = 7;";
+
 const ITEMS_TABLE: &str = r#"
 [[tables]]
 name = "items"
@@ -84,21 +60,22 @@ tagger = "tag-by-column"
 #[tokio::test]
 async fn mariadb_finds_exactly_the_seeded_differences_of_every_type() {
     let dir = tempfile::tempdir().unwrap();
-    let setup = format!("{ITEMS_MYSQL}{}", items_rows());
+    let setup = format!("{ITEMS_MYSQL}{}{ZERO_DATE}", items_rows());
     let src = dbs::mariadb(&dbs::unique("every_src"), &setup).await;
-    let dst = dbs::mariadb(&dbs::unique("every_dst"), &format!("{setup}{SEED_ITEMS}")).await;
+    let seeds = format!("{SEED_ITEMS} UPDATE items SET dt = '0000-00-00 00:00:00' WHERE id = 8;");
+    let dst = dbs::mariadb(&dbs::unique("every_dst"), &format!("{setup}{seeds}")).await;
     // Pages of 16 rows: the merge crosses many page boundaries.
     let (cfg, state) = config(dir.path(), &src, &dst, "[validation]\nbatch_size = 16", ITEMS_TABLE);
 
     let run = dbs::validate(&cfg, &[]);
     assert_eq!(run.code, 1, "differences found exit 1: {run:?}");
-    assert_eq!(counts(&run.json), json!({"target_missing": 3, "base_missing": 2, "neq": 7, "comparator_error": 0}));
+    assert_eq!(counts(&run.json), json!({"target_missing": 3, "base_missing": 2, "neq": 8, "comparator_error": 0}));
     assert_eq!(run.json["rows_read"], json!({"base": 201, "target": 200}));
     let run_id = run.json["tables"][0]["run_id"].as_str().unwrap();
     let found = dbs::findings(&state, run_id).await;
     assert_eq!(keys_of(&found, "target_missing"), ["-20", "0", "77"]);
     assert_eq!(keys_of(&found, "base_missing"), ["-500", "500"]);
-    assert_eq!(keys_of(&found, "neq"), ["1", "10", "2", "3", "4", "5", "6"]);
+    assert_eq!(keys_of(&found, "neq"), ["1", "10", "2", "3", "4", "5", "6", "8"]);
     // Each neq names the one column changed, with both values, without loss.
     let column_of = |id: i64| {
         let f = found.iter().find(|f| f.key == json!(id) && f.kind.as_str() == "neq").unwrap();
@@ -114,6 +91,7 @@ async fn mariadb_finds_exactly_the_seeded_differences_of_every_type() {
     assert_eq!(column_of(5).target, json!({"hex": "00ff06"}));
     assert_eq!((column_of(10).base.clone(), column_of(10).target.clone()), (json!(null), json!("x")));
     assert_eq!(column_of(6).column, "n");
+    assert_eq!(column_of(8).target, json!("0000-00-00 00:00:00"));
     // The tagger's tag is on every finding: the tier of the row found.
     for f in &found {
         let id = f.key.as_i64().unwrap();
@@ -125,10 +103,10 @@ async fn mariadb_finds_exactly_the_seeded_differences_of_every_type() {
     // Validated again in the other direction (the destination as base), the
     // missing sides swap.
     let run = dbs::validate(&cfg, &["--direction", "DST"]);
-    assert_eq!(counts(&run.json), json!({"target_missing": 2, "base_missing": 3, "neq": 7, "comparator_error": 0}), "{run:?}");
+    assert_eq!(counts(&run.json), json!({"target_missing": 2, "base_missing": 3, "neq": 8, "comparator_error": 0}), "{run:?}");
 
     // Identical tables: exit 0.
-    dbs::exec(&dst, &format!("DELETE FROM items; {}", items_rows())).await;
+    dbs::exec(&dst, &format!("DELETE FROM items; {}{ZERO_DATE}", items_rows())).await;
     let run = dbs::validate(&cfg, &[]);
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(counts(&run.json), json!({"target_missing": 0, "base_missing": 0, "neq": 0, "comparator_error": 0}));
@@ -216,7 +194,7 @@ async fn incremental_mode_checks_both_sides_and_rows_sharing_an_update_time() {
     // 60 rows share utime 5000 (pages of 7 split them); 20 are older.
     let mut rows = Vec::new();
     for id in -10..70i64 {
-        let utime = if id < 50 && id >= -10 && id % 4 != 0 { 5000 } else { 100 };
+        let utime = if (-10..50).contains(&id) && id % 4 != 0 { 5000 } else { 100 };
         rows.push(format!("({id}, {id}, 'gold', {utime})"));
     }
     let setup = format!("CREATE TABLE users (id INTEGER PRIMARY KEY, v INTEGER, tier TEXT, utime INTEGER); INSERT INTO users VALUES {};", rows.join(", "));

@@ -308,19 +308,18 @@ fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
 
 fn values_equal(a: &Value<'_>, b: &Value<'_>, rule: &ColumnRule) -> bool {
     use Value::*;
-    if rule.epoch_ints {
-        if let (Some(x), Some(y)) = (epoch_micros(a, rule), epoch_micros(b, rule)) {
-            let p = rule.time_precision.map_or(1, Precision::micros) as i128;
-            return x.div_euclid(p) == y.div_euclid(p);
-        }
+    if rule.epoch_ints
+        && let (Some(x), Some(y)) = (epoch_micros(a, rule), epoch_micros(b, rule))
+    {
+        let p = rule.time_precision.map_or(1, Precision::micros) as i128;
+        return x.div_euclid(p) == y.div_euclid(p);
     }
-    if rule.json_semantic {
-        if let (Some(x), Some(y)) = (json_text(a, rule), json_text(b, rule)) {
-            // Text that is not JSON falls through to the text rules below.
-            if let Some(eq) = json_equal(x, y) {
-                return eq;
-            }
-        }
+    // Text that is not JSON falls through to the text rules below.
+    if rule.json_semantic
+        && let (Some(x), Some(y)) = (json_text(a, rule), json_text(b, rule))
+        && let Some(eq) = json_equal(x, y)
+    {
+        return eq;
     }
     match (*a, *b) {
         (Null, Null) => true,

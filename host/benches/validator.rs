@@ -228,14 +228,21 @@ fn peak_rss(dir: &Path) -> (u64, f64, String) {
     let cfg = dir.join("rss.toml");
     std::fs::write(&cfg, config(dir, "exact")).unwrap();
     let t0 = Instant::now();
-    let child = Command::new(bin).args(["validate", "--json", "--restart", "--config"]).arg(&cfg).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let mut child = Command::new(bin).args(["validate", "--json", "--restart", "--config"]).arg(&cfg).stdout(std::process::Stdio::piped()).spawn().unwrap();
     let pid = child.id() as i32;
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut out = Vec::new();
+        std::io::Read::read_to_end(&mut stdout, &mut out).unwrap();
+        out
+    });
     let mut status = 0;
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     // wait4 gives this child's own peak RSS (getrusage would mix children).
     unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
     let secs = t0.elapsed().as_secs_f64();
-    let out = child.wait_with_output().map(|o| o.stdout).unwrap_or_default();
+    let out = reader.join().unwrap();
+    let _ = child.try_wait(); // reaped by wait4 above
     let report: serde_json::Value = serde_json::from_slice(&out).unwrap_or_default();
     (usage.ru_maxrss as u64, secs, report["findings"].to_string())
 }

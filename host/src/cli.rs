@@ -157,7 +157,7 @@ fn check(file: &PathBuf, json: bool, sandbox: &SandboxArgs) -> anyhow::Result<Ex
     Ok(ExitCode::SUCCESS)
 }
 
-fn warmup(dir: &PathBuf, cache_dir: Option<PathBuf>, sandbox: &SandboxArgs) -> anyhow::Result<ExitCode> {
+fn warmup(dir: &std::path::Path, cache_dir: Option<PathBuf>, sandbox: &SandboxArgs) -> anyhow::Result<ExitCode> {
     let registry = sandbox.registry(cache_dir)?;
     let w = wasm::warm_up(&registry, dir)?;
     let out = serde_json::json!({ "warmup": w, "details": wasm::reports(&registry) });

@@ -3,7 +3,7 @@
 //! tests run in parallel), a modules directory with the example modules, and
 //! the `movex validate` binary run as a pipeline would run it.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 pub fn mysql_url() -> String {
@@ -142,3 +142,32 @@ pub async fn stored_findings(state_url: &str) -> i64 {
     let Ok(mut c) = sqlx::SqliteConnection::connect(state_url).await else { return 0 };
     sqlx::query_scalar("SELECT count(*) FROM findings").fetch_one(&mut c).await.unwrap_or(0)
 }
+
+/// A config file `movex.toml` in `dir` for these databases, the example
+/// modules (tag-by-column tags by `tier`) and a state store in `dir`; `extra`
+/// sections and `tables` appended. The path and the state store's URL.
+pub fn config(dir: &Path, src: &str, dst: &str, extra: &str, tables: &str) -> (PathBuf, String) {
+    let modules = modules(dir);
+    let state = format!("sqlite://{}", dir.join("state.db").display());
+    let text = format!(
+        r#"
+[source]
+url = "{src}"
+[destination]
+url = "{dst}"
+[state]
+url = "{state}"
+[modules]
+dir = "{}"
+[modules.settings.tag-by-column]
+column = "tier"
+{extra}
+{tables}
+"#,
+        modules.display()
+    );
+    let path = dir.join("movex.toml");
+    std::fs::write(&path, text).unwrap();
+    (path, state)
+}
+

@@ -38,7 +38,7 @@ impl ColumnInfo {
 }
 
 /// `schema.table` or `table` into (schema, table).
-fn split(table: &str) -> (Option<&str>, &str) {
+pub(crate) fn split(table: &str) -> (Option<&str>, &str) {
     match table.split_once('.') {
         Some((s, t)) => (Some(s), t),
         None => (None, table),

@@ -160,7 +160,7 @@ impl Side {
     pub async fn estimate_rows(&self) -> u64 {
         let r: Result<Option<i64>, sqlx::Error> = match &self.db {
             Db::MySql(p) => {
-                let (schema, name) = self.table.split_once('.').map_or((None, self.table.as_str()), |(s, t)| (Some(s), t));
+                let (schema, name) = super::schema::split(&self.table);
                 sqlx::query_scalar(
                     "SELECT CAST(TABLE_ROWS AS SIGNED) FROM information_schema.TABLES
                      WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ?",
@@ -256,35 +256,29 @@ fn bind_mysql<'q>(q: MyQuery<'q>, v: &OwnedValue) -> MyQuery<'q> {
     }
 }
 
-fn bind_postgres<'q>(q: PgQuery<'q>, v: &OwnedValue) -> PgQuery<'q> {
-    match v {
-        OwnedValue::Null => q.bind(None::<i64>),
-        OwnedValue::Bool(b) => q.bind(*b),
-        OwnedValue::Int(i) => q.bind(*i),
-        OwnedValue::Uint(u) => match i64::try_from(*u) {
-            Ok(i) => q.bind(i),
-            Err(_) => q.bind(u.to_string()),
-        },
-        OwnedValue::Float(x) => q.bind(*x),
-        OwnedValue::Bytes(b) => q.bind(b.clone()),
-        other => q.bind(text(other)),
-    }
+/// PostgreSQL and SQLite have no unsigned 64-bit type: an unsigned value
+/// is bound as a signed one when it fits, as text otherwise.
+macro_rules! bind_signed_only {
+    ($name:ident, $query:ty) => {
+        fn $name<'q>(q: $query, v: &OwnedValue) -> $query {
+            match v {
+                OwnedValue::Null => q.bind(None::<i64>),
+                OwnedValue::Bool(b) => q.bind(*b),
+                OwnedValue::Int(i) => q.bind(*i),
+                OwnedValue::Uint(u) => match i64::try_from(*u) {
+                    Ok(i) => q.bind(i),
+                    Err(_) => q.bind(u.to_string()),
+                },
+                OwnedValue::Float(x) => q.bind(*x),
+                OwnedValue::Bytes(b) => q.bind(b.clone()),
+                other => q.bind(text(other)),
+            }
+        }
+    };
 }
 
-fn bind_sqlite<'q>(q: LiteQuery<'q>, v: &OwnedValue) -> LiteQuery<'q> {
-    match v {
-        OwnedValue::Null => q.bind(None::<i64>),
-        OwnedValue::Bool(b) => q.bind(*b),
-        OwnedValue::Int(i) => q.bind(*i),
-        OwnedValue::Uint(u) => match i64::try_from(*u) {
-            Ok(i) => q.bind(i),
-            Err(_) => q.bind(u.to_string()),
-        },
-        OwnedValue::Float(x) => q.bind(*x),
-        OwnedValue::Bytes(b) => q.bind(b.clone()),
-        other => q.bind(text(other)),
-    }
-}
+bind_signed_only!(bind_postgres, PgQuery<'q>);
+bind_signed_only!(bind_sqlite, LiteQuery<'q>);
 
 #[cfg(test)]
 mod tests {

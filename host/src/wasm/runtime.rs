@@ -181,10 +181,10 @@ impl Runtime {
             .map_err(|e| LoadError::WrongInterface { detail: format!("{e:#}") })?;
 
         // Cache only what passed the checks.
-        if let (Some(cache), Some(artifact)) = (&self.cache, artifact) {
-            if let Err(e) = cache.store(&hash, &artifact) {
-                tracing::warn!(dir = %cache.dir().display(), "could not cache a compiled module: {e}");
-            }
+        if let (Some(cache), Some(artifact)) = (&self.cache, artifact)
+            && let Err(e) = cache.store(&hash, &artifact)
+        {
+            tracing::warn!(dir = %cache.dir().display(), "could not cache a compiled module: {e}");
         }
         Ok(Prepared { pre, hash, size: bytes.len(), cache_hit, load_time, imports })
     }
