@@ -148,7 +148,7 @@ pub struct Validation {
     /// Rows per page and per comparator call.
     #[serde(default = "default_batch_size")]
     pub batch_size: u64,
-    /// Rows per second per table (0: no limit).
+    /// Keys per second per table, i.e. rows per side (0: no limit).
     #[serde(default)]
     pub max_rows_per_sec: u64,
     /// Tables validated at once.

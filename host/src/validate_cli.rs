@@ -101,15 +101,17 @@ async fn validate(args: &ValidateArgs) -> anyhow::Result<Report> {
         }
     });
     let board = Arc::new(Board::default());
-    let watcher = tokio::spawn(watch(board.clone(), std::io::stderr().is_terminal()));
+    let done = CancellationToken::new();
+    let watcher = tokio::spawn(watch(board.clone(), std::io::stderr().is_terminal(), done.clone()));
     let report = validator.run(&request, cancel, &board).await;
-    watcher.abort();
+    done.cancel();
     let _ = watcher.await;
     report
 }
 
-/// Show progress: a bar per table on a terminal, a log line every 5 s otherwise.
-async fn watch(board: Arc<Board>, terminal: bool) {
+/// Show progress: a bar per table on a terminal, a log line every 5 s
+/// otherwise; on a terminal the bars get a last update when `done`.
+async fn watch(board: Arc<Board>, terminal: bool, done: CancellationToken) {
     let multi = indicatif::MultiProgress::new();
     let style = indicatif::ProgressStyle::with_template("{prefix:>12} [{bar:30}] {pos}/{len} rows {msg}")
         .expect("template")
@@ -119,7 +121,13 @@ async fn watch(board: Arc<Board>, terminal: bool) {
     let mut tick = tokio::time::interval(period);
     tick.tick().await;
     loop {
-        tick.tick().await;
+        let last = tokio::select! {
+            _ = tick.tick() => false,
+            _ = done.cancelled() => true,
+        };
+        if last && !terminal {
+            return;
+        }
         let tables = board.tables.lock().expect("board").clone();
         for (i, p) in tables.iter().enumerate() {
             let s = p.snapshot();
@@ -133,10 +141,19 @@ async fn watch(board: Arc<Board>, terminal: bool) {
                 bars[i].set_length(s.estimate.max(s.done));
                 bars[i].set_position(s.done);
                 bars[i].set_message(format!("{:.0} rows/s, {found} findings{eta}", s.rows_per_sec));
+                if last {
+                    bars[i].set_length(s.done);
+                    bars[i].finish();
+                }
             } else {
                 let pct = s.percent.map_or(String::new(), |p| format!(" ({p:.0}%)"));
                 eprintln!("{}: {} rows{pct}, {:.0} rows/s, {found} findings{eta}", s.table, s.done, s.rows_per_sec);
             }
+        }
+        if last {
+            // The finished bars stay; the report starts on a line of its own.
+            eprintln!();
+            return;
         }
     }
 }
