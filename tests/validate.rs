@@ -124,27 +124,40 @@ async fn string_and_composite_keys_merge_byte_wise_from_mariadb_to_postgres() {
             rows.push(format!("({shard}, '{n}', {})", shard * 100 + i as i64));
         }
     }
-    let insert = format!("INSERT INTO t (shard, name, v) VALUES {};", rows.join(", "));
+    let insert = |t: &str| format!("INSERT INTO {t} (shard, name, v) VALUES {};", rows.join(", "));
+    // A second table, identical on both sides, validated in the same run.
+    let same = "CREATE TABLE same (id INT PRIMARY KEY, v VARCHAR(8)); INSERT INTO same VALUES (-1, 'a'), (0, 'b'), (1, 'c');";
+    // The source table has another name, and a `note` column that differs
+    // everywhere but is not among the compared `columns`.
     let src = dbs::mariadb(
         &dbs::unique("keys_src"),
-        &format!("CREATE TABLE t (shard INT, name VARCHAR(20), v INT, PRIMARY KEY (shard, name)); {insert}"),
+        &format!(
+            "CREATE TABLE t_v1 (shard INT, name VARCHAR(20), v INT, note VARCHAR(8) DEFAULT 'src', PRIMARY KEY (shard, name));
+             {} {same}",
+            insert("t_v1")
+        ),
     )
     .await;
     let dst = dbs::postgres(
         &dbs::unique("keys_dst"),
         &format!(
-            "CREATE TABLE t (shard INT, name VARCHAR(20), v INT, PRIMARY KEY (shard, name)); {insert}
+            "CREATE TABLE t (shard INT, name VARCHAR(20), v INT, note VARCHAR(8) DEFAULT 'dst', PRIMARY KEY (shard, name));
+             {} {same}
              DELETE FROM t WHERE shard = 0 AND name = 'B';
              INSERT INTO t VALUES (1, 'b', 7), (-1, 'Zz', 8);
-             UPDATE t SET v = -1 WHERE shard = 1 AND name = 'é';"
+             UPDATE t SET v = -1 WHERE shard = 1 AND name = 'é';",
+            insert("t")
         ),
     )
     .await;
-    let table = "[[tables]]\nname = \"t\"\nkey = [\"shard\", \"name\"]\ncomparator = \"exact\"\n";
-    let (cfg, state) = config(dir.path(), &src, &dst, "[validation]\nbatch_size = 4", table);
+    let tables = "[[tables]]\nname = \"t\"\nsource_name = \"t_v1\"\nkey = [\"shard\", \"name\"]\ncolumns = [\"v\"]\n\
+                  comparator = \"exact\"\n[[tables]]\nname = \"same\"\nkey = [\"id\"]\ncomparator = \"exact\"\n";
+    let (cfg, state) = config(dir.path(), &src, &dst, "[validation]\nbatch_size = 4", tables);
     let run = dbs::validate(&cfg, &[]);
     assert_eq!(run.code, 1, "{run:?}");
     assert_eq!(counts(&run.json), json!({"target_missing": 1, "base_missing": 2, "neq": 1, "comparator_error": 0}), "{run:?}");
+    let same = &run.json["tables"][1];
+    assert_eq!((same["table"].as_str(), same["status"].as_str(), same["rows_read"]["base"].as_u64()), (Some("same"), Some("completed"), Some(3)));
     let found = dbs::findings(&state, run.json["tables"][0]["run_id"].as_str().unwrap()).await;
     assert_eq!(keys_of(&found, "target_missing"), [r#"[0,"B"]"#]);
     assert_eq!(keys_of(&found, "base_missing"), [r#"[-1,"Zz"]"#, r#"[1,"b"]"#]);
