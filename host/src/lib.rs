@@ -16,6 +16,8 @@
 //! - [`validate`]: the validator — full and incremental runs in both
 //!   directions, per-row wasm comparison, findings in the state store and
 //!   delivered to Kafka, checkpoints. Start at `validate/mod.rs`.
+//! - [`migration`]: the migration's state machine (states, patterns, allowed
+//!   moves).
 //! - [`cli`]: the `movex` command line (`movex module check`, `movex module
 //!   warmup`; `movex validate` in [`validate_cli`]); `src/main.rs` only
 //!   calls it.
@@ -25,6 +27,7 @@
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod migration;
 pub mod validate;
 pub mod validate_cli;
 pub mod wasm;

@@ -1,0 +1,168 @@
+//! The migration's state machine. States, in order: `initial`, `src_only`,
+//! `src_first`, `dst_first`, `dst_only`, `completed`. A migration moves one
+//! step forward, or one step back (a rollback), and from `dst_only` to
+//! `completed`; any other move needs an explicit `force`. Each state implies
+//! the write pattern the pool uses (`initial` writes like `src_only`,
+//! `completed` like `dst_only`).
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    Initial,
+    SrcOnly,
+    SrcFirst,
+    DstFirst,
+    DstOnly,
+    Completed,
+}
+
+/// Where writes go: the four double-write patterns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Pattern {
+    SrcOnly,
+    SrcFirst,
+    DstFirst,
+    DstOnly,
+}
+
+impl State {
+    pub const ALL: [State; 6] =
+        [State::Initial, State::SrcOnly, State::SrcFirst, State::DstFirst, State::DstOnly, State::Completed];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Initial => "initial",
+            State::SrcOnly => "src_only",
+            State::SrcFirst => "src_first",
+            State::DstFirst => "dst_first",
+            State::DstOnly => "dst_only",
+            State::Completed => "completed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<State> {
+        State::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+
+    fn index(self) -> usize {
+        State::ALL.iter().position(|&x| x == self).expect("in ALL")
+    }
+
+    /// The write pattern in this state.
+    pub fn pattern(self) -> Pattern {
+        match self {
+            State::Initial | State::SrcOnly => Pattern::SrcOnly,
+            State::SrcFirst => Pattern::SrcFirst,
+            State::DstFirst => Pattern::DstFirst,
+            State::DstOnly | State::Completed => Pattern::DstOnly,
+        }
+    }
+
+    /// The state after this one on the way to `completed`.
+    pub fn next(self) -> Option<State> {
+        State::ALL.get(self.index() + 1).copied()
+    }
+
+    /// Whether `self -> to` is allowed without `force`: one step forward, one
+    /// step back, and never out of `completed` or back to `initial`.
+    pub fn may_go(self, to: State) -> Result<(), String> {
+        if self.is_step(to) {
+            return Ok(());
+        }
+        if self == to {
+            return Err(format!("already {}", self.as_str()));
+        }
+        let allowed: Vec<&str> = State::ALL.iter().filter(|&&s| s != self && self.may_go_quiet(s)).map(|s| s.as_str()).collect();
+        Err(format!(
+            "{} -> {} is not one step forward or back (from {} you may go to: {}); pass force to override",
+            self.as_str(),
+            to.as_str(),
+            self.as_str(),
+            if allowed.is_empty() { "nowhere".to_owned() } else { allowed.join(", ") }
+        ))
+    }
+
+    fn is_step(self, to: State) -> bool {
+        let (from, at) = (self.index() as i64, to.index() as i64);
+        self != State::Completed && to != State::Initial && (at - from).abs() == 1
+    }
+}
+
+impl Pattern {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Pattern::SrcOnly => "src_only",
+            Pattern::SrcFirst => "src_first",
+            Pattern::DstFirst => "dst_first",
+            Pattern::DstOnly => "dst_only",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Pattern> {
+        [Pattern::SrcOnly, Pattern::SrcFirst, Pattern::DstFirst, Pattern::DstOnly].into_iter().find(|p| p.as_str() == s)
+    }
+
+    /// The state a pattern route moves to.
+    pub fn state(self) -> State {
+        match self {
+            Pattern::SrcOnly => State::SrcOnly,
+            Pattern::SrcFirst => State::SrcFirst,
+            Pattern::DstFirst => State::DstFirst,
+            Pattern::DstOnly => State::DstOnly,
+        }
+    }
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Display for Pattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::State::*;
+    use super::*;
+
+    #[test]
+    fn one_step_forward_or_back_and_nothing_else_without_force() {
+        let allowed = [
+            (Initial, SrcOnly),
+            (SrcOnly, SrcFirst),
+            (SrcFirst, DstFirst),
+            (DstFirst, DstOnly),
+            (DstOnly, Completed),
+            (DstOnly, DstFirst),
+            (DstFirst, SrcFirst),
+            (SrcFirst, SrcOnly),
+        ];
+        for from in State::ALL {
+            for to in State::ALL {
+                assert_eq!(from.may_go(to).is_ok(), allowed.contains(&(from, to)), "{from} -> {to}");
+            }
+        }
+        let e = SrcOnly.may_go(DstOnly).unwrap_err();
+        assert!(e.contains("you may go to: src_first") && e.contains("force"), "{e}");
+        assert!(Completed.may_go(DstOnly).unwrap_err().contains("nowhere"));
+    }
+
+    #[test]
+    fn states_imply_patterns() {
+        assert_eq!(Initial.pattern(), Pattern::SrcOnly);
+        assert_eq!(Completed.pattern(), Pattern::DstOnly);
+        assert_eq!(Pattern::parse("dst_first").map(Pattern::state), Some(DstFirst));
+        assert_eq!(State::parse("completed"), Some(Completed));
+        assert_eq!(SrcFirst.next(), Some(DstFirst));
+        assert_eq!(Completed.next(), None);
+    }
+}
