@@ -76,7 +76,7 @@ impl State {
         if self == to {
             return Err(format!("already {}", self.as_str()));
         }
-        let allowed: Vec<&str> = State::ALL.iter().filter(|&&s| s != self && self.may_go_quiet(s)).map(|s| s.as_str()).collect();
+        let allowed: Vec<&str> = State::ALL.iter().filter(|&&s| self.is_step(s)).map(|s| s.as_str()).collect();
         Err(format!(
             "{} -> {} is not one step forward or back (from {} you may go to: {}); pass force to override",
             self.as_str(),
