@@ -16,6 +16,8 @@
 //! - [`validate`]: the validator — full and incremental runs in both
 //!   directions, per-row wasm comparison, findings in the state store and
 //!   delivered to Kafka, checkpoints. Start at `validate/mod.rs`.
+//! - [`store`]: the state store (SQLite by default): validation runs,
+//!   checkpoints, findings and the Kafka outbox, named values.
 //! - [`migration`]: the migration's state machine (states, patterns, allowed
 //!   moves).
 //! - [`cli`]: the `movex` command line (`movex module check`, `movex module
@@ -28,6 +30,7 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod migration;
+pub mod store;
 pub mod validate;
 pub mod validate_cli;
 pub mod wasm;

@@ -10,7 +10,7 @@ use super::judge::Pending;
 use super::key::{self, Key};
 use super::merge::{self, Next, Step, Stream};
 use super::side::{Row, Side};
-use super::store::{Checkpoint, Mode};
+use crate::store::{Checkpoint, Mode};
 use super::table::{Outcome, TableRun};
 use anyhow::{Context, Result};
 use tokio::sync::mpsc;

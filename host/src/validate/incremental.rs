@@ -15,7 +15,7 @@ use super::finding::{Finding, FindingType};
 use super::judge::Pending;
 use super::key::{self, cmp_keys};
 use super::side::Row;
-use super::store::{Checkpoint, Mode};
+use crate::store::{Checkpoint, Mode};
 use super::table::{Outcome, TableRun};
 use crate::config::TimeUnit;
 use crate::db::civil::date_from_days;

@@ -13,8 +13,8 @@
 //! - [`key`]: key order across sides, keys as JSON and in checkpoints.
 //! - [`finding`]: findings (`target_missing`, `base_missing`, `neq`,
 //!   `comparator_error`), direction, stable ids.
-//! - [`store`]: the state store — runs, checkpoints, findings (the embedded
-//!   sink and the Kafka outbox).
+//! - the state store ([`crate::store`]) keeps runs, checkpoints and
+//!   findings (the embedded sink and the Kafka outbox).
 //! - [`outbox`]: Kafka delivery from the outbox, at least once.
 //! - [`progress`], [`pace`]: live progress and ETA; rows/s limit.
 
@@ -30,10 +30,9 @@ pub mod progress;
 pub mod run;
 pub mod schema;
 pub mod side;
-pub mod store;
 pub mod table;
 
 pub use finding::{Direction, Finding, FindingType};
 pub use judge::NativeComparator;
 pub use run::{Board, Report, Request, RunMode, TableReport, Validator};
-pub use store::{Mode, Store};
+pub use crate::store::{Mode, Store};

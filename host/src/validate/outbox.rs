@@ -8,7 +8,7 @@
 //! Messages: topic from config (default `dbMove`), key `table:key`, value
 //! the finding as JSON, header `id`.
 
-use super::store::Store;
+use crate::store::Store;
 use crate::config::Kafka;
 use anyhow::{Context, Result, anyhow};
 use rdkafka::ClientConfig;

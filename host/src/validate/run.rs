@@ -10,7 +10,7 @@ use super::outbox::Outbox;
 use super::progress::Progress;
 use super::schema::{self, ColumnInfo};
 use super::side::{Db, Side};
-use super::store::{Mode, Store};
+use crate::store::{Mode, Store};
 use super::table::{Load, Outcome, TableRun};
 use super::{full, incremental};
 use crate::config::{self, Config, Sink};

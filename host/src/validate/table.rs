@@ -8,7 +8,7 @@ use super::judge::{Judge, Pending};
 use super::pace::Pace;
 use super::progress::Progress;
 use super::side::{Row, Side};
-use super::store::{Checkpoint, Mode, Store};
+use crate::store::{Checkpoint, Mode, Store};
 use crate::config::TimeUnit;
 use anyhow::{Context, Result, bail};
 use std::sync::Arc;

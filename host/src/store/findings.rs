@@ -1,0 +1,99 @@
+//! Findings: stored once each (by their stable id), counted by type and
+//! tag, read back per run, and — the outbox — listed and marked as Kafka
+//! acknowledges them.
+
+use super::{Store, now};
+use crate::validate::finding::{Finding, FindingType};
+use anyhow::Result;
+use sqlx::{Row, SqliteConnection};
+use std::collections::BTreeMap;
+
+impl Store {
+    /// Store findings without moving a checkpoint.
+    pub async fn insert(&self, findings: &[Finding]) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        insert_findings(&mut tx, findings).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Counts of a run's findings by type.
+    pub async fn counts(&self, run_id: &str) -> Result<BTreeMap<FindingType, u64>> {
+        let rows = sqlx::query("SELECT type, count(*) FROM findings WHERE run_id = ? GROUP BY type")
+            .bind(run_id)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut out = BTreeMap::new();
+        for r in rows {
+            if let Some(t) = FindingType::parse(r.try_get(0)?) {
+                out.insert(t, r.try_get::<i64, _>(1)? as u64);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Counts of a run's findings by tag (untagged ones under "").
+    pub async fn counts_by_tag(&self, run_id: &str) -> Result<BTreeMap<String, u64>> {
+        let rows = sqlx::query("SELECT COALESCE(tag, ''), count(*) FROM findings WHERE run_id = ? GROUP BY 1")
+            .bind(run_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get::<i64, _>(1)? as u64))).collect()
+    }
+
+    /// Every finding of a run, in the order found.
+    pub async fn findings(&self, run_id: &str) -> Result<Vec<Finding>> {
+        let rows = sqlx::query("SELECT body FROM findings WHERE run_id = ? ORDER BY seq").bind(run_id).fetch_all(&self.pool).await?;
+        rows.iter().map(|r| Ok(serde_json::from_str(r.try_get::<&str, _>(0)?)?)).collect()
+    }
+
+    /// The outbox: up to `limit` findings not yet delivered, oldest first.
+    pub async fn undelivered(&self, limit: u32) -> Result<Vec<(i64, Finding)>> {
+        let rows = sqlx::query("SELECT seq, body FROM findings WHERE delivered_at IS NULL ORDER BY seq LIMIT ?")
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| Ok((r.try_get(0)?, serde_json::from_str(r.try_get::<&str, _>(1)?)?))).collect()
+    }
+
+    pub async fn undelivered_count(&self) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM findings WHERE delivered_at IS NULL").fetch_one(&self.pool).await?;
+        Ok(n as u64)
+    }
+
+    pub async fn mark_delivered(&self, seqs: &[i64]) -> Result<()> {
+        let at = now();
+        let mut tx = self.pool.begin().await?;
+        for chunk in seqs.chunks(500) {
+            let params = vec!["?"; chunk.len()].join(", ");
+            let sql = format!("UPDATE findings SET delivered_at = ? WHERE seq IN ({params})");
+            let mut q = sqlx::query(&sql).bind(&at);
+            for s in chunk {
+                q = q.bind(s);
+            }
+            q.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+pub(super) async fn insert_findings(tx: &mut SqliteConnection, findings: &[Finding]) -> Result<()> {
+    for f in findings {
+        // A finding already stored (a redelivered batch) is kept once.
+        sqlx::query(
+            "INSERT INTO findings (id, run_id, table_name, type, tag, body, detected_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(&f.id)
+        .bind(&f.run_id)
+        .bind(&f.table)
+        .bind(f.kind.as_str())
+        .bind(&f.tag)
+        .bind(serde_json::to_string(f)?)
+        .bind(&f.detected_at)
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
+}
