@@ -46,11 +46,15 @@ async fn a_module_swapped_during_a_run_answers_from_the_next_batch() {
         dir.path(),
         &src,
         &dst,
-        "[validation]\nbatch_size = 100\nmax_rows_per_sec = 3000",
+        "[validation]\nbatch_size = 100\nmax_rows_per_sec = 1000",
         "[[tables]]\nname = \"t\"\nkey = [\"id\"]\ncomparator = \"probe\"\n",
         &[("probe", "fixture-probe-a")],
     )
     .await;
+    // Compile version b ahead (into the artifact cache), so the swap below
+    // is a cache hit that lands while the run is going.
+    let b = movex_tests::wasm_bytes("fixture-probe-b");
+    v.registry().runtime().prepare(&b).unwrap();
     let run = tokio::spawn({
         let v = v.clone();
         async move { v.run(&full(), CancellationToken::new(), &Board::default()).await.unwrap() }
@@ -60,7 +64,8 @@ async fn a_module_swapped_during_a_run_answers_from_the_next_batch() {
         assert!(Instant::now() < deadline);
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    v.registry().load(&movex_tests::wasm_bytes("fixture-probe-b")).unwrap();
+    let swapped = v.registry().load(&b).unwrap();
+    assert!(swapped.module.cache_hit, "the swap should not compile");
     let report = run.await.unwrap();
     assert!(!report.failed(), "{report:?}");
     let found = dbs::findings(&state, &report.tables[0].run_id).await;
