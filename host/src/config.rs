@@ -37,6 +37,8 @@ pub struct Config {
     #[serde(default)]
     pub validation: Validation,
     #[serde(default)]
+    pub pool: crate::pool::PoolConfig,
+    #[serde(default)]
     pub tables: Vec<Table>,
 }
 

@@ -18,6 +18,8 @@
 //!   delivered to Kafka, checkpoints. Start at `validate/mod.rs`.
 //! - [`store`]: the state store (SQLite by default): validation runs,
 //!   checkpoints, findings and the Kafka outbox, named values.
+//! - [`pool`]: the double-write pool — patterns, transactions, strict and
+//!   non-strict, retries, repair journal, metrics, health.
 //! - [`migration`]: the migration's state machine (states, patterns, allowed
 //!   moves).
 //! - [`cli`]: the `movex` command line (`movex module check`, `movex module
@@ -30,6 +32,7 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod migration;
+pub mod pool;
 pub mod store;
 pub mod validate;
 pub mod validate_cli;

@@ -5,6 +5,7 @@
 //!
 //! - [`checkpoints`]: validation runs and where each resumes;
 //! - [`findings`]: findings, their counts, and the Kafka outbox;
+//! - [`journal`]: the pool's writes that reached one side only;
 //! - `meta` (here): small named values, such as the current pattern.
 //!
 //! A finding is committed here, in the same transaction as the checkpoint
@@ -12,10 +13,12 @@
 //! delivered afterwards. A crash therefore loses neither a finding nor the
 //! place to resume from, and never skips one.
 
-mod checkpoints;
-mod findings;
+pub mod checkpoints;
+pub mod findings;
+pub mod journal;
 
 pub use checkpoints::{Checkpoint, Mode};
+pub use journal::{JournalEntry, JournalKind};
 
 use anyhow::{Context, Result, bail};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
@@ -36,6 +39,9 @@ CREATE TABLE IF NOT EXISTS findings (
     table_name TEXT NOT NULL, type TEXT NOT NULL, tag TEXT, body TEXT NOT NULL,
     detected_at TEXT NOT NULL, delivered_at TEXT);
 CREATE INDEX IF NOT EXISTS findings_run ON findings (run_id, type);
+CREATE TABLE IF NOT EXISTS journal (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, pattern TEXT NOT NULL, side TEXT NOT NULL,
+    kind TEXT NOT NULL, statements TEXT NOT NULL, error TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS findings_outbox ON findings (seq) WHERE delivered_at IS NULL;
 ";
 

@@ -7,6 +7,7 @@
 use super::key::Key;
 use super::schema::ColumnInfo;
 use crate::db::keyset::{Dialect, OrderCol, Scan};
+use crate::db::bind::{bind_mysql, bind_postgres, bind_sqlite};
 use crate::db::{ValueError, mysql, postgres, sqlite};
 use anyhow::{Context, Result};
 use movex_guest::OwnedValue;
@@ -231,54 +232,6 @@ impl Side {
             .collect()
     }
 }
-
-/// Text for values bound as strings (dates and times; the SQL casts them).
-fn text(v: &OwnedValue) -> String {
-    match v {
-        OwnedValue::Text(s) | OwnedValue::Decimal(s) | OwnedValue::Json(s) => s.clone(),
-        other => other.as_value().to_string(),
-    }
-}
-
-type MyQuery<'q> = sqlx::query::Query<'q, sqlx::MySql, sqlx::mysql::MySqlArguments>;
-type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
-type LiteQuery<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
-
-fn bind_mysql<'q>(q: MyQuery<'q>, v: &OwnedValue) -> MyQuery<'q> {
-    match v {
-        OwnedValue::Null => q.bind(None::<i64>),
-        OwnedValue::Bool(b) => q.bind(*b),
-        OwnedValue::Int(i) => q.bind(*i),
-        OwnedValue::Uint(u) => q.bind(*u),
-        OwnedValue::Float(x) => q.bind(*x),
-        OwnedValue::Bytes(b) => q.bind(b.clone()),
-        other => q.bind(text(other)),
-    }
-}
-
-/// PostgreSQL and SQLite have no unsigned 64-bit type: an unsigned value
-/// is bound as a signed one when it fits, as text otherwise.
-macro_rules! bind_signed_only {
-    ($name:ident, $query:ty) => {
-        fn $name<'q>(q: $query, v: &OwnedValue) -> $query {
-            match v {
-                OwnedValue::Null => q.bind(None::<i64>),
-                OwnedValue::Bool(b) => q.bind(*b),
-                OwnedValue::Int(i) => q.bind(*i),
-                OwnedValue::Uint(u) => match i64::try_from(*u) {
-                    Ok(i) => q.bind(i),
-                    Err(_) => q.bind(u.to_string()),
-                },
-                OwnedValue::Float(x) => q.bind(*x),
-                OwnedValue::Bytes(b) => q.bind(b.clone()),
-                other => q.bind(text(other)),
-            }
-        }
-    };
-}
-
-bind_signed_only!(bind_postgres, PgQuery<'q>);
-bind_signed_only!(bind_sqlite, LiteQuery<'q>);
 
 #[cfg(test)]
 mod tests {

@@ -1,0 +1,55 @@
+//! Binding contract values as query parameters, per driver: what the
+//! validator binds for keyset pages and lookups, and what the double-write
+//! pool binds for application statements. Dates and times go as their text,
+//! which each database converts (PostgreSQL through a `CAST` the query adds).
+
+use movex_guest::OwnedValue;
+
+/// Text for values bound as strings (dates and times; the SQL casts them).
+fn text(v: &OwnedValue) -> String {
+    match v {
+        OwnedValue::Text(s) | OwnedValue::Decimal(s) | OwnedValue::Json(s) => s.clone(),
+        other => other.as_value().to_string(),
+    }
+}
+
+pub type MyQuery<'q> = sqlx::query::Query<'q, sqlx::MySql, sqlx::mysql::MySqlArguments>;
+pub type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
+pub type LiteQuery<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
+
+pub fn bind_mysql<'q>(q: MyQuery<'q>, v: &OwnedValue) -> MyQuery<'q> {
+    match v {
+        OwnedValue::Null => q.bind(None::<i64>),
+        OwnedValue::Bool(b) => q.bind(*b),
+        OwnedValue::Int(i) => q.bind(*i),
+        OwnedValue::Uint(u) => q.bind(*u),
+        OwnedValue::Float(x) => q.bind(*x),
+        OwnedValue::Bytes(b) => q.bind(b.clone()),
+        other => q.bind(text(other)),
+    }
+}
+
+/// PostgreSQL and SQLite have no unsigned 64-bit type: an unsigned value
+/// is bound as a signed one when it fits, as text otherwise.
+macro_rules! bind_signed_only {
+    ($name:ident, $query:ty) => {
+        pub fn $name<'q>(q: $query, v: &OwnedValue) -> $query {
+            match v {
+                OwnedValue::Null => q.bind(None::<i64>),
+                OwnedValue::Bool(b) => q.bind(*b),
+                OwnedValue::Int(i) => q.bind(*i),
+                OwnedValue::Uint(u) => match i64::try_from(*u) {
+                    Ok(i) => q.bind(i),
+                    Err(_) => q.bind(u.to_string()),
+                },
+                OwnedValue::Float(x) => q.bind(*x),
+                OwnedValue::Bytes(b) => q.bind(b.clone()),
+                other => q.bind(text(other)),
+            }
+        }
+    };
+}
+
+bind_signed_only!(bind_postgres, PgQuery<'q>);
+bind_signed_only!(bind_sqlite, LiteQuery<'q>);
+

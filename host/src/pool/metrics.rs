@@ -1,0 +1,110 @@
+//! The pool's metrics, in a Prometheus registry (text format for
+//! `/metrics`): writes per side and outcome, write latency per side,
+//! journal entries per kind. Counters are also readable directly for
+//! `/status`.
+
+use super::backend::SideName;
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[allow(non_camel_case_types)]
+pub enum Side {
+    source,
+    destination,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[allow(non_camel_case_types)]
+pub enum Outcome {
+    success,
+    failure,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WriteLabels {
+    pub side: Side,
+    pub outcome: Outcome,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SideLabels {
+    pub side: Side,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabels {
+    pub kind: String,
+}
+
+#[derive(Debug)]
+pub struct Metrics {
+    pub writes: Family<WriteLabels, Counter>,
+    pub latency: Family<SideLabels, Histogram>,
+    pub journal: Family<KindLabels, Counter>,
+}
+
+fn side(s: SideName) -> Side {
+    match s {
+        SideName::Source => Side::source,
+        SideName::Destination => Side::destination,
+    }
+}
+
+/// Success and failure counts per side, for `/status`.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct Counts {
+    pub source_success: u64,
+    pub source_failure: u64,
+    pub destination_success: u64,
+    pub destination_failure: u64,
+    pub journaled: BTreeMap<String, u64>,
+}
+
+impl Metrics {
+    /// Register the pool's metrics in `registry` (prefix `movex_pool`).
+    pub fn new(registry: &mut Registry) -> Metrics {
+        let m = Metrics {
+            writes: Family::default(),
+            // 0.1 ms .. ~3.3 s
+            latency: Family::new_with_constructor(|| Histogram::new(exponential_buckets(0.0001, 2.0, 16))),
+            journal: Family::default(),
+        };
+        let r = registry.sub_registry_with_prefix("movex_pool");
+        r.register("writes", "Statements written, by side and outcome", m.writes.clone());
+        r.register("write_seconds", "Write latency by side", m.latency.clone());
+        r.register("journal", "Writes journaled because one side missed them, by kind", m.journal.clone());
+        m
+    }
+
+    pub fn record(&self, s: SideName, ok: bool, took: Duration) {
+        let outcome = if ok { Outcome::success } else { Outcome::failure };
+        self.writes.get_or_create(&WriteLabels { side: side(s), outcome }).inc();
+        self.latency.get_or_create(&SideLabels { side: side(s) }).observe(took.as_secs_f64());
+    }
+
+    pub fn journaled(&self, kind: &str) {
+        self.journal.get_or_create(&KindLabels { kind: kind.to_owned() }).inc();
+    }
+
+    pub fn counts(&self) -> Counts {
+        let get = |s: Side, outcome: Outcome| self.writes.get_or_create(&WriteLabels { side: s, outcome }).get();
+        let mut journaled = BTreeMap::new();
+        for kind in ["secondary_failed", "primary_commit_failed"] {
+            journaled.insert(kind.to_owned(), self.journal.get_or_create(&KindLabels { kind: kind.to_owned() }).get());
+        }
+        Counts {
+            source_success: get(Side::source, Outcome::success),
+            source_failure: get(Side::source, Outcome::failure),
+            destination_success: get(Side::destination, Outcome::success),
+            destination_failure: get(Side::destination, Outcome::failure),
+            journaled,
+        }
+    }
+}

@@ -1,0 +1,246 @@
+//! The double-write pool: the application's writes go to the source and
+//! the destination by the current pattern.
+//!
+//! | pattern | primary | secondary |
+//! |---|---|---|
+//! | `src_only` | source | — |
+//! | `src_first` | source | destination |
+//! | `dst_first` | destination | source |
+//! | `dst_only` | destination | — |
+//!
+//! A write runs on the primary; on success, on the secondary. Reads go to
+//! the primary only. The pattern is switched atomically; a transaction keeps
+//! the one it began with. A secondary failure in non-strict mode does not
+//! fail the caller: it is counted, logged and journaled in the state store
+//! (statements, parameters, error, time). Strict mode fails the caller
+//! instead; what it guarantees is in [`transaction`].
+//!
+//! Retries: a statement that did not run (no connection could be had, or a
+//! deadlock / serialization victim) is retried up to `retry_attempts` times,
+//! `retry_backoff_ms` x attempt apart. Nothing else is retried: a statement
+//! that may have applied is never sent twice.
+//!
+//! - [`statement`]: SQL with `?` placeholders and parameters.
+//! - [`backend`]: one side's connection pool and transactions.
+//! - [`transaction`]: transactions through the pool, strict and not.
+//! - [`metrics`]: counts and latencies per side (Prometheus).
+//!
+//! ```no_run
+//! # async fn demo() -> anyhow::Result<()> {
+//! use movex::pool::{Pool, PoolConfig, Statement};
+//! use movex::migration::Pattern;
+//! let store = movex::store::Store::open("sqlite://movex-state.db").await?;
+//! let mut registry = prometheus_client::registry::Registry::default();
+//! let pool = Pool::new("mysql://app@db1/shop", "postgres://app@db2/shop", PoolConfig::default(), store, &mut registry)?;
+//! pool.set_pattern(Pattern::SrcFirst);
+//! pool.execute(&Statement::new("UPDATE users SET name = ? WHERE id = ?").bind("Ada").bind(7i64)).await?;
+//! let mut tx = pool.begin().await?;
+//! tx.execute(&Statement::new("INSERT INTO orders (id, user_id) VALUES (?, ?)").bind(1i64).bind(7i64)).await?;
+//! tx.commit().await?;
+//! # Ok(()) }
+//! ```
+
+pub mod backend;
+pub mod metrics;
+pub mod statement;
+pub mod transaction;
+
+pub use backend::{Backend, Executed, SideName};
+pub use metrics::{Counts, Metrics};
+pub use statement::Statement;
+pub use transaction::Transaction;
+
+use crate::migration::Pattern;
+use crate::store::{JournalKind, Store};
+use crate::validate::side::Row;
+use serde::{Deserialize, Serialize};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+/// `[pool]` in the config.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct PoolConfig {
+    /// A secondary failure fails the caller (see [`transaction`]).
+    pub strict: bool,
+    /// Tries per statement that did not run (1: no retry).
+    pub retry_attempts: u32,
+    /// Wait before try n+1: this x n milliseconds.
+    pub retry_backoff_ms: u64,
+    /// How long to wait for a connection to a side.
+    pub connect_timeout_ms: u64,
+    pub max_connections: u32,
+    /// Health check: how long a side has to answer `SELECT 1`.
+    pub health_timeout_ms: u64,
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        PoolConfig { strict: false, retry_attempts: 3, retry_backoff_ms: 100, connect_timeout_ms: 2000, max_connections: 10, health_timeout_ms: 1000 }
+    }
+}
+
+/// A write that failed, on which side, and the journal entry if one was made.
+#[derive(Debug, thiserror::Error)]
+#[error("{side} database: {message}", side = side.as_str())]
+pub struct WriteError {
+    pub side: SideName,
+    pub message: String,
+    pub journaled: Option<i64>,
+}
+
+impl WriteError {
+    fn on(side: SideName, what: &str, e: &sqlx::Error) -> WriteError {
+        WriteError { side, message: format!("{what}: {e}"), journaled: None }
+    }
+}
+
+/// Each side's answer to a ping.
+#[derive(Clone, Debug, Serialize)]
+pub struct SideHealth {
+    pub healthy: bool,
+    pub latency_ms: Option<f64>,
+    pub error: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Health {
+    pub healthy: bool,
+    pub source: SideHealth,
+    pub destination: SideHealth,
+}
+
+pub struct Pool {
+    source: Backend,
+    destination: Backend,
+    pattern: RwLock<Pattern>,
+    config: PoolConfig,
+    store: Store,
+    metrics: Arc<Metrics>,
+}
+
+impl Pool {
+    /// A pool over the two databases; connections are made on first use, so
+    /// a side that is down at start does not stop the pool. Starts in
+    /// `src_only`; the caller sets the pattern the migration is in.
+    pub fn new(source_url: &str, destination_url: &str, config: PoolConfig, store: Store, registry: &mut prometheus_client::registry::Registry) -> anyhow::Result<Pool> {
+        let timeout = Duration::from_millis(config.connect_timeout_ms);
+        Ok(Pool {
+            source: Backend { name: SideName::Source, db: backend::lazy_db(source_url, "source", config.max_connections, timeout)? },
+            destination: Backend {
+                name: SideName::Destination,
+                db: backend::lazy_db(destination_url, "destination", config.max_connections, timeout)?,
+            },
+            pattern: RwLock::new(Pattern::SrcOnly),
+            config,
+            store,
+            metrics: Arc::new(Metrics::new(registry)),
+        })
+    }
+
+    pub fn pattern(&self) -> Pattern {
+        *self.pattern.read().expect("pattern lock")
+    }
+
+    /// Switch the pattern: statements and transactions that start after
+    /// this call use it; transactions already open keep theirs.
+    pub fn set_pattern(&self, p: Pattern) {
+        *self.pattern.write().expect("pattern lock") = p;
+    }
+
+    pub fn config(&self) -> &PoolConfig {
+        &self.config
+    }
+
+    pub fn counts(&self) -> Counts {
+        self.metrics.counts()
+    }
+
+    fn roles(&self, p: Pattern) -> (&Backend, Option<&Backend>) {
+        match p {
+            Pattern::SrcOnly => (&self.source, None),
+            Pattern::SrcFirst => (&self.source, Some(&self.destination)),
+            Pattern::DstFirst => (&self.destination, Some(&self.source)),
+            Pattern::DstOnly => (&self.destination, None),
+        }
+    }
+
+    /// Run one statement by the current pattern. Non-strict: the primary's
+    /// result, whatever the secondary did. Strict with a secondary: both run
+    /// in a transaction pair committed as [`transaction`] describes.
+    pub async fn execute(&self, stmt: &Statement) -> Result<Executed, WriteError> {
+        let pattern = self.pattern();
+        let (primary, secondary) = self.roles(pattern);
+        if self.config.strict && secondary.is_some() {
+            let mut tx = Transaction::begin(self, pattern).await?;
+            return match tx.execute(stmt).await {
+                Ok(out) => tx.commit().await.map(|()| out),
+                Err(e) => {
+                    tx.rollback().await;
+                    Err(e)
+                }
+            };
+        }
+        let out = self.attempt(primary, stmt).await.map_err(|e| WriteError::on(primary.name, "execute", &e))?;
+        if let Some(s) = secondary
+            && let Err(e) = self.attempt(s, stmt).await
+        {
+            tracing::warn!(side = s.name.as_str(), error = %e, "secondary write failed; journaled");
+            self.journal(pattern, s.name, JournalKind::SecondaryFailed, std::slice::from_ref(stmt), &e.to_string()).await;
+        }
+        Ok(out)
+    }
+
+    /// Read from the primary of the current pattern.
+    pub async fn fetch(&self, stmt: &Statement) -> anyhow::Result<Vec<Row>> {
+        let (primary, _) = self.roles(self.pattern());
+        primary.fetch(stmt).await
+    }
+
+    /// Begin a transaction in the current pattern.
+    pub async fn begin(&self) -> Result<Transaction<'_>, WriteError> {
+        Transaction::begin(self, self.pattern()).await
+    }
+
+    /// Ping both sides.
+    pub async fn health(&self) -> Health {
+        let timeout = Duration::from_millis(self.config.health_timeout_ms);
+        let (s, d) = tokio::join!(self.source.ping(timeout), self.destination.ping(timeout));
+        let side = |r: Result<Duration, String>| match r {
+            Ok(t) => SideHealth { healthy: true, latency_ms: Some(t.as_secs_f64() * 1e3), error: None },
+            Err(e) => SideHealth { healthy: false, latency_ms: None, error: Some(e) },
+        };
+        let (source, destination) = (side(s), side(d));
+        Health { healthy: source.healthy && destination.healthy, source, destination }
+    }
+
+    async fn attempt(&self, b: &Backend, stmt: &Statement) -> Result<Executed, sqlx::Error> {
+        let mut n = 0;
+        loop {
+            n += 1;
+            let t0 = Instant::now();
+            let r = b.execute(stmt).await;
+            self.metrics.record(b.name, r.is_ok(), t0.elapsed());
+            match r {
+                Err(e) if n < self.config.retry_attempts && backend::is_transient(&e) => {
+                    tokio::time::sleep(Duration::from_millis(self.config.retry_backoff_ms * u64::from(n))).await;
+                }
+                r => return r,
+            }
+        }
+    }
+
+    /// Journal a write `side` missed. A journal that cannot be written is
+    /// logged as an error with the statements, the last place they survive.
+    async fn journal(&self, pattern: Pattern, side: SideName, kind: JournalKind, statements: &[Statement], error: &str) -> Option<i64> {
+        self.metrics.journaled(kind.as_str());
+        match self.store.journal(pattern.as_str(), side.as_str(), kind, statements, error).await {
+            Ok(id) => Some(id),
+            Err(e) => {
+                tracing::error!(side = side.as_str(), kind = kind.as_str(), statements = %serde_json::to_string(statements).unwrap_or_default(),
+                    "could not write the repair journal: {e:#}");
+                None
+            }
+        }
+    }
+}
