@@ -21,6 +21,9 @@ pub enum Command {
     /// Run one validation and exit: 0 no differences, 1 differences found,
     /// 2 error (config, database, module, or findings not delivered).
     Validate(crate::validate_cli::ValidateArgs),
+    /// Run the host: the control plane over HTTP, the pool's state, the
+    /// scheduler and the policy, until SIGTERM or ctrl-c.
+    Serve(crate::serve_cli::ServeArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -113,6 +116,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Module(ModuleCommand::Check { file, json, sandbox }) => check(&file, json, &sandbox),
         Command::Module(ModuleCommand::Warmup { dir, cache_dir, sandbox }) => warmup(&dir, cache_dir, &sandbox),
         Command::Validate(args) => Ok(crate::validate_cli::run(args)),
+        Command::Serve(args) => crate::serve_cli::run(args),
     }
 }
 

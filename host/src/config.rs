@@ -20,7 +20,7 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     pub source: Database,
@@ -39,10 +39,14 @@ pub struct Config {
     #[serde(default)]
     pub pool: crate::pool::PoolConfig,
     #[serde(default)]
+    pub policy: Policy,
+    #[serde(default)]
+    pub http: Http,
+    #[serde(default)]
     pub tables: Vec<Table>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Database {
     /// `mysql://`, `postgres://` or `sqlite://`.
@@ -50,7 +54,7 @@ pub struct Database {
 }
 
 /// Where movex keeps its state, checkpoints and embedded findings.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct State {
     #[serde(default = "default_state_url")]
@@ -67,7 +71,7 @@ impl Default for State {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Modules {
     /// `.wasm` files loaded (warm-up) at start.
@@ -99,7 +103,7 @@ pub enum Sink {
     Kafka,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Events {
     #[serde(default)]
@@ -184,7 +188,7 @@ impl Default for Validation {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Table {
     /// The table's name on both sides, unless one side overrides it.
@@ -215,7 +219,7 @@ impl Table {
     }
 }
 
-#[derive(Debug, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateTime {
     pub column: String,
@@ -231,6 +235,62 @@ pub enum TimeUnit {
     S,
     /// A DATETIME/TIMESTAMP column.
     Datetime,
+}
+
+/// `[policy]`: what moves the migration forward (or back).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Policy {
+    /// A policy module (by name); without one the built-in rule applies:
+    /// promote one step only after a clean full validation.
+    pub module: Option<String>,
+    /// Apply the policy's decisions on its own (otherwise they are recorded
+    /// and shown, and applied only by `/auto-migrate`).
+    pub auto_promote: bool,
+    /// Consult the policy on this timer too (0: only after validations).
+    pub interval_ms: u64,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy { module: None, auto_promote: false, interval_ms: 60_000 }
+    }
+}
+
+/// `[http]`: the control plane.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Http {
+    /// Loopback by default; another address needs a token.
+    pub listen: String,
+    /// Bearer token for mutating routes and module upload. `MOVEX_TOKEN`
+    /// overrides it; `token_file` reads it from a file.
+    pub token: Option<String>,
+    pub token_file: Option<PathBuf>,
+    /// Largest module upload, in bytes.
+    pub max_upload_bytes: usize,
+}
+
+impl Default for Http {
+    fn default() -> Self {
+        Http { listen: "127.0.0.1:8080".into(), token: None, token_file: None, max_upload_bytes: 16 << 20 }
+    }
+}
+
+impl Http {
+    /// The token in force: `MOVEX_TOKEN`, else `token_file`, else `token`.
+    pub fn resolved_token(&self) -> Result<Option<String>, String> {
+        if let Ok(t) = std::env::var("MOVEX_TOKEN")
+            && !t.trim().is_empty()
+        {
+            return Ok(Some(t.trim().to_owned()));
+        }
+        if let Some(f) = &self.token_file {
+            let t = std::fs::read_to_string(f).map_err(|e| format!("[http] token_file {}: {e}", f.display()))?;
+            return Ok(Some(t.trim().to_owned()).filter(|t| !t.is_empty()));
+        }
+        Ok(self.token.clone().filter(|t| !t.is_empty()))
+    }
 }
 
 /// A configuration file that cannot be used, and why.

@@ -20,20 +20,23 @@
 //!   checkpoints, findings and the Kafka outbox, named values.
 //! - [`pool`]: the double-write pool — patterns, transactions, strict and
 //!   non-strict, retries, repair journal, metrics, health.
+//! - [`http`]: the HTTP control plane (routes, envelope, token).
 //! - [`migration`]: the migration's state machine (states, patterns, allowed
 //!   moves).
 //! - [`cli`]: the `movex` command line (`movex module check`, `movex module
-//!   warmup`; `movex validate` in [`validate_cli`]); `src/main.rs` only
-//!   calls it.
+//!   warmup`; `movex validate` in [`validate_cli`], `movex serve` in
+//!   [`serve_cli`]); `src/main.rs` only calls it.
 //!
 //! The contract with guests is `guest-sdk/wit/plugin.wit`, shared with the SDK.
 
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod http;
 pub mod migration;
 pub mod pool;
 pub mod store;
 pub mod validate;
+pub mod serve_cli;
 pub mod validate_cli;
 pub mod wasm;

@@ -97,3 +97,51 @@ pub(super) async fn insert_findings(tx: &mut SqliteConnection, findings: &[Findi
     }
     Ok(())
 }
+
+/// Which findings `/discrepancies` lists.
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FindingFilter {
+    pub table: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    pub tag: Option<String>,
+    pub run: Option<String>,
+    /// Continue after this position (the `next` of the previous page).
+    pub after: Option<i64>,
+    /// Page size (default 100, at most 1000).
+    pub limit: Option<u32>,
+}
+
+impl Store {
+    /// A page of findings, oldest first, with the position to continue from.
+    pub async fn query_findings(&self, f: &FindingFilter) -> Result<(Vec<Finding>, Option<i64>)> {
+        let limit = f.limit.unwrap_or(100).clamp(1, 1000);
+        let rows = sqlx::query(
+            "SELECT seq, body FROM findings WHERE seq > ? AND (? IS NULL OR table_name = ?) AND (? IS NULL OR type = ?)
+             AND (? IS NULL OR tag = ?) AND (? IS NULL OR run_id = ?) ORDER BY seq LIMIT ?",
+        )
+        .bind(f.after.unwrap_or(0))
+        .bind(&f.table)
+        .bind(&f.table)
+        .bind(&f.kind)
+        .bind(&f.kind)
+        .bind(&f.tag)
+        .bind(&f.tag)
+        .bind(&f.run)
+        .bind(&f.run)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut last = None;
+        let found = rows
+            .iter()
+            .map(|r| {
+                last = Some(r.try_get::<i64, _>(0)?);
+                Ok(serde_json::from_str(r.try_get::<&str, _>(1)?)?)
+            })
+            .collect::<Result<Vec<Finding>>>()?;
+        let next = if found.len() as u32 == limit { last } else { None };
+        Ok((found, next))
+    }
+}

@@ -6,6 +6,7 @@
 //! - [`checkpoints`]: validation runs and where each resumes;
 //! - [`findings`]: findings, their counts, and the Kafka outbox;
 //! - [`journal`]: the pool's writes that reached one side only;
+//! - [`migration`]: the migration's state, transitions and counters;
 //! - `meta` (here): small named values, such as the current pattern.
 //!
 //! A finding is committed here, in the same transaction as the checkpoint
@@ -16,9 +17,11 @@
 pub mod checkpoints;
 pub mod findings;
 pub mod journal;
+pub mod migration;
 
 pub use checkpoints::{Checkpoint, Mode};
 pub use journal::{JournalEntry, JournalKind};
+pub use migration::Transition;
 
 use anyhow::{Context, Result, bail};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
@@ -42,6 +45,10 @@ CREATE INDEX IF NOT EXISTS findings_run ON findings (run_id, type);
 CREATE TABLE IF NOT EXISTS journal (
     id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, pattern TEXT NOT NULL, side TEXT NOT NULL,
     kind TEXT NOT NULL, statements TEXT NOT NULL, error TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS transitions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, from_state TEXT NOT NULL, to_state TEXT NOT NULL,
+    reason TEXT NOT NULL, by_whom TEXT NOT NULL, forced INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS counters (k TEXT PRIMARY KEY, n INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS findings_outbox ON findings (seq) WHERE delivered_at IS NULL;
 ";
 

@@ -115,6 +115,7 @@ pub struct Validator {
     source: Db,
     destination: Db,
     refused: Vec<(String, String)>,
+    warmup: wasm::Warmup,
     natives: Mutex<BTreeMap<String, Arc<dyn NativeComparator>>>,
 }
 
@@ -137,9 +138,17 @@ fn new_run_id(table: &str) -> String {
 }
 
 impl Validator {
-    /// Open everything the config names. Fails with what is wrong and what to do.
+    /// Open everything the config names, connecting to both databases now:
+    /// fails with what is wrong and what to do (`movex validate`).
     pub async fn open(config: Config) -> Result<Validator> {
         let store = Store::open(&config.state.url).await?;
+        Validator::open_with(Arc::new(config), store, true).await
+    }
+
+    /// Open with a state store already open. `eager` connects to both
+    /// databases now; otherwise on first use, so a server can start (and
+    /// report the database as down) while one is unreachable.
+    pub async fn open_with(config: Arc<Config>, store: Store, eager: bool) -> Result<Validator> {
         let cache_dir = config.modules.cache_dir.clone().or_else(|| Some(config.modules.dir.join(".cache")));
         let runtime = Runtime::new(RuntimeConfig { limits: config.sandbox.clone(), cache_dir })?;
         let registry = Arc::new(Registry::new(runtime));
@@ -150,11 +159,21 @@ impl Validator {
             .with_context(|| format!("loading modules from {} ([modules] dir)", config.modules.dir.display()))?;
         let refused = warmup.failures.iter().map(|f| (f.file.clone(), f.error.clone())).collect();
         let max = (config.validation.concurrency as u32 * 3).max(4);
-        let (source, destination) = tokio::try_join!(
-            Db::connect(&config.source.url, "source", max),
-            Db::connect(&config.destination.url, "destination", max)
-        )?;
-        Ok(Validator { config: Arc::new(config), store, registry, source, destination, refused, natives: Mutex::default() })
+        let (source, destination) = if eager {
+            tokio::try_join!(Db::connect(&config.source.url, "source", max), Db::connect(&config.destination.url, "destination", max))?
+        } else {
+            let timeout = Duration::from_millis(config.pool.connect_timeout_ms);
+            (
+                crate::pool::backend::lazy_db(&config.source.url, "source", max, timeout)?,
+                crate::pool::backend::lazy_db(&config.destination.url, "destination", max, timeout)?,
+            )
+        };
+        Ok(Validator { config, store, registry, source, destination, refused, warmup, natives: Mutex::default() })
+    }
+
+    /// The start-up module warm-up, for `/health`.
+    pub fn warmup(&self) -> &wasm::Warmup {
+        &self.warmup
     }
 
     pub fn store(&self) -> &Store {

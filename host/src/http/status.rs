@@ -1,0 +1,66 @@
+//! Read-only routes: `GET /status`, `/stats`, `/health` (503 when a
+//! database does not answer), `/metrics` (Prometheus text) and
+//! `/openapi.json`.
+
+use super::App;
+use super::envelope::{Envelope, Reply, fail, ok};
+use axum::extract::State as Shared;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+pub async fn status(Shared(app): Shared<App>) -> Reply {
+    match app.migration.status().await {
+        Ok(s) => ok(s),
+        Err(e) => fail(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}")),
+    }
+}
+
+pub async fn stats(Shared(app): Shared<App>) -> Reply {
+    match app.migration.status().await {
+        Ok(s) => ok(s.migration_stats),
+        Err(e) => fail(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}")),
+    }
+}
+
+/// Both databases and the module warm-up. Unhealthy: HTTP 503, code 5, and
+/// as in the Go tool `src` / `dst` keys holding the errors.
+pub async fn health(Shared(app): Shared<App>) -> Reply {
+    let m = &app.migration;
+    let db = m.pool.health().await;
+    let warmup = m.validator.warmup();
+    let mut data = serde_json::json!({
+        "status": if db.healthy { "healthy" } else { "unhealthy" },
+        "timestamp": humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+        "service": "movex",
+        "version": env!("CARGO_PKG_VERSION"),
+        "databases": db,
+        "warmup": warmup,
+        "modules": crate::wasm::reports(m.validator.registry()),
+    });
+    if let Some(e) = &db.source.error {
+        data["src"] = e.clone().into();
+    }
+    if let Some(e) = &db.destination.error {
+        data["dst"] = e.clone().into();
+    }
+    if db.healthy {
+        Reply(StatusCode::OK, Envelope { code: 0, msg: "healthy".into(), data })
+    } else {
+        Reply(StatusCode::SERVICE_UNAVAILABLE, Envelope { code: 5, msg: "health check failed".into(), data })
+    }
+}
+
+pub async fn metrics(Shared(app): Shared<App>) -> Response {
+    match app.migration.metrics_text().await {
+        Ok(text) => ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], text).into_response(),
+        Err(e) => fail(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}")).into_response(),
+    }
+}
+
+/// The OpenAPI document (docs/openapi.json, checked against the router by
+/// the HTTP tests).
+pub const OPENAPI: &str = include_str!("../../../docs/openapi.json");
+
+pub async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}

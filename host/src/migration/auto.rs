@@ -1,0 +1,113 @@
+//! `/auto-migrate`: the whole plan, cancellable. `src_only` -> `src_first`
+//! -> full validation -> (policy) `dst_first` -> full validation ->
+//! (policy) `dst_only` -> full validation -> (policy) `completed`. It stops
+//! where it is when a validation finds differences or the policy says stay
+//! or pause, and rolls back when the policy says so — always saying why.
+
+use super::control::Migration;
+use super::state::State;
+use anyhow::Result;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+/// Where auto-migrate is, as `/status` and the demo show it.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AutoStatus {
+    /// `running`, `completed`, `held`, `rolled_back`, `cancelled` or `failed`.
+    pub status: String,
+    pub state: String,
+    pub reason: String,
+}
+
+impl Migration {
+    /// Start auto-migrate (cancelling one already running).
+    pub async fn start_auto_migrate(self: &Arc<Self>) -> Result<()> {
+        let mut slot = self.scheduler.auto.lock().await;
+        if let Some((cancel, task)) = slot.take() {
+            cancel.cancel();
+            let _ = task.await;
+        }
+        let cancel = CancellationToken::new();
+        let me = self.clone();
+        let task = tokio::spawn({
+            let cancel = cancel.clone();
+            async move {
+                let outcome = match me.clone().auto_migrate(cancel).await {
+                    Ok(s) => s,
+                    Err(e) => AutoStatus { status: "failed".into(), state: String::new(), reason: format!("{e:#}") },
+                };
+                tracing::info!(status = %outcome.status, state = %outcome.state, reason = %outcome.reason, "auto-migrate ended");
+                let _ = me.record_auto(&outcome).await;
+            }
+        });
+        *slot = Some((cancel, task));
+        Ok(())
+    }
+
+    /// Cancel a running auto-migrate; whether one was running.
+    pub async fn cancel_auto_migrate(&self) -> bool {
+        match self.scheduler.auto.lock().await.take() {
+            Some((cancel, task)) => {
+                let running = !task.is_finished();
+                cancel.cancel();
+                let _ = task.await;
+                running
+            }
+            None => false,
+        }
+    }
+
+    pub async fn auto_status(&self) -> Result<Option<AutoStatus>> {
+        Ok(self.store.meta("auto_migrate").await?.and_then(|s| serde_json::from_str(&s).ok()))
+    }
+
+    async fn record_auto(&self, s: &AutoStatus) -> Result<()> {
+        self.store.set_meta("auto_migrate", &serde_json::to_string(s)?).await
+    }
+
+    async fn auto_migrate(self: Arc<Self>, cancel: CancellationToken) -> Result<AutoStatus> {
+        let by = "auto-migrate";
+        let end = |status: &str, state: State, reason: String| AutoStatus { status: status.into(), state: state.as_str().into(), reason };
+        loop {
+            let state = self.state().await?;
+            self.record_auto(&end("running", state, "in progress".into())).await?;
+            if cancel.is_cancelled() {
+                return Ok(end("cancelled", state, "cancelled on request".into()));
+            }
+            match state {
+                State::Initial => drop(self.move_to(State::SrcOnly, false, "auto-migrate starts", by).await?),
+                State::SrcOnly => drop(self.move_to(State::SrcFirst, false, "auto-migrate: start double-writing", by).await?),
+                State::Completed => return Ok(end("completed", state, "the migration is completed".into())),
+                State::SrcFirst | State::DstFirst | State::DstOnly => {
+                    let report = self.validate_now(cancel.child_token()).await?;
+                    if cancel.is_cancelled() {
+                        return Ok(end("cancelled", state, "cancelled on request".into()));
+                    }
+                    if report.failed() {
+                        let why: Vec<String> = report.tables.iter().filter_map(|t| t.error.clone()).collect();
+                        return Ok(end("held", state, format!("validation failed: {}", why.join("; "))));
+                    }
+                    let found = report.total_findings();
+                    let decided = self.consult("auto-migrate, after a full validation", false).await?;
+                    match (decided.action.as_str(), decided.to.as_deref().and_then(State::parse)) {
+                        ("rollback", Some(to)) => {
+                            self.move_to(to, false, &decided.reason, &decided.by).await?;
+                            return Ok(end("rolled_back", to, decided.reason));
+                        }
+                        ("promote", Some(to)) if found == 0 => {
+                            self.move_to(to, false, &decided.reason, &decided.by).await?;
+                        }
+                        ("promote", _) => {
+                            return Ok(end("held", state, format!("validation found {found} differences; the policy's promote is not followed")));
+                        }
+                        _ if found > 0 => {
+                            return Ok(end("held", state, format!("validation found {found} differences: {}", decided.reason)));
+                        }
+                        _ => return Ok(end("held", state, format!("{}: {}", decided.by, decided.reason))),
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,124 @@
+//! The migration's own records: its current state (and the pattern it
+//! implies, which the validator reads), every transition with its reason
+//! and author, and its running statistics. The state is written in the same
+//! transaction as the transition that produced it, and read back at start:
+//! movex comes back in the pattern it left — coming back in the wrong one
+//! would lose writes.
+
+use super::{Store, now};
+use crate::migration::State;
+use anyhow::{Result, bail};
+use serde::Serialize;
+use sqlx::Row;
+use std::collections::BTreeMap;
+
+/// One move of the migration.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct Transition {
+    pub id: i64,
+    /// RFC 3339, UTC.
+    pub at: String,
+    pub from: String,
+    pub to: String,
+    pub reason: String,
+    /// The route, policy or command that asked for it.
+    pub by: String,
+    pub forced: bool,
+}
+
+impl Store {
+    /// The current state and since when (RFC 3339); `initial` when none was recorded.
+    pub async fn migration_state(&self) -> Result<(State, Option<String>)> {
+        let state = self.meta("state").await?;
+        let since = self.meta("state_since").await?;
+        Ok(match state {
+            None => (State::Initial, since),
+            Some(s) => match State::parse(&s) {
+                Some(st) => (st, since),
+                None => bail!("the state store holds an unknown migration state {s:?}"),
+            },
+        })
+    }
+
+    /// Record `from -> to` atomically: fails if the state is no longer
+    /// `from` (another request moved it first).
+    pub async fn record_transition(&self, from: State, to: State, reason: &str, by: &str, forced: bool) -> Result<Transition> {
+        let mut tx = self.pool.begin().await?;
+        let current: Option<String> = sqlx::query_scalar("SELECT v FROM meta WHERE k = 'state'").fetch_optional(&mut *tx).await?;
+        let current = current.as_deref().unwrap_or("initial");
+        if current != from.as_str() {
+            bail!("the migration is in {current}, not {from} (moved meanwhile); retry from {current}");
+        }
+        let at = now();
+        for (k, v) in [("state", to.as_str()), ("pattern", to.pattern().as_str()), ("state_since", at.as_str())] {
+            sqlx::query("INSERT INTO meta (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v")
+                .bind(k)
+                .bind(v)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO transitions (at, from_state, to_state, reason, by_whom, forced) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(&at)
+        .bind(from.as_str())
+        .bind(to.as_str())
+        .bind(reason)
+        .bind(by)
+        .bind(forced)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Transition { id, at, from: from.as_str().into(), to: to.as_str().into(), reason: reason.into(), by: by.into(), forced })
+    }
+
+    /// Transitions, newest first.
+    pub async fn history(&self, limit: u32) -> Result<Vec<Transition>> {
+        let rows = sqlx::query("SELECT id, at, from_state, to_state, reason, by_whom, forced FROM transitions ORDER BY id DESC LIMIT ?")
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Transition {
+                    id: r.try_get(0)?,
+                    at: r.try_get(1)?,
+                    from: r.try_get(2)?,
+                    to: r.try_get(3)?,
+                    reason: r.try_get(4)?,
+                    by: r.try_get(5)?,
+                    forced: r.try_get(6)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Add to named counters (runs, discrepancies, ...).
+    pub async fn bump(&self, counters: &[(&str, u64)]) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        for (k, n) in counters {
+            sqlx::query("INSERT INTO counters (k, n) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET n = n + excluded.n")
+                .bind(k)
+                .bind(*n as i64)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Set a counter to a value (e.g. consecutive clean runs back to 0).
+    pub async fn set_counter(&self, k: &str, n: u64) -> Result<()> {
+        sqlx::query("INSERT INTO counters (k, n) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET n = excluded.n")
+            .bind(k)
+            .bind(n as i64)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn counters(&self) -> Result<BTreeMap<String, u64>> {
+        let rows = sqlx::query("SELECT k, n FROM counters").fetch_all(&self.pool).await?;
+        rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get::<i64, _>(1)? as u64))).collect()
+    }
+}

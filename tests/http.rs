@@ -1,0 +1,279 @@
+//! The control plane in-process: every route with its envelope and error
+//! paths, the token, restart persistence, and auto-migrate driven by the
+//! built-in policy with and without differences. Databases: SQLite files
+//! (the embedded default), so these tests need no server.
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use movex::config::Config;
+use movex::migration::{Migration, Pattern, State};
+use movex_tests::dbs;
+use serde_json::{Value, json};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tower::ServiceExt;
+
+const TABLE: &str = "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT, tier TEXT, utime INTEGER);";
+
+/// Source and destination with 50 equal rows; `diff` corrupts two on the destination.
+async fn setup(dir: &Path, diff: bool, extra: &str) -> Config {
+    let rows: Vec<String> = (1..=50).map(|i| format!("({i}, 'user{i}', 'gold', {})", 1000 + i)).collect();
+    let insert = format!("INSERT INTO users VALUES {};", rows.join(", "));
+    let src = dbs::sqlite(dir, "src", &format!("{TABLE}{insert}")).await;
+    let corrupt = if diff { "UPDATE users SET name = 'corrupt' WHERE id IN (3, 30);" } else { "" };
+    let dst = dbs::sqlite(dir, "dst", &format!("{TABLE}{insert}{corrupt}")).await;
+    let table = "[[tables]]\nname = \"users\"\nkey = [\"id\"]\nutime = { column = \"utime\", unit = \"ms\" }\ncomparator = \"exact\"\ntagger = \"tag-by-column\"\n";
+    let (path, _) = dbs::config(dir, &src, &dst, &format!("[policy]\ninterval_ms = 0\n{extra}"), table);
+    Config::load(&path).unwrap()
+}
+
+async fn call(app: &Router, method: &str, uri: &str, body: &str, token: Option<&str>) -> (StatusCode, Value) {
+    let mut req = Request::builder().method(method).uri(uri);
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    let resp = app.clone().oneshot(req.body(Body::from(body.to_owned())).unwrap()).await.unwrap();
+    let status = resp.status();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    (status, serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned())))
+}
+
+async fn start(config: Config, token: Option<&str>) -> (Router, Arc<Migration>) {
+    let m = Migration::open(config).await.unwrap();
+    (movex::http::router(m.clone(), token.map(str::to_owned), 1 << 20), m)
+}
+
+async fn wait_for(app: &Router, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, status) = call(app, "GET", "/status", "", None).await;
+        if done(&status["data"]) {
+            return status["data"].clone();
+        }
+        assert!(Instant::now() < deadline, "{what}: {status}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn status_stats_and_health_answer_with_the_original_envelope_and_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, _) = start(setup(dir.path(), false, "").await, None).await;
+    let (code, s) = call(&app, "GET", "/status", "", None).await;
+    assert_eq!((code, &s["code"], &s["msg"]), (StatusCode::OK, &json!(0), &json!("OK")));
+    let d = &s["data"];
+    assert_eq!((&d["current_state"], &d["current_pattern"]), (&json!("initial"), &json!("src_only")));
+    for field in ["start_time", "current_state", "full_validation_runs", "incr_validation_runs", "data_discrepancies", "last_error"] {
+        assert!(d["migration_stats"].get(field).is_some(), "migration_stats.{field} in {d}");
+    }
+    assert_eq!(d["pool_health"], json!({}), "empty when both databases answer");
+    for field in ["DoubleWriteSuccess", "DoubleWriteFailure", "QueryDuration"] {
+        assert!(d["pool_metrics"].get(field).is_some(), "pool_metrics.{field}");
+    }
+    assert!(d["uptime"].as_str().unwrap().ends_with('s'));
+    let (_, stats) = call(&app, "GET", "/stats", "", None).await;
+    assert_eq!(stats["data"]["current_state"], "initial");
+    let (code, h) = call(&app, "GET", "/health", "", None).await;
+    assert_eq!((code, &h["code"]), (StatusCode::OK, &json!(0)));
+    for field in ["status", "modules", "totalModules", "successCount", "elapsed", "elapsedMs", "timestamp"] {
+        assert!(h["data"]["warmup"].get(field).is_some(), "warmup.{field} in {h}");
+    }
+    assert_eq!(h["data"]["warmup"]["status"], "completed");
+    let (code, metrics) = call(&app, "GET", "/metrics", "", None).await;
+    let text = metrics.as_str().unwrap();
+    assert_eq!(code, StatusCode::OK);
+    assert!(text.contains("movex_migration_state{state=\"initial\"} 1") && text.ends_with("# EOF\n"), "{text}");
+    let (code, nope) = call(&app, "GET", "/nope", "", None).await;
+    assert_eq!((code, &nope["code"]), (StatusCode::NOT_FOUND, &json!(5)));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreachable_database_makes_health_503_with_the_go_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = setup(dir.path(), false, "[pool]\nconnect_timeout_ms = 300\nhealth_timeout_ms = 500").await;
+    config.destination.url = "postgres://postgres@127.0.0.1:1/nowhere".into();
+    let (app, _) = start(config, None).await;
+    let (code, h) = call(&app, "GET", "/health", "", None).await;
+    assert_eq!((code, &h["code"]), (StatusCode::SERVICE_UNAVAILABLE, &json!(5)), "{h}");
+    assert!(h["data"]["dst"].is_string() && h["data"].get("src").is_none(), "{h}");
+    let (_, s) = call(&app, "GET", "/status", "", None).await;
+    assert!(s["data"]["pool_health"]["dst"].is_string(), "{s}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pattern_routes_move_one_step_record_history_and_refuse_bad_bodies() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, m) = start(setup(dir.path(), false, "").await, None).await;
+    let (code, r) = call(&app, "POST", "/src_only", "", None).await;
+    assert_eq!((code, &r["code"], &r["data"]["to"]), (StatusCode::OK, &json!(0), &json!("src_only")), "{r}");
+    let (code, r) = call(&app, "POST", "/dst_only", "", None).await;
+    assert_eq!((code, &r["code"]), (StatusCode::CONFLICT, &json!(5)));
+    assert!(r["msg"].as_str().unwrap().contains("force"), "{r}");
+    let (code, r) = call(&app, "POST", "/src_first", r#"{"reason": "backfill done"}"#, None).await;
+    assert_eq!(code, StatusCode::OK, "{r}");
+    assert_eq!(m.pool.pattern(), Pattern::SrcFirst, "the pool writes by the new pattern");
+    let (code, r) = call(&app, "POST", "/dst_only", r#"{"force": true, "reason": "drill"}"#, None).await;
+    assert_eq!((code, &r["data"]["forced"]), (StatusCode::OK, &json!(true)), "{r}");
+    for (body, needle) in [("{", "malformed body"), (r#"{"forse": true}"#, "unknown field `forse`"), (r#"{"force": "yes"}"#, "invalid type")] {
+        let (code, r) = call(&app, "POST", "/dst_first", body, None).await;
+        assert_eq!((code, &r["code"]), (StatusCode::BAD_REQUEST, &json!(400)), "{body}: {r}");
+        assert!(r["msg"].as_str().unwrap().contains(needle), "{body}: {r}");
+    }
+    let (_, h) = call(&app, "GET", "/history", "", None).await;
+    let moves: Vec<(String, String, String)> = h["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["to"].as_str().unwrap().into(), t["by"].as_str().unwrap().into(), t["reason"].as_str().unwrap().into()))
+        .collect();
+    assert_eq!(moves[0], ("dst_only".into(), "POST /dst_only".into(), "drill".into()));
+    assert_eq!(moves[1].2, "backfill done");
+    assert_eq!(moves.len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn validations_start_stop_and_report_discrepancies() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, _) = start(setup(dir.path(), true, "").await, None).await;
+    let (code, r) = call(&app, "POST", "/full/start", "", None).await;
+    assert_eq!((code, &r["code"]), (StatusCode::OK, &json!(0)));
+    let d = wait_for(&app, "a full run", |d| d["migration_stats"]["full_validation_runs"] == 1).await;
+    assert_eq!(d["migration_stats"]["data_discrepancies"], 2);
+    let (_, cur) = call(&app, "GET", "/validations/current", "", None).await;
+    assert_eq!((&cur["data"][0]["kind"], &cur["data"][0]["tables"][0]["rows_base"]), (&json!("full"), &json!(50)), "{cur}");
+    let (_, f) = call(&app, "GET", "/discrepancies?type=neq&table=users&limit=1", "", None).await;
+    assert_eq!(f["data"]["items"].as_array().unwrap().len(), 1);
+    let next = f["data"]["next"].as_i64().expect("a second page");
+    let (_, f2) = call(&app, "GET", &format!("/discrepancies?type=neq&after={next}"), "", None).await;
+    let keys: Vec<&Value> = [&f["data"]["items"][0]["key"], &f2["data"]["items"][0]["key"]].into();
+    assert_eq!(keys, [&json!(3), &json!(30)]);
+    assert_eq!(f2["data"]["items"][0]["tag"], "gold");
+    for q in ["/discrepancies?type=bogus", "/discrepancies?bogus=1", "/discrepancies?limit=x"] {
+        let (code, r) = call(&app, "GET", q, "", None).await;
+        assert_eq!((code, &r["code"]), (StatusCode::BAD_REQUEST, &json!(400)), "{q}: {r}");
+    }
+    for (body, needle) in [("", "`utime`"), (r#"{"utime": "x"}"#, "invalid type"), (r#"{"utime": 1, "every": 5}"#, "unknown field")] {
+        let (code, r) = call(&app, "POST", "/incr/start", body, None).await;
+        assert_eq!(code, StatusCode::BAD_REQUEST, "{body}: {r}");
+        assert!(r["msg"].as_str().unwrap().contains(needle), "{body}: {r}");
+    }
+    let (code, _) = call(&app, "POST", "/incr/start", r#"{"utime": 0, "interval": 100}"#, None).await;
+    assert_eq!(code, StatusCode::OK);
+    // A polling run stores its findings as it goes (its counters land when it stops).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while call(&app, "GET", "/discrepancies", "", None).await.1["data"]["items"].as_array().unwrap().len() < 4 {
+        assert!(Instant::now() < deadline, "the incremental run's findings");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (_, r) = call(&app, "POST", "/incr/stop", "", None).await;
+    assert_eq!(r["data"]["stopped"], true, "{r}");
+    let (_, s) = call(&app, "GET", "/stats", "", None).await;
+    assert_eq!((&s["data"]["incr_validation_runs"], &s["data"]["data_discrepancies"]), (&json!(1), &json!(4)), "{s}");
+    let (_, r) = call(&app, "POST", "/full/stop", "", None).await;
+    assert_eq!(r["data"]["stopped"], false, "the full run had finished");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn modules_are_listed_hot_loaded_refused_with_a_reason_and_unloaded() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, m) = start(setup(dir.path(), false, "").await, None).await;
+    let (_, list) = call(&app, "GET", "/modules", "", None).await;
+    assert_eq!(list["data"]["warmup"]["totalModules"], 3);
+    let upload = |bytes: Vec<u8>| {
+        let app = app.clone();
+        async move {
+            let resp = app.oneshot(Request::put("/modules/probe").body(Body::from(bytes)).unwrap()).await.unwrap();
+            let status = resp.status();
+            let body: Value = serde_json::from_slice(&resp.into_body().collect().await.unwrap().to_bytes()).unwrap();
+            (status, body)
+        }
+    };
+    let (code, r) = upload(movex_tests::wasm_bytes("fixture-probe-a")).await;
+    assert_eq!((code, &r["data"]["description"]["name"]), (StatusCode::OK, &json!("probe")), "{r}");
+    assert!(m.config.modules.dir.join("probe.wasm").is_file(), "kept for the next start");
+    let (code, r) = upload(b"not wasm".to_vec()).await;
+    assert_eq!((code, &r["code"]), (StatusCode::UNPROCESSABLE_ENTITY, &json!(5)));
+    assert!(r["msg"].as_str().unwrap().contains("refused"), "{r}");
+    let (code, r) = upload(movex_tests::wasm_bytes("fixture-loop")).await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "a module that loops is refused at upload: {r}");
+    let (code, _) = call(&app, "DELETE", "/modules/probe", "", None).await;
+    assert_eq!(code, StatusCode::OK);
+    let (code, r) = call(&app, "DELETE", "/modules/probe", "", None).await;
+    assert_eq!((code, &r["code"]), (StatusCode::NOT_FOUND, &json!(5)));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_a_token_mutating_routes_need_it_and_reads_do_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, _) = start(setup(dir.path(), false, "").await, Some("s3cret")).await;
+    for (method, uri) in [("POST", "/src_only"), ("POST", "/full/start"), ("POST", "/auto-migrate"), ("PUT", "/modules/x"), ("DELETE", "/modules/x")] {
+        for token in [None, Some("wrong")] {
+            let (code, r) = call(&app, method, uri, "", token).await;
+            assert_eq!((code, &r["code"]), (StatusCode::UNAUTHORIZED, &json!(401)), "{method} {uri} {token:?}");
+        }
+    }
+    let (code, _) = call(&app, "POST", "/src_only", "", Some("s3cret")).await;
+    assert_eq!(code, StatusCode::OK);
+    let (code, _) = call(&app, "GET", "/status", "", None).await;
+    assert_eq!(code, StatusCode::OK);
+    // Listening beyond loopback needs a token.
+    let http = movex::config::Http { listen: "0.0.0.0:8080".into(), ..Default::default() };
+    let e = movex::http::listen_address(&http, None).unwrap_err().to_string();
+    assert!(e.contains("refusing to listen on 0.0.0.0:8080 without a token"), "{e}");
+    assert!(movex::http::listen_address(&http, Some("t")).is_ok());
+    assert!(movex::http::listen_address(&movex::config::Http::default(), None).unwrap().ip().is_loopback());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn after_a_restart_movex_comes_back_in_the_same_pattern() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = setup(dir.path(), false, "").await;
+    {
+        let (app, _) = start(config.clone(), None).await;
+        for route in ["/src_only", "/src_first", "/dst_first"] {
+            assert_eq!(call(&app, "POST", route, "", None).await.0, StatusCode::OK);
+        }
+    }
+    let m = Migration::open(config).await.unwrap();
+    assert_eq!(m.state().await.unwrap(), State::DstFirst);
+    assert_eq!(m.pool.pattern(), Pattern::DstFirst);
+    assert_eq!(m.store.history(10).await.unwrap().len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn auto_migrate_completes_on_clean_data_and_holds_on_differences() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, _) = start(setup(dir.path(), false, "").await, None).await;
+    assert_eq!(call(&app, "POST", "/auto-migrate", "", None).await.0, StatusCode::OK);
+    let d = wait_for(&app, "auto-migrate", |d| d["auto_migrate"]["status"] != "running" && !d["auto_migrate"].is_null()).await;
+    assert_eq!((&d["auto_migrate"]["status"], &d["current_state"]), (&json!("completed"), &json!("completed")), "{d}");
+    assert_eq!(d["migration_stats"]["full_validation_runs"], 3, "a clean validation in src_first, dst_first and dst_only");
+
+    let dir = tempfile::tempdir().unwrap();
+    let (app2, m) = start(setup(dir.path(), true, "").await, None).await;
+    assert_eq!(call(&app2, "POST", "/auto-migrate", "", None).await.0, StatusCode::OK);
+    let d = wait_for(&app2, "auto-migrate", |d| d["auto_migrate"]["status"] != "running" && !d["auto_migrate"].is_null()).await;
+    assert_eq!((&d["auto_migrate"]["status"], &d["current_state"]), (&json!("held"), &json!("src_first")), "{d}");
+    assert!(d["auto_migrate"]["reason"].as_str().unwrap().contains("found 2 differences"), "{d}");
+    assert_eq!(m.pool.pattern(), Pattern::SrcFirst);
+}
+
+#[tokio::test]
+async fn the_openapi_document_lists_every_route() {
+    let doc: Value = serde_json::from_str(movex::http::status::OPENAPI).unwrap();
+    let paths = doc["paths"].as_object().unwrap();
+    let routes = [
+        ("/src_only", "post"), ("/src_first", "post"), ("/dst_first", "post"), ("/dst_only", "post"), ("/completed", "post"),
+        ("/auto-migrate", "post"), ("/auto-migrate/cancel", "post"), ("/full/start", "post"), ("/full/stop", "post"),
+        ("/incr/start", "post"), ("/incr/stop", "post"), ("/modules", "get"), ("/modules/{name}", "put"),
+        ("/modules/{name}", "delete"), ("/status", "get"), ("/stats", "get"), ("/health", "get"), ("/discrepancies", "get"),
+        ("/validations/current", "get"), ("/history", "get"), ("/metrics", "get"), ("/openapi.json", "get"),
+    ];
+    for (path, method) in routes {
+        assert!(paths.get(path).and_then(|p| p.get(method)).is_some(), "{method} {path} missing from docs/openapi.json");
+    }
+    assert_eq!(paths.values().map(|p| p.as_object().unwrap().keys().filter(|k| *k != "parameters").count()).sum::<usize>(), routes.len());
+}
