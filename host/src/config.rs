@@ -163,6 +163,15 @@ pub struct Validation {
     /// Comparator errors a run tolerates before it stops.
     #[serde(default = "default_max_validation_errors")]
     pub max_validation_errors: u64,
+    /// Re-read each difference by key, on both sides, before reporting it,
+    /// so a row the application wrote between the two sides' reads is not
+    /// reported (validation under live traffic).
+    #[serde(default = "default_true")]
+    pub recheck: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 fn default_batch_size() -> u64 {
@@ -184,6 +193,7 @@ impl Default for Validation {
             max_rows_per_sec: 0,
             concurrency: default_concurrency(),
             max_validation_errors: default_max_validation_errors(),
+            recheck: true,
         }
     }
 }

@@ -82,13 +82,13 @@ pub async fn run(t: &mut TableRun, resume: Option<Checkpoint>) -> Result<Outcome
                     Step::OnlyBase(row) => {
                         merged_base += 1;
                         let k = t.key_of(&row);
-                        pending.found.push((Finding::new(&t.run_id, &t.name, t.direction, FindingType::TargetMissing, &k), row));
+                        pending.found.push((k.clone(), Finding::new(&t.run_id, &t.name, t.direction, FindingType::TargetMissing, &k), row));
                         k
                     }
                     Step::OnlyTarget(row) => {
                         merged_target += 1;
                         let k = t.key_of(&row);
-                        pending.found.push((Finding::new(&t.run_id, &t.name, t.direction, FindingType::BaseMissing, &k), row));
+                        pending.found.push((k.clone(), Finding::new(&t.run_id, &t.name, t.direction, FindingType::BaseMissing, &k), row));
                         k
                     }
                     Step::Both { base, target } => {

@@ -118,8 +118,14 @@ pub async fn run(t: &mut TableRun, since_ms: i64, interval: Duration, resume: Op
                     let found = find(&others, &k, t.key_len);
                     match (pass, found) {
                         (1, Some(target)) => pending.pairs.push((k, row.clone(), target.clone())),
-                        (1, None) => pending.found.push((Finding::new(&t.run_id, &t.name, t.direction, FindingType::TargetMissing, &k), row.clone())),
-                        (_, None) => pending.found.push((Finding::new(&t.run_id, &t.name, t.direction, FindingType::BaseMissing, &k), row.clone())),
+                        (1, None) => {
+                            let f = Finding::new(&t.run_id, &t.name, t.direction, FindingType::TargetMissing, &k);
+                            pending.found.push((k, f, row.clone()))
+                        }
+                        (_, None) => {
+                            let f = Finding::new(&t.run_id, &t.name, t.direction, FindingType::BaseMissing, &k);
+                            pending.found.push((k, f, row.clone()))
+                        }
                         // Compared in this round's pass 1 already.
                         (_, Some(base))
                             if within(&base[u], &from, &until)

@@ -16,7 +16,7 @@ use std::sync::Arc;
 #[derive(Default)]
 pub struct Pending {
     pub pairs: Vec<(Key, Row, Row)>,
-    pub found: Vec<(Finding, Row)>,
+    pub found: Vec<(Key, Finding, Row)>,
 }
 
 impl Pending {
@@ -57,8 +57,9 @@ impl Judge {
         self.binding.columns.iter().map(|(n, _)| n.clone()).collect()
     }
 
-    /// Compare the pairs and tag every finding. Blocking (guest calls).
-    pub fn settle(&self, pending: Pending) -> Result<Vec<Finding>> {
+    /// Compare the pairs and tag every finding, each with its key.
+    /// Blocking (guest calls).
+    pub fn settle(&self, pending: Pending) -> Result<Vec<(Key, Finding)>> {
         let n = self.binding.columns.len();
         let mut found = pending.found;
         if !pending.pairs.is_empty() {
@@ -91,16 +92,16 @@ impl Judge {
                 let mut f = Finding::new(&self.run_id, &self.table, self.direction, kind, &key)
                     .with_columns(&columns, &names, &base[..n], &target[..n]);
                 f.reason = Some(reason);
-                found.push((f, base));
+                found.push((key, f, base));
             }
         }
         self.tag(&mut found);
-        Ok(found.into_iter().map(|(f, _)| f).collect())
+        Ok(found.into_iter().map(|(k, f, _)| (k, f)).collect())
     }
 
     /// Attach the tagger's tag to each finding; a tagger that fails leaves
     /// the finding untagged (logged), never drops it.
-    fn tag(&self, found: &mut [(Finding, Row)]) {
+    fn tag(&self, found: &mut [(Key, Finding, Row)]) {
         let (Some(name), Some(binding)) = (&self.tagger, &self.tag_binding) else { return };
         if found.is_empty() {
             return;
@@ -111,12 +112,12 @@ impl Judge {
         };
         let n = binding.columns.len();
         let mut batch = Batch::new();
-        for (f, row) in found.iter() {
+        for (_, f, row) in found.iter() {
             batch.push_row(f.key.to_string(), row[..n].iter().map(|v| v.as_value()));
         }
         match module.tag(binding, &batch) {
             Ok(tags) => {
-                for ((f, _), t) in found.iter_mut().zip(tags) {
+                for ((_, f, _), t) in found.iter_mut().zip(tags) {
                     match t {
                         Ok(tag) => f.tag = tag,
                         Err(e) => tracing::warn!(error = %e, "tagger failed on a row; finding stays untagged"),

@@ -357,6 +357,7 @@ impl Validator {
                 batch_size: v.batch_size,
                 max_rows_per_sec: t.max_rows_per_sec.or(Some(v.max_rows_per_sec)).filter(|&m| m > 0),
                 max_validation_errors: v.max_validation_errors,
+                recheck: v.recheck,
             };
             let mut run = TableRun::new(
                 t.name.clone(), p.base, p.target, direction, p.key_len, p.utime, judge, self.store.clone(), progress.clone(), load, cancel,

@@ -3,7 +3,8 @@
 //! [`TableRun::settle`], which compares and tags, then commits the findings
 //! with the checkpoint past them in one transaction, then paces.
 
-use super::finding::{Direction, FindingType};
+use super::finding::{Direction, Finding, FindingType};
+use super::key::{Key, cmp_keys};
 use super::judge::{Judge, Pending};
 use super::pace::Pace;
 use super::progress::Progress;
@@ -22,6 +23,8 @@ pub struct Load {
     pub max_rows_per_sec: Option<u64>,
     /// The run stops once it has had more comparator errors than this.
     pub max_validation_errors: u64,
+    /// Re-read each difference by key before reporting it.
+    pub recheck: bool,
 }
 
 /// How a run ended, when it did not fail.
@@ -93,8 +96,11 @@ impl TableRun {
     /// Compare and tag a batch, commit its findings with `cursor`, then pace
     /// by the `rows` it covered.
     pub async fn settle(&mut self, pending: Pending, mode: Mode, cursor: serde_json::Value, rows: (u64, u64), rows_read: u64) -> Result<()> {
-        let judge = self.judge.clone();
-        let findings = tokio::task::spawn_blocking(move || judge.settle(pending)).await.context("comparator task")??;
+        let mut findings = self.judge(pending).await?;
+        if self.load.recheck && findings.iter().any(|(_, f)| f.kind != FindingType::ComparatorError) {
+            findings = self.recheck(findings).await?;
+        }
+        let findings: Vec<Finding> = findings.into_iter().map(|(_, f)| f).collect();
         let cp = Checkpoint { run_id: self.run_id.clone(), cursor, rows_base: rows.0, rows_target: rows.1 };
         self.store.commit(&self.name, mode, self.direction, &cp, &findings).await?;
         self.progress.found(&findings);
@@ -117,6 +123,44 @@ impl TableRun {
             }
         }
         Ok(())
+    }
+}
+
+impl TableRun {
+    async fn judge(&self, pending: Pending) -> Result<Vec<(Key, Finding)>> {
+        let judge = self.judge.clone();
+        tokio::task::spawn_blocking(move || judge.settle(pending)).await.context("comparator task")?
+    }
+
+    /// Read every difference again, by key on both sides, and judge it
+    /// again: a row the application wrote between the two sides' reads is
+    /// equal by now and is not reported. Comparator errors are kept as they
+    /// are. These reads are not counted as rows read.
+    async fn recheck(&self, found: Vec<(Key, Finding)>) -> Result<Vec<(Key, Finding)>> {
+        let (mut keep, suspects): (Vec<_>, Vec<_>) = found.into_iter().partition(|(_, f)| f.kind == FindingType::ComparatorError);
+        let keys: Vec<Key> = suspects.into_iter().map(|(k, _)| k).collect();
+        let (mut base, mut target) = tokio::try_join!(self.base.lookup(&keys), self.target.lookup(&keys))?;
+        let n = self.key_len;
+        base.sort_by(|a, b| cmp_keys(&a[..n], &b[..n]));
+        target.sort_by(|a, b| cmp_keys(&a[..n], &b[..n]));
+        let find = |rows: &[Row], k: &[movex_guest::OwnedValue]| rows.binary_search_by(|r| cmp_keys(&r[..n], k)).ok().map(|i| rows[i].clone());
+        let mut pending = Pending::default();
+        for k in keys {
+            match (find(&base, &k), find(&target, &k)) {
+                (Some(b), Some(t)) => pending.pairs.push((k, b, t)),
+                (Some(b), None) => {
+                    let f = Finding::new(&self.run_id, &self.name, self.direction, FindingType::TargetMissing, &k);
+                    pending.found.push((k, f, b))
+                }
+                (None, Some(t)) => {
+                    let f = Finding::new(&self.run_id, &self.name, self.direction, FindingType::BaseMissing, &k);
+                    pending.found.push((k, f, t))
+                }
+                (None, None) => {}
+            }
+        }
+        keep.extend(self.judge(pending).await?);
+        Ok(keep)
     }
 }
 
