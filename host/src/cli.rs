@@ -24,6 +24,10 @@ pub enum Command {
     /// Run the host: the control plane over HTTP, the pool's state, the
     /// scheduler and the policy, until SIGTERM or ctrl-c.
     Serve(crate::serve_cli::ServeArgs),
+    /// The whole story on SQLite files: double-writes, validation, policy,
+    /// auto-migrate to `completed` (`--inject-diff`: validation catches
+    /// corrupted rows and the migration holds).
+    Demo(crate::demo::DemoArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -117,6 +121,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Module(ModuleCommand::Warmup { dir, cache_dir, sandbox }) => warmup(&dir, cache_dir, &sandbox),
         Command::Validate(args) => Ok(crate::validate_cli::run(args)),
         Command::Serve(args) => crate::serve_cli::run(args),
+        Command::Demo(args) => crate::demo::run(args),
     }
 }
 

@@ -259,11 +259,14 @@ pub struct Policy {
     pub auto_promote: bool,
     /// Consult the policy on this timer too (0: only after validations).
     pub interval_ms: u64,
+    /// Auto-migrate stays at least this long in each double-write state
+    /// (soak time under real traffic) before validating for promotion.
+    pub soak_ms: u64,
 }
 
 impl Default for Policy {
     fn default() -> Self {
-        Policy { module: None, auto_promote: false, interval_ms: 60_000 }
+        Policy { module: None, auto_promote: false, interval_ms: 60_000, soak_ms: 0 }
     }
 }
 

@@ -25,13 +25,14 @@
 //!   moves).
 //! - [`cli`]: the `movex` command line (`movex module check`, `movex module
 //!   warmup`; `movex validate` in [`validate_cli`], `movex serve` in
-//!   [`serve_cli`]); `src/main.rs` only calls it.
+//!   [`serve_cli`], `movex demo` in [`demo`]); `src/main.rs` only calls it.
 //!
 //! The contract with guests is `guest-sdk/wit/plugin.wit`, shared with the SDK.
 
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod demo;
 pub mod http;
 pub mod migration;
 pub mod pool;

@@ -96,6 +96,7 @@ pub async fn serve(migration: Arc<Migration>, shutdown: impl Future<Output = ()>
     let token = http.resolved_token().map_err(anyhow::Error::msg)?;
     let addr = listen_address(&http, token.as_deref())?;
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("listening on {addr} (is the port in use?)"))?;
+    let addr = listener.local_addr()?;
     tracing::info!(%addr, token = token.is_some(), "control plane listening");
     eprintln!("movex: control plane on http://{addr} ({})", if token.is_some() { "token required for changes" } else { "no token" });
     axum::serve(listener, router(migration, token, http.max_upload_bytes)).with_graceful_shutdown(shutdown).await?;

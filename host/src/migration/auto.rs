@@ -1,6 +1,6 @@
 //! `/auto-migrate`: the whole plan, cancellable. `src_only` -> `src_first`
 //! -> full validation -> (policy) `dst_first` -> full validation ->
-//! (policy) `dst_only` -> full validation -> (policy) `completed`. It stops
+//! (policy) `dst_only` -> `completed`. It stops
 //! where it is when a validation finds differences or the policy says stay
 //! or pause, and rolls back when the policy says so — always saying why.
 
@@ -79,7 +79,15 @@ impl Migration {
                 State::Initial => drop(self.move_to(State::SrcOnly, false, "auto-migrate starts", by).await?),
                 State::SrcOnly => drop(self.move_to(State::SrcFirst, false, "auto-migrate: start double-writing", by).await?),
                 State::Completed => return Ok(end("completed", state, "the migration is completed".into())),
-                State::SrcFirst | State::DstFirst | State::DstOnly => {
+                // In dst_only the source is no longer written: comparing it
+                // now would only find the writes it no longer gets.
+                State::DstOnly => drop(self.move_to(State::Completed, false, "auto-migrate: the destination is the only copy written", by).await?),
+                State::SrcFirst | State::DstFirst => {
+                    let soak = std::time::Duration::from_millis(self.config.policy.soak_ms);
+                    tokio::select! {
+                        _ = tokio::time::sleep(soak) => {}
+                        _ = cancel.cancelled() => return Ok(end("cancelled", state, "cancelled on request".into())),
+                    }
                     let report = self.validate_now(cancel.child_token()).await?;
                     if cancel.is_cancelled() {
                         return Ok(end("cancelled", state, "cancelled on request".into()));
