@@ -146,6 +146,8 @@ pub async fn run(t: &mut TableRun, since_ms: i64, interval: Duration, resume: Op
                 }
             }
         }
+        // Each round's findings are committed before the next one waits.
+        t.flush().await?;
         if interval.is_zero() {
             return Ok(Outcome::Completed);
         }

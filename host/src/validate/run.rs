@@ -362,10 +362,13 @@ impl Validator {
             let mut run = TableRun::new(
                 t.name.clone(), p.base, p.target, direction, p.key_len, p.utime, judge, self.store.clone(), progress.clone(), load, cancel,
             );
-            match req.mode {
+            let outcome = match req.mode {
                 RunMode::Full => full::run(&mut run, resume).await,
                 RunMode::Incr { since_ms, interval } => incremental::run(&mut run, since_ms, interval, resume).await,
-            }
+            }?;
+            // What is settled and not yet committed (rechecks pending).
+            run.flush().await?;
+            Ok::<_, anyhow::Error>(outcome)
         }
         .await;
         let (status, error) = match &result {

@@ -53,7 +53,18 @@ pub struct TableRun {
     pub run_id: String,
     errors: u64,
     pace: Pace,
+    /// Settled but not yet committed: findings, differences waiting to be
+    /// read again, and the checkpoint they go with.
+    ready: Vec<(Key, Finding)>,
+    suspects: Vec<(Key, Finding)>,
+    held: Option<(Mode, serde_json::Value, (u64, u64))>,
+    suspects_since: Option<std::time::Instant>,
 }
+
+/// Differences read again together, in one lookup per side; and how long
+/// they may wait (the checkpoint waits with them).
+const RECHECK_BATCH: usize = 1000;
+const RECHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl TableRun {
     #[allow(clippy::too_many_arguments)]
@@ -86,6 +97,10 @@ impl TableRun {
             cancel,
             run_id,
             errors: 0,
+            ready: Vec::new(),
+            suspects: Vec::new(),
+            held: None,
+            suspects_since: None,
         }
     }
 
@@ -93,19 +108,25 @@ impl TableRun {
         row[..self.key_len].to_vec()
     }
 
-    /// Compare and tag a batch, commit its findings with `cursor`, then pace
-    /// by the `rows` it covered.
+    /// Compare and tag a batch; commit its findings with `cursor` (see
+    /// [`TableRun::flush`]); then pace by the `rows_read` it covered.
     pub async fn settle(&mut self, pending: Pending, mode: Mode, cursor: serde_json::Value, rows: (u64, u64), rows_read: u64) -> Result<()> {
-        let mut findings = self.judge(pending).await?;
-        if self.load.recheck && findings.iter().any(|(_, f)| f.kind != FindingType::ComparatorError) {
-            findings = self.recheck(findings).await?;
+        let findings = self.judge(pending).await?;
+        let (errors, differences): (Vec<_>, Vec<_>) = findings.into_iter().partition(|(_, f)| f.kind == FindingType::ComparatorError);
+        self.errors += errors.len() as u64;
+        self.ready.extend(errors);
+        if self.load.recheck {
+            self.suspects.extend(differences);
+        } else {
+            self.ready.extend(differences);
         }
-        let findings: Vec<Finding> = findings.into_iter().map(|(_, f)| f).collect();
-        let cp = Checkpoint { run_id: self.run_id.clone(), cursor, rows_base: rows.0, rows_target: rows.1 };
-        self.store.commit(&self.name, mode, self.direction, &cp, &findings).await?;
-        self.progress.found(&findings);
-        self.errors += findings.iter().filter(|f| f.kind == FindingType::ComparatorError).count() as u64;
-        if self.errors > self.load.max_validation_errors {
+        self.held = Some((mode, cursor, rows));
+        let since = *self.suspects_since.get_or_insert_with(std::time::Instant::now);
+        let over = self.errors > self.load.max_validation_errors;
+        if self.suspects.is_empty() || self.suspects.len() >= RECHECK_BATCH || since.elapsed() >= RECHECK_EVERY || over {
+            self.flush().await?;
+        }
+        if over {
             bail!(
                 "table {:?}: {} comparator errors, more than max_validation_errors ({}); the run stops. \
                  See the comparator_error findings for the reasons; fix the module or raise the limit, \
@@ -122,6 +143,25 @@ impl TableRun {
                 _ = self.cancel.cancelled() => {}
             }
         }
+        Ok(())
+    }
+
+    /// Commit what is settled: differences are first read again by key, up
+    /// to [`RECHECK_BATCH`] at a time (one lookup per side for all of them),
+    /// and the checkpoint only moves when they are committed with it. Called
+    /// by `settle` and at the end of a run or a polling round.
+    pub async fn flush(&mut self) -> Result<()> {
+        let Some((mode, cursor, rows)) = self.held.take() else { return Ok(()) };
+        self.suspects_since = None;
+        let mut findings = std::mem::take(&mut self.ready);
+        if !self.suspects.is_empty() {
+            let suspects = std::mem::take(&mut self.suspects);
+            findings.extend(self.recheck(suspects).await?);
+        }
+        let findings: Vec<Finding> = findings.into_iter().map(|(_, f)| f).collect();
+        let cp = Checkpoint { run_id: self.run_id.clone(), cursor, rows_base: rows.0, rows_target: rows.1 };
+        self.store.commit(&self.name, mode, self.direction, &cp, &findings).await?;
+        self.progress.found(&findings);
         Ok(())
     }
 }
