@@ -277,3 +277,20 @@ async fn the_openapi_document_lists_every_route() {
     }
     assert_eq!(paths.values().map(|p| p.as_object().unwrap().keys().filter(|k| *k != "parameters").count()).sum::<usize>(), routes.len());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn auto_migrate_can_be_cancelled_and_uploads_are_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    // A long soak keeps auto-migrate in src_first until it is cancelled.
+    let (app, m) = start(setup(dir.path(), false, "soak_ms = 60000").await, None).await;
+    assert_eq!(call(&app, "POST", "/auto-migrate", "", None).await.0, StatusCode::OK);
+    wait_for(&app, "auto-migrate to reach src_first", |d| d["current_state"] == "src_first").await;
+    let (_, r) = call(&app, "POST", "/auto-migrate/cancel", "", None).await;
+    assert_eq!(r["data"]["cancelled"], true, "{r}");
+    let a = m.auto_status().await.unwrap().unwrap();
+    assert_eq!((a.status.as_str(), a.state.as_str()), ("cancelled", "src_first"));
+    // A module larger than the upload limit (1 MiB here) is refused before loading.
+    let big = vec![0u8; (1 << 20) + 1];
+    let resp = app.clone().oneshot(Request::put("/modules/big").body(Body::from(big)).unwrap()).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
+}

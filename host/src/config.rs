@@ -318,10 +318,33 @@ pub enum ConfigError {
 }
 
 impl Config {
+    /// Read, parse and check a configuration file; then let the
+    /// environment override what should not live in a file (secrets in
+    /// URLs): `MOVEX_SOURCE_URL`, `MOVEX_DESTINATION_URL`, `MOVEX_STATE_URL`,
+    /// `MOVEX_KAFKA_BROKERS` (and `MOVEX_TOKEN`, read by the control plane).
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let display = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: display.clone(), source })?;
-        Config::parse(&text, &display)
+        let mut config = Config::parse(&text, &display)?;
+        config.override_from(|k| std::env::var(k).ok().filter(|v| !v.is_empty()));
+        config.check().map_err(|message| ConfigError::Invalid { path: display, message })?;
+        Ok(config)
+    }
+
+    /// Apply overrides by variable name (`Config::load` passes the environment).
+    pub fn override_from(&mut self, get: impl Fn(&str) -> Option<String>) {
+        if let Some(v) = get("MOVEX_SOURCE_URL") {
+            self.source.url = v;
+        }
+        if let Some(v) = get("MOVEX_DESTINATION_URL") {
+            self.destination.url = v;
+        }
+        if let Some(v) = get("MOVEX_STATE_URL") {
+            self.state.url = v;
+        }
+        if let (Some(v), Some(k)) = (get("MOVEX_KAFKA_BROKERS"), self.events.kafka.as_mut()) {
+            k.brokers = v;
+        }
     }
 
     /// Parse and check a configuration; `origin` names it in errors.
@@ -403,6 +426,19 @@ tagger = "tag-by-column"                    # optional
         assert_eq!(t.utime, Some(UpdateTime { column: "utime".into(), unit: TimeUnit::Ms }));
         assert_eq!(t.tagger.as_deref(), Some("tag-by-column"));
         assert_eq!(c.sandbox, Limits::default());
+    }
+
+    #[test]
+    fn the_environment_overrides_urls_and_brokers() {
+        let mut c = Config::parse(MINIMAL, "t").unwrap();
+        c.override_from(|k| match k {
+            "MOVEX_SOURCE_URL" => Some("mysql://app:secret@db1/shop".into()),
+            "MOVEX_KAFKA_BROKERS" => Some("k1:9092,k2:9092".into()),
+            _ => None,
+        });
+        assert_eq!(c.source.url, "mysql://app:secret@db1/shop");
+        assert_eq!(c.destination.url, "postgres://postgres@127.0.0.1:5432/shop", "untouched");
+        assert_eq!(c.events.kafka.unwrap().brokers, "k1:9092,k2:9092");
     }
 
     #[test]
