@@ -294,3 +294,24 @@ async fn auto_migrate_can_be_cancelled_and_uploads_are_bounded() {
     let resp = app.clone().oneshot(Request::put("/modules/big").body(Body::from(big)).unwrap()).await.unwrap();
     assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_policy_moves_the_migration_after_a_clean_validation_unless_told_not_to() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, m) = start(setup(dir.path(), false, "").await, None).await;
+    for route in ["/src_only", "/src_first"] {
+        assert_eq!(call(&app, "POST", route, "", None).await.0, StatusCode::OK);
+    }
+    assert_eq!(call(&app, "POST", "/full/start", "", None).await.0, StatusCode::OK);
+    let d = wait_for(&app, "the policy to promote", |d| d["current_state"] == "dst_first").await;
+    assert_eq!(d["migration_stats"]["last_decision"]["applied"], true, "{d}");
+    assert_eq!(m.store.history(1).await.unwrap()[0].by, "builtin");
+
+    let dir = tempfile::tempdir().unwrap();
+    let (app, _) = start(setup(dir.path(), false, "auto_promote = false").await, None).await;
+    for route in ["/src_only", "/src_first", "/full/start"] {
+        assert_eq!(call(&app, "POST", route, "", None).await.0, StatusCode::OK);
+    }
+    let d = wait_for(&app, "the decision", |d| d["migration_stats"]["last_decision"]["action"] == "promote").await;
+    assert_eq!((&d["current_state"], &d["migration_stats"]["last_decision"]["applied"]), (&json!("src_first"), &json!(false)), "{d}");
+}

@@ -19,7 +19,7 @@ async fn checkpoint(state: &str) -> Option<(String, i64, i64, String)> {
         return None;
     }
     let mut c = sqlx::SqliteConnection::connect(state).await.ok()?;
-    let r = sqlx::query("SELECT run_id, rows_base, rows_target, cursor FROM checkpoints").fetch_optional(&mut c).await.ok()??;
+    let r = sqlx::query("SELECT run_id, rows_base, rows_target, position FROM movex_checkpoints").fetch_optional(&mut c).await.ok()??;
     Some((r.get(0), r.get(1), r.get(2), r.get(3)))
 }
 

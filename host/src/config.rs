@@ -254,8 +254,9 @@ pub struct Policy {
     /// A policy module (by name); without one the built-in rule applies:
     /// promote one step only after a clean full validation.
     pub module: Option<String>,
-    /// Apply the policy's decisions on its own (otherwise they are recorded
-    /// and shown, and applied only by `/auto-migrate`).
+    /// Apply the policy's decisions as they are made, after each validation
+    /// and on the timer (the default). Off: they are recorded and shown in
+    /// `/status`, and applied only by `/auto-migrate`.
     pub auto_promote: bool,
     /// Consult the policy on this timer too (0: only after validations).
     pub interval_ms: u64,
@@ -266,7 +267,7 @@ pub struct Policy {
 
 impl Default for Policy {
     fn default() -> Self {
-        Policy { module: None, auto_promote: false, interval_ms: 60_000, soak_ms: 0 }
+        Policy { module: None, auto_promote: true, interval_ms: 60_000, soak_ms: 0 }
     }
 }
 

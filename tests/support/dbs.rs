@@ -140,7 +140,7 @@ pub async fn stored_findings(state_url: &str) -> i64 {
         return 0;
     }
     let Ok(mut c) = sqlx::SqliteConnection::connect(state_url).await else { return 0 };
-    sqlx::query_scalar("SELECT count(*) FROM findings").fetch_one(&mut c).await.unwrap_or(0)
+    sqlx::query_scalar("SELECT count(*) FROM movex_findings").fetch_one(&mut c).await.unwrap_or(0)
 }
 
 /// A config file `movex.toml` in `dir` for these databases, the example

@@ -62,7 +62,8 @@ impl Migration {
             async move {
                 let req = Request { tables: vec![], mode, direction: None, restart: false };
                 let report = me.validator.run(&req, cancel, &board).await;
-                if let Err(e) = me.after_run(full, report).await {
+                let apply = me.config.policy.auto_promote;
+                if let Err(e) = me.after_run(full, report, apply).await {
                     tracing::error!("recording a validation run: {e:#}");
                 }
             }
@@ -91,7 +92,8 @@ impl Migration {
         let req = Request { tables: vec![], mode: RunMode::Full, direction: None, restart: true };
         let report = self.validator.run(&req, cancel, &board).await;
         let copy = report.as_ref().map(Clone::clone).map_err(|e| anyhow::anyhow!("{e:#}"));
-        self.after_run(true, report).await?;
+        // Auto-migrate applies the decision itself.
+        self.after_run(true, report, false).await?;
         copy
     }
 
@@ -107,7 +109,7 @@ impl Migration {
         out
     }
 
-    async fn after_run(self: &Arc<Self>, full: bool, report: Result<Report>) -> Result<()> {
+    async fn after_run(self: &Arc<Self>, full: bool, report: Result<Report>, apply: bool) -> Result<()> {
         let runs = if full { "full_validation_runs" } else { "incr_validation_runs" };
         match report {
             Ok(r) => {
@@ -139,7 +141,7 @@ impl Migration {
             }
         }
         let trigger = if full { "after a full validation" } else { "after an incremental validation" };
-        self.consult(trigger, self.config.policy.auto_promote).await.map(|_| ())
+        self.consult(trigger, apply).await.map(|_| ())
     }
 
     /// Consult the policy every `interval` until `stop`.

@@ -60,7 +60,7 @@ impl Statement {
 }
 
 /// `?` -> `$n`, skipping quoted strings and identifiers and comments.
-fn numbered(sql: &str) -> String {
+pub(crate) fn numbered(sql: &str) -> String {
     let mut out = String::with_capacity(sql.len() + 8);
     let mut n = 0;
     let mut chars = sql.chars().peekable();

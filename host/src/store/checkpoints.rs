@@ -2,7 +2,7 @@
 //! and direction, resumes after a stop or a crash.
 
 use super::findings::insert_findings;
-use super::{Store, now};
+use super::{Store, now, text};
 use crate::validate::finding::{Direction, Finding};
 use anyhow::{Context, Result};
 use serde_json::Value as Json;
@@ -36,9 +36,7 @@ pub struct Checkpoint {
 
 impl Store {
     pub async fn checkpoint(&self, table: &str, mode: Mode, direction: Direction) -> Result<Option<Checkpoint>> {
-        let row = sqlx::query(
-            "SELECT run_id, cursor, rows_base, rows_target FROM checkpoints WHERE table_name = ? AND mode = ? AND direction = ?",
-        )
+        let row = sqlx::query(&self.sql("SELECT run_id, position, rows_base, rows_target FROM movex_checkpoints WHERE table_name = ? AND mode = ? AND direction = ?"))
         .bind(table)
         .bind(mode.as_str())
         .bind(direction.as_str())
@@ -46,8 +44,8 @@ impl Store {
         .await?;
         row.map(|r| {
             Ok(Checkpoint {
-                run_id: r.try_get(0)?,
-                cursor: serde_json::from_str(r.try_get::<&str, _>(1)?)?,
+                run_id: text(&r, 0)?,
+                cursor: serde_json::from_str(&text(&r, 1)?)?,
                 rows_base: r.try_get::<i64, _>(2)? as u64,
                 rows_target: r.try_get::<i64, _>(3)? as u64,
             })
@@ -57,10 +55,8 @@ impl Store {
 
     /// Record a run's start (or its resumption).
     pub async fn start_run(&self, run_id: &str, table: &str, mode: Mode, direction: Direction) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO runs (id, table_name, mode, direction, status, started_at) VALUES (?, ?, ?, ?, 'running', ?)
-             ON CONFLICT (id) DO UPDATE SET status = 'running', finished_at = NULL, error = NULL",
-        )
+        sqlx::query(&self.sql("INSERT INTO movex_runs (id, table_name, mode, direction, status, started_at) VALUES (?, ?, ?, ?, 'running', ?)
+             ON CONFLICT (id) DO UPDATE SET status = 'running', finished_at = NULL, error = NULL"))
         .bind(run_id)
         .bind(table)
         .bind(mode.as_str())
@@ -74,14 +70,12 @@ impl Store {
     /// Commit a batch: its findings and the checkpoint past it, atomically.
     pub async fn commit(&self, table: &str, mode: Mode, direction: Direction, cp: &Checkpoint, findings: &[Finding]) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        insert_findings(&mut tx, findings).await?;
-        sqlx::query(
-            "INSERT INTO checkpoints (table_name, mode, direction, run_id, cursor, rows_base, rows_target, updated_at)
+        insert_findings(self, &mut tx, findings).await?;
+        sqlx::query(&self.sql("INSERT INTO movex_checkpoints (table_name, mode, direction, run_id, position, rows_base, rows_target, updated_at)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?)
              ON CONFLICT (table_name, mode, direction) DO UPDATE SET run_id = excluded.run_id,
-               cursor = excluded.cursor, rows_base = excluded.rows_base, rows_target = excluded.rows_target,
-               updated_at = excluded.updated_at",
-        )
+               position = excluded.position, rows_base = excluded.rows_base, rows_target = excluded.rows_target,
+               updated_at = excluded.updated_at"))
         .bind(table)
         .bind(mode.as_str())
         .bind(direction.as_str())
@@ -100,7 +94,7 @@ impl Store {
     /// drop its checkpoint when it completed.
     pub async fn finish_run(&self, run_id: &str, table: &str, mode: Mode, direction: Direction, status: &str, error: Option<&str>) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("UPDATE runs SET status = ?, finished_at = ?, error = ? WHERE id = ?")
+        sqlx::query(&self.sql("UPDATE movex_runs SET status = ?, finished_at = ?, error = ? WHERE id = ?"))
             .bind(status)
             .bind(now())
             .bind(error)
@@ -108,7 +102,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         if status == "completed" {
-            sqlx::query("DELETE FROM checkpoints WHERE table_name = ? AND mode = ? AND direction = ? AND run_id = ?")
+            sqlx::query(&self.sql("DELETE FROM movex_checkpoints WHERE table_name = ? AND mode = ? AND direction = ? AND run_id = ?"))
                 .bind(table)
                 .bind(mode.as_str())
                 .bind(direction.as_str())
@@ -122,7 +116,7 @@ impl Store {
 
     /// Drop a checkpoint so the next run starts over.
     pub async fn forget_checkpoint(&self, table: &str, mode: Mode, direction: Direction) -> Result<()> {
-        sqlx::query("DELETE FROM checkpoints WHERE table_name = ? AND mode = ? AND direction = ?")
+        sqlx::query(&self.sql("DELETE FROM movex_checkpoints WHERE table_name = ? AND mode = ? AND direction = ?"))
             .bind(table)
             .bind(mode.as_str())
             .bind(direction.as_str())

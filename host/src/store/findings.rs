@@ -2,30 +2,30 @@
 //! tag, read back per run, and — the outbox — listed and marked as Kafka
 //! acknowledges them.
 
-use super::{Store, now};
+use super::{Store, now, text};
 use crate::validate::finding::{Finding, FindingType};
 use anyhow::Result;
-use sqlx::{Row, SqliteConnection};
+use sqlx::{AnyConnection, Row};
 use std::collections::BTreeMap;
 
 impl Store {
     /// Store findings without moving a checkpoint.
     pub async fn insert(&self, findings: &[Finding]) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        insert_findings(&mut tx, findings).await?;
+        insert_findings(self, &mut tx, findings).await?;
         tx.commit().await?;
         Ok(())
     }
 
     /// Counts of a run's findings by type.
     pub async fn counts(&self, run_id: &str) -> Result<BTreeMap<FindingType, u64>> {
-        let rows = sqlx::query("SELECT type, count(*) FROM findings WHERE run_id = ? GROUP BY type")
+        let rows = sqlx::query(&self.sql("SELECT type, count(*) FROM movex_findings WHERE run_id = ? GROUP BY type"))
             .bind(run_id)
             .fetch_all(&self.pool)
             .await?;
         let mut out = BTreeMap::new();
         for r in rows {
-            if let Some(t) = FindingType::parse(r.try_get(0)?) {
+            if let Some(t) = FindingType::parse(&text(&r, 0)?) {
                 out.insert(t, r.try_get::<i64, _>(1)? as u64);
             }
         }
@@ -34,30 +34,30 @@ impl Store {
 
     /// Counts of a run's findings by tag (untagged ones under "").
     pub async fn counts_by_tag(&self, run_id: &str) -> Result<BTreeMap<String, u64>> {
-        let rows = sqlx::query("SELECT COALESCE(tag, ''), count(*) FROM findings WHERE run_id = ? GROUP BY 1")
+        let rows = sqlx::query(&self.sql("SELECT COALESCE(tag, ''), count(*) FROM movex_findings WHERE run_id = ? GROUP BY 1"))
             .bind(run_id)
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get::<i64, _>(1)? as u64))).collect()
+        rows.iter().map(|r| Ok((text(r, 0)?, r.try_get::<i64, _>(1)? as u64))).collect()
     }
 
     /// Every finding of a run, in the order found.
     pub async fn findings(&self, run_id: &str) -> Result<Vec<Finding>> {
-        let rows = sqlx::query("SELECT body FROM findings WHERE run_id = ? ORDER BY seq").bind(run_id).fetch_all(&self.pool).await?;
-        rows.iter().map(|r| Ok(serde_json::from_str(r.try_get::<&str, _>(0)?)?)).collect()
+        let rows = sqlx::query(&self.sql("SELECT body FROM movex_findings WHERE run_id = ? ORDER BY seq")).bind(run_id).fetch_all(&self.pool).await?;
+        rows.iter().map(|r| Ok(serde_json::from_str(&text(r, 0)?)?)).collect()
     }
 
     /// The outbox: up to `limit` findings not yet delivered, oldest first.
     pub async fn undelivered(&self, limit: u32) -> Result<Vec<(i64, Finding)>> {
-        let rows = sqlx::query("SELECT seq, body FROM findings WHERE delivered_at IS NULL ORDER BY seq LIMIT ?")
-            .bind(limit)
+        let rows = sqlx::query(&self.sql("SELECT seq, body FROM movex_findings WHERE delivered_at IS NULL ORDER BY seq LIMIT ?"))
+            .bind(i64::from(limit))
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(|r| Ok((r.try_get(0)?, serde_json::from_str(r.try_get::<&str, _>(1)?)?))).collect()
+        rows.iter().map(|r| Ok((r.try_get(0)?, serde_json::from_str(&text(r, 1)?)?))).collect()
     }
 
     pub async fn undelivered_count(&self) -> Result<u64> {
-        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM findings WHERE delivered_at IS NULL").fetch_one(&self.pool).await?;
+        let n: i64 = sqlx::query_scalar(&self.sql("SELECT count(*) FROM movex_findings WHERE delivered_at IS NULL")).fetch_one(&self.pool).await?;
         Ok(n as u64)
     }
 
@@ -66,7 +66,7 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         for chunk in seqs.chunks(500) {
             let params = vec!["?"; chunk.len()].join(", ");
-            let sql = format!("UPDATE findings SET delivered_at = ? WHERE seq IN ({params})");
+            let sql = self.sql(&format!("UPDATE movex_findings SET delivered_at = ? WHERE seq IN ({params})"));
             let mut q = sqlx::query(&sql).bind(&at);
             for s in chunk {
                 q = q.bind(s);
@@ -78,13 +78,11 @@ impl Store {
     }
 }
 
-pub(super) async fn insert_findings(tx: &mut SqliteConnection, findings: &[Finding]) -> Result<()> {
+pub(super) async fn insert_findings(store: &Store, tx: &mut AnyConnection, findings: &[Finding]) -> Result<()> {
     for f in findings {
         // A finding already stored (a redelivered batch) is kept once.
-        sqlx::query(
-            "INSERT INTO findings (id, run_id, table_name, type, tag, body, detected_at) VALUES (?, ?, ?, ?, ?, ?, ?)
-             ON CONFLICT (id) DO NOTHING",
-        )
+        sqlx::query(&store.sql("INSERT INTO movex_findings (id, run_id, table_name, type, tag, body, detected_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (id) DO NOTHING"))
         .bind(&f.id)
         .bind(&f.run_id)
         .bind(&f.table)
@@ -117,10 +115,8 @@ impl Store {
     /// A page of findings, oldest first, with the position to continue from.
     pub async fn query_findings(&self, f: &FindingFilter) -> Result<(Vec<Finding>, Option<i64>)> {
         let limit = f.limit.unwrap_or(100).clamp(1, 1000);
-        let rows = sqlx::query(
-            "SELECT seq, body FROM findings WHERE seq > ? AND (? IS NULL OR table_name = ?) AND (? IS NULL OR type = ?)
-             AND (? IS NULL OR tag = ?) AND (? IS NULL OR run_id = ?) ORDER BY seq LIMIT ?",
-        )
+        let rows = sqlx::query(&self.sql("SELECT seq, body FROM movex_findings WHERE seq > ? AND (? IS NULL OR table_name = ?) AND (? IS NULL OR type = ?)
+             AND (? IS NULL OR tag = ?) AND (? IS NULL OR run_id = ?) ORDER BY seq LIMIT ?"))
         .bind(f.after.unwrap_or(0))
         .bind(&f.table)
         .bind(&f.table)
@@ -130,7 +126,7 @@ impl Store {
         .bind(&f.tag)
         .bind(&f.run)
         .bind(&f.run)
-        .bind(limit)
+        .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
         let mut last = None;
@@ -138,7 +134,7 @@ impl Store {
             .iter()
             .map(|r| {
                 last = Some(r.try_get::<i64, _>(0)?);
-                Ok(serde_json::from_str(r.try_get::<&str, _>(1)?)?)
+                Ok(serde_json::from_str(&text(r, 1)?)?)
             })
             .collect::<Result<Vec<Finding>>>()?;
         let next = if found.len() as u32 == limit { last } else { None };

@@ -3,7 +3,7 @@
 //! missed them, why, and when — enough for repair to replay or re-derive
 //! them, so a failed secondary write is never silently lost.
 
-use super::{Store, now};
+use super::{Store, now, text};
 use crate::pool::Statement;
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
@@ -45,48 +45,44 @@ pub struct JournalEntry {
 impl Store {
     /// Record a write one side missed; its id.
     pub async fn journal(&self, pattern: &str, side: &str, kind: JournalKind, statements: &[Statement], error: &str) -> Result<i64> {
-        let id = sqlx::query(
-            "INSERT INTO journal (at, pattern, side, kind, statements, error) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
-        )
-        .bind(now())
-        .bind(pattern)
-        .bind(side)
-        .bind(kind.as_str())
-        .bind(serde_json::to_string(statements)?)
-        .bind(error)
-        .fetch_one(&self.pool)
-        .await?
-        .try_get(0)?;
+        let sql = self.sql("INSERT INTO movex_journal (at, pattern, side, kind, statements, error) VALUES (?, ?, ?, ?, ?, ?) RETURNING id");
+        let q = sqlx::query(&sql)
+            .bind(now())
+            .bind(pattern)
+            .bind(side)
+            .bind(kind.as_str())
+            .bind(serde_json::to_string(statements)?)
+            .bind(error);
+        let mut conn = self.pool.acquire().await?;
+        let id = self.returned_id(&mut conn, q).await?;
         Ok(id)
     }
 
     /// Journal entries, oldest first, after `after_id`.
     pub async fn journal_entries(&self, after_id: i64, limit: u32) -> Result<Vec<JournalEntry>> {
-        let rows = sqlx::query(
-            "SELECT id, at, pattern, side, kind, statements, error FROM journal WHERE id > ? ORDER BY id LIMIT ?",
-        )
+        let rows = sqlx::query(&self.sql("SELECT id, at, pattern, side, kind, statements, error FROM movex_journal WHERE id > ? ORDER BY id LIMIT ?"))
         .bind(after_id)
-        .bind(limit)
+        .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
             .map(|r| {
-                let kind: String = r.try_get(4)?;
+                let kind = text(r, 4)?;
                 Ok(JournalEntry {
                     id: r.try_get(0)?,
-                    at: r.try_get(1)?,
-                    pattern: r.try_get(2)?,
-                    side: r.try_get(3)?,
+                    at: text(r, 1)?,
+                    pattern: text(r, 2)?,
+                    side: text(r, 3)?,
                     kind: serde_json::from_value(serde_json::Value::String(kind))?,
-                    statements: serde_json::from_str(r.try_get::<&str, _>(5)?)?,
-                    error: r.try_get(6)?,
+                    statements: serde_json::from_str(&text(r, 5)?)?,
+                    error: text(r, 6)?,
                 })
             })
             .collect()
     }
 
     pub async fn journal_count(&self) -> Result<u64> {
-        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM journal").fetch_one(&self.pool).await?;
+        let n: i64 = sqlx::query_scalar(&self.sql("SELECT count(*) FROM movex_journal")).fetch_one(&self.pool).await?;
         Ok(n as u64)
     }
 }

@@ -5,7 +5,7 @@
 //! movex comes back in the pattern it left — coming back in the wrong one
 //! would lose writes.
 
-use super::{Store, now};
+use super::{Store, now, text};
 use crate::migration::State;
 use anyhow::{Result, bail};
 use serde::Serialize;
@@ -44,50 +44,43 @@ impl Store {
     /// `from` (another request moved it first).
     pub async fn record_transition(&self, from: State, to: State, reason: &str, by: &str, forced: bool) -> Result<Transition> {
         let mut tx = self.pool.begin().await?;
-        let current: Option<String> = sqlx::query_scalar("SELECT v FROM meta WHERE k = 'state'").fetch_optional(&mut *tx).await?;
+        let current = sqlx::query(&self.sql("SELECT v FROM movex_meta WHERE k = 'state'")).fetch_optional(&mut *tx).await?;
+        let current = current.map(|r| text(&r, 0)).transpose()?;
         let current = current.as_deref().unwrap_or("initial");
         if current != from.as_str() {
             bail!("the migration is in {current}, not {from} (moved meanwhile); retry from {current}");
         }
         let at = now();
         for (k, v) in [("state", to.as_str()), ("pattern", to.pattern().as_str()), ("state_since", at.as_str())] {
-            sqlx::query("INSERT INTO meta (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v")
+            sqlx::query(&self.sql("INSERT INTO movex_meta (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v"))
                 .bind(k)
                 .bind(v)
                 .execute(&mut *tx)
                 .await?;
         }
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO transitions (at, from_state, to_state, reason, by_whom, forced) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
-        )
-        .bind(&at)
-        .bind(from.as_str())
-        .bind(to.as_str())
-        .bind(reason)
-        .bind(by)
-        .bind(forced)
-        .fetch_one(&mut *tx)
-        .await?;
+        let sql = self.sql("INSERT INTO movex_transitions (at, from_state, to_state, reason, by_whom, forced) VALUES (?, ?, ?, ?, ?, ?) RETURNING id");
+        let q = sqlx::query(&sql).bind(&at).bind(from.as_str()).bind(to.as_str()).bind(reason).bind(by).bind(i64::from(forced));
+        let id = self.returned_id(&mut tx, q).await?;
         tx.commit().await?;
         Ok(Transition { id, at, from: from.as_str().into(), to: to.as_str().into(), reason: reason.into(), by: by.into(), forced })
     }
 
     /// Transitions, newest first.
     pub async fn history(&self, limit: u32) -> Result<Vec<Transition>> {
-        let rows = sqlx::query("SELECT id, at, from_state, to_state, reason, by_whom, forced FROM transitions ORDER BY id DESC LIMIT ?")
-            .bind(limit)
+        let rows = sqlx::query(&self.sql("SELECT id, at, from_state, to_state, reason, by_whom, forced FROM movex_transitions ORDER BY id DESC LIMIT ?"))
+            .bind(i64::from(limit))
             .fetch_all(&self.pool)
             .await?;
         rows.iter()
             .map(|r| {
                 Ok(Transition {
                     id: r.try_get(0)?,
-                    at: r.try_get(1)?,
-                    from: r.try_get(2)?,
-                    to: r.try_get(3)?,
-                    reason: r.try_get(4)?,
-                    by: r.try_get(5)?,
-                    forced: r.try_get(6)?,
+                    at: text(r, 1)?,
+                    from: text(r, 2)?,
+                    to: text(r, 3)?,
+                    reason: text(r, 4)?,
+                    by: text(r, 5)?,
+                    forced: r.try_get::<i64, _>(6)? != 0,
                 })
             })
             .collect()
@@ -97,7 +90,7 @@ impl Store {
     pub async fn bump(&self, counters: &[(&str, u64)]) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         for (k, n) in counters {
-            sqlx::query("INSERT INTO counters (k, n) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET n = n + excluded.n")
+            sqlx::query(&self.sql("INSERT INTO movex_counters (k, n) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET n = movex_counters.n + excluded.n"))
                 .bind(k)
                 .bind(*n as i64)
                 .execute(&mut *tx)
@@ -109,7 +102,7 @@ impl Store {
 
     /// Set a counter to a value (e.g. consecutive clean runs back to 0).
     pub async fn set_counter(&self, k: &str, n: u64) -> Result<()> {
-        sqlx::query("INSERT INTO counters (k, n) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET n = excluded.n")
+        sqlx::query(&self.sql("INSERT INTO movex_counters (k, n) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET n = excluded.n"))
             .bind(k)
             .bind(n as i64)
             .execute(&self.pool)
@@ -118,7 +111,7 @@ impl Store {
     }
 
     pub async fn counters(&self) -> Result<BTreeMap<String, u64>> {
-        let rows = sqlx::query("SELECT k, n FROM counters").fetch_all(&self.pool).await?;
-        rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get::<i64, _>(1)? as u64))).collect()
+        let rows = sqlx::query(&self.sql("SELECT k, n FROM movex_counters")).fetch_all(&self.pool).await?;
+        rows.iter().map(|r| Ok((text(r, 0)?, r.try_get::<i64, _>(1)? as u64))).collect()
     }
 }

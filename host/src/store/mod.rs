@@ -1,4 +1,5 @@
-//! The state store: movex's own database (a SQLite file by default). It
+//! The state store: movex's own database — a SQLite file by default, or a
+//! MySQL/MariaDB or PostgreSQL database (tables prefixed `movex_`). It
 //! keeps the validator's runs, checkpoints and findings (the embedded sink
 //! and the Kafka outbox are the same table), the migration's state, and the
 //! pool's repair journal. One file per kind of record:
@@ -8,6 +9,12 @@
 //! - [`journal`]: the pool's writes that reached one side only;
 //! - [`migration`]: the migration's state, transitions and counters;
 //! - `meta` (here): small named values, such as the current pattern.
+//!
+//! The store's values are plain (text, integers), so it uses sqlx's `Any`
+//! driver with one SQL text per query: [`Store::sql`] numbers placeholders
+//! for PostgreSQL and spells upserts MySQL's way. (The tables being
+//! migrated are read with per-driver pools instead: `Any` cannot decode
+//! their DECIMAL, DATETIME, unsigned or JSON values.)
 //!
 //! A finding is committed here, in the same transaction as the checkpoint
 //! that moves past it, before anything else sees it; Kafka delivery marks it
@@ -23,38 +30,55 @@ pub use checkpoints::{Checkpoint, Mode};
 pub use journal::{JournalEntry, JournalKind};
 pub use migration::Transition;
 
-use anyhow::{Context, Result, bail};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
-use std::str::FromStr;
+use crate::db::keyset::Dialect;
+use anyhow::{Context, Result};
+use sqlx::any::{AnyArguments, AnyPoolOptions};
+use sqlx::query::Query;
+use sqlx::{Any, AnyConnection, AnyPool, Executor, Row};
 use std::time::Duration;
 
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS runs (
-    id TEXT PRIMARY KEY, table_name TEXT NOT NULL, mode TEXT NOT NULL, direction TEXT NOT NULL,
-    status TEXT NOT NULL, started_at TEXT NOT NULL, finished_at TEXT, error TEXT);
-CREATE TABLE IF NOT EXISTS checkpoints (
-    table_name TEXT NOT NULL, mode TEXT NOT NULL, direction TEXT NOT NULL, run_id TEXT NOT NULL,
-    cursor TEXT NOT NULL, rows_base INTEGER NOT NULL, rows_target INTEGER NOT NULL, updated_at TEXT NOT NULL,
-    PRIMARY KEY (table_name, mode, direction));
-CREATE TABLE IF NOT EXISTS findings (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, run_id TEXT NOT NULL,
-    table_name TEXT NOT NULL, type TEXT NOT NULL, tag TEXT, body TEXT NOT NULL,
-    detected_at TEXT NOT NULL, delivered_at TEXT);
-CREATE INDEX IF NOT EXISTS findings_run ON findings (run_id, type);
-CREATE TABLE IF NOT EXISTS journal (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, pattern TEXT NOT NULL, side TEXT NOT NULL,
-    kind TEXT NOT NULL, statements TEXT NOT NULL, error TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS transitions (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, from_state TEXT NOT NULL, to_state TEXT NOT NULL,
-    reason TEXT NOT NULL, by_whom TEXT NOT NULL, forced INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS counters (k TEXT PRIMARY KEY, n INTEGER NOT NULL);
-CREATE INDEX IF NOT EXISTS findings_outbox ON findings (seq) WHERE delivered_at IS NULL;
-";
+/// The tables, per dialect: `{auto}` is an auto-increment primary key,
+/// `{key}` a short indexed text, `{text}` a long text.
+const SCHEMA: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS movex_meta (k {key} PRIMARY KEY, v {text} NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS movex_runs (
+        id {key} PRIMARY KEY, table_name {key} NOT NULL, mode {key} NOT NULL, direction {key} NOT NULL,
+        status {key} NOT NULL, started_at {key} NOT NULL, finished_at {key}, error {text})",
+    "CREATE TABLE IF NOT EXISTS movex_checkpoints (
+        table_name {key} NOT NULL, mode VARCHAR(8) NOT NULL, direction VARCHAR(8) NOT NULL, run_id {key} NOT NULL,
+        position {text} NOT NULL, rows_base BIGINT NOT NULL, rows_target BIGINT NOT NULL, updated_at {key} NOT NULL,
+        PRIMARY KEY (table_name, mode, direction))",
+    "CREATE TABLE IF NOT EXISTS movex_findings (
+        seq {auto}, id VARCHAR(64) NOT NULL UNIQUE, run_id {key} NOT NULL,
+        table_name {key} NOT NULL, type VARCHAR(24) NOT NULL, tag {key}, body {text} NOT NULL,
+        detected_at {key} NOT NULL, delivered_at {key})",
+    "CREATE INDEX {if_not_exists} movex_findings_run ON movex_findings (run_id, type)",
+    "CREATE INDEX {if_not_exists} movex_findings_outbox ON movex_findings (delivered_at, seq)",
+    "CREATE TABLE IF NOT EXISTS movex_journal (
+        id {auto}, at {key} NOT NULL, pattern {key} NOT NULL, side {key} NOT NULL,
+        kind {key} NOT NULL, statements {text} NOT NULL, error {text} NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS movex_transitions (
+        id {auto}, at {key} NOT NULL, from_state {key} NOT NULL, to_state {key} NOT NULL,
+        reason {text} NOT NULL, by_whom {key} NOT NULL, forced BIGINT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS movex_counters (k {key} PRIMARY KEY, n BIGINT NOT NULL)",
+];
 
 #[derive(Clone, Debug)]
 pub struct Store {
-    pool: SqlitePool,
+    pool: AnyPool,
+    dialect: Dialect,
+}
+
+/// A text column: MySQL reports TEXT columns to the `Any` driver as BLOB,
+/// so bytes are read as UTF-8 when a string is not offered.
+pub(crate) fn text(row: &sqlx::any::AnyRow, i: usize) -> Result<String, sqlx::Error> {
+    match row.try_get::<String, _>(i) {
+        Ok(s) => Ok(s),
+        Err(e) => {
+            let bytes = row.try_get::<Vec<u8>, _>(i).map_err(|_| e)?;
+            String::from_utf8(bytes).map_err(|e| sqlx::Error::Decode(Box::new(e)))
+        }
+    }
 }
 
 pub(crate) fn now() -> String {
@@ -62,39 +86,128 @@ pub(crate) fn now() -> String {
 }
 
 impl Store {
-    /// Open (creating) the state store at `url`.
+    /// Open the state store at `url`, creating its tables (and, for
+    /// SQLite, the file).
     pub async fn open(url: &str) -> Result<Store> {
-        if !url.starts_with("sqlite:") {
-            bail!(
-                "[state] url {:?}: the state store is a SQLite file for now (sqlite://movex-state.db); \
-                 MySQL and PostgreSQL state stores come with the control plane",
-                crate::validate::side::redact(url)
-            );
-        }
-        let opts = SqliteConnectOptions::from_str(url)
-            .with_context(|| format!("[state] url {url:?}"))?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .busy_timeout(Duration::from_secs(30));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(opts)
+        sqlx::any::install_default_drivers();
+        let shown = crate::validate::side::redact(url);
+        let dialect = Dialect::of_url(url)
+            .with_context(|| format!("[state] url {shown:?}: expected sqlite://, mysql:// or postgres://"))?;
+        let url = match dialect {
+            Dialect::Sqlite if !url.contains('?') => format!("{url}?mode=rwc"),
+            Dialect::MySql => url.replacen("mariadb://", "mysql://", 1),
+            _ => url.to_owned(),
+        };
+        let sqlite = dialect == Dialect::Sqlite;
+        let pool = AnyPoolOptions::new()
+            .max_connections(if sqlite { 4 } else { 8 })
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if sqlite {
+                        conn.execute("PRAGMA busy_timeout = 30000").await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(&url)
             .await
-            .with_context(|| format!("opening the state store {url:?} (is its directory writable?)"))?;
-        sqlx::raw_sql(SCHEMA).execute(&pool).await.context("creating the state store's tables")?;
-        Ok(Store { pool })
+            .with_context(|| format!("opening the state store {shown} (is it reachable, and for SQLite is its directory writable?)"))?;
+        if sqlite {
+            pool.execute("PRAGMA journal_mode = WAL").await?;
+        }
+        let store = Store { pool, dialect };
+        for ddl in SCHEMA {
+            let ddl = store.ddl(ddl);
+            match store.pool.execute(ddl.as_str()).await {
+                Ok(_) => {}
+                // MySQL has no CREATE INDEX IF NOT EXISTS: an existing index is fine.
+                Err(sqlx::Error::Database(e)) if dialect == Dialect::MySql && e.message().contains("Duplicate key name") => {}
+                Err(e) => return Err(e).context("creating the state store's tables"),
+            }
+        }
+        Ok(store)
+    }
+
+    fn ddl(&self, ddl: &str) -> String {
+        let (auto, key, text, ine) = match self.dialect {
+            Dialect::Sqlite => ("INTEGER PRIMARY KEY AUTOINCREMENT", "TEXT", "TEXT", "IF NOT EXISTS"),
+            Dialect::Postgres => ("BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY", "TEXT", "TEXT", "IF NOT EXISTS"),
+            Dialect::MySql => ("BIGINT AUTO_INCREMENT PRIMARY KEY", "VARCHAR(191)", "MEDIUMTEXT", ""),
+        };
+        ddl.replace("{auto}", auto).replace("{key}", key).replace("{text}", text).replace("{if_not_exists}", ine)
+    }
+
+    /// One SQL text for every dialect: `?` placeholders become `$1, $2...`
+    /// on PostgreSQL; on MySQL `ON CONFLICT (...) DO UPDATE SET c = excluded.c`
+    /// becomes `ON DUPLICATE KEY UPDATE c = VALUES(c)`, `DO NOTHING` a no-op
+    /// update, and a trailing `RETURNING id` is dropped ([`Store::returned_id`]
+    /// reads `LAST_INSERT_ID()` instead).
+    pub(crate) fn sql(&self, sql: &str) -> String {
+        match self.dialect {
+            Dialect::Sqlite => sql.to_owned(),
+            Dialect::Postgres => crate::pool::statement::numbered(sql),
+            Dialect::MySql => {
+                let sql = sql.trim_end().trim_end_matches(" RETURNING id").to_owned();
+                let Some(at) = sql.find("ON CONFLICT (") else { return sql };
+                let (head, tail) = sql.split_at(at);
+                let close = tail.find(')').expect("ON CONFLICT (columns)");
+                let columns = &tail["ON CONFLICT (".len()..close];
+                let action = tail[close + 1..].trim();
+                if action == "DO NOTHING" {
+                    let first = columns.split(',').next().unwrap_or("").trim();
+                    return format!("{head}ON DUPLICATE KEY UPDATE {first} = {first}");
+                }
+                let set = action.trim_start_matches("DO UPDATE SET").trim();
+                let mut out = set.to_owned();
+                while let Some(i) = out.find("excluded.") {
+                    let rest = &out[i + "excluded.".len()..];
+                    let end = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len());
+                    out = format!("{}VALUES({}){}", &out[..i], &rest[..end], &rest[end..]);
+                }
+                format!("{head}ON DUPLICATE KEY UPDATE {out}")
+            }
+        }
+    }
+
+    /// Run an INSERT written with `RETURNING id` (see [`Store::sql`]) and
+    /// give the new row's id.
+    pub(crate) async fn returned_id<'q>(&self, conn: &mut AnyConnection, q: Query<'q, Any, AnyArguments<'q>>) -> Result<i64> {
+        if self.dialect == Dialect::MySql {
+            q.execute(&mut *conn).await?;
+            Ok(sqlx::query_scalar("SELECT CAST(LAST_INSERT_ID() AS SIGNED)").fetch_one(&mut *conn).await?)
+        } else {
+            Ok(q.fetch_one(&mut *conn).await?.try_get(0)?)
+        }
     }
 
     pub async fn meta(&self, k: &str) -> Result<Option<String>> {
-        Ok(sqlx::query_scalar("SELECT v FROM meta WHERE k = ?").bind(k).fetch_optional(&self.pool).await?)
+        let row = sqlx::query(&self.sql("SELECT v FROM movex_meta WHERE k = ?")).bind(k).fetch_optional(&self.pool).await?;
+        Ok(row.map(|r| text(&r, 0)).transpose()?)
     }
 
     pub async fn set_meta(&self, k: &str, v: &str) -> Result<()> {
-        sqlx::query("INSERT INTO meta (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v")
+        sqlx::query(&self.sql("INSERT INTO movex_meta (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v"))
             .bind(k)
             .bind(v)
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[tokio::test]
+    async fn one_sql_text_reads_right_in_every_dialect() {
+        let sqlite = |d| super::Store { pool: sqlx::AnyPool::connect_lazy("sqlite::memory:").unwrap(), dialect: d };
+        sqlx::any::install_default_drivers();
+        let up = "INSERT INTO t (k, n) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET n = t.n + excluded.n, at = excluded.at";
+        let my = sqlite(crate::db::keyset::Dialect::MySql);
+        assert_eq!(my.sql(up), "INSERT INTO t (k, n) VALUES (?, ?) ON DUPLICATE KEY UPDATE n = t.n + VALUES(n), at = VALUES(at)");
+        assert_eq!(my.sql("INSERT INTO t (id) VALUES (?) ON CONFLICT (id) DO NOTHING"), "INSERT INTO t (id) VALUES (?) ON DUPLICATE KEY UPDATE id = id");
+        assert_eq!(my.sql("INSERT INTO t (a) VALUES (?) RETURNING id"), "INSERT INTO t (a) VALUES (?)");
+        let pg = sqlite(crate::db::keyset::Dialect::Postgres);
+        assert_eq!(pg.sql("SELECT v FROM t WHERE a = ? AND b = ?"), "SELECT v FROM t WHERE a = $1 AND b = $2");
     }
 }
