@@ -315,3 +315,31 @@ async fn the_policy_moves_the_migration_after_a_clean_validation_unless_told_not
     let d = wait_for(&app, "the decision", |d| d["migration_stats"]["last_decision"]["action"] == "promote").await;
     assert_eq!((&d["current_state"], &d["migration_stats"]["last_decision"]["applied"]), (&json!("src_first"), &json!(false)), "{d}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn starting_a_validation_cancels_the_previous_one_and_starts_and_stops_do_not_race() {
+    let dir = tempfile::tempdir().unwrap();
+    // Slow runs: 50 rows at 10 rows/s take 5 s.
+    let (app, m) = start(setup(dir.path(), false, "[validation]\nbatch_size = 5\nmax_rows_per_sec = 10").await, None).await;
+    assert_eq!(call(&app, "POST", "/full/start", "", None).await.0, StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(call(&app, "POST", "/full/start", "", None).await.0, StatusCode::OK);
+    // The first run was stopped and counted before the second began.
+    let (_, s) = call(&app, "GET", "/stats", "", None).await;
+    assert_eq!(s["data"]["full_validation_runs"], 1, "{s}");
+    let (_, cur) = call(&app, "GET", "/validations/current", "", None).await;
+    assert_eq!(cur["data"][0]["running"], true, "{cur}");
+    // Many starts and stops at once: every call answers, and after a last
+    // stop nothing runs.
+    let calls: Vec<_> = (0..12)
+        .map(|i| {
+            let app = app.clone();
+            tokio::spawn(async move { call(&app, "POST", if i % 2 == 0 { "/full/start" } else { "/full/stop" }, "", None).await.0 })
+        })
+        .collect();
+    for c in calls {
+        assert_eq!(c.await.unwrap(), StatusCode::OK);
+    }
+    call(&app, "POST", "/full/stop", "", None).await;
+    assert!(m.current().await.iter().all(|c| !c.running), "a run outlived the last stop");
+}
