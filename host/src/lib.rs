@@ -16,13 +16,14 @@
 //! - [`validate`]: the validator — full and incremental runs in both
 //!   directions, per-row wasm comparison, findings in the state store and
 //!   delivered to Kafka, checkpoints. Start at `validate/mod.rs`.
-//! - [`store`]: the state store (SQLite by default): validation runs,
-//!   checkpoints, findings and the Kafka outbox, named values.
+//! - [`store`]: the state store (SQLite by default; MariaDB/MySQL or
+//!   PostgreSQL): validation runs, checkpoints, findings and the Kafka
+//!   outbox, the repair journal, the migration's state and transitions.
 //! - [`pool`]: the double-write pool — patterns, transactions, strict and
 //!   non-strict, retries, repair journal, metrics, health.
 //! - [`http`]: the HTTP control plane (routes, envelope, token).
-//! - [`migration`]: the migration's state machine (states, patterns, allowed
-//!   moves).
+//! - [`migration`]: the running migration — state machine, scheduler of
+//!   validations, promotion policy, auto-migrate, status.
 //! - [`cli`]: the `movex` command line (`movex module check`, `movex module
 //!   warmup`; `movex validate` in [`validate_cli`], `movex serve` in
 //!   [`serve_cli`], `movex demo` in [`demo`]); `src/main.rs` only calls it.
@@ -37,7 +38,7 @@ pub mod http;
 pub mod migration;
 pub mod pool;
 pub mod store;
-pub mod validate;
 pub mod serve_cli;
+pub mod validate;
 pub mod validate_cli;
 pub mod wasm;
