@@ -28,6 +28,8 @@ pub enum Command {
     /// auto-migrate to `completed` (`--inject-diff`: validation catches
     /// corrupted rows and the migration holds).
     Demo(crate::demo::DemoArgs),
+    /// Repair the target from the findings once (`--dry-run`: report only).
+    Repair(crate::repair_cli::RepairArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -122,6 +124,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Validate(args) => Ok(crate::validate_cli::run(args)),
         Command::Serve(args) => crate::serve_cli::run(args),
         Command::Demo(args) => crate::demo::run(args),
+        Command::Repair(args) => crate::repair_cli::run(args),
     }
 }
 

@@ -43,6 +43,8 @@ pub struct Config {
     #[serde(default)]
     pub http: Http,
     #[serde(default)]
+    pub repair: Repair,
+    #[serde(default)]
     pub tables: Vec<Table>,
 }
 
@@ -217,6 +219,9 @@ pub struct Table {
     pub tagger: Option<String>,
     /// Overrides `[validation] max_rows_per_sec` for this table.
     pub max_rows_per_sec: Option<u64>,
+    /// Repair never deletes target rows of this table (it reports them).
+    #[serde(default)]
+    pub forbid_deletes: bool,
 }
 
 impl Table {
@@ -269,6 +274,14 @@ impl Default for Policy {
     fn default() -> Self {
         Policy { module: None, auto_promote: true, interval_ms: 60_000, soak_ms: 0 }
     }
+}
+
+/// `[repair]`: load control for repair.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Repair {
+    /// Findings repaired per second (0: no limit).
+    pub max_rows_per_sec: u64,
 }
 
 /// `[http]`: the control plane.

@@ -21,12 +21,15 @@
 //!   outbox, the repair journal, the migration's state and transitions.
 //! - [`pool`]: the double-write pool — patterns, transactions, strict and
 //!   non-strict, retries, repair journal, metrics, health.
+//! - [`repair`]: drives the target back to the base from the findings
+//!   (upsert or delete, newer-row guard, re-check, outcomes).
 //! - [`http`]: the HTTP control plane (routes, envelope, token).
 //! - [`migration`]: the running migration — state machine, scheduler of
 //!   validations, promotion policy, auto-migrate, status.
 //! - [`cli`]: the `movex` command line (`movex module check`, `movex module
 //!   warmup`; `movex validate` in [`validate_cli`], `movex serve` in
-//!   [`serve_cli`], `movex demo` in [`demo`]); `src/main.rs` only calls it.
+//!   [`serve_cli`], `movex demo` in [`demo`], `movex repair` in
+//!   [`repair_cli`]); `src/main.rs` only calls it.
 //!
 //! The contract with guests is `guest-sdk/wit/plugin.wit`, shared with the SDK.
 
@@ -37,7 +40,9 @@ pub mod demo;
 pub mod http;
 pub mod migration;
 pub mod pool;
+pub mod repair;
 pub mod store;
+pub mod repair_cli;
 pub mod serve_cli;
 pub mod validate;
 pub mod validate_cli;

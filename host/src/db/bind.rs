@@ -53,3 +53,20 @@ macro_rules! bind_signed_only {
 bind_signed_only!(bind_postgres, PgQuery<'q>);
 bind_signed_only!(bind_sqlite, LiteQuery<'q>);
 
+
+/// PostgreSQL writes whose SQL casts every parameter to its column's type
+/// (repair's upserts): every value goes as text, NULL too. sqlx caches a
+/// prepared statement per SQL text with the parameter types of its first
+/// use, so a column bound as an integer once and as NULL (or text) later
+/// must always be bound the same way.
+pub fn bind_postgres_as_text<'q>(q: PgQuery<'q>, v: &OwnedValue) -> PgQuery<'q> {
+    match v {
+        OwnedValue::Null => q.bind(None::<String>),
+        OwnedValue::Bytes(b) => q.bind(format!("\\x{}", hex::encode(b))),
+        OwnedValue::Bool(b) => q.bind(b.to_string()),
+        OwnedValue::Int(i) => q.bind(i.to_string()),
+        OwnedValue::Uint(u) => q.bind(u.to_string()),
+        OwnedValue::Float(x) => q.bind(x.to_string()),
+        other => q.bind(text(other)),
+    }
+}

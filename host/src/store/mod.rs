@@ -8,6 +8,7 @@
 //! - [`findings`]: findings, their counts, and the Kafka outbox;
 //! - [`journal`]: the pool's writes that reached one side only;
 //! - [`migration`]: the migration's state, transitions and counters;
+//! - [`repairs`]: what repair did with each finding;
 //! - `meta` (here): small named values, such as the current pattern.
 //!
 //! The store's values are plain (text, integers), so it uses sqlx's `Any`
@@ -25,6 +26,7 @@ pub mod checkpoints;
 pub mod findings;
 pub mod journal;
 pub mod migration;
+pub mod repairs;
 
 pub use checkpoints::{Checkpoint, Mode};
 pub use journal::{JournalEntry, JournalKind};
@@ -61,6 +63,8 @@ const SCHEMA: &[&str] = &[
         id {auto}, at {key} NOT NULL, from_state {key} NOT NULL, to_state {key} NOT NULL,
         reason {text} NOT NULL, by_whom {key} NOT NULL, forced BIGINT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS movex_counters (k {key} PRIMARY KEY, n BIGINT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS movex_repairs (
+        finding_id VARCHAR(64) PRIMARY KEY, at {key} NOT NULL, outcome VARCHAR(24) NOT NULL, detail {text} NOT NULL)",
 ];
 
 #[derive(Clone, Debug)]

@@ -105,6 +105,28 @@ pub fn key_json(key: &[OwnedValue]) -> Json {
     }
 }
 
+/// A key back from a finding's JSON (what [`key_json`] wrote): numbers as
+/// integers, strings as text (dates and timestamps too: queries cast them),
+/// `{"hex": ...}` as bytes. `None` for a shape keys do not have.
+pub fn key_from_json(j: &Json, key_len: usize) -> Option<Key> {
+    let one = |v: &Json| -> Option<OwnedValue> {
+        Some(match v {
+            Json::Number(n) => match n.as_i64() {
+                Some(i) => OwnedValue::Int(i),
+                None => OwnedValue::Uint(n.as_u64()?),
+            },
+            Json::String(s) => OwnedValue::Text(s.clone()),
+            Json::Object(o) => OwnedValue::Bytes(hex::decode(o.get("hex")?.as_str()?).ok()?),
+            _ => return None,
+        })
+    };
+    match (j, key_len) {
+        (Json::Array(items), n) if n > 1 && items.len() == n => items.iter().map(one).collect(),
+        (v, 1) => Some(vec![one(v)?]),
+        _ => None,
+    }
+}
+
 /// A key in the tagged form checkpoints keep: reads back to the same values.
 pub fn encode(key: &[OwnedValue]) -> Json {
     use OwnedValue as V;
@@ -188,6 +210,14 @@ mod tests {
         let back = decode(&encode(&key)).unwrap();
         assert_eq!(format!("{back:?}"), format!("{key:?}"));
         assert!(decode(&json!([["nope", 1]])).is_none());
+    }
+
+    #[test]
+    fn finding_keys_read_back_as_keys() {
+        for key in [vec![V::Int(-3)], vec![V::Uint(u64::MAX)], vec![V::Text("a".into()), V::Int(0)], vec![V::Bytes(vec![0, 255])]] {
+            assert_eq!(format!("{:?}", key_from_json(&key_json(&key), key.len()).unwrap()), format!("{key:?}"));
+        }
+        assert!(key_from_json(&json!([1, 2]), 1).is_none(), "a composite where one column was expected");
     }
 
     #[test]

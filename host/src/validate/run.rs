@@ -119,14 +119,16 @@ pub struct Validator {
     natives: Mutex<BTreeMap<String, Arc<dyn NativeComparator>>>,
 }
 
-/// A table ready to run in one direction.
-struct Prepared {
-    base: Side,
-    target: Side,
-    key_len: usize,
-    utime: Option<(usize, config::TimeUnit)>,
-    binding: Binding,
-    tag_binding: Option<Binding>,
+/// A table ready to run in one direction: both sides with their columns
+/// aligned (key first), and the comparator's binding.
+#[derive(Clone)]
+pub struct Prepared {
+    pub base: Side,
+    pub target: Side,
+    pub key_len: usize,
+    pub utime: Option<(usize, config::TimeUnit)>,
+    pub binding: Binding,
+    pub tag_binding: Option<Binding>,
 }
 
 fn new_run_id(table: &str) -> String {
@@ -184,6 +186,25 @@ impl Validator {
         &self.registry
     }
 
+    pub fn config(&self) -> &Arc<Config> {
+        &self.config
+    }
+
+    /// A judge for one table: its comparator (native or module) and tagger.
+    pub fn judge(&self, t: &config::Table, p: &Prepared, direction: Direction, run_id: &str) -> Arc<Judge> {
+        Arc::new(Judge {
+            registry: self.registry.clone(),
+            native: self.native(&t.comparator),
+            comparator: t.comparator.clone(),
+            tagger: t.tagger.clone(),
+            binding: p.binding.clone(),
+            tag_binding: p.tag_binding.clone(),
+            direction,
+            run_id: run_id.to_owned(),
+            table: t.name.clone(),
+        })
+    }
+
     /// The base the current pattern implies (`pattern` in the state store,
     /// written by the control plane); SRC before any pattern is set.
     pub async fn current_direction(&self) -> Result<Direction> {
@@ -220,7 +241,9 @@ impl Validator {
         Ok(())
     }
 
-    async fn prepare(&self, t: &config::Table, direction: Direction) -> Result<Prepared> {
+    /// Prepare a configured table in one direction (what a run starts with;
+    /// repair uses it too).
+    pub async fn prepare(&self, t: &config::Table, direction: Direction) -> Result<Prepared> {
         let (src_cols, dst_cols) = tokio::try_join!(
             async { schema::columns(&self.source, t.source_table()).await.with_context(|| format!("source table {:?}", t.source_table())) },
             async {

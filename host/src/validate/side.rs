@@ -7,7 +7,7 @@
 use super::key::Key;
 use super::schema::ColumnInfo;
 use crate::db::keyset::{Dialect, OrderCol, Scan};
-use crate::db::bind::{bind_mysql, bind_postgres, bind_sqlite};
+use crate::db::bind::{bind_mysql, bind_postgres, bind_postgres_as_text, bind_sqlite};
 use crate::db::{ValueError, mysql, postgres, sqlite};
 use anyhow::{Context, Result};
 use movex_guest::OwnedValue;
@@ -185,6 +185,26 @@ impl Side {
                 .map(Option::flatten),
         };
         r.ok().flatten().map_or(0, |n| n.max(0) as u64)
+    }
+
+    /// Run a write with parameters; the rows it affected. On PostgreSQL the
+    /// SQL must cast each parameter to its column's type: values go as text.
+    pub async fn execute(&self, sql: &str, binds: &[&OwnedValue]) -> Result<u64> {
+        let context = || format!("writing {} on the {} ({sql})", self.table, self.what);
+        macro_rules! run {
+            ($pool:expr, $bind:ident) => {{
+                let mut q = sqlx::query(sql);
+                for v in binds {
+                    q = $bind(q, v);
+                }
+                q.execute($pool).await.with_context(context)?.rows_affected()
+            }};
+        }
+        Ok(match &self.db {
+            Db::MySql(p) => run!(p, bind_mysql),
+            Db::Postgres(p) => run!(p, bind_postgres_as_text),
+            Db::Sqlite(p) => run!(p, bind_sqlite),
+        })
     }
 
     async fn fetch(&self, sql: &str, binds: &[&OwnedValue]) -> Result<Vec<Row>> {

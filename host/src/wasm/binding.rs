@@ -6,7 +6,7 @@ use super::bindings::types;
 use movex_guest::Kind;
 use std::hash::{Hash, Hasher};
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Binding {
     /// Identity by content: two bindings with the same table, layout and
     /// settings share the guest's bound state, so creating a `Binding` per run
