@@ -6,8 +6,8 @@ use super::statement::Statement;
 use crate::db::bind::{bind_mysql, bind_postgres, bind_sqlite};
 use crate::db::keyset::Dialect;
 use crate::db::{mysql, postgres, sqlite};
-use crate::validate::side::{Db, Row, redact};
-use anyhow::{Context, Result};
+use crate::validate::side::{Db, Row};
+use anyhow::Result;
 use serde::Serialize;
 use sqlx::{Column, Row as _, TypeInfo};
 use std::time::{Duration, Instant};
@@ -41,24 +41,6 @@ pub struct Executed {
 pub struct Backend {
     pub name: SideName,
     pub db: Db,
-}
-
-/// `sqlx`'s connection pools, created without connecting: a database that is
-/// down at start does not stop the pool; each use tries again.
-pub fn lazy_db(url: &str, what: &str, max_connections: u32, connect_timeout: Duration) -> Result<Db> {
-    let dialect = Dialect::of_url(url).with_context(|| format!("[{what}] url {:?}: expected mysql://, postgres:// or sqlite://", redact(url)))?;
-    let bad = |e: sqlx::Error| anyhow::anyhow!("[{what}] url {}: {e}", redact(url));
-    Ok(match dialect {
-        Dialect::MySql => Db::MySql(
-            sqlx::mysql::MySqlPoolOptions::new().max_connections(max_connections).acquire_timeout(connect_timeout).connect_lazy(url).map_err(bad)?,
-        ),
-        Dialect::Postgres => Db::Postgres(
-            sqlx::postgres::PgPoolOptions::new().max_connections(max_connections).acquire_timeout(connect_timeout).connect_lazy(url).map_err(bad)?,
-        ),
-        Dialect::Sqlite => Db::Sqlite(
-            sqlx::sqlite::SqlitePoolOptions::new().max_connections(max_connections).acquire_timeout(connect_timeout).connect_lazy(url).map_err(bad)?,
-        ),
-    })
 }
 
 macro_rules! run {
@@ -130,14 +112,7 @@ impl Backend {
     /// `SELECT 1` within `timeout`: the round trip, or why it failed.
     pub async fn ping(&self, timeout: Duration) -> Result<Duration, String> {
         let t0 = Instant::now();
-        let ping = async {
-            match &self.db {
-                Db::MySql(p) => sqlx::query("SELECT 1").execute(p).await.map(|_| ()),
-                Db::Postgres(p) => sqlx::query("SELECT 1").execute(p).await.map(|_| ()),
-                Db::Sqlite(p) => sqlx::query("SELECT 1").execute(p).await.map(|_| ()),
-            }
-        };
-        match tokio::time::timeout(timeout, ping).await {
+        match tokio::time::timeout(timeout, self.db.ping()).await {
             Ok(Ok(())) => Ok(t0.elapsed()),
             Ok(Err(e)) => Err(e.to_string()),
             Err(_) => Err(format!("no answer within {} ms", timeout.as_millis())),

@@ -52,7 +52,7 @@ pub use transaction::Transaction;
 
 use crate::migration::Pattern;
 use crate::store::{JournalKind, Store};
-use crate::validate::side::Row;
+use crate::validate::side::{Db, Row};
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -126,10 +126,10 @@ impl Pool {
     pub fn new(source_url: &str, destination_url: &str, config: PoolConfig, store: Store, registry: &mut prometheus_client::registry::Registry) -> anyhow::Result<Pool> {
         let timeout = Duration::from_millis(config.connect_timeout_ms);
         Ok(Pool {
-            source: Backend { name: SideName::Source, db: backend::lazy_db(source_url, "source", config.max_connections, timeout)? },
+            source: Backend { name: SideName::Source, db: Db::lazy(source_url, "source", config.max_connections, timeout)? },
             destination: Backend {
                 name: SideName::Destination,
-                db: backend::lazy_db(destination_url, "destination", config.max_connections, timeout)?,
+                db: Db::lazy(destination_url, "destination", config.max_connections, timeout)?,
             },
             pattern: RwLock::new(Pattern::SrcOnly),
             config,

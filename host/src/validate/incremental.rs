@@ -13,7 +13,7 @@
 
 use super::finding::{Finding, FindingType};
 use super::judge::Pending;
-use super::key::{self, cmp_keys};
+use super::key::{self, cmp_keys, find_row, sort_rows};
 use super::side::Row;
 use crate::store::{Checkpoint, Mode};
 use super::table::{Outcome, TableRun};
@@ -52,11 +52,6 @@ fn within(v: &OwnedValue, from: &OwnedValue, until: &OwnedValue) -> bool {
         _ => cmp_keys(std::slice::from_ref(a), std::slice::from_ref(b)),
     };
     cmp(v, from) != Ordering::Less && cmp(v, until) != Ordering::Greater
-}
-
-/// Find `key` among rows sorted by key.
-fn find<'r>(rows: &'r [Row], key: &[OwnedValue], key_len: usize) -> Option<&'r Row> {
-    rows.binary_search_by(|r| cmp_keys(&r[..key_len], key)).ok().map(|i| &rows[i])
 }
 
 /// Run from `since_ms`; a checkpoint of an interrupted run from the same
@@ -103,7 +98,7 @@ pub async fn run(t: &mut TableRun, since_ms: i64, interval: Duration, resume: Op
                 }
                 let keys: Vec<Row> = page.iter().map(|r| t.key_of(r)).collect();
                 let mut others = other.lookup(&keys).await?;
-                others.sort_by(|a, b| cmp_keys(&a[..t.key_len], &b[..t.key_len]));
+                sort_rows(&mut others, t.key_len);
                 let n = page.len() as u64;
                 if pass == 1 {
                     rows_base += n;
@@ -115,7 +110,7 @@ pub async fn run(t: &mut TableRun, since_ms: i64, interval: Duration, resume: Op
                 let mut pending = Pending::default();
                 for row in &page {
                     let k = t.key_of(row);
-                    let found = find(&others, &k, t.key_len);
+                    let found = find_row(&others, &k, t.key_len);
                     match (pass, found) {
                         (1, Some(target)) => pending.pairs.push((k, row.clone(), target.clone())),
                         (1, None) => {

@@ -72,6 +72,16 @@ fn rank(v: &OwnedValue) -> u8 {
     }
 }
 
+/// Sort rows (key first, `key_len` columns) by key, for [`find_row`].
+pub fn sort_rows(rows: &mut [Vec<OwnedValue>], key_len: usize) {
+    rows.sort_by(|a, b| cmp_keys(&a[..key_len], &b[..key_len]));
+}
+
+/// The row with `key` among rows sorted by [`sort_rows`].
+pub fn find_row<'r>(rows: &'r [Vec<OwnedValue>], key: &[OwnedValue], key_len: usize) -> Option<&'r Vec<OwnedValue>> {
+    rows.binary_search_by(|r| cmp_keys(&r[..key_len], key)).ok().map(|i| &rows[i])
+}
+
 /// Whether values of this kind can be a key movex pages by.
 pub fn is_key_kind(v: &OwnedValue) -> bool {
     matches!(v, OwnedValue::Int(_) | OwnedValue::Uint(_) | OwnedValue::Text(_) | OwnedValue::Bytes(_)

@@ -166,8 +166,8 @@ impl Validator {
         } else {
             let timeout = Duration::from_millis(config.pool.connect_timeout_ms);
             (
-                crate::pool::backend::lazy_db(&config.source.url, "source", max, timeout)?,
-                crate::pool::backend::lazy_db(&config.destination.url, "destination", max, timeout)?,
+                Db::lazy(&config.source.url, "source", max, timeout)?,
+                Db::lazy(&config.destination.url, "destination", max, timeout)?,
             )
         };
         Ok(Validator { config, store, registry, source, destination, refused, warmup, natives: Mutex::default() })
@@ -364,17 +364,7 @@ impl Validator {
             report.resumed = resume.is_some();
             report.run_id = resume.as_ref().map_or_else(|| new_run_id(&t.name), |cp| cp.run_id.clone());
             self.store.start_run(&report.run_id, &t.name, mode, direction).await?;
-            let judge = Arc::new(Judge {
-                registry: self.registry.clone(),
-                native: self.native(&t.comparator),
-                comparator: t.comparator.clone(),
-                tagger: t.tagger.clone(),
-                binding: p.binding,
-                tag_binding: p.tag_binding,
-                direction,
-                run_id: report.run_id.clone(),
-                table: t.name.clone(),
-            });
+            let judge = self.judge(t, &p, direction, &report.run_id);
             let v = &self.config.validation;
             let load = Load {
                 batch_size: v.batch_size,

@@ -39,47 +39,45 @@ pub fn redact(url: &str) -> String {
 }
 
 impl Db {
-    /// Connect to `url`; `what` names it in errors ("source", ...).
-    pub async fn connect(url: &str, what: &str, max_connections: u32) -> Result<Db> {
+    /// A pool for `url` that connects on first use, so a database that is
+    /// down does not stop a server from starting; `what` names it in errors
+    /// ("source", ...). A SQLite file must exist: a typo must not validate
+    /// an empty new database.
+    pub fn lazy(url: &str, what: &str, max_connections: u32, connect_timeout: Duration) -> Result<Db> {
         let dialect = Dialect::of_url(url)
             .with_context(|| format!("[{what}] url {:?}: expected mysql://, postgres:// or sqlite://", redact(url)))?;
-        let timeout = Duration::from_secs(10);
-        let fail = |e: sqlx::Error| {
+        let bad = |e: sqlx::Error| anyhow::anyhow!("[{what}] url {}: {e}", redact(url));
+        macro_rules! pool {
+            ($options:ty) => {
+                <$options>::new().max_connections(max_connections).acquire_timeout(connect_timeout).connect_lazy(url).map_err(bad)?
+            };
+        }
+        Ok(match dialect {
+            Dialect::MySql => Db::MySql(pool!(sqlx::mysql::MySqlPoolOptions)),
+            Dialect::Postgres => Db::Postgres(pool!(sqlx::postgres::PgPoolOptions)),
+            Dialect::Sqlite => Db::Sqlite(pool!(sqlx::sqlite::SqlitePoolOptions)),
+        })
+    }
+
+    /// Connect to `url` now: fails, saying what to check, if it cannot.
+    pub async fn connect(url: &str, what: &str, max_connections: u32) -> Result<Db> {
+        let db = Db::lazy(url, what, max_connections, Duration::from_secs(10))?;
+        db.ping().await.map_err(|e| {
             anyhow::anyhow!(
                 "cannot connect to the {what} database at {}: {e}. Check that it is running and that [{what}] url is right",
                 redact(url)
             )
-        };
-        Ok(match dialect {
-            Dialect::MySql => Db::MySql(
-                sqlx::mysql::MySqlPoolOptions::new()
-                    .max_connections(max_connections)
-                    .acquire_timeout(timeout)
-                    .connect(url)
-                    .await
-                    .map_err(fail)?,
-            ),
-            Dialect::Postgres => Db::Postgres(
-                sqlx::postgres::PgPoolOptions::new()
-                    .max_connections(max_connections)
-                    .acquire_timeout(timeout)
-                    .connect(url)
-                    .await
-                    .map_err(fail)?,
-            ),
-            Dialect::Sqlite => {
-                // An existing file only: a typo must not validate an empty new database.
-                let opts: sqlx::sqlite::SqliteConnectOptions = url.parse().map_err(fail)?;
-                Db::Sqlite(
-                    sqlx::sqlite::SqlitePoolOptions::new()
-                        .max_connections(max_connections)
-                        .acquire_timeout(timeout)
-                        .connect_with(opts.create_if_missing(false).read_only(false))
-                        .await
-                        .map_err(fail)?,
-                )
-            }
-        })
+        })?;
+        Ok(db)
+    }
+
+    /// `SELECT 1`.
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        match self {
+            Db::MySql(p) => sqlx::query("SELECT 1").execute(p).await.map(drop),
+            Db::Postgres(p) => sqlx::query("SELECT 1").execute(p).await.map(drop),
+            Db::Sqlite(p) => sqlx::query("SELECT 1").execute(p).await.map(drop),
+        }
     }
 
     pub fn dialect(&self) -> Dialect {

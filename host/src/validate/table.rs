@@ -4,7 +4,7 @@
 //! with the checkpoint past them in one transaction, then paces.
 
 use super::finding::{Direction, Finding, FindingType};
-use super::key::{Key, cmp_keys};
+use super::key::{Key, find_row, sort_rows};
 use super::judge::{Judge, Pending};
 use super::pace::Pace;
 use super::progress::Progress;
@@ -180,10 +180,9 @@ impl TableRun {
         let (mut keep, suspects): (Vec<_>, Vec<_>) = found.into_iter().partition(|(_, f)| f.kind == FindingType::ComparatorError);
         let keys: Vec<Key> = suspects.into_iter().map(|(k, _)| k).collect();
         let (mut base, mut target) = tokio::try_join!(self.base.lookup(&keys), self.target.lookup(&keys))?;
-        let n = self.key_len;
-        base.sort_by(|a, b| cmp_keys(&a[..n], &b[..n]));
-        target.sort_by(|a, b| cmp_keys(&a[..n], &b[..n]));
-        let find = |rows: &[Row], k: &[movex_guest::OwnedValue]| rows.binary_search_by(|r| cmp_keys(&r[..n], k)).ok().map(|i| rows[i].clone());
+        sort_rows(&mut base, self.key_len);
+        sort_rows(&mut target, self.key_len);
+        let find = |rows: &[Row], k: &Key| find_row(rows, k, self.key_len).cloned();
         let mut pending = Pending::default();
         for k in keys {
             match (find(&base, &k), find(&target, &k)) {
@@ -204,8 +203,3 @@ impl TableRun {
     }
 }
 
-impl Pending {
-    pub fn clear_into(&mut self) -> Pending {
-        std::mem::take(self)
-    }
-}
