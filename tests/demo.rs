@@ -1,11 +1,12 @@
 //! `movex demo`, as a newcomer runs it: with no server at all it reaches
 //! `completed` (well under 2 minutes), and with `--inject-diff` it finds
-//! every injected difference, nothing else, and holds.
+//! every injected difference, nothing else, repairs them and completes.
 
+use sqlx::{Connection, Row};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-fn demo(args: &[&str]) -> (i32, String, Duration) {
+fn demo(args: &[&str]) -> (i32, String, Duration, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     // The demo reads the example modules from the target directory.
     for p in ["tolerant", "tag-by-column", "promote-when-clean"] {
@@ -19,12 +20,26 @@ fn demo(args: &[&str]) -> (i32, String, Duration) {
         .output()
         .unwrap();
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    (out.status.code().unwrap_or(-1), text, t0.elapsed())
+    (out.status.code().unwrap_or(-1), text, t0.elapsed(), dir)
+}
+
+/// The users with these ids, each row as text, in id order.
+async fn users(db: &std::path::Path, ids: &[i64]) -> Vec<String> {
+    let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display())).await.unwrap();
+    let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(", ");
+    let sql = format!("SELECT id, name, email, tier, score, utime FROM users WHERE id IN ({list}) ORDER BY id");
+    let rows = sqlx::query(&sql).fetch_all(&mut c).await.unwrap();
+    rows.iter()
+        .map(|r| {
+            let (id, name, email, tier): (i64, String, String, String) = (r.get(0), r.get(1), r.get(2), r.get(3));
+            format!("{id} {name} {email} {tier} {} {}", r.get::<f64, _>(4), r.get::<i64, _>(5))
+        })
+        .collect()
 }
 
 #[test]
 fn the_demo_reaches_completed_writing_through_the_pool_all_along() {
-    let (code, out, took) = demo(&[]);
+    let (code, out, took, _dir) = demo(&[]);
     assert_eq!(code, 0, "{out}");
     assert!(took < Duration::from_secs(120), "{took:?}");
     for step in ["initial -> src_only", "src_only -> src_first", "src_first -> dst_first by policy:promote-when-clean", "dst_first -> dst_only", "dst_only -> completed", "auto-migrate completed"] {
@@ -36,10 +51,18 @@ fn the_demo_reaches_completed_writing_through_the_pool_all_along() {
     assert!(writes > 50, "the workload ran during the migration: {line}");
 }
 
-#[test]
-fn with_injected_differences_the_demo_finds_each_one_and_holds() {
-    let (code, out, _) = demo(&["--inject-diff"]);
+#[tokio::test]
+async fn with_injected_differences_the_demo_finds_each_one_repairs_it_and_completes() {
+    let (code, out, _, dir) = demo(&["--inject-diff"]);
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("auto-migrate held: src_first (validation found 5 differences"), "{out}");
     assert!(out.contains("every injected difference found, and nothing else: yes"), "{out}");
+    assert!(out.contains("repair outcomes: repaired=5"), "{out}");
+    assert!(out.contains("auto-migrate completed"), "{out}");
+    // The demo's table has 5000 rows; it corrupts 7, 42 and 2500, deletes
+    // 4999 on the destination and adds 5100 there. The workload never
+    // writes them, so both sides must now hold the source's rows exactly.
+    let ids = [7, 42, 2500, 4999, 5100];
+    let (src, dst) = (users(&dir.path().join("src.db"), &ids).await, users(&dir.path().join("dst.db"), &ids).await);
+    assert_eq!(src.len(), 4, "the source has every id but 5100: {src:?}");
+    assert_eq!(dst, src);
 }

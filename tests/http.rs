@@ -205,11 +205,66 @@ async fn modules_are_listed_hot_loaded_refused_with_a_reason_and_unloaded() {
     assert_eq!((code, &r["code"]), (StatusCode::NOT_FOUND, &json!(5)));
 }
 
+/// `/repair/status` once the repair has finished.
+async fn repair_done(app: &Router) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, r) = call(app, "GET", "/repair/status", "", None).await;
+        if r["data"]["running"] == false && r["data"]["finished_at"].is_string() {
+            return r["data"].clone();
+        }
+        assert!(Instant::now() < deadline, "repair did not finish: {r}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn repair_routes_start_report_and_stop_and_count_outcomes_in_the_metrics_and_the_policys_stats() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, m) = start(setup(dir.path(), true, "").await, None).await;
+    call(&app, "POST", "/full/start", "", None).await;
+    wait_for(&app, "a full run", |d| d["migration_stats"]["full_validation_runs"] == 1).await;
+    for (body, needle) in [
+        (r#"{"from": "nowhere"}"#, "unknown variant `nowhere`"),
+        (r#"{"dryrun": true}"#, "unknown field `dryrun`"),
+        (r#"{"from": "kafka"}"#, "needs an [events.kafka] section"),
+        (r#"{"table": "nope"}"#, "table \"nope\" is not configured"),
+    ] {
+        let (code, r) = call(&app, "POST", "/repair/start", body, None).await;
+        assert_eq!((code, &r["code"]), (StatusCode::BAD_REQUEST, &json!(400)), "{body}: {r}");
+        assert!(r["msg"].as_str().unwrap().contains(needle), "{body}: {r}");
+    }
+    // A dry run plans both repairs and changes nothing.
+    let (code, r) = call(&app, "POST", "/repair/start", r#"{"dry_run": true}"#, None).await;
+    assert_eq!((code, &r["data"]["from"]), (StatusCode::OK, &json!("store")), "{r}");
+    let s = repair_done(&app).await;
+    assert_eq!((&s["dry_run"], &s["outcomes"], &s["recorded"]), (&json!(true), &json!({"would_run": 2}), &json!({})), "{s}");
+    // The real one, with no body at all.
+    call(&app, "POST", "/repair/start", "", None).await;
+    let s = repair_done(&app).await;
+    assert_eq!((&s["outcomes"], &s["recorded"], &s["error"]), (&json!({"repaired": 2}), &json!({"repaired": 2}), &Value::Null), "{s}");
+    assert_eq!(s["last"]["outcomes"], json!({"repaired": 2}), "{s}");
+    let (_, metrics) = call(&app, "GET", "/metrics", "", None).await;
+    let text = metrics.as_str().unwrap();
+    for line in ["movex_repair_outcomes_total{outcome=\"repaired\"} 2", "movex_repair_outcomes_total{outcome=\"would_run\"} 2", "movex_repair_outcomes_total{outcome=\"failed\"} 0"] {
+        assert!(text.contains(line), "{line} in:\n{text}");
+    }
+    // The policy sees the outcomes: a policy module would get them as `repairs`.
+    let (_, r) = call(&app, "POST", "/repair/stop", "", None).await;
+    assert_eq!(r["data"]["stopped"], false, "the repair had finished");
+    let repairs = m.store.repair_counts().await.unwrap();
+    assert_eq!(repairs.get("repaired"), Some(&2));
+    call(&app, "POST", "/full/start", "", None).await;
+    let d = wait_for(&app, "a second full run", |d| d["migration_stats"]["full_validation_runs"] == 2).await;
+    assert_eq!((&d["migration_stats"]["data_discrepancies"], &d["migration_stats"]["consecutive_clean_runs"]), (&json!(2), &json!(1)), "clean after repair: {d}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn with_a_token_mutating_routes_need_it_and_reads_do_not() {
     let dir = tempfile::tempdir().unwrap();
     let (app, _) = start(setup(dir.path(), false, "").await, Some("s3cret")).await;
-    for (method, uri) in [("POST", "/src_only"), ("POST", "/full/start"), ("POST", "/auto-migrate"), ("PUT", "/modules/x"), ("DELETE", "/modules/x")] {
+    let guarded = [("POST", "/src_only"), ("POST", "/full/start"), ("POST", "/auto-migrate"), ("POST", "/repair/start"), ("POST", "/repair/stop"), ("PUT", "/modules/x"), ("DELETE", "/modules/x")];
+    for (method, uri) in guarded {
         for token in [None, Some("wrong")] {
             let (code, r) = call(&app, method, uri, "", token).await;
             assert_eq!((code, &r["code"]), (StatusCode::UNAUTHORIZED, &json!(401)), "{method} {uri} {token:?}");
@@ -271,6 +326,7 @@ async fn the_openapi_document_lists_every_route() {
         ("/incr/start", "post"), ("/incr/stop", "post"), ("/modules", "get"), ("/modules/{name}", "put"),
         ("/modules/{name}", "delete"), ("/status", "get"), ("/stats", "get"), ("/health", "get"), ("/discrepancies", "get"),
         ("/validations/current", "get"), ("/history", "get"), ("/metrics", "get"), ("/openapi.json", "get"),
+        ("/repair/start", "post"), ("/repair/stop", "post"), ("/repair/status", "get"),
     ];
     for (path, method) in routes {
         assert!(paths.get(path).and_then(|p| p.get(method)).is_some(), "{method} {path} missing from docs/openapi.json");

@@ -10,64 +10,21 @@
 //! with memory storage a restart would lose acknowledged messages and the
 //! test could not tell movex's losses from the broker's.
 
+use movex_tests::broker::{self, free_port, stop, tansu};
 use movex_tests::dbs;
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::{Headers, Message};
 use std::collections::BTreeSet;
-use std::net::TcpListener;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// The tansu binary, or why this test cannot run (CI installs it: .ci/run).
-fn tansu() -> Option<String> {
-    let found = Command::new("tansu").arg("--version").output().is_ok_and(|o| o.status.success());
-    if found {
-        return Some("tansu".into());
-    }
-    assert!(std::env::var_os("CI").is_none(), "CI must install tansu (see .ci/run); it is missing");
-    eprintln!("SKIPPED: no `tansu` on PATH; install it as .ci/run does to run the Kafka tests");
-    None
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn start_broker(bin: &str, port: u16, dir: &Path) -> Child {
-    let url = format!("tcp://127.0.0.1:{port}");
-    let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("tansu.log")).unwrap();
-    let child = Command::new(bin)
-        .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url, "--storage-engine"])
-        // tansu joins the file's path to its working directory: keep it relative.
-        .arg("sqlite://tansu.db")
-        .current_dir(dir)
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .expect("start tansu");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "tansu did not open port {port}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child
-}
-
-/// Kill the broker. SIGKILL, not SIGTERM: tansu's graceful stop waits for
-/// its clients to hang up, so with movex connected it would not stop at all.
-fn stop(child: &mut Child) {
-    child.kill().unwrap();
-    child.wait().unwrap();
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn no_finding_is_lost_when_the_broker_is_stopped_and_restarted_mid_run() {
     let Some(bin) = tansu() else { return };
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let mut broker = start_broker(&bin, port, dir.path());
+    let mut broker = broker::start(&bin, port, dir.path());
 
     // 3000 rows, 300 differences: 100 of each type.
     let rows: Vec<String> = (0..3000).map(|i| format!("({i}, 'v{i}', 'gold')")).collect();
@@ -115,7 +72,7 @@ async fn no_finding_is_lost_when_the_broker_is_stopped_and_restarted_mid_run() {
     }
     stop(&mut broker);
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let mut broker = start_broker(&bin, port, dir.path());
+    let mut broker = broker::start(&bin, port, dir.path());
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("no report; stderr: {stderr}"));

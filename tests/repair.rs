@@ -6,7 +6,7 @@
 //! a dry run changes nothing; a table that forbids deletes keeps its rows.
 
 use movex_tests::dbs::{self, config};
-use serde_json::json;
+use serde_json::{Value, json};
 use std::process::Command;
 
 const MY: &str = "CREATE TABLE items (id BIGINT PRIMARY KEY, u BIGINT UNSIGNED, d DECIMAL(30,10), dt DATETIME(6),
@@ -93,4 +93,163 @@ async fn a_table_that_forbids_deletes_keeps_its_extra_rows() {
     let (code, done, _) = movex(&cfg, &["repair"]);
     assert_eq!((code, &done["outcomes"]), (0, &json!({"skipped": 1})), "{done}");
     assert_eq!(movex(&cfg, &["validate"]).1["findings"]["base_missing"], 1, "the row stays");
+}
+
+/// The guarded statements themselves, on each real database: an upsert
+/// carrying an older update time leaves a newer row alone (every column),
+/// one carrying the same or a newer time writes it; a delete removes the
+/// row only while its update time is still the one repair read. This is
+/// what keeps a repair that raced an application write from undoing it.
+#[tokio::test]
+async fn the_guarded_upsert_and_delete_never_replace_a_newer_row_on_any_dialect() {
+    use movex::db::keyset::Dialect;
+    use movex::repair::sql::{delete, upsert};
+    use movex::validate::schema::ColumnInfo;
+    let col = |name: &str, db_type: &str| ColumnInfo {
+        name: name.into(),
+        kind: movex_guest::Kind::Text,
+        db_type: db_type.into(),
+        binary: false,
+        json: false,
+        byte_collation: None,
+    };
+    let cols = [col("id", "bigint"), col("v", "varchar(20)"), col("ut", "bigint")];
+    let dir = tempfile::tempdir().unwrap();
+    let setup = "CREATE TABLE g (id BIGINT PRIMARY KEY, v VARCHAR(20), ut BIGINT); INSERT INTO g VALUES (1, 'app', 5), (2, 'app', 5);";
+    let dbs = [
+        (Dialect::MySql, dbs::mariadb(&dbs::unique("guard"), setup).await),
+        (Dialect::Postgres, dbs::postgres(&dbs::unique("guard"), setup).await),
+        (Dialect::Sqlite, dbs::sqlite(dir.path(), "guard", setup).await),
+    ];
+    for (dialect, url) in dbs {
+        let up = upsert(dialect, "g", &cols, 1, Some(2));
+        let del = delete(dialect, "g", &cols[..1], Some(&cols[2]));
+        // Literal values in place of the parameters, in order.
+        let fill = |sql: &str, values: &[&str]| {
+            let mut out = sql.to_owned();
+            for (i, v) in values.iter().enumerate().rev() {
+                out = out.replace(&format!("${}", i + 1), v);
+            }
+            values.iter().fold(out, |s, v| s.replacen('?', v, 1))
+        };
+        dbs::exec(&url, &fill(&up, &["1", "'stale'", "3"])).await;
+        dbs::exec(&url, &fill(&del, &["2", "4"])).await;
+        assert_eq!(dbs::query_strings(&url, "SELECT id, v, ut FROM g ORDER BY id").await, ["1 app 5", "2 app 5"], "{dialect:?}: newer rows kept");
+        dbs::exec(&url, &fill(&up, &["1", "'base'", "5"])).await;
+        dbs::exec(&url, &fill(&up, &["3", "'new'", "1"])).await;
+        dbs::exec(&url, &fill(&del, &["2", "5"])).await;
+        assert_eq!(dbs::query_strings(&url, "SELECT id, v, ut FROM g ORDER BY id").await, ["1 base 5", "3 new 1"], "{dialect:?}: written");
+    }
+}
+
+/// The promotion policy sees repair's outcomes: the example policy holds
+/// while a finding's repair failed (here the destination refuses the row by
+/// a CHECK constraint), and promotes once that finding settles and a full
+/// validation is clean.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_policy_module_holds_while_a_repair_failed_and_promotes_once_it_settles() {
+    use movex::migration::{Migration, State};
+    use tokio_util::sync::CancellationToken;
+    let dir = tempfile::tempdir().unwrap();
+    let rows: Vec<String> = (1..=50).map(|i| format!("({i}, 'user{i}')")).collect();
+    let insert = format!("INSERT INTO users VALUES {};", rows.join(", "));
+    let src = dbs::sqlite(dir.path(), "src", &format!("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT); {insert}")).await;
+    let dst = dbs::sqlite(
+        dir.path(),
+        "dst",
+        &format!(
+            "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT CHECK (name <> 'user3')); {}
+             UPDATE users SET name = 'corrupt' WHERE id IN (3, 30);",
+            insert.replace("(3, 'user3')", "(3, 'corrupt')")
+        ),
+    )
+    .await;
+    let modules = dbs::modules(dir.path());
+    std::fs::copy(movex_tests::wasm("promote-when-clean"), modules.join("promote-when-clean.wasm")).unwrap();
+    let (cfg, _) = config(
+        dir.path(),
+        &src,
+        &dst,
+        "[policy]\nmodule = \"promote-when-clean\"\ninterval_ms = 0\n[modules.settings.promote-when-clean]\nclean_runs = \"1\"\nrollback_ratio = \"0.5\"",
+        "[[tables]]\nname = \"users\"\nkey = [\"id\"]\ncomparator = \"exact\"\n",
+    );
+    let m = Migration::open(movex::config::Config::load(&cfg).unwrap()).await.unwrap();
+    m.move_to(State::SrcOnly, false, "test", "test").await.unwrap();
+    m.move_to(State::SrcFirst, false, "test", "test").await.unwrap();
+    let report = m.validate_now(CancellationToken::new()).await.unwrap();
+    assert_eq!(report.total_findings(), 2);
+
+    let s = m.repair.repairer(false).pass(None, &CancellationToken::new()).await.unwrap();
+    assert_eq!(s.outcomes, [("failed".to_owned(), 1), ("repaired".to_owned(), 1)].into(), "{s:?}");
+    assert!(s.failures[0]["error"].as_str().unwrap().contains("CHECK constraint failed"), "{s:?}");
+    let d = m.consult("test", false).await.unwrap();
+    assert_eq!((d.action.as_str(), d.by.as_str()), ("stay", "policy:promote-when-clean"));
+    assert!(d.reason.contains("1 findings repair could not settle"), "{}", d.reason);
+
+    // The application changes the source row; the failed finding is taken
+    // again, settles, and a clean validation lets the policy promote.
+    dbs::exec(&src, "UPDATE users SET name = 'corrupt' WHERE id = 3").await;
+    let s = m.repair.repairer(false).pass(None, &CancellationToken::new()).await.unwrap();
+    assert_eq!(s.outcomes, [("already_consistent".to_owned(), 1)].into(), "{s:?}");
+    assert_eq!(m.validate_now(CancellationToken::new()).await.unwrap().total_findings(), 0);
+    let d = m.consult("test", true).await.unwrap();
+    assert_eq!((d.action.as_str(), d.applied), ("promote", true), "{d:?}");
+    assert_eq!(m.state().await.unwrap(), State::DstFirst);
+}
+
+/// The pool's journal: writes the destination refused while the source
+/// took them (an update past a CHECK constraint, a delete a trigger
+/// refused, an insert into a table the destination lacks) are journaled;
+/// once the destination is fixed, `movex repair` validates the tables the
+/// journal names and repairs them; the statement on an unconfigured table
+/// is reported as unmatched; `movex validate` then exits 0.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_pools_journal_of_failed_destination_writes_is_repaired() {
+    use movex::migration::Pattern;
+    use movex::pool::{Pool, Statement};
+    let dir = tempfile::tempdir().unwrap();
+    let rows: Vec<String> = (1..=20).map(|i| format!("({i}, {i})")).collect();
+    let setup = format!("CREATE TABLE acct (id BIGINT PRIMARY KEY, v BIGINT NOT NULL); INSERT INTO acct VALUES {};", rows.join(", "));
+    let src = dbs::mariadb(&dbs::unique("journal_src"), &format!("{setup} CREATE TABLE other (id BIGINT);")).await;
+    let dst = dbs::postgres(
+        &dbs::unique("journal_dst"),
+        &format!(
+            "{setup} ALTER TABLE acct ADD CONSTRAINT small CHECK (v < 1000);
+             CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'refused'; END $$ LANGUAGE plpgsql;
+             CREATE TRIGGER no_delete BEFORE DELETE ON acct FOR EACH ROW EXECUTE FUNCTION refuse();"
+        ),
+    )
+    .await;
+    let (cfg, state) = config(dir.path(), &src, &dst, "", "[[tables]]\nname = \"acct\"\nkey = [\"id\"]\ncomparator = \"exact\"\n");
+    let config = movex::config::Config::load(&cfg).unwrap();
+    let store = movex::store::Store::open(&state).await.unwrap();
+    let pool = Pool::new(&src, &dst, config.pool.clone(), store.clone(), &mut Default::default()).unwrap();
+    pool.set_pattern(Pattern::SrcFirst);
+    for stmt in [
+        Statement::new("UPDATE acct SET v = ? WHERE id = ?").bind(5000).bind(5),
+        Statement::new("UPDATE acct SET v = ? WHERE id = ?").bind(7000).bind(7),
+        Statement::new("DELETE FROM acct WHERE id = ?").bind(9),
+        Statement::new("INSERT INTO other VALUES (?)").bind(1),
+        // This one reaches both sides.
+        Statement::new("UPDATE acct SET v = ? WHERE id = ?").bind(11).bind(11),
+    ] {
+        pool.execute(&stmt).await.expect("non-strict: the source's success is the caller's");
+    }
+    assert_eq!(store.journal_count().await.unwrap(), 4);
+    // The destination is fixed; nothing has validated it since.
+    dbs::exec(&dst, "ALTER TABLE acct DROP CONSTRAINT small; DROP TRIGGER no_delete ON acct;").await;
+
+    let (code, done, err) = movex(&cfg, &["repair"]);
+    assert_eq!(code, 0, "{err} {done}");
+    assert_eq!((&done["journal"]["entries"], &done["journal"]["tables"]), (&json!(4), &json!(["acct"])), "{done}");
+    let unmatched = done["journal"]["unmatched"].as_array().unwrap();
+    assert_eq!(unmatched.len(), 1, "{done}");
+    assert!(unmatched[0]["reason"].as_str().unwrap().contains("none of them a configured table"), "{done}");
+    assert_eq!(done["outcomes"], json!({"repaired": 3}), "{done}");
+    let (code, report, _) = movex(&cfg, &["validate"]);
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(dbs::query_strings(&dst, "SELECT id, v FROM acct WHERE id IN (5, 7, 9) ORDER BY id").await, ["5 5000", "7 7000"]);
+    // Settled: the next pass has nothing to do.
+    let (code, again, _) = movex(&cfg, &["repair"]);
+    assert_eq!((code, &again["journal"], &again["outcomes"]), (0, &Value::Null, &json!({})), "{again}");
 }

@@ -3,31 +3,7 @@
 //! pattern it was stopped in (coming back in another would lose writes).
 
 use movex_tests::dbs;
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-/// One HTTP/1.1 request; the status code and body.
-fn http(port: u16, method: &str, path: &str) -> (u16, serde_json::Value) {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(s, "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    let status = out.split_whitespace().nth(1).unwrap().parse().unwrap();
-    let body = out.split("\r\n\r\n").nth(1).unwrap_or("");
-    (status, serde_json::from_str(body).unwrap_or(serde_json::Value::Null))
-}
-
-fn serve(config: &std::path::Path, port: u16) -> Child {
-    let child = Command::new(movex_tests::movex_bin()).args(["serve", "--config"]).arg(config).stderr(Stdio::null()).spawn().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "movex serve did not listen on {port}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    child
-}
+use movex_tests::server::{http, serve};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_stopped_server_comes_back_in_the_same_pattern() {

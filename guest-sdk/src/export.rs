@@ -191,6 +191,7 @@ impl<T: Policy> PolicySlot for Real<T> {
             rows_checked: s.rows_checked,
             discrepancies: pairs(s.discrepancies),
             errors: pairs(s.errors),
+            repairs: pairs(s.repairs),
             time_in_state_ms: s.time_in_state_ms,
         };
         with_bound::<T, _>(handle, |p| {

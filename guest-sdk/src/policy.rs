@@ -14,12 +14,20 @@ pub struct Stats {
     pub discrepancies: Vec<(String, u64)>,
     /// Errors by kind (database, module, ...).
     pub errors: Vec<(String, u64)>,
+    /// Repair's outcomes, each finding counted once by its latest outcome:
+    /// `repaired`, `already_consistent`, `skipped_newer`, `skipped`, `failed`.
+    pub repairs: Vec<(String, u64)>,
     pub time_in_state_ms: u64,
 }
 
 impl Stats {
     pub fn total_discrepancies(&self) -> u64 {
         self.discrepancies.iter().map(|(_, n)| n).sum()
+    }
+
+    /// Findings repair has left with this outcome (0 if none).
+    pub fn repairs(&self, outcome: &str) -> u64 {
+        self.repairs.iter().filter(|(n, _)| n == outcome).map(|(_, v)| v).sum()
     }
 
     /// Findings per row checked (0 when nothing was checked).

@@ -107,6 +107,8 @@ pub fn main() -> ExitCode {
                 .unwrap_or_else(|_| "warn,librdkafka=off,rdkafka::client=off".into()),
         )
         .with_writer(std::io::stderr)
+        // Colours only on a terminal: logs redirected to a file stay plain.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match run(Cli::parse()) {
         Ok(code) => code,

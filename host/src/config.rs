@@ -45,7 +45,35 @@ pub struct Config {
     #[serde(default)]
     pub repair: Repair,
     #[serde(default)]
+    pub proxy: Proxy,
+    #[serde(default)]
     pub tables: Vec<Table>,
+}
+
+/// `[proxy]`: front doors applications connect to.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Proxy {
+    /// The MySQL wire protocol (source and destination must be MySQL/MariaDB).
+    pub mysql: Option<MysqlProxy>,
+}
+
+/// `[proxy.mysql]`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct MysqlProxy {
+    pub listen: String,
+    /// Who may connect to movex (backends are reached with the source and
+    /// destination URLs' credentials).
+    #[serde(default)]
+    pub users: Vec<ProxyUser>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ProxyUser {
+    pub name: String,
+    pub password: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -276,12 +304,29 @@ impl Default for Policy {
     }
 }
 
-/// `[repair]`: load control for repair.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+/// `[repair]`: how repair takes findings and how fast it goes.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Repair {
     /// Findings repaired per second (0: no limit).
     pub max_rows_per_sec: u64,
+    /// Auto-migrate repairs what a validation found, then validates again
+    /// (up to `max_rounds` times) before it holds the migration.
+    pub auto: bool,
+    pub max_rounds: u32,
+    /// The Kafka consumer group repair workers share (`--from kafka`).
+    pub group: String,
+    /// How long the group waits for a silent worker before its partitions
+    /// move to the others.
+    pub session_timeout_ms: u64,
+    /// A one-shot Kafka repair ends after this long without a finding.
+    pub idle_ms: u64,
+}
+
+impl Default for Repair {
+    fn default() -> Repair {
+        Repair { max_rows_per_sec: 0, auto: false, max_rounds: 3, group: "movex-repair".into(), session_timeout_ms: 10_000, idle_ms: 5_000 }
+    }
 }
 
 /// `[http]`: the control plane.

@@ -4,7 +4,8 @@
 //! in the background as an application would, serves the control plane,
 //! and drives `/auto-migrate` to `completed`, printing what happens. With
 //! `--inject-diff` it first corrupts a few destination rows: validation
-//! finds each of them and the policy holds the migration, saying why.
+//! finds each of them, repair (`[repair] auto`) drives them back to the
+//! source, the next validation is clean and the migration completes.
 
 use crate::config::Config;
 use crate::migration::{Migration, Pattern, State};
@@ -21,7 +22,8 @@ use tokio_util::sync::CancellationToken;
 
 #[derive(Args, Debug)]
 pub struct DemoArgs {
-    /// Corrupt a few destination rows first, to watch validation catch them.
+    /// Corrupt a few destination rows first, to watch validation catch them
+    /// and repair fix them.
     #[arg(long)]
     inject_diff: bool,
     /// Where the demo's files go (recreated on each run).
@@ -132,6 +134,8 @@ interval_ms = 0
 soak_ms = 2500
 [http]
 listen = "{listen}"
+[repair]
+auto = true
 [validation]
 batch_size = 500
 [[tables]]
@@ -164,6 +168,7 @@ tagger = "tag-by-column"
 
     m.start_auto_migrate().await?;
     let mut seen = 0;
+    let mut repaired = std::collections::BTreeMap::new();
     let mut last_line = Instant::now();
     let outcome = loop {
         tokio::time::sleep(Duration::from_millis(250)).await;
@@ -197,6 +202,12 @@ tagger = "tag-by-column"
             println!("[{:5.1}s] {} -> {} by {}: {}", t0.elapsed().as_secs_f64(), t.from, t.to, t.by, t.reason);
         }
         seen = history.len();
+        let repairs = m.repair.outcomes();
+        if repairs != repaired {
+            let shown: Vec<String> = repairs.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            println!("[{:5.1}s] repair: {}", t0.elapsed().as_secs_f64(), shown.join(" "));
+            repaired = repairs;
+        }
         match m.auto_status().await? {
             Some(a) if a.status != "running" => break a,
             _ if t0.elapsed() > Duration::from_secs(110) => bail!("the demo did not finish within 110 s"),
@@ -239,8 +250,12 @@ tagger = "tag-by-column"
     got.dedup();
     let every = want == got;
     println!("every injected difference found, and nothing else: {}", if every { "yes" } else { "NO" });
-    println!("the migration holds in {} — repair (the next issue) then completes it", outcome.state);
-    Ok(if every && outcome.status == "held" { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    let repairs = m.repair.status().await?.recorded;
+    let shown: Vec<String> = repairs.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    println!("repair outcomes: {}", shown.join(" "));
+    let repaired = repairs.get("repaired").copied().unwrap_or(0);
+    println!("the injected differences were repaired and the migration reached {}", outcome.state);
+    Ok(if every && repaired == want.len() as u64 && outcome.status == "completed" { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
 /// The application: updates and inserts through the pool, ~100/s, once

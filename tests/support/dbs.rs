@@ -84,6 +84,37 @@ pub async fn exec(url: &str, sql: &str) {
     r.unwrap_or_else(|e| panic!("{sql}: {e}"));
 }
 
+/// Rows of a query against any of the three kinds, each as its columns'
+/// text joined by spaces (integers and strings; NULL as `NULL`).
+pub async fn query_strings(url: &str, sql: &str) -> Vec<String> {
+    use sqlx::{Connection, Row};
+    fn text<R: Row>(r: &R) -> String
+    where
+        for<'a> i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+        for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+        usize: sqlx::ColumnIndex<R>,
+    {
+        (0..r.len())
+            .map(|i| match (r.try_get::<Option<i64>, _>(i), r.try_get::<Option<String>, _>(i)) {
+                (Ok(Some(n)), _) => n.to_string(),
+                (_, Ok(Some(s))) => s,
+                _ => "NULL".into(),
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+    if url.starts_with("mysql") {
+        let mut c = sqlx::MySqlConnection::connect(url).await.unwrap();
+        sqlx::query(sql).fetch_all(&mut c).await.unwrap().iter().map(text).collect()
+    } else if url.starts_with("postgres") {
+        let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+        sqlx::query(sql).fetch_all(&mut c).await.unwrap().iter().map(text).collect()
+    } else {
+        let mut c = sqlx::SqliteConnection::connect(url).await.unwrap();
+        sqlx::query(sql).fetch_all(&mut c).await.unwrap().iter().map(text).collect()
+    }
+}
+
 /// A modules directory holding the example modules.
 pub fn modules(dir: &Path) -> std::path::PathBuf {
     let m = dir.join("modules");

@@ -1,6 +1,7 @@
 //! `promote-when-clean`: promote one step after N consecutive clean validation
 //! runs; roll back one step when the discrepancy ratio exceeds a threshold;
-//! otherwise stay.
+//! stay while repair has findings it could not settle (`failed`); otherwise
+//! stay.
 //!
 //! Settings: `clean_runs` (N, default 3), `rollback_ratio` (default 0.01, i.e.
 //! more than 1% of checked rows differ).
@@ -39,6 +40,10 @@ impl Policy for PromoteWhenClean {
                     "discrepancy ratio {ratio:.4} exceeds {}", self.rollback_ratio
                 ));
             }
+        }
+        let failed = stats.repairs("failed");
+        if failed > 0 {
+            return Decision::stay(format!("{failed} findings repair could not settle; look at GET /repair/status"));
         }
         if stats.consecutive_clean_runs >= self.clean_runs {
             if let Some(next) = next_state(&stats.state) {
@@ -87,6 +92,17 @@ mod tests {
         assert_eq!(d.action, Action::Rollback("src_first".into()));
         assert!(d.reason.contains("0.1100"), "{}", d.reason);
         assert_eq!(policy().decide(&stats("dst_first", 0, 100, 10)).action, Action::Stay);
+    }
+
+    #[test]
+    fn holds_while_repair_has_failed_findings() {
+        let mut s = stats("src_first", 5, 100, 0);
+        s.repairs = vec![("repaired".into(), 4), ("failed".into(), 2)];
+        let d = policy().decide(&s);
+        assert_eq!(d.action, Action::Stay);
+        assert!(d.reason.contains("2 findings repair could not settle"), "{}", d.reason);
+        s.repairs = vec![("repaired".into(), 6)];
+        assert_eq!(policy().decide(&s).action, Action::Promote("dst_first".into()));
     }
 
     #[test]

@@ -10,12 +10,13 @@
 //! | `POST /auto-migrate` (`/auto-migrate/cancel`) | the whole plan, policy-driven |
 //! | `GET /status` `/stats` `/health` | as in the Go tool; `/health` is 503 when unhealthy |
 //! | `GET /modules`, `PUT` / `DELETE /modules/{name}` | list, hot-load (body: .wasm), unload |
+//! | `POST /repair/start` (`{"from": "store"\|"kafka", "dry_run", "table"}`) `/repair/stop`, `GET /repair/status` | repair |
 //! | `GET /discrepancies` | findings, paged (`after`, `limit`), by `table`, `type`, `tag`, `run` |
 //! | `GET /validations/current` `/history` `/metrics` `/openapi.json` | progress, transitions, Prometheus, API |
 //!
 //! - [`envelope`]: `{code, msg, data}`, strict JSON bodies (400 on a bad one).
 //! - [`auth`]: the bearer token on every mutating route and module upload.
-//! - [`patterns`], [`validations`], [`modules`], [`status`]: the handlers.
+//! - [`patterns`], [`validations`], [`repair`], [`modules`], [`status`]: the handlers.
 //!
 //! Security: listens on 127.0.0.1:8080 by default and refuses a
 //! non-loopback address unless a token is configured.
@@ -24,6 +25,7 @@ pub mod auth;
 pub mod envelope;
 pub mod modules;
 pub mod patterns;
+pub mod repair;
 pub mod status;
 pub mod validations;
 
@@ -57,6 +59,8 @@ pub fn router(migration: Arc<Migration>, token: Option<String>, max_upload_bytes
         .route("/full/stop", post(validations::full_stop))
         .route("/incr/start", post(validations::incr_start))
         .route("/incr/stop", post(validations::incr_stop))
+        .route("/repair/start", post(repair::start))
+        .route("/repair/stop", post(repair::stop))
         .route("/modules/{name}", put(modules::put).delete(modules::delete))
         .layer(axum::middleware::from_fn_with_state(auth::Token(token.map(Arc::new)), auth::require));
     Router::new()
@@ -69,6 +73,7 @@ pub fn router(migration: Arc<Migration>, token: Option<String>, max_upload_bytes
         .route("/discrepancies", get(validations::discrepancies))
         .route("/validations/current", get(validations::current))
         .route("/history", get(patterns::history))
+        .route("/repair/status", get(repair::status))
         .merge(mutating)
         .fallback(|uri: Uri| async move {
             envelope::fail(StatusCode::NOT_FOUND, format!("no route {uri}; the routes are in GET /openapi.json"))

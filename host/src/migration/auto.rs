@@ -3,6 +3,8 @@
 //! (policy) `dst_only` -> `completed`. It stops
 //! where it is when a validation finds differences or the policy says stay
 //! or pause, and rolls back when the policy says so — always saying why.
+//! With `[repair] auto`, differences are first repaired and the state
+//! validated again, up to `[repair] max_rounds` times per state.
 
 use super::control::Migration;
 use super::state::State;
@@ -47,15 +49,7 @@ impl Migration {
 
     /// Cancel a running auto-migrate; whether one was running.
     pub async fn cancel_auto_migrate(&self) -> bool {
-        match self.scheduler.auto.lock().await.take() {
-            Some((cancel, task)) => {
-                let running = !task.is_finished();
-                cancel.cancel();
-                let _ = task.await;
-                running
-            }
-            None => false,
-        }
+        super::scheduler::stop_task(self.scheduler.auto.lock().await.take()).await
     }
 
     pub async fn auto_status(&self) -> Result<Option<AutoStatus>> {
@@ -69,8 +63,14 @@ impl Migration {
     async fn auto_migrate(self: Arc<Self>, cancel: CancellationToken) -> Result<AutoStatus> {
         let by = "auto-migrate";
         let end = |status: &str, state: State, reason: String| AutoStatus { status: status.into(), state: state.as_str().into(), reason };
+        let repair = &self.config.repair;
+        // Repair rounds in the current state.
+        let mut rounds = (State::Initial, 0);
         loop {
             let state = self.state().await?;
+            if rounds.0 != state {
+                rounds = (state, 0);
+            }
             self.record_auto(&end("running", state, "in progress".into())).await?;
             if cancel.is_cancelled() {
                 return Ok(end("cancelled", state, "cancelled on request".into()));
@@ -97,6 +97,12 @@ impl Migration {
                         return Ok(end("held", state, format!("validation failed: {}", why.join("; "))));
                     }
                     let found = report.total_findings();
+                    if found > 0 && repair.auto && rounds.1 < repair.max_rounds {
+                        rounds.1 += 1;
+                        let summary = self.repair.repairer(false).pass(None, &cancel).await?;
+                        tracing::info!(round = rounds.1, found, outcomes = ?summary.outcomes, "auto-migrate repaired; validating again");
+                        continue;
+                    }
                     let decided = self.consult("auto-migrate, after a full validation", false).await?;
                     match (decided.action.as_str(), decided.to.as_deref().and_then(State::parse)) {
                         ("rollback", Some(to)) => {
@@ -110,7 +116,8 @@ impl Migration {
                             return Ok(end("held", state, format!("validation found {found} differences; the policy's promote is not followed")));
                         }
                         _ if found > 0 => {
-                            return Ok(end("held", state, format!("validation found {found} differences: {}", decided.reason)));
+                            let repaired = if rounds.1 > 0 { format!(" (after {} repair rounds)", rounds.1) } else { String::new() };
+                            return Ok(end("held", state, format!("validation found {found} differences{repaired}: {}", decided.reason)));
                         }
                         _ => return Ok(end("held", state, format!("{}: {}", decided.by, decided.reason))),
                     }

@@ -21,7 +21,9 @@ pub struct Migration {
     pub config: Arc<Config>,
     pub store: Store,
     pub pool: Pool,
-    pub validator: Validator,
+    pub validator: Arc<Validator>,
+    /// Repair started and stopped by the control plane (and auto-migrate).
+    pub repair: crate::repair::service::Service,
     pub(super) scheduler: Scheduler,
     /// Prometheus registry (the pool's metrics and movex's own).
     pub registry: Mutex<Registry>,
@@ -95,8 +97,9 @@ impl Migration {
     pub async fn open(config: Config) -> Result<Arc<Migration>> {
         let config = Arc::new(config);
         let store = Store::open(&config.state.url).await?;
-        let validator = Validator::open_with(config.clone(), store.clone(), false).await?;
+        let validator = Arc::new(Validator::open_with(config.clone(), store.clone(), false).await?);
         let mut registry = Registry::default();
+        let repair = crate::repair::service::Service::new(validator.clone(), &mut registry);
         let pool = Pool::new(&config.source.url, &config.destination.url, config.pool.clone(), store.clone(), &mut registry)?;
         let (state, _) = store.migration_state().await?;
         pool.set_pattern(state.pattern());
@@ -106,6 +109,7 @@ impl Migration {
             store,
             pool,
             validator,
+            repair,
             scheduler: Scheduler::default(),
             registry: Mutex::new(registry),
             started: Instant::now(),

@@ -66,6 +66,7 @@ impl Migration {
             rows_checked: n("rows_checked"),
             discrepancies: FindingType::ALL.iter().map(|t| (t.as_str().to_owned(), n(&format!("discrepancies_{}", t.as_str())))).collect(),
             errors: vec![("validation".into(), n("validation_errors"))],
+            repairs: self.store.repair_counts().await?.into_iter().collect(),
             time_in_state_ms: since_ms,
         };
         let clean = self.store.meta("last_full_clean").await?.as_deref() == Some("true");

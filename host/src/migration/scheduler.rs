@@ -38,6 +38,19 @@ pub struct Current {
     pub tables: Vec<crate::validate::progress::Snapshot>,
 }
 
+/// Cancel a background task and wait for it; whether it was still running.
+pub(crate) async fn stop_task(task: Option<(CancellationToken, JoinHandle<()>)>) -> bool {
+    match task {
+        Some((cancel, task)) => {
+            let running = !task.is_finished();
+            cancel.cancel();
+            let _ = task.await;
+            running
+        }
+        None => false,
+    }
+}
+
 impl Scheduler {
     fn slot(&self, full: bool) -> &Mutex<Option<Slot>> {
         if full { &self.full } else { &self.incr }

@@ -156,6 +156,16 @@ impl Pool {
         self.metrics.counts()
     }
 
+    /// The metrics, shared with the MySQL front door.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// The state store, where the journal lives.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
     fn roles(&self, p: Pattern) -> (&Backend, Option<&Backend>) {
         match p {
             Pattern::SrcOnly => (&self.source, None),

@@ -5,12 +5,19 @@
 //! left alone: the application wrote it after the finding. After each write
 //! the key is compared again, and the outcome recorded.
 //!
-//! - [`worker`]: the [`Repairer`] — findings from the state store, one by one.
-//! - [`sql`]: the upsert and delete per dialect.
-//!
-//! Not here yet: Kafka consumer-group repair, replaying the pool's journal,
-//! the HTTP routes (see the repair issue).
+//! - [`worker`]: the [`Repairer`]: one finding at a time, and a pass over
+//!   the state store's unsettled findings.
+//! - [`sql`]: the upsert and delete per dialect, guarded by update time.
+//! - [`journal`]: the pool's journal of failed double-writes, turned into
+//!   findings by validating the tables it names.
+//! - [`kafka`]: findings from Kafka as a consumer group; offsets are
+//!   committed only once a repair is durable.
+//! - [`service`]: repair started, stopped and reported by the control plane,
+//!   with metrics per outcome.
 
+pub mod journal;
+pub mod kafka;
+pub mod service;
 pub mod sql;
 pub mod worker;
 

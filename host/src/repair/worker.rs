@@ -1,14 +1,19 @@
-//! The repairer: takes unsettled findings from the state store, oldest
-//! first, and settles each (see the module header). Idempotent: a finding
-//! repaired twice finds the key already consistent. Paced by
-//! `[repair] max_rows_per_sec`. In a dry run it reports the SQL it would
-//! run and changes nothing.
+//! The repairer: settles one finding at a time (see the module header), and
+//! passes over the state store's unsettled findings, oldest first.
+//! Idempotent: a finding repaired twice finds the key already consistent.
+//! In a dry run it reports the SQL it would run and changes nothing.
+//!
+//! Racing the application: with an update-time column the writes are
+//! guarded in SQL ([`super::sql`]); with or without one, the key is read
+//! again after each write, and written again (up to [`WRITES`] times) while
+//! it still differs — the base is read anew each time, so the last write
+//! carries the application's latest row.
 
 use super::sql;
 use crate::config;
 use crate::validate::finding::{Direction, Finding, FindingType};
 use crate::validate::judge::{Judge, Pending};
-use crate::validate::key::{cmp_keys, key_from_json};
+use crate::validate::key::{cmp_keys, key_from_json, value_json};
 use crate::validate::pace::Pace;
 use crate::validate::run::Prepared;
 use crate::validate::side::Row;
@@ -20,6 +25,7 @@ use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 /// What became of one finding.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -37,6 +43,9 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// Every outcome's name, for metrics and statistics.
+    pub const NAMES: [&'static str; 6] = ["repaired", "already_consistent", "skipped_newer", "skipped", "failed", "would_run"];
+
     pub fn name(&self) -> &'static str {
         match self {
             Outcome::Repaired => "repaired",
@@ -48,7 +57,7 @@ impl Outcome {
         }
     }
 
-    fn detail(&self) -> String {
+    pub fn detail(&self) -> String {
         match self {
             Outcome::Skipped(d) | Outcome::Failed(d) => d.clone(),
             Outcome::WouldRun(sql) => sql.join("; "),
@@ -57,38 +66,122 @@ impl Outcome {
     }
 }
 
+/// What a repair pass did.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Summary {
     /// Findings taken, by outcome.
     pub outcomes: BTreeMap<String, u64>,
     /// Dry run: each finding's planned SQL.
     pub plan: Vec<serde_json::Value>,
-    /// The findings that failed, with why.
+    /// The findings that failed, with why (the first 100).
     pub failures: Vec<serde_json::Value>,
+    /// Journal entries of failed double-writes settled in this pass.
+    pub journal: Option<super::journal::JournalSummary>,
     pub duration_ms: u64,
 }
+
+impl Summary {
+    pub fn add(&mut self, f: &Finding, outcome: &Outcome) {
+        *self.outcomes.entry(outcome.name().to_owned()).or_default() += 1;
+        match outcome {
+            Outcome::Failed(why) if self.failures.len() < 100 => {
+                self.failures.push(serde_json::json!({"finding": f.id, "table": f.table, "key": f.key, "error": why}))
+            }
+            Outcome::WouldRun(sql) => self.plan.push(serde_json::json!({"finding": f.id, "table": f.table, "key": f.key, "sql": sql})),
+            _ => {}
+        }
+    }
+
+    /// Add another pass's counts and failures to this one's.
+    pub fn absorb(&mut self, other: Summary) {
+        for (k, n) in other.outcomes {
+            *self.outcomes.entry(k).or_default() += n;
+        }
+        self.failures.extend(other.failures);
+        self.duration_ms += other.duration_ms;
+    }
+
+    pub fn failed(&self) -> u64 {
+        self.outcomes.get("failed").copied().unwrap_or(0)
+    }
+}
+
+/// Told of every settled finding (the control plane's status and metrics).
+pub type Observer = Arc<dyn Fn(&Finding, &Outcome) + Send + Sync>;
+
+/// Writes per finding before it is reported as still differing.
+pub const WRITES: usize = 3;
 
 pub struct Repairer {
     validator: Arc<Validator>,
     dry_run: bool,
     prepared: HashMap<(String, Direction), (Prepared, Arc<Judge>)>,
+    observer: Option<Observer>,
 }
 
 /// The findings to take per read from the store.
 const PAGE: u32 = 500;
 
+/// What to do with a key, given both rows as they are now.
+enum Step {
+    Consistent,
+    Newer,
+    Skip(String),
+    Write(String, Vec<OwnedValue>),
+}
+
 impl Repairer {
     pub fn new(validator: Arc<Validator>, dry_run: bool) -> Repairer {
-        Repairer { validator, dry_run, prepared: HashMap::new() }
+        Repairer { validator, dry_run, prepared: HashMap::new(), observer: None }
     }
 
-    /// Settle every unsettled finding (of `table`, if given) once.
-    pub async fn run_once(&mut self, table: Option<&str>, max_rows_per_sec: Option<u64>) -> Result<Summary> {
+    pub fn observe(mut self, observer: Observer) -> Repairer {
+        self.observer = Some(observer);
+        self
+    }
+
+    pub fn validator(&self) -> &Arc<Validator> {
+        &self.validator
+    }
+
+    pub fn dry_run(&self) -> bool {
+        self.dry_run
+    }
+
+    /// Settle one finding and record the outcome in the state store (not
+    /// in a dry run): once this returns, the repair is durable.
+    pub async fn take(&mut self, f: &Finding) -> Result<Outcome> {
+        let outcome = self.settle(f).await.unwrap_or_else(|e| Outcome::Failed(format!("{e:#}")));
+        if !self.dry_run {
+            self.validator.store().record_repair(&f.id, outcome.name(), &outcome.detail()).await?;
+        }
+        if let Some(o) = &self.observer {
+            o(f, &outcome);
+        }
+        Ok(outcome)
+    }
+
+    /// One pass as `movex repair` makes it: first the journal of failed
+    /// double-writes (validating the tables it names, which stores their
+    /// findings), then every unsettled finding in the state store.
+    pub async fn pass(&mut self, table: Option<&str>, cancel: &CancellationToken) -> Result<Summary> {
+        let t0 = Instant::now();
+        let journal = if self.dry_run { None } else { Some(super::journal::settle(&self.validator, cancel).await?) };
+        let limit = Some(self.validator.config().repair.max_rows_per_sec).filter(|&n| n > 0);
+        let mut summary = self.run_once(table, limit, cancel).await?;
+        summary.journal = journal.filter(|j| j.entries > 0);
+        summary.duration_ms = t0.elapsed().as_millis() as u64;
+        Ok(summary)
+    }
+
+    /// Settle every unsettled finding in the state store (of `table`, if
+    /// given) once, oldest first, until done or `cancel`.
+    pub async fn run_once(&mut self, table: Option<&str>, max_rows_per_sec: Option<u64>, cancel: &CancellationToken) -> Result<Summary> {
         let t0 = Instant::now();
         let mut summary = Summary::default();
         let mut pace = Pace::new(max_rows_per_sec);
         let mut after = 0;
-        loop {
+        'pages: loop {
             let page = self.validator.store().findings_to_repair(after, PAGE).await?;
             let Some((last, _)) = page.last() else { break };
             after = *last;
@@ -96,20 +189,17 @@ impl Repairer {
                 if table.is_some_and(|t| t != f.table) {
                     continue;
                 }
-                let outcome = self.settle(&f).await.unwrap_or_else(|e| Outcome::Failed(format!("{e:#}")));
-                *summary.outcomes.entry(outcome.name().to_owned()).or_default() += 1;
-                if let Outcome::Failed(why) = &outcome {
-                    summary.failures.push(serde_json::json!({"finding": f.id, "table": f.table, "key": f.key, "error": why}));
+                if cancel.is_cancelled() {
+                    break 'pages;
                 }
-                match &outcome {
-                    Outcome::WouldRun(sql) => summary.plan.push(serde_json::json!({"finding": f.id, "table": f.table, "key": f.key, "sql": sql})),
-                    // A dry run records nothing: the real run takes every finding again.
-                    _ if self.dry_run => {}
-                    o => self.validator.store().record_repair(&f.id, o.name(), &o.detail()).await?,
-                }
+                let outcome = self.take(&f).await?;
+                summary.add(&f, &outcome);
                 let wait = pace.after(1, t0.elapsed());
                 if !wait.is_zero() {
-                    tokio::time::sleep(wait).await;
+                    tokio::select! {
+                        _ = tokio::time::sleep(wait) => {}
+                        _ = cancel.cancelled() => break 'pages,
+                    }
                 }
             }
         }
@@ -152,50 +242,70 @@ impl Repairer {
         Ok(found.is_empty())
     }
 
-    async fn settle(&mut self, f: &Finding) -> Result<Outcome> {
+    async fn step(p: &Prepared, judge: &Arc<Judge>, table: &config::Table, key: &[OwnedValue], rows: (Option<Row>, Option<Row>)) -> Result<Step> {
+        let cols = p.target.columns();
+        let dialect = p.target.db.dialect();
+        let utime = p.utime.map(|(u, _)| u);
+        Ok(match rows {
+            (None, None) => Step::Consistent,
+            (Some(b), Some(t)) => {
+                if let Some(u) = utime
+                    && cmp_keys(std::slice::from_ref(&t[u]), std::slice::from_ref(&b[u])) == Ordering::Greater
+                {
+                    return Ok(Step::Newer);
+                }
+                if Self::equal(judge, key, b.clone(), t).await? {
+                    return Ok(Step::Consistent);
+                }
+                Step::Write(sql::upsert(dialect, &p.target.table, cols, p.key_len, utime), b)
+            }
+            (Some(b), None) => Step::Write(sql::upsert(dialect, &p.target.table, cols, p.key_len, utime), b),
+            (None, Some(_)) if table.forbid_deletes => {
+                Step::Skip(format!("the base no longer has this key, and table {:?} forbids deletes", table.name))
+            }
+            (None, Some(t)) => {
+                let mut binds = key.to_vec();
+                binds.extend(utime.map(|u| t[u].clone()));
+                Step::Write(sql::delete(dialect, &p.target.table, &cols[..p.key_len], utime.map(|u| &cols[u])), binds)
+            }
+        })
+    }
+
+    /// Settle one finding without recording it.
+    pub async fn settle(&mut self, f: &Finding) -> Result<Outcome> {
         if f.kind == FindingType::ComparatorError {
             return Ok(Outcome::Skipped(format!("comparator_error ({}): the comparator could not decide; look at it", f.reason.clone().unwrap_or_default())));
         }
         let (p, judge, table) = self.prepared(&f.table, f.direction).await?;
         let key = key_from_json(&f.key, p.key_len).with_context(|| format!("key {} does not fit the table's key", f.key))?;
-        let (base, target) = Self::rows(&p, &key).await?;
-        let cols = p.target.columns();
-        let dialect = p.target.db.dialect();
-        let (sql, values): (String, Vec<OwnedValue>) = match (&base, &target) {
-            (None, None) => return Ok(Outcome::AlreadyConsistent),
-            (Some(b), Some(t)) => {
-                if let Some((u, _)) = p.utime
-                    && cmp_keys(std::slice::from_ref(&t[u]), std::slice::from_ref(&b[u])) == Ordering::Greater
-                {
-                    return Ok(Outcome::SkippedNewer);
+        let mut written = 0;
+        loop {
+            let rows = Self::rows(&p, &key).await?;
+            let present = (rows.0.is_some(), rows.1.is_some());
+            match Self::step(&p, &judge, &table, &key, rows).await? {
+                Step::Consistent if written > 0 => return Ok(Outcome::Repaired),
+                Step::Consistent => return Ok(Outcome::AlreadyConsistent),
+                Step::Newer => return Ok(Outcome::SkippedNewer),
+                Step::Skip(why) => return Ok(Outcome::Skipped(why)),
+                Step::Write(sql, values) if self.dry_run => {
+                    let shown: Vec<String> = values.iter().map(|v| value_json(v).to_string()).collect();
+                    return Ok(Outcome::WouldRun(vec![format!("{sql} -- with ({})", shown.join(", "))]));
                 }
-                if Self::equal(&judge, &key, b.clone(), t.clone()).await? {
-                    return Ok(Outcome::AlreadyConsistent);
+                Step::Write(..) if written == WRITES => {
+                    let state = |p: bool| if p { "present" } else { "absent" };
+                    return Ok(Outcome::Failed(format!(
+                        "still differs after {WRITES} writes (base {}, target {}); the application keeps writing this key, or the comparator \
+                         finds the base row unequal to itself once written",
+                        state(present.0),
+                        state(present.1)
+                    )));
                 }
-                (sql::upsert(dialect, &p.target.table, cols, p.key_len), b.clone())
+                Step::Write(sql, values) => {
+                    let binds: Vec<&OwnedValue> = values.iter().collect();
+                    p.target.execute(&sql, &binds).await?;
+                    written += 1;
+                }
             }
-            (Some(b), None) => (sql::upsert(dialect, &p.target.table, cols, p.key_len), b.clone()),
-            (None, Some(_)) if table.forbid_deletes => {
-                return Ok(Outcome::Skipped(format!("the base no longer has this key, and table {:?} forbids deletes", table.name)));
-            }
-            (None, Some(_)) => (sql::delete(dialect, &p.target.table, &cols[..p.key_len]), key.clone()),
-        };
-        if self.dry_run {
-            let shown: Vec<String> = values.iter().map(|v| crate::validate::key::value_json(v).to_string()).collect();
-            return Ok(Outcome::WouldRun(vec![format!("{sql} -- with ({})", shown.join(", "))]));
         }
-        let binds: Vec<&OwnedValue> = values.iter().collect();
-        p.target.execute(&sql, &binds).await?;
-        // Compare the key again: the outcome is what the databases hold now.
-        let (base, target) = Self::rows(&p, &key).await?;
-        Ok(match (base, target) {
-            (None, None) => Outcome::Repaired,
-            (Some(b), Some(t)) if Self::equal(&judge, &key, b.clone(), t.clone()).await? => Outcome::Repaired,
-            (b, t) => Outcome::Failed(format!(
-                "still differs after repair (base {}, target {}); the application may be writing this key",
-                if b.is_some() { "present" } else { "absent" },
-                if t.is_some() { "present" } else { "absent" }
-            )),
-        })
     }
 }

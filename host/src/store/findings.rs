@@ -79,10 +79,18 @@ impl Store {
 }
 
 pub(super) async fn insert_findings(store: &Store, tx: &mut AnyConnection, findings: &[Finding]) -> Result<()> {
+    insert_marked(store, tx, findings, None).await
+}
+
+/// Store findings, already delivered at `delivered_at` if given (so the
+/// outbox does not send them).
+pub(super) async fn insert_marked(store: &Store, tx: &mut AnyConnection, findings: &[Finding], delivered_at: Option<&str>) -> Result<()> {
     for f in findings {
         // A finding already stored (a redelivered batch) is kept once.
-        sqlx::query(&store.sql("INSERT INTO movex_findings (id, run_id, table_name, type, tag, body, detected_at) VALUES (?, ?, ?, ?, ?, ?, ?)
-             ON CONFLICT (id) DO NOTHING"))
+        sqlx::query(&store.sql(
+            "INSERT INTO movex_findings (id, run_id, table_name, type, tag, body, detected_at, delivered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (id) DO NOTHING",
+        ))
         .bind(&f.id)
         .bind(&f.run_id)
         .bind(&f.table)
@@ -90,6 +98,7 @@ pub(super) async fn insert_findings(store: &Store, tx: &mut AnyConnection, findi
         .bind(&f.tag)
         .bind(serde_json::to_string(f)?)
         .bind(&f.detected_at)
+        .bind(delivered_at)
         .execute(&mut *tx)
         .await?;
     }

@@ -44,3 +44,14 @@ impl Store {
         rows.iter().map(|r| Ok((text(r, 0)?, r.try_get::<i64, _>(1)? as u64))).collect()
     }
 }
+
+impl Store {
+    /// Keep a finding that came from Kafka and could not be repaired, so a
+    /// later pass over the store takes it again. Marked delivered: it is
+    /// on the topic already.
+    pub async fn keep_for_repair(&self, f: &Finding) -> Result<()> {
+        let mut conn = self.pool.acquire().await?;
+        super::findings::insert_marked(self, &mut conn, std::slice::from_ref(f), Some(&now())).await?;
+        Ok(())
+    }
+}

@@ -150,6 +150,7 @@ fn decide(module: &Module, settings: &[(String, String)]) -> Result<String, Gues
         rows_checked: 10_000,
         discrepancies: vec![("neq".into(), 0), ("target_missing".into(), 0)],
         errors: vec![],
+        repairs: vec![("repaired".into(), 2)],
         time_in_state_ms: 3_600_000,
     };
     let d = module.decide(&binding, &stats)?;

@@ -20,6 +20,7 @@ impl Module {
             rows_checked: stats.rows_checked,
             discrepancies: counts(&stats.discrepancies),
             errors: counts(&stats.errors),
+            repairs: counts(&stats.repairs),
             time_in_state_ms: stats.time_in_state_ms,
         };
         let d = self.with_instance(Capability::Policy, |inst| {

@@ -1,0 +1,40 @@
+//! `movex serve` as a process, and plain HTTP/1.1 requests to it.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// One HTTP/1.1 request; the status code and body.
+pub fn http(port: u16, method: &str, path: &str) -> (u16, serde_json::Value) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(s, "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let status = out.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let body = out.split("\r\n\r\n").nth(1).unwrap_or("");
+    (status, serde_json::from_str(body).unwrap_or(serde_json::Value::Null))
+}
+
+/// Start `movex serve --config`; returns once `port` (its HTTP port) listens.
+pub fn serve(config: &Path, port: u16) -> Child {
+    serve_logging(config, port, None)
+}
+
+/// As [`serve`], with stderr into `log` if given.
+pub fn serve_logging(config: &Path, port: u16, log: Option<&Path>) -> Child {
+    let stderr = match log {
+        Some(p) => Stdio::from(std::fs::File::create(p).unwrap()),
+        None => Stdio::null(),
+    };
+    let child = Command::new(crate::movex_bin()).args(["serve", "--config"]).arg(config).stderr(stderr).spawn().unwrap();
+    // Generous: on a loaded 2-core machine the modules' warm-up compile
+    // (at nice 10) can take a while before the server listens.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "movex serve did not listen on {port}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child
+}
