@@ -3,7 +3,10 @@
 //! hand out their paths. A missing wasm file is a build failure that fails
 //! the test, never a skip.
 
+pub mod broker;
 pub mod dbs;
+pub mod door;
+pub mod server;
 
 use movex::wasm::{Batch, Binding, Limits, Module, Registry, Runtime, RuntimeConfig};
 use movex_guest::{Kind, Value};

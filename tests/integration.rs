@@ -1,0 +1,24 @@
+//! The integration tests, one module per capability, linked into one binary
+//! (see `Cargo.toml` for why). Shared helpers live in the `movex_tests` library
+//! (`support/`): real databases, the broker, the built `movex` binary.
+
+mod cli;
+mod db_values;
+mod demo;
+mod hot_swap;
+mod http;
+mod kafka;
+mod keyset;
+mod pool;
+mod proxy;
+mod proxy_strict;
+mod repair;
+mod repair_concurrent;
+mod repair_kafka;
+mod resume;
+mod runtime;
+mod sandbox;
+mod serve;
+mod store;
+mod validate;
+mod validate_lib;
