@@ -22,7 +22,11 @@
 //! - [`pool`]: the double-write pool — patterns, transactions, strict and
 //!   non-strict, retries, repair journal, metrics, health.
 //! - [`repair`]: drives the target back to the base from the findings
-//!   (upsert or delete, newer-row guard, re-check, outcomes).
+//!   (upsert or delete guarded by update time, re-check, outcomes), from
+//!   the store and the pool's journal or from Kafka as a consumer group.
+//! - [`proxy`]: the MySQL front door — applications in any language write
+//!   through movex; commands relayed to the primary, checked on the
+//!   secondary, held back until both answered in strict mode.
 //! - [`http`]: the HTTP control plane (routes, envelope, token).
 //! - [`migration`]: the running migration — state machine, scheduler of
 //!   validations, promotion policy, auto-migrate, status.
@@ -40,6 +44,7 @@ pub mod demo;
 pub mod http;
 pub mod migration;
 pub mod pool;
+pub mod proxy;
 pub mod repair;
 pub mod store;
 pub mod repair_cli;

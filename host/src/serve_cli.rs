@@ -47,6 +47,15 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     if migration.config.policy.interval_ms > 0 {
         tokio::spawn(migration.clone().policy_timer(Duration::from_millis(migration.config.policy.interval_ms), stop.clone()));
     }
+    if migration.config.proxy.mysql.is_some() {
+        let (m, stop) = (migration.clone(), stop.clone());
+        tokio::spawn(async move {
+            if let Err(e) = crate::proxy::serve(m, stop).await {
+                tracing::error!("the MySQL front door stopped: {e:#}");
+                eprintln!("movex: the MySQL front door stopped: {e:#}");
+            }
+        });
+    }
     let result = crate::http::serve(migration.clone(), shutdown_signal()).await;
     eprintln!("movex: shutting down: stopping validations (checkpoints kept) and auto-migrate");
     stop.cancel();

@@ -1,0 +1,204 @@
+//! The MySQL front door under sysbench, side by side in one run
+//! (BENCHMARKS.md): each workload and thread count goes to MariaDB
+//! directly, then through movex in `src_only`, then through movex in
+//! `src_first`, back to back. The report gives TPS as a ratio of the direct
+//! run's and the p95 latency movex adds. Afterwards the `src_first` pair
+//! is validated: it must come out clean.
+//!
+//! ```text
+//! cargo build-examples && cargo build --release -p movex
+//! cargo bench -p movex --bench front_door -- --time 60
+//! ```
+//! Options: `--time S` (60), `--threads 8,32`, `--workloads
+//! oltp_write_only,oltp_read_write`, `--tables 4`, `--table-size 100000`.
+//! Needs sysbench (`apt-get install sysbench`). Databases
+//! `movex_fd_direct`, `movex_fd_a_{src,dst}` (the `src_only` movex) and
+//! `movex_fd_b_{src,dst}` (the `src_first` movex) are dropped and made again.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const SERVER: &str = "mysql://root@127.0.0.1:3306";
+
+fn arg(name: &str, default: &str) -> String {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned()).unwrap_or_else(|| default.to_owned())
+}
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn mariadb(sql: &str) {
+    let out = Command::new("mariadb").args(["-h127.0.0.1", "-uroot", "-e", sql]).output().expect("the mariadb client");
+    assert!(out.status.success(), "{sql}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn post(port: u16, path: &str) -> String {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(s, "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    assert!(out.starts_with("HTTP/1.1 200"), "POST {path}: {out}");
+    out
+}
+
+/// A `movex serve` with its front door, over `<name>_src` and `<name>_dst`.
+struct Movex {
+    name: String,
+    http: u16,
+    proxy: u16,
+    config: PathBuf,
+    child: Child,
+}
+
+impl Drop for Movex {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Movex {
+    fn start(dir: &Path, name: &str, tables: u32) -> Movex {
+        for side in ["src", "dst"] {
+            mariadb(&format!("DROP DATABASE IF EXISTS {name}_{side}; CREATE DATABASE {name}_{side}"));
+        }
+        let (http, proxy) = (free_port(), free_port());
+        let modules = workspace().join("target/wasm32-unknown-unknown/release");
+        let mut text = format!(
+            "[source]\nurl = \"{SERVER}/{name}_src\"\n[destination]\nurl = \"{SERVER}/{name}_dst\"\n\
+             [state]\nurl = \"sqlite://{state}\"\n[modules]\ndir = \"{modules}\"\n[http]\nlisten = \"127.0.0.1:{http}\"\n\
+             [proxy.mysql]\nlisten = \"127.0.0.1:{proxy}\"\n[[proxy.mysql.users]]\nname = \"app\"\npassword = \"app-secret\"\n",
+            state = dir.join(format!("{name}.db")).display(),
+            modules = modules.display(),
+        );
+        for t in 1..=tables {
+            text += &format!("[[tables]]\nname = \"sbtest{t}\"\nkey = [\"id\"]\ncomparator = \"exact\"\n");
+        }
+        let config = dir.join(format!("{name}.toml"));
+        std::fs::write(&config, text).unwrap();
+        let bin = workspace().join("target/release/movex");
+        assert!(bin.exists(), "build it first: cargo build --release -p movex");
+        let log = std::fs::File::create(dir.join(format!("{name}.log"))).unwrap();
+        let child = Command::new(bin).args(["serve", "--config"]).arg(&config).stderr(log).spawn().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while TcpStream::connect(("127.0.0.1", proxy)).is_err() {
+            assert!(Instant::now() < deadline, "movex serve ({name}) did not open its front door");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        // Both sides get the same rows: prepare through movex in src_first.
+        post(http, "/src_only");
+        post(http, "/src_first");
+        Movex { name: name.to_owned(), http, proxy, config, child }
+    }
+}
+
+/// What sysbench reported.
+#[derive(Clone, Copy, Default)]
+struct Run {
+    tps: f64,
+    p95_ms: f64,
+    errors: u64,
+    transactions: u64,
+}
+
+fn sysbench(port: u16, user: &str, password: &str, db: &str, args: &[&str]) -> Output {
+    let out = Command::new("sysbench")
+        .args(["--db-driver=mysql", "--mysql-host=127.0.0.1", &format!("--mysql-port={port}")])
+        .arg(format!("--mysql-user={user}"))
+        .arg(format!("--mysql-password={password}"))
+        .arg(format!("--mysql-db={db}"))
+        .args(args)
+        .stderr(Stdio::piped())
+        .output()
+        .expect("sysbench (apt-get install sysbench)");
+    assert!(out.status.success(), "sysbench {args:?}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+fn parse(report: &str) -> Run {
+    let field = |label: &str| -> Option<&str> { report.lines().find(|l| l.trim_start().starts_with(label)).and_then(|l| l.split(':').nth(1)).map(str::trim) };
+    let num = |s: &str| s.split_whitespace().next().and_then(|n| n.parse::<f64>().ok()).unwrap_or(f64::NAN);
+    let per_sec = |s: &str| s.split('(').nth(1).map(num).unwrap_or(f64::NAN);
+    let tx = field("transactions").unwrap_or_default();
+    Run {
+        tps: per_sec(tx),
+        transactions: num(tx) as u64,
+        p95_ms: field("95th percentile").map(num).unwrap_or(f64::NAN),
+        errors: field("errors").map(num).unwrap_or(f64::NAN) as u64,
+    }
+}
+
+fn main() {
+    let time = arg("--time", "60");
+    let threads: Vec<String> = arg("--threads", "8,32").split(',').map(str::to_owned).collect();
+    let workloads: Vec<String> = arg("--workloads", "oltp_write_only,oltp_read_write").split(',').map(str::to_owned).collect();
+    let tables: u32 = arg("--tables", "4").parse().unwrap();
+    let size = arg("--table-size", "100000");
+    let shape = [format!("--tables={tables}"), format!("--table-size={size}")];
+    let shape: Vec<&str> = shape.iter().map(String::as_str).collect();
+    let dir = std::env::temp_dir().join(format!("movex-front-door-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+
+    eprintln!("preparing {tables} tables x {size} rows: directly, and through each movex in src_first");
+    mariadb("DROP DATABASE IF EXISTS movex_fd_direct; CREATE DATABASE movex_fd_direct");
+    sysbench(3306, "root", "", "movex_fd_direct", &[&shape[..], &["oltp_common", "prepare"]].concat());
+    let only = Movex::start(&dir, "movex_fd_a", tables);
+    let first = Movex::start(&dir, "movex_fd_b", tables);
+    for m in [&only, &first] {
+        sysbench(m.proxy, "app", "app-secret", &format!("{}_src", m.name), &[&shape[..], &["oltp_common", "prepare"]].concat());
+    }
+    post(only.http, "/src_only");
+
+    let targets: [(&str, u16, &str, &str, String); 3] = [
+        ("direct", 3306, "root", "", "movex_fd_direct".into()),
+        ("movex src_only", only.proxy, "app", "app-secret", format!("{}_src", only.name)),
+        ("movex src_first", first.proxy, "app", "app-secret", format!("{}_src", first.name)),
+    ];
+    println!("| workload | threads | target | TPS | vs direct | p95 ms | added p95 ms | errors |");
+    println!("|---|---:|---|---:|---:|---:|---:|---:|");
+    let mut worst = Vec::new();
+    for w in &workloads {
+        for t in &threads {
+            let mut direct = Run::default();
+            for (label, port, user, password, db) in &targets {
+                let (threads, time) = (format!("--threads={t}"), format!("--time={time}"));
+                let args = [&shape[..], &[&threads, &time, "--report-interval=0", w.as_str(), "run"]].concat();
+                let out = sysbench(*port, user, password, db, &args);
+                let r = parse(&String::from_utf8_lossy(&out.stdout));
+                if *label == "direct" {
+                    direct = r;
+                }
+                let ratio = r.tps / direct.tps;
+                if *label != "direct" {
+                    worst.push((format!("{w} x{t} {label}"), ratio));
+                }
+                println!(
+                    "| {w} | {t} | {label} | {:.1} | {ratio:.2}x | {:.2} | {:+.2} | {} |",
+                    r.tps,
+                    r.p95_ms,
+                    r.p95_ms - direct.p95_ms,
+                    r.errors
+                );
+                eprintln!("{w} x{t} {label}: {} transactions, {:.1} tps, p95 {:.2} ms, {} errors", r.transactions, r.tps, r.p95_ms, r.errors);
+            }
+        }
+    }
+    let out = Command::new(workspace().join("target/release/movex")).args(["validate", "--config"]).arg(&first.config).output().unwrap();
+    println!(
+        "\nvalidate (the src_first pair after every run): exit {:?}\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).lines().filter(|l| !l.trim().is_empty()).collect::<Vec<_>>().join("\n")
+    );
+    for (what, ratio) in worst {
+        println!("{what}: {ratio:.2}x direct");
+    }
+}
