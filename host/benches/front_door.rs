@@ -10,7 +10,8 @@
 //! cargo bench -p movex --bench front_door -- --time 60
 //! ```
 //! Options: `--time S` (60), `--threads 8,32`, `--workloads
-//! oltp_write_only,oltp_read_write`, `--tables 4`, `--table-size 100000`.
+//! oltp_write_only,oltp_read_write`, `--tables 4`, `--table-size 100000`,
+//! `--proxy-threads N` (`[proxy.mysql] threads`; 0, the default, is one per core).
 //! Needs sysbench (`apt-get install sysbench`). Databases
 //! `movex_fd_direct`, `movex_fd_a_{src,dst}` (the `src_only` movex) and
 //! `movex_fd_b_{src,dst}` (the `src_first` movex) are dropped and made again.
@@ -67,7 +68,7 @@ impl Drop for Movex {
 }
 
 impl Movex {
-    fn start(dir: &Path, name: &str, tables: u32) -> Movex {
+    fn start(dir: &Path, name: &str, tables: u32, threads: &str) -> Movex {
         for side in ["src", "dst"] {
             mariadb(&format!("DROP DATABASE IF EXISTS {name}_{side}; CREATE DATABASE {name}_{side}"));
         }
@@ -76,7 +77,7 @@ impl Movex {
         let mut text = format!(
             "[source]\nurl = \"{SERVER}/{name}_src\"\n[destination]\nurl = \"{SERVER}/{name}_dst\"\n\
              [state]\nurl = \"sqlite://{state}\"\n[modules]\ndir = \"{modules}\"\n[http]\nlisten = \"127.0.0.1:{http}\"\n\
-             [proxy.mysql]\nlisten = \"127.0.0.1:{proxy}\"\n[[proxy.mysql.users]]\nname = \"app\"\npassword = \"app-secret\"\n",
+             [proxy.mysql]\nlisten = \"127.0.0.1:{proxy}\"\nthreads = {threads}\n[[proxy.mysql.users]]\nname = \"app\"\npassword = \"app-secret\"\n",
             state = dir.join(format!("{name}.db")).display(),
             modules = modules.display(),
         );
@@ -151,8 +152,9 @@ fn main() {
     eprintln!("preparing {tables} tables x {size} rows: directly, and through each movex in src_first");
     mariadb("DROP DATABASE IF EXISTS movex_fd_direct; CREATE DATABASE movex_fd_direct");
     sysbench(3306, "root", "", "movex_fd_direct", &[&shape[..], &["oltp_common", "prepare"]].concat());
-    let only = Movex::start(&dir, "movex_fd_a", tables);
-    let first = Movex::start(&dir, "movex_fd_b", tables);
+    let proxy_threads = arg("--proxy-threads", "0");
+    let only = Movex::start(&dir, "movex_fd_a", tables, &proxy_threads);
+    let first = Movex::start(&dir, "movex_fd_b", tables, &proxy_threads);
     for m in [&only, &first] {
         sysbench(m.proxy, "app", "app-secret", &format!("{}_src", m.name), &[&shape[..], &["oltp_common", "prepare"]].concat());
     }

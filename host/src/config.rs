@@ -67,6 +67,10 @@ pub struct MysqlProxy {
     /// destination URLs' credentials).
     #[serde(default)]
     pub users: Vec<ProxyUser>,
+    /// Threads that run client sessions, each a single-threaded runtime
+    /// (sessions are dealt to them in turn). 0: one per core, at most 4.
+    #[serde(default)]
+    pub threads: usize,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]

@@ -46,7 +46,12 @@ pub async fn serve(migration: Arc<Migration>, stop: CancellationToken) -> Result
         }
     };
     let addr = listener.local_addr()?;
-    tracing::info!(%addr, "MySQL front door listening");
+    let threads = match config.threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get().min(4)),
+        n => n,
+    };
+    let workers = workers(threads, &stop)?;
+    tracing::info!(%addr, threads, "MySQL front door listening");
     eprintln!("movex: MySQL front door on {addr}");
     let ids = Arc::new(AtomicU32::new(1));
     loop {
@@ -56,7 +61,10 @@ pub async fn serve(migration: Arc<Migration>, stop: CancellationToken) -> Result
         };
         let (m, offer, source, destination, users) = (migration.clone(), offer.clone(), source.clone(), destination.clone(), config.users.clone());
         let id = ids.fetch_add(1, Ordering::Relaxed);
-        tokio::spawn(async move {
+        // The socket moves to its session's thread, and its reactor.
+        let stream = stream.into_std().context("handing a client socket to a session thread")?;
+        workers[id as usize % workers.len()].spawn(async move {
+            let Ok(stream) = tokio::net::TcpStream::from_std(stream) else { return };
             let mut wire = wire::Wire::new(stream, format!("client {peer}"));
             let result = async {
                 let Some(login) = login::accept(&mut wire, &offer, &users, id).await? else { return Ok(()) };
@@ -69,4 +77,30 @@ pub async fn serve(migration: Arc<Migration>, stop: CancellationToken) -> Result
             }
         });
     }
+}
+
+/// Start `n` session threads, each a single-threaded runtime that runs
+/// until `stop`: a session's packets then go client -> backend -> client
+/// on one thread, without waking a work-stealing pool at every hop (on the
+/// front-door benchmark most of movex's time was the kernel switching
+/// threads, not movex's own code).
+fn workers(n: usize, stop: &CancellationToken) -> Result<Vec<tokio::runtime::Handle>> {
+    (0..n)
+        .map(|i| {
+            let (tx, rx) = std::sync::mpsc::channel();
+            let stop = stop.clone();
+            std::thread::Builder::new()
+                .name(format!("movex-proxy-{i}"))
+                .spawn(move || {
+                    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                        Ok(rt) => rt,
+                        Err(e) => return drop(tx.send(Err(e))),
+                    };
+                    let _ = tx.send(Ok(rt.handle().clone()));
+                    rt.block_on(stop.cancelled());
+                })
+                .context("starting a front-door session thread")?;
+            rx.recv().context("a front-door session thread died starting")?.context("building a front-door session runtime")
+        })
+        .collect()
 }
