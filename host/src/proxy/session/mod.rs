@@ -216,35 +216,25 @@ impl<'p> Session<'p> {
     /// as it comes.
     async fn missed(&mut self, pattern: Pattern, name: SideName, sql: &str, error: &str) {
         self.pool.metrics().record(name, false, std::time::Duration::ZERO);
-        let mut stmts = vec![Statement::new(sql)];
+        let mut stmts = vec![sql.to_owned()];
         // (Strict mode refuses failed writes instead; what reaches here is
         // a differing row count, journaled alone with the transaction kept.)
         if self.pinned.is_some() && !self.tx_broken && !self.pool.config().strict {
             self.tx_broken = true;
-            stmts = self.tx_sql.iter().map(|s| Statement::new(s.as_str())).chain(stmts).collect();
-            self.rollback_secondary(name).await;
+            stmts = self.tx_sql.iter().cloned().chain(stmts).collect();
+            // Best effort: a dead connection has rolled it back already.
+            let _ = self.own(name, "ROLLBACK").await;
         }
-        match self.pool.store().journal(pattern.as_str(), name.as_str(), JournalKind::SecondaryFailed, &stmts, error).await {
-            Ok(_) => self.pool.metrics().journaled(JournalKind::SecondaryFailed.as_str()),
-            Err(e) => tracing::error!(side = name.as_str(), error = %e, sql, "proxy: could not journal a missed secondary write"),
-        }
+        self.journal(pattern, name, JournalKind::SecondaryFailed, &stmts, error).await;
         tracing::warn!(side = name.as_str(), error, sql, "proxy: the secondary missed a write; journaled");
     }
 
-    /// Roll back the secondary's side of the transaction (best effort: a
-    /// dead connection has rolled it back already).
-    async fn rollback_secondary(&mut self, name: SideName) {
-        let caps = self.login.capabilities;
-        if let Some(wire) = self.side(name).wire.as_mut() {
-            let r: Result<Summary> = async {
-                wire.reset_seq();
-                wire.send(b"\x03ROLLBACK").await?;
-                response::relay(wire, caps, Sink::Drop).await
-            }
-            .await;
-            if r.is_err() {
-                self.side(name).wire = None;
-            }
+    /// Journal statements the `missing` side lacks, and count them.
+    async fn journal(&self, pattern: Pattern, missing: SideName, kind: JournalKind, sql: &[String], why: &str) {
+        let stmts: Vec<Statement> = sql.iter().map(|s| Statement::new(s.as_str())).collect();
+        match self.pool.store().journal(pattern.as_str(), missing.as_str(), kind, &stmts, why).await {
+            Ok(_) => self.pool.metrics().journaled(kind.as_str()),
+            Err(e) => tracing::error!(side = missing.as_str(), error = %e, ?sql, "proxy: could not journal"),
         }
     }
 
@@ -362,7 +352,7 @@ impl<'p> Session<'p> {
         if let (Some(_), Some((code @ (1213 | 1205), _))) = (self.pinned, &s.error) {
             tracing::debug!(code, "proxy: the primary rolled back a transaction; so does the secondary");
             if let Some(sec) = secondary {
-                self.rollback_secondary(sec).await;
+                let _ = self.own(sec, "ROLLBACK").await;
             }
             self.pinned = None;
         } else if s.in_transaction() {
@@ -495,11 +485,12 @@ impl<'p> Session<'p> {
         Ok(Some((s, Some(held))))
     }
 
-    /// A statement of movex's own on a side, its response dropped; whether
-    /// it ran.
-    async fn quietly(&mut self, name: SideName, sql: &str) -> bool {
+    /// A statement of movex's own on a connected side, its response
+    /// dropped; the server's error or the connection's failure as text (a
+    /// failed connection is dropped: it reconnects when next needed).
+    async fn own(&mut self, name: SideName, sql: &str) -> std::result::Result<(), String> {
         let caps = self.login.capabilities;
-        let Some(wire) = self.side(name).wire.as_mut() else { return false };
+        let Some(wire) = self.side(name).wire.as_mut() else { return Err("not connected".into()) };
         let r: Result<Summary> = async {
             wire.reset_seq();
             wire.send(&[&[COM_QUERY][..], sql.as_bytes()].concat()).await?;
@@ -507,15 +498,21 @@ impl<'p> Session<'p> {
         }
         .await;
         match r {
-            Ok(s) if s.error.is_none() => true,
-            Ok(s) => {
-                tracing::warn!(side = name.as_str(), error = ?s.error, sql, "proxy: a pinning statement failed");
-                false
-            }
-            Err(_) => {
+            Ok(Summary { error: None, .. }) => Ok(()),
+            Ok(Summary { error: Some((code, msg)), .. }) => Err(format!("error {code}: {msg}")),
+            Err(e) => {
                 self.side(name).wire = None;
-                false
+                Err(format!("{e:#}"))
             }
+        }
+    }
+
+    /// A pinning statement of movex's own; a server's refusal is logged.
+    async fn quietly(&mut self, name: SideName, sql: &str) {
+        if let Err(e) = self.own(name, sql).await
+            && self.side(name).wire.is_some()
+        {
+            tracing::warn!(side = name.as_str(), error = %e, sql, "proxy: a pinning statement failed");
         }
     }
 

@@ -27,9 +27,9 @@
 
 use super::{Checked, Expect, Session, ix};
 use crate::migration::Pattern;
-use crate::pool::{SideName, Statement};
+use crate::pool::SideName;
 use crate::proxy::login::error_packet;
-use crate::proxy::response::{self, Sink, Summary};
+use crate::proxy::response::Summary;
 use crate::proxy::route::{self, Kind, TxControl};
 use crate::store::journal::JournalKind;
 use anyhow::Result;
@@ -61,27 +61,6 @@ impl Session<'_> {
         self.client.send(&error_packet(code, state, &format!("movex (strict): {why}"))).await
     }
 
-    /// A statement of movex's own on a connected side; the server's error
-    /// or the connection's failure as text.
-    async fn own(&mut self, name: SideName, sql: &str) -> std::result::Result<(), String> {
-        let caps = self.login.capabilities;
-        let Some(wire) = self.side(name).wire.as_mut() else { return Err("not connected".into()) };
-        let r: Result<Summary> = async {
-            wire.reset_seq();
-            wire.send(&[&[super::COM_QUERY][..], sql.as_bytes()].concat()).await?;
-            response::relay(wire, caps, Sink::Drop).await
-        }
-        .await;
-        match r {
-            Ok(Summary { error: None, .. }) => Ok(()),
-            Ok(Summary { error: Some((code, msg)), .. }) => Err(format!("error {code}: {msg}")),
-            Err(e) => {
-                self.side(name).wire = None;
-                Err(format!("{e:#}"))
-            }
-        }
-    }
-
     /// Roll back both sides (best effort) and forget the transaction.
     async fn abandon(&mut self, primary: SideName, secondary: SideName) {
         let _ = self.own(primary, "ROLLBACK").await;
@@ -89,15 +68,6 @@ impl Session<'_> {
         self.pinned = None;
         self.tx_sql.clear();
         self.tx_broken = false;
-    }
-
-    /// Journal statements the `missing` side lacks.
-    async fn journal(&self, pattern: Pattern, missing: SideName, kind: JournalKind, sql: &[String], why: &str) {
-        let stmts: Vec<Statement> = sql.iter().map(|s| Statement::new(s.as_str())).collect();
-        match self.pool.store().journal(pattern.as_str(), missing.as_str(), kind, &stmts, why).await {
-            Ok(_) => self.pool.metrics().journaled(kind.as_str()),
-            Err(e) => tracing::error!(side = missing.as_str(), error = %e, "proxy: could not journal"),
-        }
     }
 
     /// A write in strict mode (see the module's header). `on_primary` is
