@@ -186,6 +186,37 @@ async fn a_transaction_the_secondary_fails_part_way_is_rolled_back_there_and_jou
     assert_eq!(out.status.code(), Some(0), "validate after repair: {}", String::from_utf8_lossy(&out.stdout));
 }
 
+/// A read in a transaction goes to the secondary too, but the client does
+/// not wait for it: the secondary's answer is read before its next
+/// statement. One it refuses (a table the destination lacks) breaks the
+/// transaction there exactly as a refused write does: rolled back there,
+/// journaled whole with every statement after it, and `movex repair`
+/// brings the destination level.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_read_the_secondary_refuses_in_a_transaction_is_found_at_its_next_statement() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = door(dir.path(), "px_rd", &format!("{TABLE}; CREATE TABLE only_src (id INT);"), &format!("{TABLE};")).await;
+    let (src, dst, http_port, proxy_port, cfg) = (d.src.clone(), d.dst.clone(), d.http_port, d.proxy_port, d.cfg.clone());
+    let (code, out) = mariadb(
+        proxy_port,
+        "app-secret",
+        db_name(&src),
+        "BEGIN; INSERT INTO t (v, n) VALUES ('tx1', 1); SELECT count(*) AS seen FROM only_src; UPDATE t SET n = 2 WHERE v = 'tx1'; COMMIT;
+         INSERT INTO t (v, n) VALUES ('after', 3);",
+    );
+    assert_eq!((code, out.as_str()), (0, "seen\n0\n"), "the client gets the source's answer to the read");
+    assert_eq!(dbs::query_strings(&src, "SELECT v, n FROM t ORDER BY id").await, ["tx1 2", "after 3"]);
+    assert_eq!(dbs::query_strings(&dst, "SELECT v, n FROM t ORDER BY id").await, ["after 3"], "none of the transaction on the destination");
+    let (_, status) = http(http_port, "GET", "/status");
+    assert_eq!(status["data"]["pool_metrics"]["by_side"]["journaled"]["secondary_failed"], 3, "the read, and each statement after it: {status}");
+    drop(d);
+
+    let out = Command::new(movex_tests::movex_bin()).args(["repair", "--json", "--config"]).arg(&cfg).output().unwrap();
+    assert!(out.status.success(), "repair: {}", String::from_utf8_lossy(&out.stdout));
+    let out = Command::new(movex_tests::movex_bin()).args(["validate", "--json", "--config"]).arg(&cfg).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "validate after repair: {}", String::from_utf8_lossy(&out.stdout));
+}
+
 /// sysbench `oltp_read_write` (prepared statements, transactions, 8
 /// threads) through movex while the pattern moves `src_first` ->
 /// `dst_first` -> `src_first`: sysbench finishes without a failed query

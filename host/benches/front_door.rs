@@ -1,9 +1,13 @@
 //! The MySQL front door under sysbench, side by side in one run
 //! (BENCHMARKS.md): each workload and thread count goes to MariaDB
-//! directly, then through movex in `src_only`, then through movex in
-//! `src_first`, back to back. The report gives TPS as a ratio of the direct
-//! run's and the p95 latency movex adds. Afterwards the `src_first` pair
-//! is validated: it must come out clean.
+//! directly, then through haproxy relaying TCP (the least any proxy costs
+//! on this machine; skipped if haproxy is not installed), then through
+//! movex in `src_only`, then as two direct loads at once on two databases
+//! (the least doing every write twice costs, with no proxy), then through
+//! movex in `src_first`, back to back. The report gives TPS as a ratio of
+//! the direct run's, the p95 latency added, and each movex figure against
+//! its ceiling. Afterwards the `src_first` pair is validated: it must come
+//! out clean.
 //!
 //! ```text
 //! cargo build-examples && cargo build --release -p movex
@@ -12,9 +16,10 @@
 //! Options: `--time S` (60), `--threads 8,32`, `--workloads
 //! oltp_write_only,oltp_read_write`, `--tables 4`, `--table-size 100000`,
 //! `--proxy-threads N` (`[proxy.mysql] threads`; 0, the default, is one per core).
-//! Needs sysbench (`apt-get install sysbench`). Databases
-//! `movex_fd_direct`, `movex_fd_a_{src,dst}` (the `src_only` movex) and
-//! `movex_fd_b_{src,dst}` (the `src_first` movex) are dropped and made again.
+//! Needs sysbench, and haproxy for the relay floor (`apt-get install
+//! sysbench haproxy`). Databases `movex_fd_direct`, `movex_fd_direct2`,
+//! `movex_fd_a_{src,dst}` (the `src_only` movex) and `movex_fd_b_{src,dst}`
+//! (the `src_first` movex) are dropped and made again.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -160,29 +165,40 @@ fn main() {
     }
     post(only.http, "/src_only");
 
-    let targets: [(&str, u16, &str, &str, String); 3] = [
-        ("direct", 3306, "root", "", "movex_fd_direct".into()),
-        ("movex src_only", only.proxy, "app", "app-secret", format!("{}_src", only.name)),
-        ("movex src_first", first.proxy, "app", "app-secret", format!("{}_src", first.name)),
-    ];
+    // The two ceilings on this machine, measured in the same run: a TCP
+    // relay that parses nothing (haproxy) is the least any proxy can cost;
+    // two loads at once, on two databases of the same server, is the least
+    // doing every write twice can cost without any proxy.
+    let relay = Relay::start(&dir);
+    if relay.is_none() {
+        eprintln!("haproxy is not installed: the relay-floor rows are skipped (apt-get install haproxy)");
+    }
+    mariadb("DROP DATABASE IF EXISTS movex_fd_direct2; CREATE DATABASE movex_fd_direct2");
+    sysbench(3306, "root", "", "movex_fd_direct2", &[&shape[..], &["oltp_common", "prepare"]].concat());
+
+    let mut targets = vec![Target::One("direct", 3306, "root", "", "movex_fd_direct".into())];
+    if let Some(r) = &relay {
+        targets.push(Target::One("haproxy TCP relay (floor)", r.port, "root", "", "movex_fd_direct".into()));
+    }
+    targets.push(Target::One("movex src_only", only.proxy, "app", "app-secret", format!("{}_src", only.name)));
+    targets.push(Target::Pair("direct, 2 loads at once (double work)", ["movex_fd_direct", "movex_fd_direct2"]));
+    targets.push(Target::One("movex src_first", first.proxy, "app", "app-secret", format!("{}_src", first.name)));
     println!("| workload | threads | target | TPS | vs direct | p95 ms | added p95 ms | errors |");
     println!("|---|---:|---|---:|---:|---:|---:|---:|");
-    let mut worst = Vec::new();
+    let mut summary = Vec::new();
     for w in &workloads {
         for t in &threads {
+            let (threads, time) = (format!("--threads={t}"), format!("--time={time}"));
+            let args = [&shape[..], &[&threads, &time, "--report-interval=0", w.as_str(), "run"]].concat();
+            let mut ratios = std::collections::HashMap::new();
             let mut direct = Run::default();
-            for (label, port, user, password, db) in &targets {
-                let (threads, time) = (format!("--threads={t}"), format!("--time={time}"));
-                let args = [&shape[..], &[&threads, &time, "--report-interval=0", w.as_str(), "run"]].concat();
-                let out = sysbench(*port, user, password, db, &args);
-                let r = parse(&String::from_utf8_lossy(&out.stdout));
-                if *label == "direct" {
+            for target in &targets {
+                let (label, r) = target.run(&args);
+                if label == "direct" {
                     direct = r;
                 }
                 let ratio = r.tps / direct.tps;
-                if *label != "direct" {
-                    worst.push((format!("{w} x{t} {label}"), ratio));
-                }
+                ratios.insert(label, ratio);
                 println!(
                     "| {w} | {t} | {label} | {:.1} | {ratio:.2}x | {:.2} | {:+.2} | {} |",
                     r.tps,
@@ -192,6 +208,7 @@ fn main() {
                 );
                 eprintln!("{w} x{t} {label}: {} transactions, {:.1} tps, p95 {:.2} ms, {} errors", r.transactions, r.tps, r.p95_ms, r.errors);
             }
+            summary.push((format!("{w} x{t}"), ratios));
         }
     }
     let out = Command::new(workspace().join("target/release/movex")).args(["validate", "--config"]).arg(&first.config).output().unwrap();
@@ -200,7 +217,87 @@ fn main() {
         out.status.code(),
         String::from_utf8_lossy(&out.stdout).lines().filter(|l| !l.trim().is_empty()).collect::<Vec<_>>().join("\n")
     );
-    for (what, ratio) in worst {
-        println!("{what}: {ratio:.2}x direct");
+    // Each movex figure next to its ceiling: src_only against the relay
+    // floor; src_first against double work times the relay floor.
+    println!();
+    for (what, r) in summary {
+        let floor = r.get("haproxy TCP relay (floor)").copied();
+        let double = r["direct, 2 loads at once (double work)"];
+        let (only, first) = (r["movex src_only"], r["movex src_first"]);
+        match floor {
+            Some(f) => println!(
+                "{what}: src_only {only:.2}x direct = {:.2}x the relay floor ({f:.2}x); src_first {first:.2}x direct = {:.2}x its ceiling ({double:.2}x double work x {f:.2}x relay = {:.2}x)",
+                only / f,
+                first / (double * f),
+                double * f
+            ),
+            None => println!("{what}: src_only {only:.2}x direct; src_first {first:.2}x direct (double work alone: {double:.2}x)"),
+        }
+    }
+}
+
+/// One row of the table: a sysbench load on one port, or two at once.
+enum Target {
+    /// (label, port, user, password, database)
+    One(&'static str, u16, &'static str, &'static str, String),
+    /// Two loads at once on two databases of the same server, directly.
+    Pair(&'static str, [&'static str; 2]),
+}
+
+impl Target {
+    /// Run the load; for a pair, the mean TPS of the two and the worse p95.
+    fn run(&self, args: &[&str]) -> (&'static str, Run) {
+        match self {
+            Target::One(label, port, user, password, db) => (label, parse(&String::from_utf8_lossy(&sysbench(*port, user, password, db, args).stdout))),
+            Target::Pair(label, dbs) => {
+                let runs: Vec<Run> = std::thread::scope(|s| {
+                    let handles: Vec<_> = dbs.iter().map(|db| s.spawn(move || parse(&String::from_utf8_lossy(&sysbench(3306, "root", "", db, args).stdout)))).collect();
+                    handles.into_iter().map(|h| h.join().unwrap()).collect()
+                });
+                let run = Run {
+                    tps: runs.iter().map(|r| r.tps).sum::<f64>() / 2.0,
+                    p95_ms: runs.iter().map(|r| r.p95_ms).fold(0.0, f64::max),
+                    errors: runs.iter().map(|r| r.errors).sum(),
+                    transactions: runs.iter().map(|r| r.transactions).sum::<u64>() / 2,
+                };
+                (label, run)
+            }
+        }
+    }
+}
+
+/// haproxy relaying TCP to MariaDB, parsing nothing; `None` if haproxy is
+/// not installed.
+struct Relay {
+    port: u16,
+    child: Child,
+}
+
+impl Relay {
+    fn start(dir: &Path) -> Option<Relay> {
+        let port = free_port();
+        let config = dir.join("haproxy.cfg");
+        std::fs::write(
+            &config,
+            format!(
+                "global\n    maxconn 1000\ndefaults\n    mode tcp\n    timeout connect 5s\n    timeout client 600s\n    timeout server 600s\n\
+                 listen mysql\n    bind 127.0.0.1:{port}\n    server db 127.0.0.1:3306\n"
+            ),
+        )
+        .unwrap();
+        let child = Command::new("haproxy").arg("-f").arg(&config).stderr(Stdio::null()).spawn().ok()?;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "haproxy did not listen on {port}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Some(Relay { port, child })
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

@@ -100,6 +100,15 @@ pub fn tx_control(sql: &str) -> Option<TxControl> {
     }
 }
 
+/// Whether a statement only opens a transaction (`BEGIN [WORK]`, `START
+/// TRANSACTION ...`): it writes nothing. (MariaDB's `BEGIN NOT ATOMIC`
+/// opens a compound statement that may write: not this.)
+pub fn opens_transaction(sql: &str) -> bool {
+    let upper = sql.trim().trim_end_matches(';').to_ascii_uppercase();
+    let words: Vec<&str> = upper.split_whitespace().collect();
+    matches!(words.as_slice(), ["BEGIN"] | ["BEGIN", "WORK"] | ["START", "TRANSACTION", ..])
+}
+
 /// Whether a statement commits implicitly (DDL, account and lock
 /// statements): it cannot be wrapped in a transaction or rolled back.
 pub fn implicit_commit(sql: &str) -> bool {
@@ -145,6 +154,8 @@ mod tests {
         assert_eq!(tx_control("ROLLBACK TO SAVEPOINT a"), Some(TxControl::Other), "the transaction stays open");
         assert_eq!(tx_control("UPDATE t SET v = 1"), None);
         assert!(implicit_commit("alter table t add c int") && implicit_commit("TRUNCATE t") && !implicit_commit("DELETE FROM t"));
+        assert!(opens_transaction("BEGIN") && opens_transaction("begin work;") && opens_transaction("START TRANSACTION READ ONLY"));
+        assert!(!opens_transaction("BEGIN NOT ATOMIC INSERT INTO t VALUES (1); END") && !opens_transaction("COMMIT"));
         assert!(inserts("insert into t values (1)") && inserts(" REPLACE INTO t VALUES (1)") && !inserts("UPDATE t SET v = 1"));
     }
 }

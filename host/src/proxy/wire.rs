@@ -59,6 +59,28 @@ impl Wire {
         self.read().await?.with_context(|| format!("{} closed the connection", self.peer))
     }
 
+    /// Queue a command whose answer is read after the answers of commands
+    /// queued before it (pipelined: one write, the server answers in order).
+    /// Only for commands under 16 MiB, whose answers start at sequence id 1
+    /// (see [`Wire::next_answer`]).
+    pub fn queue_command(&mut self, payload: &[u8]) -> Result<()> {
+        if payload.len() >= 0xff_ffff {
+            bail!("movex pipelines only commands under 16 MiB");
+        }
+        self.codec.reset_seq_id();
+        self.queue(payload)
+    }
+
+    /// The next packet read starts the answer to a pipelined command: its
+    /// sequence id is 1. (`mysql_common`'s codec has no setter for the
+    /// sequence id: it is reset, then one empty packet is numbered into a
+    /// scratch buffer.)
+    pub fn next_answer(&mut self) {
+        self.codec.reset_seq_id();
+        let mut scratch = BytesMut::with_capacity(4);
+        let _ = self.codec.encode(&mut &[][..], &mut scratch);
+    }
+
     /// Queue a packet; [`Wire::flush`] sends what is queued.
     pub fn queue(&mut self, payload: &[u8]) -> Result<()> {
         let mut src = payload;

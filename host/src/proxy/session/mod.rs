@@ -2,13 +2,15 @@
 //! secondary reconnected when it comes back), and the command loop. Each
 //! command goes to the primary, whose response is relayed to the client
 //! unchanged, and — unless it is a read outside a transaction — to the
-//! secondary, whose response is drained and checked: an error, or a
-//! different affected-rows count, is counted and journaled. The answer to a
-//! write reaches the client once both sides are done with it. A transaction
-//! keeps the pattern it began with; a pattern switch applies to the next
-//! transaction or autocommit statement. Strict mode (`[pool] strict`) is
-//! in [`strict`].
+//! secondary, whose response is drained and checked (in [`secondary`]):
+//! an error, or a different affected-rows count, is counted and journaled.
+//! The answer to a write reaches the client once both sides are done with
+//! it; a read in a transaction, or `BEGIN`, does not wait for the
+//! secondary. A transaction keeps the pattern it began with; a pattern
+//! switch applies to the next transaction or autocommit statement. Strict
+//! mode (`[pool] strict`) is in [`strict`].
 
+mod secondary;
 mod strict;
 
 use super::backend::{self, Target};
@@ -17,8 +19,7 @@ use super::response::{self, Buffered, Prepared, Sink, Summary};
 use super::route::{self, Kind};
 use super::wire::Wire;
 use crate::migration::Pattern;
-use crate::pool::{Pool, SideName, Statement};
-use crate::store::journal::JournalKind;
+use crate::pool::{Pool, SideName};
 use anyhow::Result;
 use std::collections::HashMap;
 use std::time::Instant;
@@ -83,6 +84,8 @@ struct Side {
     /// Counts connections made: a transaction begun on one generation is
     /// lost if the side has reconnected since.
     generation: u64,
+    /// A command whose answer is read before the next is sent.
+    pending: Option<secondary::Pending>,
 }
 
 /// A prepared statement, under the id movex gave the client: its id on
@@ -94,6 +97,12 @@ struct Stmt {
     params: u16,
     on: [Option<u32>; 2],
     types: Option<Vec<u8>>,
+}
+
+impl Side {
+    fn new(target: Target) -> Side {
+        Side { target, wire: None, down: None, generation: 0, pending: None }
+    }
 }
 
 fn ix(name: SideName) -> usize {
@@ -134,7 +143,7 @@ impl<'p> Session<'p> {
             client,
             login,
             pool,
-            sides: [Side { target: source, wire: None, down: None, generation: 0 }, Side { target: destination, wire: None, down: None, generation: 0 }],
+            sides: [Side::new(source), Side::new(destination)],
             pinned: None,
             tx_sql: Vec::new(),
             tx_broken: false,
@@ -148,6 +157,14 @@ impl<'p> Session<'p> {
 
     fn side(&mut self, name: SideName) -> &mut Side {
         &mut self.sides[ix(name)]
+    }
+
+    /// Drop a side's connection (it reconnects, and replays, when next
+    /// needed), and any answer still owed on it.
+    fn hang_up(&mut self, name: SideName) {
+        let side = self.side(name);
+        side.wire = None;
+        side.pending = None;
     }
 
     /// A side's connection and the client's, borrowed together.
@@ -178,6 +195,7 @@ impl<'p> Session<'p> {
     /// The side's connection, connecting (and replaying the session's
     /// statements) if needed.
     async fn connect(&mut self, name: SideName) -> Result<()> {
+        self.settled(name).await;
         if self.sides[ix(name)].wire.is_some() {
             return Ok(());
         }
@@ -210,129 +228,13 @@ impl<'p> Session<'p> {
         self.client.send(&error_packet(2013, b"HY000", &msg)).await
     }
 
-    /// The secondary missed `sql`: count it and journal it. In a
-    /// transaction, the secondary's part of it is rolled back and the
-    /// whole transaction so far is journaled; the rest of it is journaled
-    /// as it comes.
-    async fn missed(&mut self, pattern: Pattern, name: SideName, sql: &str, error: &str) {
-        self.pool.metrics().record(name, false, std::time::Duration::ZERO);
-        let mut stmts = vec![sql.to_owned()];
-        // (Strict mode refuses failed writes instead; what reaches here is
-        // a differing row count, journaled alone with the transaction kept.)
-        if self.pinned.is_some() && !self.tx_broken && !self.pool.config().strict {
-            self.tx_broken = true;
-            stmts = self.tx_sql.iter().cloned().chain(stmts).collect();
-            // Best effort: a dead connection has rolled it back already.
-            let _ = self.own(name, "ROLLBACK").await;
-        }
-        self.journal(pattern, name, JournalKind::SecondaryFailed, &stmts, error).await;
-        tracing::warn!(side = name.as_str(), error, sql, "proxy: the secondary missed a write; journaled");
-    }
-
-    /// Journal statements the `missing` side lacks, and count them.
-    async fn journal(&self, pattern: Pattern, missing: SideName, kind: JournalKind, sql: &[String], why: &str) {
-        let stmts: Vec<Statement> = sql.iter().map(|s| Statement::new(s.as_str())).collect();
-        match self.pool.store().journal(pattern.as_str(), missing.as_str(), kind, &stmts, why).await {
-            Ok(_) => self.pool.metrics().journaled(kind.as_str()),
-            Err(e) => tracing::error!(side = missing.as_str(), error = %e, ?sql, "proxy: could not journal"),
-        }
-    }
-
-    /// Send `payload` to the secondary and check its answer against the
-    /// primary's. `sql` names the statement in the journal. A failure is
-    /// journaled, or in strict mode (`strict`) returned for the caller to
-    /// refuse the statement with; a different affected-rows count is
-    /// journaled either way (the library pool cannot see it at all).
-    async fn secondary(&mut self, pattern: Pattern, name: SideName, payload: &[u8], sql: &str, expect: Expect<'_>, strict: bool) -> Checked {
-        let (primary, prepare) = match expect {
-            Expect::Like(s) => (s, false),
-            Expect::Prepared => (&Summary::default(), true),
-        };
-        let caps = self.login.capabilities;
-        let session = route::kind(sql) == Kind::Session;
-        if let Err(e) = self.connect(name).await {
-            let why = format!("{e:#}");
-            if self.side(name).down.as_deref() != Some(why.as_str()) {
-                tracing::warn!(side = name.as_str(), error = %why, "proxy: the secondary is unreachable");
-            }
-            self.side(name).down = Some(why.clone());
-            if strict {
-                return Checked::Failed(None, format!("the {} is unreachable: {why}", name.as_str()));
-            }
-            if !session {
-                self.missed(pattern, name, sql, &why).await;
-            }
-            return Checked::Missed;
-        }
-        let t0 = Instant::now();
-        let wire = self.side(name).wire.as_mut().expect("connected");
-        let result: Result<(Option<Prepared>, Summary)> = async {
-            // The secondary reuses the primary's auto-increment ids, as
-            // statement-based replication does.
-            if primary.last_insert_id > 0 && route::inserts(sql) {
-                wire.reset_seq();
-                wire.send(format!("\x03SET INSERT_ID = {}", primary.last_insert_id).as_bytes()).await?;
-                response::relay(wire, caps, Sink::Drop).await?;
-            }
-            wire.reset_seq();
-            wire.send(payload).await?;
-            if prepare {
-                let p = response::relay_prepare(wire, caps, Sink::Drop, None).await?;
-                let s = match &p {
-                    Prepared::Err(code, msg) => Summary { error: Some((*code, msg.clone())), ..Summary::default() },
-                    Prepared::Ok { .. } => Summary::default(),
-                };
-                Ok((Some(p), s))
-            } else {
-                Ok((None, response::relay(wire, caps, Sink::Drop).await?))
-            }
-        }
-        .await;
-        match result {
-            Ok((p, s)) => {
-                if let (Some((code, msg)), None, true) = (&s.error, &primary.error, strict) {
-                    self.pool.metrics().record(name, false, t0.elapsed());
-                    return Checked::Failed(Some(*code), format!("the {} refused it: error {code}: {msg}", name.as_str()));
-                }
-                let problem = match (&s.error, &primary.error) {
-                    (Some((code, msg)), None) => Some(format!("error {code}: {msg}")),
-                    (None, None) if !prepare && s.affected_rows != primary.affected_rows => {
-                        Some(format!("{} rows affected, the primary {}", s.affected_rows, primary.affected_rows))
-                    }
-                    _ => None,
-                };
-                match problem {
-                    // A session statement the secondary refused is no data
-                    // to repair: logged; the side reconnects and replays.
-                    Some(why) if session => {
-                        tracing::warn!(side = name.as_str(), error = %why, sql, "proxy: the secondary refused a session statement; it reconnects");
-                        self.side(name).wire = None;
-                    }
-                    Some(why) => self.missed(pattern, name, sql, &why).await,
-                    None => self.pool.metrics().record(name, true, t0.elapsed()),
-                }
-                Checked::Ran(p)
-            }
-            Err(e) => {
-                // The connection is in an unknown state: drop it, reconnect next time.
-                self.side(name).wire = None;
-                if strict {
-                    self.pool.metrics().record(name, false, t0.elapsed());
-                    return Checked::Failed(None, format!("the {} connection failed: {e:#}", name.as_str()));
-                }
-                if !session {
-                    self.missed(pattern, name, sql, &format!("{e:#}")).await;
-                }
-                Checked::Missed
-            }
-        }
-    }
-
-    /// Whether the transaction in progress lost its secondary: the side
-    /// failed earlier in it, or has reconnected since it began (the server
-    /// rolled its part back).
-    fn lost_tx(&self, name: SideName) -> bool {
-        self.pinned.is_some() && (self.tx_broken || self.sides[ix(name)].wire.is_none() || self.sides[ix(name)].generation != self.tx_gen[ix(name)])
+    /// A command that writes nothing — a read, `BEGIN` — for which the
+    /// client need not wait for the secondary (see `secondary.rs`). The
+    /// answer to anything else reaches the client once both sides are done
+    /// with it, so a read after a pattern switch finds the write on either
+    /// side.
+    fn writes_nothing(kind: Kind, sql: &str) -> bool {
+        kind == Kind::Read || route::opens_transaction(sql)
     }
 
     /// The pattern for the next command: the transaction's, or the current one.
@@ -434,7 +336,7 @@ impl<'p> Session<'p> {
             }
             Err(e) => {
                 // The connection is in an unknown state; the session ends.
-                self.side(name).wire = None;
+                self.hang_up(name);
                 Err(e.context("relaying the primary's response"))
             }
         }
@@ -459,7 +361,7 @@ impl<'p> Session<'p> {
             }
             Err(e) => {
                 // The connection is in an unknown state; the session ends.
-                self.side(name).wire = None;
+                self.hang_up(name);
                 Err(e.context("reading the primary's response"))
             }
         }
@@ -489,6 +391,7 @@ impl<'p> Session<'p> {
     /// dropped; the server's error or the connection's failure as text (a
     /// failed connection is dropped: it reconnects when next needed).
     async fn own(&mut self, name: SideName, sql: &str) -> std::result::Result<(), String> {
+        self.settled(name).await;
         let caps = self.login.capabilities;
         let Some(wire) = self.side(name).wire.as_mut() else { return Err("not connected".into()) };
         let r: Result<Summary> = async {
@@ -501,7 +404,7 @@ impl<'p> Session<'p> {
             Ok(Summary { error: None, .. }) => Ok(()),
             Ok(Summary { error: Some((code, msg)), .. }) => Err(format!("error {code}: {msg}")),
             Err(e) => {
-                self.side(name).wire = None;
+                self.hang_up(name);
                 Err(format!("{e:#}"))
             }
         }
@@ -556,6 +459,7 @@ impl<'p> Session<'p> {
     /// A one-packet command on a connected non-primary side; on failure its
     /// connection is dropped (it reconnects, and replays, when next needed).
     async fn follow(&mut self, name: SideName, packet: &[u8], what: &str, secondary: bool) {
+        self.settled(name).await;
         let caps = self.login.capabilities;
         let Some(wire) = self.side(name).wire.as_mut() else { return };
         let r: Result<Summary> = async {
@@ -568,7 +472,7 @@ impl<'p> Session<'p> {
             if secondary {
                 tracing::warn!(side = name.as_str(), error = %e, what, "proxy: the secondary did not follow a session command; it reconnects");
             }
-            self.side(name).wire = None;
+            self.hang_up(name);
         }
     }
 
@@ -585,7 +489,8 @@ impl<'p> Session<'p> {
             return self.strict_write(pattern, packet, strict::Cmd::Query(packet), sql).await;
         }
         let clock = kind == Kind::Write && secondary.is_some() && self.pin(pattern, sql).await;
-        let hold = secondary.is_some() && kind != Kind::Read;
+        let later = Self::writes_nothing(kind, sql);
+        let hold = secondary.is_some() && !later;
         let Some((s, held)) = self.primary_results(primary, packet, hold).await? else { return Ok(()) };
         let in_tx = self.pinned.is_some() || s.in_transaction();
         if kind == Kind::Session && s.error.is_none() {
@@ -595,11 +500,7 @@ impl<'p> Session<'p> {
             && (kind != Kind::Read || in_tx)
             && s.error.is_none()
         {
-            if in_tx && self.lost_tx(sec) {
-                self.missed(pattern, sec, sql, LOST_TX).await;
-            } else {
-                self.secondary(pattern, sec, packet, sql, Expect::Like(&s), false).await;
-            }
+            self.secondary_part(pattern, sec, packet, sql, &s, later).await;
         }
         if clock {
             self.unpin(pattern).await;
@@ -625,7 +526,7 @@ impl<'p> Session<'p> {
         for name in [SideName::Source, SideName::Destination] {
             if Some(name) != secondary && name != primary {
                 // Not in this pattern: reconnected fresh when needed.
-                self.side(name).wire = None;
+                self.hang_up(name);
             }
         }
         if let Some(sec) = secondary
@@ -698,7 +599,7 @@ impl<'p> Session<'p> {
             }
             Err(e) => {
                 tracing::warn!(side = name.as_str(), error = format!("{e:#}"), "proxy: preparing a statement failed; the side reconnects");
-                self.side(name).wire = None;
+                self.hang_up(name);
                 None
             }
         }
@@ -754,18 +655,19 @@ impl<'p> Session<'p> {
             return self.strict_write(pattern, &on_primary, strict::Cmd::Execute { id, packet }, &sql).await;
         }
         let clock = kind == Kind::Write && secondary.is_some() && self.pin(pattern, &sql).await;
-        let hold = secondary.is_some() && kind != Kind::Read;
+        let later = Self::writes_nothing(kind, &sql);
+        let hold = secondary.is_some() && !later;
         let Some((s, held)) = self.primary_results(primary, &on_primary, hold).await? else { return Ok(()) };
         let in_tx = self.pinned.is_some() || s.in_transaction();
         if let Some(sec) = secondary
             && s.error.is_none()
             && (kind != Kind::Read || in_tx)
         {
-            if in_tx && self.lost_tx(sec) {
+            if self.lost_tx(sec) {
                 self.missed(pattern, sec, &sql, LOST_TX).await;
             } else {
                 match self.execute_on(sec, id, packet).await {
-                    Some(rewritten) => drop(self.secondary(pattern, sec, &rewritten, &sql, Expect::Like(&s), false).await),
+                    Some(rewritten) => self.secondary_part(pattern, sec, &rewritten, &sql, &s, later).await,
                     None => self.missed(pattern, sec, &sql, "the statement could not be prepared on the secondary").await,
                 }
             }
@@ -789,12 +691,13 @@ impl<'p> Session<'p> {
         let id = u32::from_le_bytes(packet[1..5].try_into().expect("4 bytes"));
         let ids = self.stmts.get(&id).map(|s| s.on).unwrap_or_default();
         for name in [SideName::Source, SideName::Destination] {
+            self.settled(name).await;
             if let (Some(sid), Some(w)) = (ids[ix(name)], self.side(name).wire.as_mut()) {
                 let mut p = packet.to_vec();
                 p[1..5].copy_from_slice(&sid.to_le_bytes());
                 w.reset_seq();
                 if w.send(&p).await.is_err() {
-                    self.side(name).wire = None;
+                    self.hang_up(name);
                 }
             }
         }
