@@ -217,6 +217,44 @@ async fn a_read_the_secondary_refuses_in_a_transaction_is_found_at_its_next_stat
     assert_eq!(out.status.code(), Some(0), "validate after repair: {}", String::from_utf8_lossy(&out.stdout));
 }
 
+/// A large read in a transaction is read from the secondary at once, not
+/// left for its next statement: unread, it would leave that server blocked
+/// writing it while the client thinks, and `net_write_timeout` (1 s here,
+/// set through movex on both sides) would drop the connection and the
+/// transaction with it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_large_read_in_a_transaction_does_not_leave_the_secondary_blocked_while_the_client_thinks() {
+    if !python_clients() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = door(dir.path(), "px_big", &format!("{TABLE};"), &format!("{TABLE};")).await;
+    let out = python(
+        d.proxy_port,
+        db_name(&d.src),
+        r#"
+import os, time, pymysql
+c = pymysql.connect(host="127.0.0.1", port=int(os.environ["PORT"]), user="app", password="app-secret",
+                    database=os.environ["DB"], autocommit=True)
+cur = c.cursor()
+cur.execute("SET SESSION net_write_timeout = 1")
+c.begin()
+cur.execute("SELECT REPEAT('x', 1000) FROM seq_1_to_30000")
+print("rows", len(cur.fetchall()))
+time.sleep(3)
+cur.execute("INSERT INTO t (v) VALUES ('after a long think')")
+c.commit()
+print("committed")
+"#,
+    );
+    assert_eq!(out, "rows 30000\ncommitted\n");
+    for side in [&d.src, &d.dst] {
+        assert_eq!(dbs::query_strings(side, "SELECT v FROM t").await, ["after a long think"], "{side}");
+    }
+    let (_, status) = http(d.http_port, "GET", "/status");
+    assert_eq!(status["data"]["pool_metrics"]["by_side"]["journaled"]["secondary_failed"], 0, "{status}");
+}
+
 /// sysbench `oltp_read_write` (prepared statements, transactions, 8
 /// threads) through movex while the pattern moves `src_first` ->
 /// `dst_first` -> `src_first`: sysbench finishes without a failed query

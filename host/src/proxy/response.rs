@@ -34,6 +34,8 @@ pub struct Summary {
     pub completed: u32,
     /// Whether the response carried status flags (an ERR alone does not).
     pub status_seen: bool,
+    /// Its size: the payloads' bytes.
+    pub bytes: u64,
 }
 
 impl Summary {
@@ -170,6 +172,7 @@ pub async fn relay(backend: &mut Wire, caps: CapabilityFlags, mut sink: Sink<'_>
     loop {
         let first = backend.expect().await?;
         sink.pass(&first).await?;
+        s.bytes += first.len() as u64;
         let more = match first.first() {
             Some(0x00) => {
                 ok(caps, &first, &mut s)?;
@@ -187,14 +190,17 @@ pub async fn relay(backend: &mut Wire, caps: CapabilityFlags, mut sink: Sink<'_>
                 for _ in 0..columns {
                     let def = backend.expect().await?;
                     sink.pass(&def).await?;
+                    s.bytes += def.len() as u64;
                 }
                 if !caps.contains(CapabilityFlags::CLIENT_DEPRECATE_EOF) {
                     let eof = backend.expect().await?;
                     sink.pass(&eof).await?;
+                    s.bytes += eof.len() as u64;
                 }
                 loop {
                     let row = backend.expect().await?;
                     sink.pass(&row).await?;
+                    s.bytes += row.len() as u64;
                     if row.first() == Some(&0xff) {
                         s.error = Some(err(caps, &row));
                         break false;

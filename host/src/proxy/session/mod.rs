@@ -36,6 +36,10 @@ const COM_STMT_RESET: u8 = 0x1a;
 const COM_SET_OPTION: u8 = 0x1b;
 const COM_RESET_CONNECTION: u8 = 0x1f;
 
+/// The largest primary answer whose secondary answer may wait unread
+/// (well under a socket's buffers).
+const LATER_MAX: u64 = 16 * 1024;
+
 /// Why a statement of a transaction the secondary lost is journaled.
 const LOST_TX: &str = "the secondary failed, or reconnected, earlier in this transaction (its part was rolled back there)";
 
@@ -235,6 +239,15 @@ impl<'p> Session<'p> {
     /// side.
     fn writes_nothing(kind: Kind, sql: &str) -> bool {
         kind == Kind::Read || route::opens_transaction(sql)
+    }
+
+    /// Whether the secondary's answer to such a command can wait unread
+    /// for the side's next command: only if it is small (the primary's
+    /// was). A large one is read at once: unread, it would fill the socket
+    /// and leave the server blocked writing it, until `net_write_timeout`
+    /// drops the connection if the client thinks for long.
+    fn can_wait(writes_nothing: bool, primary: &Summary) -> bool {
+        writes_nothing && primary.bytes <= LATER_MAX
     }
 
     /// The pattern for the next command: the transaction's, or the current one.
@@ -489,8 +502,8 @@ impl<'p> Session<'p> {
             return self.strict_write(pattern, packet, strict::Cmd::Query(packet), sql).await;
         }
         let clock = kind == Kind::Write && secondary.is_some() && self.pin(pattern, sql).await;
-        let later = Self::writes_nothing(kind, sql);
-        let hold = secondary.is_some() && !later;
+        let nothing = Self::writes_nothing(kind, sql);
+        let hold = secondary.is_some() && !nothing;
         let Some((s, held)) = self.primary_results(primary, packet, hold).await? else { return Ok(()) };
         let in_tx = self.pinned.is_some() || s.in_transaction();
         if kind == Kind::Session && s.error.is_none() {
@@ -500,7 +513,7 @@ impl<'p> Session<'p> {
             && (kind != Kind::Read || in_tx)
             && s.error.is_none()
         {
-            self.secondary_part(pattern, sec, packet, sql, &s, later).await;
+            self.secondary_part(pattern, sec, packet, sql, &s, Self::can_wait(nothing, &s)).await;
         }
         if clock {
             self.unpin(pattern).await;
@@ -655,8 +668,8 @@ impl<'p> Session<'p> {
             return self.strict_write(pattern, &on_primary, strict::Cmd::Execute { id, packet }, &sql).await;
         }
         let clock = kind == Kind::Write && secondary.is_some() && self.pin(pattern, &sql).await;
-        let later = Self::writes_nothing(kind, &sql);
-        let hold = secondary.is_some() && !later;
+        let nothing = Self::writes_nothing(kind, &sql);
+        let hold = secondary.is_some() && !nothing;
         let Some((s, held)) = self.primary_results(primary, &on_primary, hold).await? else { return Ok(()) };
         let in_tx = self.pinned.is_some() || s.in_transaction();
         if let Some(sec) = secondary
@@ -667,7 +680,7 @@ impl<'p> Session<'p> {
                 self.missed(pattern, sec, &sql, LOST_TX).await;
             } else {
                 match self.execute_on(sec, id, packet).await {
-                    Some(rewritten) => self.secondary_part(pattern, sec, &rewritten, &sql, &s, later).await,
+                    Some(rewritten) => self.secondary_part(pattern, sec, &rewritten, &sql, &s, Self::can_wait(nothing, &s)).await,
                     None => self.missed(pattern, sec, &sql, "the statement could not be prepared on the secondary").await,
                 }
             }

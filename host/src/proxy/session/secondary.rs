@@ -7,12 +7,13 @@
 //! goes first as `SET INSERT_ID`, pipelined with the statement (one write,
 //! one wait).
 //!
-//! A command that writes nothing — a read in a transaction, `BEGIN` — is
-//! sent to the secondary without the client waiting for its answer
-//! ([`Session::later`]); that answer is read and checked the same way
-//! before the side is sent anything else ([`Session::settled`]). So the
-//! primary runs the client's next command while the secondary is still on
-//! this one, and the secondary still sees every command, in order.
+//! A command that writes nothing — a read in a transaction, `BEGIN` — and
+//! whose answer is small is sent to the secondary without the client
+//! waiting for that answer ([`Session::later`]); it is read and checked
+//! the same way before the side is sent anything else
+//! ([`Session::settled`]). So the primary runs the client's next command
+//! while the secondary is still on this one, and the secondary still sees
+//! every command, in order.
 
 use super::{Checked, Expect, LOST_TX, Session, ix};
 use crate::migration::Pattern;
