@@ -217,6 +217,51 @@ async fn a_read_the_secondary_refuses_in_a_transaction_is_found_at_its_next_stat
     assert_eq!(out.status.code(), Some(0), "validate after repair: {}", String::from_utf8_lossy(&out.stdout));
 }
 
+/// A read in a transaction whose secondary answer is still owed when that
+/// connection dies (killed on the destination mid-`SLEEP`): the loss is
+/// found before the transaction's next statement is sent there, so that
+/// statement is journaled, not run on a fresh connection outside the
+/// transaction.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_secondary_connection_that_dies_under_a_deferred_read_loses_the_transaction_there_whole() {
+    if !python_clients() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = door(dir.path(), "px_kill", &format!("{TABLE};"), &format!("{TABLE};")).await;
+    let script = r#"
+import os, pymysql
+c = pymysql.connect(host="127.0.0.1", port=int(os.environ["PORT"]), user="app", password="app-secret",
+                    database=os.environ["DB"], autocommit=True)
+admin = pymysql.connect(host="127.0.0.1", port=3306, user="root", password="", autocommit=True)
+cur, a = c.cursor(), admin.cursor()
+c.begin()
+cur.execute("INSERT INTO t (v) VALUES ('a')")
+cur.execute("SELECT SLEEP(1)")
+a.execute("SELECT id FROM information_schema.processlist WHERE db = %s AND info LIKE 'SELECT SLEEP%%'", ("DST_DB",))
+ids = [r[0] for r in a.fetchall()]
+for i in ids:
+    a.execute("KILL %d" % i)
+print("killed", len(ids))
+cur.execute("INSERT INTO t (v) VALUES ('b')")
+c.commit()
+print("committed")
+"#
+    .replace("DST_DB", db_name(&d.dst));
+    let out = python(d.proxy_port, db_name(&d.src), &script);
+    assert_eq!(out, "killed 1\ncommitted\n", "the destination's copy of the read was running when it was killed");
+    assert_eq!(dbs::query_strings(&d.src, "SELECT v FROM t ORDER BY id").await, ["a", "b"]);
+    assert_eq!(dbs::query_strings(&d.dst, "SELECT v FROM t ORDER BY id").await, Vec::<String>::new(), "no part of the transaction on the destination");
+    let (_, status) = http(d.http_port, "GET", "/status");
+    assert_eq!(status["data"]["pool_metrics"]["by_side"]["journaled"]["secondary_failed"], 3, "the read with the insert before it, the insert after, the commit: {status}");
+    let cfg = d.cfg.clone();
+    drop(d);
+    let out = Command::new(movex_tests::movex_bin()).args(["repair", "--json", "--config"]).arg(&cfg).output().unwrap();
+    assert!(out.status.success(), "repair: {}", String::from_utf8_lossy(&out.stdout));
+    let out = Command::new(movex_tests::movex_bin()).args(["validate", "--json", "--config"]).arg(&cfg).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "validate after repair: {}", String::from_utf8_lossy(&out.stdout));
+}
+
 /// A large read in a transaction is read from the secondary at once, not
 /// left for its next statement: unread, it would leave that server blocked
 /// writing it while the client thinks, and `net_write_timeout` (1 s here,

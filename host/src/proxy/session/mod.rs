@@ -676,7 +676,7 @@ impl<'p> Session<'p> {
             && s.error.is_none()
             && (kind != Kind::Read || in_tx)
         {
-            if self.lost_tx(sec) {
+            if self.lost_tx(sec).await {
                 self.missed(pattern, sec, &sql, LOST_TX).await;
             } else {
                 match self.execute_on(sec, id, packet).await {

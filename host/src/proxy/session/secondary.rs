@@ -237,7 +237,7 @@ impl Session<'_> {
     /// progress lost the secondary, else sent — without the client
     /// waiting if `later` (see the module's header).
     pub(super) async fn secondary_part(&mut self, pattern: Pattern, name: SideName, payload: &[u8], sql: &str, primary: &Summary, later: bool) {
-        if self.lost_tx(name) {
+        if self.lost_tx(name).await {
             self.missed(pattern, name, sql, LOST_TX).await;
         } else if later {
             self.later(pattern, name, payload, sql, primary).await;
@@ -257,8 +257,12 @@ impl Session<'_> {
 
     /// Whether the transaction in progress lost its secondary: the side
     /// failed earlier in it, or has reconnected since it began (the server
-    /// rolled its part back).
-    pub(super) fn lost_tx(&self, name: SideName) -> bool {
+    /// rolled its part back). An answer still owed is read first: it may
+    /// be what tells (a connection that died under a deferred read; asked
+    /// later, a reconnect would run the next statement outside the
+    /// transaction).
+    pub(super) async fn lost_tx(&mut self, name: SideName) -> bool {
+        self.settled(name).await;
         self.pinned.is_some() && (self.tx_broken || self.sides[ix(name)].wire.is_none() || self.sides[ix(name)].generation != self.tx_gen[ix(name)])
     }
 }

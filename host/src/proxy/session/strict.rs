@@ -88,7 +88,7 @@ impl Session<'_> {
         if let Err(e) = self.connect(primary).await {
             return self.primary_down(primary, &e).await;
         }
-        if self.lost_tx(secondary) {
+        if self.lost_tx(secondary).await {
             self.abandon(primary, secondary).await;
             let why = format!("the {} lost this transaction (it failed or reconnected during it); {what}", secondary.as_str());
             return self.refuse(None, &why).await;
@@ -185,7 +185,7 @@ impl Session<'_> {
 
     /// COMMIT of the client's transaction: the secondary first.
     async fn strict_commit(&mut self, pattern: Pattern, primary: SideName, secondary: SideName, on_primary: &[u8], sql: &str) -> Result<()> {
-        let lost = self.lost_tx(secondary);
+        let lost = self.lost_tx(secondary).await;
         let committed = if lost { Err("it lost this transaction (it failed or reconnected during it)".to_owned()) } else { self.own(secondary, sql).await };
         if let Err(e) = committed {
             if !lost {
