@@ -25,6 +25,20 @@ use std::time::Instant;
 
 const TABLE: &str = "CREATE TABLE t (id BIGINT AUTO_INCREMENT PRIMARY KEY, v VARCHAR(40), n INT, at DATETIME(6), b VARBINARY(8))";
 
+/// `movex repair --json`: its exit code and summary (stderr as a string
+/// if stdout was not JSON).
+fn repair(cfg: &std::path::Path) -> (Option<i32>, serde_json::Value) {
+    let out = Command::new(movex_tests::movex_bin()).args(["repair", "--json", "--config"]).arg(cfg).output().unwrap();
+    let summary = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(&out.stderr).into_owned()));
+    (out.status.code(), summary)
+}
+
+/// `movex validate` exits 0: no differences.
+fn validates_clean(cfg: &std::path::Path) {
+    let out = Command::new(movex_tests::movex_bin()).args(["validate", "--json", "--config"]).arg(cfg).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "validate: {}", String::from_utf8_lossy(&out.stdout));
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn real_clients_write_through_the_front_door_to_both_sides() {
     if !python_clients() {
@@ -100,8 +114,7 @@ print(cur.fetchall())
     assert!(out.starts_with("last id 12\nupdated 1\n[(8, 'changed', None), (9, 'prep1', 1)"), "{out}");
 
     // Both sides hold the same rows, ids included.
-    let out = Command::new(movex_tests::movex_bin()).args(["validate", "--json", "--config"]).arg(&cfg).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "validate: {}", String::from_utf8_lossy(&out.stdout));
+    validates_clean(&cfg);
     let (_, status) = http(http_port, "GET", "/status");
     assert_eq!(status["data"]["pool_metrics"]["by_side"]["journaled"]["secondary_failed"], 0, "{status}");
 }
@@ -145,12 +158,10 @@ print("ok")
 
     // The destination comes back (reached directly now); repair settles the journal.
     d.stop();
-    let out = Command::new(movex_tests::movex_bin()).args(["repair", "--json", "--config"]).arg(&cfg).output().unwrap();
-    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
-    assert_eq!(out.status.code(), Some(0), "{summary} {}", String::from_utf8_lossy(&out.stderr));
+    let (code, summary) = repair(&cfg);
+    assert_eq!(code, Some(0), "{summary}");
     assert_eq!((&summary["journal"]["entries"], &summary["outcomes"]["repaired"]), (&serde_json::json!(10), &serde_json::json!(10)), "{summary}");
-    let out = Command::new(movex_tests::movex_bin()).args(["validate", "--json", "--config"]).arg(&cfg).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "validate after repair: {}", String::from_utf8_lossy(&out.stdout));
+    validates_clean(&cfg);
 }
 
 /// A transaction the destination fails part-way (a CHECK constraint it
@@ -179,11 +190,9 @@ async fn a_transaction_the_secondary_fails_part_way_is_rolled_back_there_and_jou
 
     // Without the constraint, repair brings the destination level.
     dbs::exec(&dst, "ALTER TABLE t DROP CONSTRAINT small").await;
-    let out = Command::new(movex_tests::movex_bin()).args(["repair", "--json", "--config"]).arg(&cfg).output().unwrap();
-    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
-    assert_eq!((out.status.code(), &summary["outcomes"]), (Some(0), &serde_json::json!({"repaired": 2})), "{summary}");
-    let out = Command::new(movex_tests::movex_bin()).args(["validate", "--json", "--config"]).arg(&cfg).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "validate after repair: {}", String::from_utf8_lossy(&out.stdout));
+    let (code, summary) = repair(&cfg);
+    assert_eq!((code, &summary["outcomes"]), (Some(0), &serde_json::json!({"repaired": 2})), "{summary}");
+    validates_clean(&cfg);
 }
 
 /// A read in a transaction goes to the secondary too, but the client does
@@ -211,10 +220,9 @@ async fn a_read_the_secondary_refuses_in_a_transaction_is_found_at_its_next_stat
     assert_eq!(status["data"]["pool_metrics"]["by_side"]["journaled"]["secondary_failed"], 3, "the read, and each statement after it: {status}");
     drop(d);
 
-    let out = Command::new(movex_tests::movex_bin()).args(["repair", "--json", "--config"]).arg(&cfg).output().unwrap();
-    assert!(out.status.success(), "repair: {}", String::from_utf8_lossy(&out.stdout));
-    let out = Command::new(movex_tests::movex_bin()).args(["validate", "--json", "--config"]).arg(&cfg).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "validate after repair: {}", String::from_utf8_lossy(&out.stdout));
+    let (code, summary) = repair(&cfg);
+    assert_eq!(code, Some(0), "repair: {summary}");
+    validates_clean(&cfg);
 }
 
 /// A read in a transaction whose secondary answer is still owed when that
@@ -256,10 +264,9 @@ print("committed")
     assert_eq!(status["data"]["pool_metrics"]["by_side"]["journaled"]["secondary_failed"], 3, "the read with the insert before it, the insert after, the commit: {status}");
     let cfg = d.cfg.clone();
     drop(d);
-    let out = Command::new(movex_tests::movex_bin()).args(["repair", "--json", "--config"]).arg(&cfg).output().unwrap();
-    assert!(out.status.success(), "repair: {}", String::from_utf8_lossy(&out.stdout));
-    let out = Command::new(movex_tests::movex_bin()).args(["validate", "--json", "--config"]).arg(&cfg).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "validate after repair: {}", String::from_utf8_lossy(&out.stdout));
+    let (code, summary) = repair(&cfg);
+    assert_eq!(code, Some(0), "repair: {summary}");
+    validates_clean(&cfg);
 }
 
 /// A large read in a transaction is read from the secondary at once, not
@@ -406,8 +413,7 @@ async fn a_go_program_with_go_sql_driver_writes_through_movex() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(text, "inserted 1\ninserted 2\ninserted 3\ninserted 4\ninserted 5\nrows 5 sum 210\n");
-    let out = Command::new(movex_tests::movex_bin()).args(["validate", "--json", "--config"]).arg(&d.cfg).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "validate: {}", String::from_utf8_lossy(&out.stdout));
+    validates_clean(&d.cfg);
     let (_, status) = http(d.http_port, "GET", "/status");
     assert_eq!(status["data"]["pool_metrics"]["by_side"]["journaled"]["secondary_failed"], 0, "{status}");
 }
