@@ -83,10 +83,17 @@ impl Metrics {
         m
     }
 
+    /// A statement on side `s`, and how long it took.
     pub fn record(&self, s: SideName, ok: bool, took: Duration) {
+        self.count(s, ok);
+        self.latency.get_or_create(&SideLabels { side: side(s) }).observe(took.as_secs_f64());
+    }
+
+    /// A statement on side `s` whose duration is not known (it never ran,
+    /// or its answer was read only when the side was next needed).
+    pub fn count(&self, s: SideName, ok: bool) {
         let outcome = if ok { Outcome::success } else { Outcome::failure };
         self.writes.get_or_create(&WriteLabels { side: side(s), outcome }).inc();
-        self.latency.get_or_create(&SideLabels { side: side(s) }).observe(took.as_secs_f64());
     }
 
     pub fn journaled(&self, kind: &str) {

@@ -24,7 +24,7 @@ use crate::proxy::wire::Wire;
 use crate::store::journal::JournalKind;
 use anyhow::Result;
 use mysql_common::constants::CapabilityFlags;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// A command sent to the secondary whose answer has not been read yet.
 pub(super) struct Pending {
@@ -42,6 +42,9 @@ struct Asked {
     /// Strict mode: a failure is returned, not journaled.
     strict: bool,
     sent: Instant,
+    /// Whether the answer was awaited, so `sent.elapsed()` is its latency
+    /// (a deferred answer is read only when the side is next needed).
+    awaited: bool,
 }
 
 /// Send a command to the secondary; with `insert_id`, `SET INSERT_ID`
@@ -99,7 +102,7 @@ impl Session<'_> {
             Expect::Like(s) => (s.clone(), false),
             Expect::Prepared => (Summary::default(), true),
         };
-        let asked = Asked { pattern, name, sql: sql.to_owned(), primary, prepare, strict, sent: Instant::now() };
+        let asked = Asked { pattern, name, sql: sql.to_owned(), primary, prepare, strict, sent: Instant::now(), awaited: true };
         if let Err(why) = self.reach(name).await {
             return self.unreachable(&asked, why).await;
         }
@@ -118,7 +121,7 @@ impl Session<'_> {
     /// (see the module's header); its answer is checked when
     /// [`Session::settled`] reads it.
     pub(super) async fn later(&mut self, pattern: Pattern, name: SideName, payload: &[u8], sql: &str, primary: &Summary) {
-        let asked = Asked { pattern, name, sql: sql.to_owned(), primary: primary.clone(), prepare: false, strict: false, sent: Instant::now() };
+        let asked = Asked { pattern, name, sql: sql.to_owned(), primary: primary.clone(), prepare: false, strict: false, sent: Instant::now(), awaited: false };
         if let Err(why) = self.reach(name).await {
             self.unreachable(&asked, why).await;
             return;
@@ -172,7 +175,7 @@ impl Session<'_> {
 
     /// Check the secondary's answer to `asked` (see [`Session::secondary`]).
     async fn check(&mut self, asked: Asked, result: Result<(Option<Prepared>, Summary)>) -> Checked {
-        let Asked { pattern, name, ref sql, ref primary, prepare, strict, sent } = asked;
+        let Asked { pattern, name, ref sql, ref primary, prepare, strict, sent, awaited } = asked;
         let session = route::kind(sql) == Kind::Session;
         match result {
             Ok((p, s)) => {
@@ -195,7 +198,8 @@ impl Session<'_> {
                         self.hang_up(name);
                     }
                     Some(why) => self.missed(pattern, name, sql, &why).await,
-                    None => self.pool.metrics().record(name, true, sent.elapsed()),
+                    None if awaited => self.pool.metrics().record(name, true, sent.elapsed()),
+                    None => self.pool.metrics().count(name, true),
                 }
                 Checked::Ran(p)
             }
@@ -219,7 +223,7 @@ impl Session<'_> {
     /// whole transaction so far is journaled; the rest of it is journaled
     /// as it comes.
     pub(super) async fn missed(&mut self, pattern: Pattern, name: SideName, sql: &str, error: &str) {
-        self.pool.metrics().record(name, false, Duration::ZERO);
+        self.pool.metrics().count(name, false);
         let mut stmts = vec![sql.to_owned()];
         // (Strict mode refuses failed writes instead; what reaches here is
         // a differing row count, journaled alone with the transaction kept.)
