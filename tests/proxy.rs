@@ -238,16 +238,23 @@ async fn a_secondary_connection_that_dies_under_a_deferred_read_loses_the_transa
     let dir = tempfile::tempdir().unwrap();
     let d = door(dir.path(), "px_kill", &format!("{TABLE};"), &format!("{TABLE};")).await;
     let script = r#"
-import os, pymysql
+import os, time, pymysql
 c = pymysql.connect(host="127.0.0.1", port=int(os.environ["PORT"]), user="app", password="app-secret",
                     database=os.environ["DB"], autocommit=True)
 admin = pymysql.connect(host="127.0.0.1", port=3306, user="root", password="", autocommit=True)
 cur, a = c.cursor(), admin.cursor()
 c.begin()
 cur.execute("INSERT INTO t (v) VALUES ('a')")
-cur.execute("SELECT SLEEP(1)")
-a.execute("SELECT id FROM information_schema.processlist WHERE db = %s AND info LIKE 'SELECT SLEEP%%'", ("DST_DB",))
-ids = [r[0] for r in a.fetchall()]
+cur.execute("SELECT SLEEP(2)")
+# movex sends the destination its copy just after relaying the source's
+# answer: wait for it to show.
+ids = []
+for _ in range(75):
+    a.execute("SELECT id FROM information_schema.processlist WHERE db = %s AND info LIKE 'SELECT SLEEP%%'", ("DST_DB",))
+    ids = [r[0] for r in a.fetchall()]
+    if ids:
+        break
+    time.sleep(0.02)
 for i in ids:
     a.execute("KILL %d" % i)
 print("killed", len(ids))

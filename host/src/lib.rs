@@ -25,8 +25,8 @@
 //!   (upsert or delete guarded by update time, re-check, outcomes), from
 //!   the store and the pool's journal or from Kafka as a consumer group.
 //! - [`proxy`]: the MySQL front door — applications in any language write
-//!   through movex; commands relayed to the primary, checked on the
-//!   secondary, held back until both answered in strict mode.
+//!   through movex; commands relayed to the primary and checked on the
+//!   secondary, a write's answer held back until both sides answered.
 //! - [`http`]: the HTTP control plane (routes, envelope, token).
 //! - [`migration`]: the running migration — state machine, scheduler of
 //!   validations, promotion policy, auto-migrate, status.

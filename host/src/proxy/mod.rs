@@ -8,7 +8,8 @@
 //! - [`backend`]: movex's login to the source and destination.
 //! - [`response`]: reading a backend's response, relayed or drained.
 //! - [`route`]: read, session statement or write.
-//! - [`session`]: one client session's command loop; strict mode in
+//! - [`session`]: one client session's command loop; the secondary's part
+//!   of each command in `session/secondary.rs`, strict mode in
 //!   `session/strict.rs`.
 
 pub mod backend;
