@@ -18,26 +18,12 @@
 
 use movex_tests::broker::free_port;
 use movex_tests::dbs;
-use movex_tests::door::{cuttable_door, db_name, door, mariadb, python, python_clients};
+use movex_tests::door::{cuttable_door, db_name, door, mariadb, python, python_clients, repair, secondary_failed, validate, validates_clean};
 use movex_tests::server::{http, serve_logging};
 use std::process::Command;
 use std::time::Instant;
 
 const TABLE: &str = "CREATE TABLE t (id BIGINT AUTO_INCREMENT PRIMARY KEY, v VARCHAR(40), n INT, at DATETIME(6), b VARBINARY(8))";
-
-/// `movex repair --json`: its exit code and summary (stderr as a string
-/// if stdout was not JSON).
-fn repair(cfg: &std::path::Path) -> (Option<i32>, serde_json::Value) {
-    let out = Command::new(movex_tests::movex_bin()).args(["repair", "--json", "--config"]).arg(cfg).output().unwrap();
-    let summary = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(&out.stderr).into_owned()));
-    (out.status.code(), summary)
-}
-
-/// `movex validate` exits 0: no differences.
-fn validates_clean(cfg: &std::path::Path) {
-    let out = Command::new(movex_tests::movex_bin()).args(["validate", "--json", "--config"]).arg(cfg).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "validate: {}", String::from_utf8_lossy(&out.stdout));
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn real_clients_write_through_the_front_door_to_both_sides() {
@@ -115,8 +101,8 @@ print(cur.fetchall())
 
     // Both sides hold the same rows, ids included.
     validates_clean(&cfg);
-    let (_, status) = http(http_port, "GET", "/status");
-    assert_eq!(status["data"]["pool_metrics"]["by_side"]["journaled"]["secondary_failed"], 0, "{status}");
+    let (journaled, status) = secondary_failed(http_port);
+    assert_eq!(journaled, 0, "{status}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -153,8 +139,8 @@ print("ok")
     let (ok, out) = run(20, 30);
     assert!(ok, "non-strict: the clients keep succeeding with the destination down: {out}");
     eprintln!("10 writes with the destination cut took {:?}", t0.elapsed());
-    let (_, status) = http(http_port, "GET", "/status");
-    assert_eq!(status["data"]["pool_metrics"]["by_side"]["journaled"]["secondary_failed"], 10, "every missed write journaled: {status}");
+    let (journaled, status) = secondary_failed(http_port);
+    assert_eq!(journaled, 10, "every missed write journaled: {status}");
 
     // The destination comes back (reached directly now); repair settles the journal.
     d.stop();
@@ -184,8 +170,8 @@ async fn a_transaction_the_secondary_fails_part_way_is_rolled_back_there_and_jou
     assert_eq!(code, 0, "the client sees the source's success: {out}");
     assert_eq!(dbs::query_strings(&src, "SELECT v, n FROM t ORDER BY id").await, ["before 1", "tx1 3", "tx-big 500", "after 4"]);
     assert_eq!(dbs::query_strings(&dst, "SELECT v, n FROM t ORDER BY id").await, ["before 1", "after 4"], "none of the transaction on the destination");
-    let (_, status) = http(http_port, "GET", "/status");
-    assert_eq!(status["data"]["pool_metrics"]["by_side"]["journaled"]["secondary_failed"], 3, "the failure, and each statement after it: {status}");
+    let (journaled, status) = secondary_failed(http_port);
+    assert_eq!(journaled, 3, "the failure, and each statement after it: {status}");
     drop(d);
 
     // Without the constraint, repair brings the destination level.
@@ -216,8 +202,8 @@ async fn a_read_the_secondary_refuses_in_a_transaction_is_found_at_its_next_stat
     assert_eq!((code, out.as_str()), (0, "seen\n0\n"), "the client gets the source's answer to the read");
     assert_eq!(dbs::query_strings(&src, "SELECT v, n FROM t ORDER BY id").await, ["tx1 2", "after 3"]);
     assert_eq!(dbs::query_strings(&dst, "SELECT v, n FROM t ORDER BY id").await, ["after 3"], "none of the transaction on the destination");
-    let (_, status) = http(http_port, "GET", "/status");
-    assert_eq!(status["data"]["pool_metrics"]["by_side"]["journaled"]["secondary_failed"], 3, "the read, and each statement after it: {status}");
+    let (journaled, status) = secondary_failed(http_port);
+    assert_eq!(journaled, 3, "the read, and each statement after it: {status}");
     drop(d);
 
     let (code, summary) = repair(&cfg);
@@ -267,8 +253,8 @@ print("committed")
     assert_eq!(out, "killed 1\ncommitted\n", "the destination's copy of the read was running when it was killed");
     assert_eq!(dbs::query_strings(&d.src, "SELECT v FROM t ORDER BY id").await, ["a", "b"]);
     assert_eq!(dbs::query_strings(&d.dst, "SELECT v FROM t ORDER BY id").await, Vec::<String>::new(), "no part of the transaction on the destination");
-    let (_, status) = http(d.http_port, "GET", "/status");
-    assert_eq!(status["data"]["pool_metrics"]["by_side"]["journaled"]["secondary_failed"], 3, "the read with the insert before it, the insert after, the commit: {status}");
+    let (journaled, status) = secondary_failed(d.http_port);
+    assert_eq!(journaled, 3, "the read with the insert before it, the insert after, the commit: {status}");
     let cfg = d.cfg.clone();
     drop(d);
     let (code, summary) = repair(&cfg);
@@ -310,8 +296,8 @@ print("committed")
     for side in [&d.src, &d.dst] {
         assert_eq!(dbs::query_strings(side, "SELECT v FROM t").await, ["after a long think"], "{side}");
     }
-    let (_, status) = http(d.http_port, "GET", "/status");
-    assert_eq!(status["data"]["pool_metrics"]["by_side"]["journaled"]["secondary_failed"], 0, "{status}");
+    let (journaled, status) = secondary_failed(d.http_port);
+    assert_eq!(journaled, 0, "{status}");
 }
 
 /// sysbench `oltp_read_write` (prepared statements, transactions, 8
@@ -370,19 +356,16 @@ async fn sysbench_through_movex_across_pattern_switches_validates_clean() {
     // (the secondary can deadlock where the primary did not: the two see
     // the sessions' statements interleaved differently). Then repair
     // settles it. Nothing may differ that the journal does not explain.
-    let (_, status) = http(http_port, "GET", "/status");
-    let journaled = status["data"]["pool_metrics"]["by_side"]["journaled"]["secondary_failed"].as_u64().unwrap();
-    let validate = || Command::new(movex_tests::movex_bin()).args(["validate", "--json", "--config"]).arg(&cfg).output().unwrap();
-    let out = validate();
-    eprintln!("journaled secondary failures: {journaled}; validate: exit {:?}", out.status.code());
-    if out.status.code() != Some(0) {
-        assert!(journaled > 0, "differences the journal does not explain: {}", String::from_utf8_lossy(&out.stdout));
+    let journaled = secondary_failed(http_port).0.as_u64().unwrap();
+    let (code, report) = validate(&cfg);
+    eprintln!("journaled secondary failures: {journaled}; validate: exit {code:?}");
+    if code != Some(0) {
+        assert!(journaled > 0, "differences the journal does not explain: {report}");
         server.kill().unwrap();
         server.wait().unwrap();
-        let repair = Command::new(movex_tests::movex_bin()).args(["repair", "--json", "--config"]).arg(&cfg).output().unwrap();
-        assert_eq!(repair.status.code(), Some(0), "repair: {}", String::from_utf8_lossy(&repair.stdout));
-        let out = validate();
-        assert_eq!(out.status.code(), Some(0), "validate after repair: {}", String::from_utf8_lossy(&out.stdout));
+        let (code, summary) = repair(&cfg);
+        assert_eq!(code, Some(0), "repair: {summary}");
+        validates_clean(&cfg);
     }
     let _ = server.kill();
     let _ = server.wait();
@@ -421,8 +404,8 @@ async fn a_go_program_with_go_sql_driver_writes_through_movex() {
     assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(text, "inserted 1\ninserted 2\ninserted 3\ninserted 4\ninserted 5\nrows 5 sum 210\n");
     validates_clean(&d.cfg);
-    let (_, status) = http(d.http_port, "GET", "/status");
-    assert_eq!(status["data"]["pool_metrics"]["by_side"]["journaled"]["secondary_failed"], 0, "{status}");
+    let (journaled, status) = secondary_failed(d.http_port);
+    assert_eq!(journaled, 0, "{status}");
 }
 
 /// A client that starts its login with `caching_sha2_password` (MySQL 8's

@@ -7,8 +7,7 @@
 //! constraint it alone has) or cut off mid-load.
 
 use movex_tests::dbs;
-use movex_tests::door::{cuttable_door, db_name, door_with, python, python_clients};
-use movex_tests::server::http;
+use movex_tests::door::{cuttable_door, db_name, door_with, python, python_clients, repair, secondary_failed, validates_clean};
 use std::collections::BTreeMap;
 use std::process::Command;
 
@@ -27,11 +26,6 @@ def run(cur, sql, *args):
     except pymysql.err.MySQLError as e:
         return f"error {e.args[0]} {e.args[1] if len(e.args) > 1 else ''}"
 "#;
-
-fn validate(cfg: &std::path::Path) -> (Option<i32>, String) {
-    let out = Command::new(movex_tests::movex_bin()).args(["validate", "--json", "--config"]).arg(cfg).output().unwrap();
-    (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned())
-}
 
 /// The destination alone has `CHECK (n < 100)`. Every write that breaks it
 /// — autocommit, in a transaction, as a prepared statement, an UPDATE of
@@ -102,10 +96,9 @@ for v, n in (("p-big", 700), ("p", 5)):
     let want = ["a 1", "tx2 3", "tx3 4", "p 5"];
     assert_eq!(dbs::query_strings(&d.src, "SELECT v, n FROM t ORDER BY id").await, want, "the source keeps none of what was refused");
     assert_eq!(dbs::query_strings(&d.dst, "SELECT v, n FROM t ORDER BY id").await, want);
-    let (code, report) = validate(&d.cfg);
-    assert_eq!(code, Some(0), "validate: {report}");
-    let (_, status) = http(d.http_port, "GET", "/status");
-    assert_eq!(status["data"]["pool_metrics"]["by_side"]["journaled"]["secondary_failed"], 1, "only the DDL is journaled: {status}");
+    validates_clean(&d.cfg);
+    let (journaled, status) = secondary_failed(d.http_port);
+    assert_eq!(journaled, 1, "only the DDL is journaled: {status}");
 }
 
 /// Clients run two-row transactions and single inserts through movex in
@@ -192,9 +185,8 @@ while time.time() < end:
     // The destination back: what it may hold that the source lacks (a
     // commit whose answer the cut lost) is journaled, and repair settles
     // it; then both sides agree.
-    let out = Command::new(movex_tests::movex_bin()).args(["repair", "--json", "--config"]).arg(&d.cfg).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "repair: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    eprintln!("repair: {}", String::from_utf8_lossy(&out.stdout));
-    let (code, report) = validate(&d.cfg);
-    assert_eq!(code, Some(0), "validate: {report}");
+    let (code, summary) = repair(&d.cfg);
+    assert_eq!(code, Some(0), "repair: {summary}");
+    eprintln!("repair: {summary}");
+    validates_clean(&d.cfg);
 }

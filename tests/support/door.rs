@@ -142,3 +142,30 @@ async fn open(dir: &std::path::Path, name: &str, src_setup: &str, dst_setup: &st
     }
     Door { src, dst, dst_direct, http_port, proxy_port, cfg, server, forwarding }
 }
+
+/// `movex validate --json`: its exit code and report.
+pub fn validate(cfg: &std::path::Path) -> (Option<i32>, String) {
+    let out = Command::new(crate::movex_bin()).args(["validate", "--json", "--config"]).arg(cfg).output().unwrap();
+    (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// `movex validate` exits 0: no differences.
+pub fn validates_clean(cfg: &std::path::Path) {
+    let (code, report) = validate(cfg);
+    assert_eq!(code, Some(0), "validate: {report}");
+}
+
+/// `movex repair --json`: its exit code and summary (stderr as a string
+/// if stdout was not JSON).
+pub fn repair(cfg: &std::path::Path) -> (Option<i32>, serde_json::Value) {
+    let out = Command::new(crate::movex_bin()).args(["repair", "--json", "--config"]).arg(cfg).output().unwrap();
+    let summary = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(&out.stderr).into_owned()));
+    (out.status.code(), summary)
+}
+
+/// The front door's count of journaled secondary failures, and the whole
+/// `/status` (for messages).
+pub fn secondary_failed(http_port: u16) -> (serde_json::Value, serde_json::Value) {
+    let (_, status) = http(http_port, "GET", "/status");
+    (status["data"]["pool_metrics"]["by_side"]["journaled"]["secondary_failed"].clone(), status)
+}

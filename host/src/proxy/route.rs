@@ -104,6 +104,10 @@ pub fn tx_control(sql: &str) -> Option<TxControl> {
 /// TRANSACTION ...`): it writes nothing. (MariaDB's `BEGIN NOT ATOMIC`
 /// opens a compound statement that may write: not this.)
 pub fn opens_transaction(sql: &str) -> bool {
+    // The first keyword first: this runs for every write, however long.
+    if tx_control(sql) != Some(TxControl::Begin) {
+        return false;
+    }
     let upper = sql.trim().trim_end_matches(';').to_ascii_uppercase();
     let words: Vec<&str> = upper.split_whitespace().collect();
     matches!(words.as_slice(), ["BEGIN"] | ["BEGIN", "WORK"] | ["START", "TRANSACTION", ..])

@@ -11,6 +11,12 @@ use tokio::net::TcpStream;
 /// The largest packet movex relays (MySQL's own ceiling).
 pub const MAX_PACKET: usize = 1 << 30;
 
+/// Whether a command can be pipelined ([`Wire::queue_command`]): one
+/// packet, under 16 MiB.
+pub fn pipelines(payload: &[u8]) -> bool {
+    payload.len() < 0xff_ffff
+}
+
 pub struct Wire {
     stream: TcpStream,
     codec: PacketCodec,
@@ -64,7 +70,7 @@ impl Wire {
     /// Only for commands under 16 MiB, whose answers start at sequence id 1
     /// (see [`Wire::next_answer`]).
     pub fn queue_command(&mut self, payload: &[u8]) -> Result<()> {
-        if payload.len() >= 0xff_ffff {
+        if !pipelines(payload) {
             bail!("movex pipelines only commands under 16 MiB");
         }
         self.codec.reset_seq_id();

@@ -89,7 +89,7 @@ struct Side {
     /// lost if the side has reconnected since.
     generation: u64,
     /// A command whose answer is read before the next is sent.
-    pending: Option<secondary::Pending>,
+    pending: Option<secondary::Asked>,
 }
 
 /// A prepared statement, under the id movex gave the client: its id on

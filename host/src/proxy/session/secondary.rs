@@ -20,19 +20,15 @@ use crate::migration::Pattern;
 use crate::pool::{SideName, Statement};
 use crate::proxy::response::{self, Prepared, Sink, Summary};
 use crate::proxy::route::{self, Kind};
-use crate::proxy::wire::Wire;
+use crate::proxy::wire::{self, Wire};
 use crate::store::journal::JournalKind;
 use anyhow::Result;
 use mysql_common::constants::CapabilityFlags;
 use std::time::Instant;
 
-/// A command sent to the secondary whose answer has not been read yet.
-pub(super) struct Pending {
-    asked: Asked,
-}
-
-/// What a secondary's answer is checked with.
-struct Asked {
+/// A command sent to the secondary: what its answer is checked with (one
+/// whose answer has not been read yet waits in `Side::pending`).
+pub(super) struct Asked {
     pattern: Pattern,
     name: SideName,
     sql: String,
@@ -41,6 +37,8 @@ struct Asked {
     prepare: bool,
     /// Strict mode: a failure is returned, not journaled.
     strict: bool,
+    /// A session statement (SET, USE): a failure is no data to repair.
+    session: bool,
     sent: Instant,
     /// Whether the answer was awaited, so `sent.elapsed()` is its latency
     /// (a deferred answer is read only when the side is next needed).
@@ -56,7 +54,7 @@ async fn send(wire: &mut Wire, caps: CapabilityFlags, payload: &[u8], insert_id:
         return Ok(false);
     };
     let set = format!("\x03SET INSERT_ID = {id}");
-    if payload.len() < 0xff_ffff {
+    if wire::pipelines(payload) {
         wire.queue_command(set.as_bytes())?;
         wire.queue_command(payload)?;
         wire.flush().await?;
@@ -102,10 +100,12 @@ impl Session<'_> {
             Expect::Like(s) => (s.clone(), false),
             Expect::Prepared => (Summary::default(), true),
         };
-        let asked = Asked { pattern, name, sql: sql.to_owned(), primary, prepare, strict, sent: Instant::now(), awaited: true };
+        let session = route::kind(sql) == Kind::Session;
+        let mut asked = Asked { pattern, name, sql: sql.to_owned(), primary, prepare, strict, session, sent: Instant::now(), awaited: true };
         if let Err(why) = self.reach(name).await {
             return self.unreachable(&asked, why).await;
         }
+        asked.sent = Instant::now();
         let caps = self.login.capabilities;
         let insert_id = (asked.primary.last_insert_id > 0 && route::inserts(sql)).then_some(asked.primary.last_insert_id);
         let wire = self.side(name).wire.as_mut().expect("connected");
@@ -121,7 +121,8 @@ impl Session<'_> {
     /// (see the module's header); its answer is checked when
     /// [`Session::settled`] reads it.
     pub(super) async fn later(&mut self, pattern: Pattern, name: SideName, payload: &[u8], sql: &str, primary: &Summary) {
-        let asked = Asked { pattern, name, sql: sql.to_owned(), primary: primary.clone(), prepare: false, strict: false, sent: Instant::now(), awaited: false };
+        // Only reads and BEGIN are deferred: never a session statement.
+        let asked = Asked { pattern, name, sql: sql.to_owned(), primary: primary.clone(), prepare: false, strict: false, session: false, sent: Instant::now(), awaited: false };
         if let Err(why) = self.reach(name).await {
             self.unreachable(&asked, why).await;
             return;
@@ -129,7 +130,7 @@ impl Session<'_> {
         let caps = self.login.capabilities;
         let wire = self.side(name).wire.as_mut().expect("connected");
         match send(wire, caps, payload, None).await {
-            Ok(_) => self.side(name).pending = Some(Pending { asked }),
+            Ok(_) => self.side(name).pending = Some(asked),
             Err(e) => drop(self.check(asked, Err(e)).await),
         }
     }
@@ -144,7 +145,7 @@ impl Session<'_> {
     }
 
     async fn settle(&mut self, name: SideName) {
-        let Some(Pending { asked }) = self.side(name).pending.take() else { return };
+        let Some(asked) = self.side(name).pending.take() else { return };
         let caps = self.login.capabilities;
         let Some(wire) = self.side(name).wire.as_mut() else { return };
         let result = answer(wire, caps, false, false).await;
@@ -167,7 +168,7 @@ impl Session<'_> {
         if asked.strict {
             return Checked::Failed(None, format!("the {} is unreachable: {why}", asked.name.as_str()));
         }
-        if route::kind(&asked.sql) != Kind::Session {
+        if !asked.session {
             self.missed(asked.pattern, asked.name, &asked.sql, &why).await;
         }
         Checked::Missed
@@ -175,8 +176,7 @@ impl Session<'_> {
 
     /// Check the secondary's answer to `asked` (see [`Session::secondary`]).
     async fn check(&mut self, asked: Asked, result: Result<(Option<Prepared>, Summary)>) -> Checked {
-        let Asked { pattern, name, ref sql, ref primary, prepare, strict, sent, awaited } = asked;
-        let session = route::kind(sql) == Kind::Session;
+        let Asked { pattern, name, ref sql, ref primary, prepare, strict, session, sent, awaited } = asked;
         match result {
             Ok((p, s)) => {
                 if let (Some((code, msg)), None, true) = (&s.error, &primary.error, strict) {
