@@ -46,14 +46,20 @@ async fn start(config: Config, token: Option<&str>) -> (Router, Arc<Migration>) 
     (movex::http::router(m.clone(), token.map(str::to_owned), 1 << 20), m)
 }
 
+/// `/status`'s data once `done` holds.
 async fn wait_for(app: &Router, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+    poll(app, "/status", what, done).await
+}
+
+/// `data` of `GET path` once `done` holds (60 s at most).
+async fn poll(app: &Router, path: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let (_, status) = call(app, "GET", "/status", "", None).await;
-        if done(&status["data"]) {
-            return status["data"].clone();
+        let (_, r) = call(app, "GET", path, "", None).await;
+        if done(&r["data"]) {
+            return r["data"].clone();
         }
-        assert!(Instant::now() < deadline, "{what}: {status}");
+        assert!(Instant::now() < deadline, "{what}: {r}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -207,15 +213,7 @@ async fn modules_are_listed_hot_loaded_refused_with_a_reason_and_unloaded() {
 
 /// `/repair/status` once the repair has finished.
 async fn repair_done(app: &Router) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let (_, r) = call(app, "GET", "/repair/status", "", None).await;
-        if r["data"]["running"] == false && r["data"]["finished_at"].is_string() {
-            return r["data"].clone();
-        }
-        assert!(Instant::now() < deadline, "repair did not finish: {r}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    poll(app, "/repair/status", "repair did not finish", |d| d["running"] == false && d["finished_at"].is_string()).await
 }
 
 #[tokio::test(flavor = "multi_thread")]
