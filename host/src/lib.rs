@@ -9,6 +9,8 @@
 //! - [`wasm`]: the sandboxed runtime — engine, limits, artifact cache, module
 //!   registry with hot swap, warm-up, and one file per capability
 //!   (comparator, tagger, policy). Start at `wasm/mod.rs`.
+//! - [`health`]: named faults (a stopped front door, a journal the store
+//!   cannot take) that make `/health` unhealthy while they last.
 //! - [`config`]: the TOML configuration (unknown keys are errors; embedded
 //!   defaults).
 //! - [`db`]: reading MySQL/MariaDB, PostgreSQL and SQLite rows as contract
@@ -41,6 +43,7 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod demo;
+pub mod health;
 pub mod http;
 pub mod migration;
 pub mod pool;

@@ -22,14 +22,18 @@ pub async fn stats(Shared(app): Shared<App>) -> Reply {
     }
 }
 
-/// Both databases and the module warm-up. Unhealthy: HTTP 503, code 5, and
+/// Both databases, the module warm-up and the faults in force (a stopped
+/// front door, a journal the state store cannot take). Unhealthy: HTTP 503, code 5, and
 /// as in the Go tool `src` / `dst` keys holding the errors.
 pub async fn health(Shared(app): Shared<App>) -> Reply {
     let m = &app.migration;
     let db = m.pool.health().await;
     let warmup = m.validator.warmup();
+    let faults = m.faults.list();
+    let healthy = db.healthy && faults.is_empty();
     let mut data = serde_json::json!({
-        "status": if db.healthy { "healthy" } else { "unhealthy" },
+        "status": if healthy { "healthy" } else { "unhealthy" },
+        "faults": faults,
         "timestamp": humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
         "service": "movex",
         "version": env!("CARGO_PKG_VERSION"),
@@ -43,7 +47,7 @@ pub async fn health(Shared(app): Shared<App>) -> Reply {
     if let Some(e) = &db.destination.error {
         data["dst"] = e.clone().into();
     }
-    if db.healthy {
+    if healthy {
         Reply(StatusCode::OK, Envelope { code: 0, msg: "healthy".into(), data })
     } else {
         Reply(StatusCode::SERVICE_UNAVAILABLE, Envelope { code: 5, msg: "health check failed".into(), data })

@@ -24,6 +24,9 @@ pub struct Migration {
     pub validator: Arc<Validator>,
     /// Repair started and stopped by the control plane (and auto-migrate).
     pub repair: crate::repair::service::Service,
+    /// Faults in force (a stopped front door, ...): `/health` is 503 while
+    /// any is set.
+    pub faults: Arc<crate::health::Faults>,
     pub(super) scheduler: Scheduler,
     /// Prometheus registry (the pool's metrics and movex's own).
     pub registry: Mutex<Registry>,
@@ -110,6 +113,7 @@ impl Migration {
             pool,
             validator,
             repair,
+            faults: Arc::default(),
             scheduler: Scheduler::default(),
             registry: Mutex::new(registry),
             started: Instant::now(),
