@@ -6,6 +6,7 @@
 
 use crate::config::Config;
 use crate::migration::Migration;
+use anyhow::Context;
 use clap::Args;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -48,13 +49,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         tokio::spawn(migration.clone().policy_timer(Duration::from_millis(migration.config.policy.interval_ms), stop.clone()));
     }
     if migration.config.proxy.mysql.is_some() {
-        let (m, stop) = (migration.clone(), stop.clone());
-        tokio::spawn(async move {
-            if let Err(e) = crate::proxy::serve(m, stop).await {
-                tracing::error!("the MySQL front door stopped: {e:#}");
-                eprintln!("movex: the MySQL front door stopped: {e:#}");
-            }
-        });
+        // A door that cannot start (its port taken, the source unreachable)
+        // fails `serve` now, with the reason; one that stops later makes
+        // `/health` unhealthy (`proxy::Door::spawn`).
+        let door = crate::proxy::Door::open(migration.clone(), stop.clone()).await.context("the MySQL front door cannot start")?;
+        door.spawn();
     }
     let result = crate::http::serve(migration.clone(), shutdown_signal()).await;
     eprintln!("movex: shutting down: stopping validations (checkpoints kept) and auto-migrate");

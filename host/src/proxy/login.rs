@@ -7,7 +7,7 @@
 //! TLS or RSA exchange.
 
 use super::backend::Greeting;
-use super::wire::Wire;
+use super::wire::{TooLarge, Wire};
 use crate::config::ProxyUser;
 use anyhow::{Context, Result};
 use mysql_common::auth::plugins::mysql_native_password::scramble_native;
@@ -19,6 +19,8 @@ use mysql_common::proto::{MyDeserialize, MySerialize};
 const NATIVE: &[u8] = b"mysql_native_password";
 /// MySQL's "access denied" error.
 const ER_ACCESS_DENIED: u16 = 1045;
+/// MySQL's "Got a packet bigger than 'max_allowed_packet' bytes".
+const ER_NET_PACKET_TOO_LARGE: u16 = 1153;
 
 /// Who logged in, and what was agreed.
 #[derive(Clone, Debug)]
@@ -49,6 +51,16 @@ pub fn error_packet(code: u16, state: &[u8; 5], msg: &str) -> Vec<u8> {
     let mut buf = Vec::new();
     ErrPacket::Error(ServerError::new(code, Some(SqlState::new(*state)), msg.as_bytes())).serialize(&mut buf);
     buf
+}
+
+/// If `e` is a client packet refused as [`TooLarge`], tell the client
+/// (movex takes at most the limit `what`) and end the connection, as the
+/// server does: `Ok`. Any other error is returned.
+pub async fn refuse_too_large(wire: &mut Wire, e: anyhow::Error, what: &str) -> Result<()> {
+    let Some(big) = e.downcast_ref::<TooLarge>() else { return Err(e) };
+    tracing::debug!(peer = big.peer, limit = big.limit, "proxy: refused a packet over the limit");
+    let msg = format!("Got a packet bigger than 'max_allowed_packet' bytes: movex takes at most {} bytes {what}", big.limit);
+    wire.answer_refused(big, &error_packet(ER_NET_PACKET_TOO_LARGE, b"08S01", &msg)).await
 }
 
 /// An OK packet: no rows, no insert id, `status`.

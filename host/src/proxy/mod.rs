@@ -11,6 +11,13 @@
 //! - [`session`]: one client session's command loop; the secondary's part
 //!   of each command in `session/secondary.rs`, strict mode in
 //!   `session/strict.rs`.
+//!
+//! The door defends itself ([`Door`]): a client must log in within
+//! `handshake_timeout_ms`; at most `max_connections` clients at once (the
+//! next is told "Too many connections"); packets are limited (64 KiB before
+//! login, `max_packet_bytes` after), refused with a MySQL error, never
+//! buffered; accept errors (out of files) are backed off and retried while
+//! `/health` names the fault. A door that cannot start fails `movex serve`.
 
 pub mod backend;
 pub mod login;
@@ -19,64 +26,269 @@ pub mod route;
 pub mod session;
 pub mod wire;
 
+use crate::config::MysqlProxy;
 use crate::migration::Migration;
 use anyhow::{Context, Result, bail};
-use backend::Target;
+use backend::{Greeting, Target};
+use login::error_packet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
-use tokio::net::TcpListener;
+use std::time::{Duration, Instant};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 
-/// Accept MySQL clients until `stop`.
-pub async fn serve(migration: Arc<Migration>, stop: CancellationToken) -> Result<()> {
-    let config = migration.config.proxy.mysql.clone().context("no [proxy.mysql] section")?;
-    if config.users.is_empty() {
-        bail!("[proxy.mysql] needs at least one [[proxy.mysql.users]] entry (name, password): nobody could log in");
-    }
-    let source = Target::from_url(&migration.config.source.url, "source")?;
-    let destination = Target::from_url(&migration.config.destination.url, "destination")?;
-    let listener = TcpListener::bind(&config.listen).await.with_context(|| format!("[proxy.mysql] listen = {:?}: cannot listen there", config.listen))?;
-    // What clients are offered follows from both backends (the source's
-    // alone while the destination is unreachable).
-    let from_source = backend::probe(&source).await.context("the MySQL front door reads the source's greeting at start")?;
-    let offer = match backend::probe(&destination).await {
-        Ok(d) => login::offer(&from_source, &d),
-        Err(e) => {
-            tracing::warn!(error = format!("{e:#}"), "proxy: the destination is unreachable; offering what the source offers");
-            login::offer(&from_source, &from_source)
+/// The fault `/health` names while the door cannot accept clients.
+pub const FAULT: &str = "front_door.mysql";
+
+/// The largest packet a client may send before it has logged in: a
+/// handshake response holds a user, a scramble, a database and connection
+/// attributes, a few hundred bytes.
+pub const LOGIN_PACKET_MAX: usize = 64 * 1024;
+
+/// Accept errors are retried after this, doubling up to [`BACKOFF_MAX`].
+const BACKOFF_MIN: Duration = Duration::from_millis(10);
+const BACKOFF_MAX: Duration = Duration::from_secs(1);
+/// Repeated warnings (accept errors, refused clients) are logged at most
+/// this often, with a count of those left out: a flood must not become a
+/// flood of log lines.
+const LOG_EVERY: Duration = Duration::from_secs(10);
+
+/// MySQL's "Too many connections".
+const ER_CON_COUNT_ERROR: u16 = 1040;
+/// MySQL's "Bad handshake".
+const ER_HANDSHAKE_ERROR: u16 = 1043;
+
+/// The front door, bound and ready to accept: [`Door::open`] at start-up
+/// (its errors fail `movex serve`), then [`Door::spawn`].
+pub struct Door {
+    migration: Arc<Migration>,
+    config: MysqlProxy,
+    listener: TcpListener,
+    offer: Greeting,
+    source: Target,
+    destination: Target,
+    workers: Vec<tokio::runtime::Handle>,
+    stop: CancellationToken,
+}
+
+impl Door {
+    /// Check `[proxy.mysql]`, listen, read the backends' greetings and
+    /// start the session threads: everything that can fail at start.
+    pub async fn open(migration: Arc<Migration>, stop: CancellationToken) -> Result<Door> {
+        let config = migration.config.proxy.mysql.clone().context("no [proxy.mysql] section")?;
+        if config.users.is_empty() {
+            bail!("[proxy.mysql] needs at least one [[proxy.mysql.users]] entry (name, password): nobody could log in");
         }
-    };
-    let addr = listener.local_addr()?;
-    let threads = match config.threads {
-        0 => std::thread::available_parallelism().map_or(1, |n| n.get().min(4)),
-        n => n,
-    };
-    let workers = workers(threads, &stop)?;
-    tracing::info!(%addr, threads, "MySQL front door listening");
-    eprintln!("movex: MySQL front door on {addr}");
-    let ids = Arc::new(AtomicU32::new(1));
-    loop {
-        let (stream, peer) = tokio::select! {
-            a = listener.accept() => a.context("accepting a MySQL client")?,
-            _ = stop.cancelled() => return Ok(()),
+        if config.max_connections == 0 {
+            bail!("[proxy.mysql] max_connections = 0: nobody could connect; give the number of clients at once (default 1000)");
+        }
+        if config.handshake_timeout_ms == 0 {
+            bail!("[proxy.mysql] handshake_timeout_ms = 0: nobody could log in; give milliseconds (default 10000)");
+        }
+        if config.max_packet_bytes < 1024 {
+            bail!("[proxy.mysql] max_packet_bytes = {}: too small for any command; give bytes (default 16777216, MariaDB's max_allowed_packet)", config.max_packet_bytes);
+        }
+        let source = Target::from_url(&migration.config.source.url, "source")?;
+        let destination = Target::from_url(&migration.config.destination.url, "destination")?;
+        let listener = TcpListener::bind(&config.listen).await.with_context(|| format!("[proxy.mysql] listen = {:?}: cannot listen there (is the port in use?)", config.listen))?;
+        // What clients are offered follows from both backends (the source's
+        // alone while the destination is unreachable).
+        let from_source = backend::probe(&source).await.context("the MySQL front door reads the source's greeting at start")?;
+        let offer = match backend::probe(&destination).await {
+            Ok(d) => login::offer(&from_source, &d),
+            Err(e) => {
+                tracing::warn!(error = format!("{e:#}"), "proxy: the destination is unreachable; offering what the source offers");
+                login::offer(&from_source, &from_source)
+            }
         };
-        let (m, offer, source, destination, users) = (migration.clone(), offer.clone(), source.clone(), destination.clone(), config.users.clone());
-        let id = ids.fetch_add(1, Ordering::Relaxed);
-        // The socket moves to its session's thread, and its reactor.
-        let stream = stream.into_std().context("handing a client socket to a session thread")?;
-        workers[id as usize % workers.len()].spawn(async move {
-            let Ok(stream) = tokio::net::TcpStream::from_std(stream) else { return };
-            let mut wire = wire::Wire::new(stream, format!("client {peer}"));
-            let result = async {
-                let Some(login) = login::accept(&mut wire, &offer, &users, id).await? else { return Ok(()) };
-                tracing::debug!(user = %login.user, %peer, "proxy: client logged in");
-                session::Session::new(wire, login, &m.pool, source, destination).run().await
+        let threads = match config.threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get().min(4)),
+            n => n,
+        };
+        let workers = workers(threads, &stop)?;
+        files_for(config.max_connections);
+        let addr = listener.local_addr()?;
+        tracing::info!(%addr, threads, max_connections = config.max_connections, "MySQL front door listening");
+        eprintln!("movex: MySQL front door on {addr}");
+        Ok(Door { migration, config, listener, offer, source, destination, workers, stop })
+    }
+
+    /// Accept clients until `stop`, in a task. Should the loop end before
+    /// `stop` (it does not return on errors: a panic), `/health` turns
+    /// unhealthy and names it.
+    pub fn spawn(self) -> tokio::task::JoinHandle<()> {
+        let (faults, stop) = (self.migration.faults.clone(), self.stop.clone());
+        let accepting = tokio::spawn(self.accept());
+        tokio::spawn(async move {
+            let why = match accepting.await {
+                Ok(()) if stop.is_cancelled() => return,
+                Ok(()) => "its accept loop ended".to_owned(),
+                Err(e) => format!("its accept loop failed: {e}"),
+            };
+            eprintln!("movex: the MySQL front door stopped: {why}");
+            faults.set(FAULT, format!("the MySQL front door stopped: {why}; clients cannot connect until movex serve is restarted"));
+        })
+    }
+
+    async fn accept(self) {
+        let addr = self.listener.local_addr().map(|a| a.to_string()).unwrap_or_else(|_| self.config.listen.clone());
+        let slots = Arc::new(Semaphore::new(self.config.max_connections));
+        let ids = AtomicU32::new(1);
+        let (mut backoff, mut failing) = (BACKOFF_MIN, false);
+        let (mut accept_log, mut full_log) = (Throttle::default(), Throttle::default());
+        loop {
+            let accepted = tokio::select! {
+                a = self.listener.accept() => a,
+                _ = self.stop.cancelled() => return,
+            };
+            let (stream, peer) = match accepted {
+                Ok(a) => a,
+                // That client gave up before it was accepted: the door is fine.
+                Err(e) if matches!(e.kind(), std::io::ErrorKind::ConnectionAborted | std::io::ErrorKind::ConnectionReset) => continue,
+                // Out of files (EMFILE), of buffers...: what frees them is
+                // other connections closing. Retry, backing off, and say so.
+                Err(e) => {
+                    let cause = format!(
+                        "the MySQL front door on {addr} cannot accept clients: {e}; it keeps retrying. \
+                         If it is out of files, raise the file limit (ulimit -n, systemd LimitNOFILE=) or lower [proxy.mysql] max_connections"
+                    );
+                    self.migration.faults.set(FAULT, cause);
+                    if let Some(left_out) = accept_log.ready() {
+                        tracing::error!(error = %e, retry_in_ms = backoff.as_millis() as u64, left_out, "proxy: accepting a client failed; retrying");
+                    }
+                    failing = true;
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff) => {}
+                        _ = self.stop.cancelled() => return,
+                    }
+                    backoff = (backoff * 2).min(BACKOFF_MAX);
+                    continue;
+                }
+            };
+            if failing {
+                failing = false;
+                backoff = BACKOFF_MIN;
+                self.migration.faults.clear(FAULT);
+                tracing::info!(%addr, "proxy: accepting clients again");
             }
-            .await;
-            if let Err(e) = result {
-                tracing::debug!(%peer, error = format!("{e:#}"), "proxy: session ended");
+            let Ok(slot) = slots.clone().try_acquire_owned() else {
+                if let Some(left_out) = full_log.ready() {
+                    tracing::warn!(%peer, max_connections = self.config.max_connections, left_out, "proxy: too many connections; refusing a client");
+                }
+                let msg = format!(
+                    "Too many connections: movex's front door has its [proxy.mysql] max_connections = {} clients; try again later, or raise it",
+                    self.config.max_connections
+                );
+                tokio::spawn(wire::Wire::new(stream, format!("client {peer}")).refuse_and_close(error_packet(ER_CON_COUNT_ERROR, b"08004", &msg)));
+                continue;
+            };
+            let id = ids.fetch_add(1, Ordering::Relaxed);
+            // The socket moves to its session's thread, and its reactor.
+            let stream = match stream.into_std() {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(%peer, error = %e, "proxy: handing a client socket to a session thread failed; dropped it");
+                    continue;
+                }
+            };
+            let client = Client {
+                migration: self.migration.clone(),
+                config: self.config.clone(),
+                offer: self.offer.clone(),
+                source: self.source.clone(),
+                destination: self.destination.clone(),
+                id,
+                _slot: slot,
+            };
+            self.workers[id as usize % self.workers.len()].spawn(async move {
+                let Ok(stream) = TcpStream::from_std(stream) else { return };
+                if let Err(e) = client.run(stream, peer).await {
+                    tracing::debug!(%peer, error = format!("{e:#}"), "proxy: session ended");
+                }
+            });
+        }
+    }
+}
+
+/// One client connection, from its greeting to its end; it holds one of
+/// the door's `max_connections` slots while it lasts.
+struct Client {
+    migration: Arc<Migration>,
+    config: MysqlProxy,
+    offer: Greeting,
+    source: Target,
+    destination: Target,
+    id: u32,
+    _slot: OwnedSemaphorePermit,
+}
+
+impl Client {
+    async fn run(self, stream: TcpStream, peer: std::net::SocketAddr) -> Result<()> {
+        let mut wire = wire::Wire::new(stream, format!("client {peer}"));
+        wire.limit_reads(LOGIN_PACKET_MAX);
+        let timeout = Duration::from_millis(self.config.handshake_timeout_ms);
+        let login = match tokio::time::timeout(timeout, login::accept(&mut wire, &self.offer, &self.config.users, self.id)).await {
+            Ok(Ok(Some(login))) => login,
+            Ok(Ok(None)) => return Ok(()),
+            Ok(Err(e)) => return login::refuse_too_large(&mut wire, e, "before login (a login packet is a few hundred bytes)").await,
+            Err(_) => {
+                tracing::debug!(%peer, "proxy: a client did not log in in time; dropped");
+                let msg = format!("Bad handshake: no login within {} ms ([proxy.mysql] handshake_timeout_ms)", self.config.handshake_timeout_ms);
+                wire.refuse_and_close(error_packet(ER_HANDSHAKE_ERROR, b"08S01", &msg)).await;
+                return Ok(());
             }
-        });
+        };
+        tracing::debug!(user = %login.user, %peer, "proxy: client logged in");
+        wire.limit_reads(self.config.max_packet_bytes);
+        session::Session::new(wire, login, &self.migration.pool, self.source, self.destination).run().await
+    }
+}
+
+/// Lets one of a run of repeated warnings through every [`LOG_EVERY`].
+#[derive(Default)]
+struct Throttle {
+    last: Option<Instant>,
+    left_out: u64,
+}
+
+impl Throttle {
+    /// `Some(how many were left out since the last)` if this one is logged.
+    fn ready(&mut self) -> Option<u64> {
+        if self.last.is_some_and(|t| t.elapsed() < LOG_EVERY) {
+            self.left_out += 1;
+            return None;
+        }
+        self.last = Some(Instant::now());
+        Some(std::mem::take(&mut self.left_out))
+    }
+}
+
+/// Make room for the door's clients in the process's file limit: the soft
+/// limit is raised to the hard one (as Go programs do at start), and a
+/// limit too low for `max_connections` is said at start, not found at the
+/// first flood. Each client holds up to three files: its socket and one
+/// connection per database.
+fn files_for(max_connections: usize) {
+    // SAFETY: getrlimit and setrlimit only read and write the struct given.
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return;
+    }
+    if lim.rlim_cur < lim.rlim_max {
+        let raised = libc::rlimit { rlim_cur: lim.rlim_max, rlim_max: lim.rlim_max };
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+            lim = raised;
+        }
+    }
+    let needed = max_connections.saturating_mul(3).saturating_add(256);
+    if (lim.rlim_cur as u128) < needed as u128 {
+        tracing::warn!(
+            max_connections,
+            file_limit = lim.rlim_cur as u64,
+            "proxy: the process may open fewer files than [proxy.mysql] max_connections clients need (up to 3 each, and movex's own): \
+             past the limit the door cannot accept until connections close (/health says so). Raise the limit (ulimit -n, systemd LimitNOFILE=) or lower max_connections"
+        );
     }
 }
 

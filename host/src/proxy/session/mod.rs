@@ -290,7 +290,14 @@ impl<'p> Session<'p> {
     pub async fn run(mut self) -> Result<()> {
         loop {
             self.client.reset_seq();
-            let Some(packet) = self.client.read().await? else { return Ok(()) };
+            let packet = match self.client.read().await {
+                Ok(Some(packet)) => packet,
+                Ok(None) => return Ok(()),
+                Err(e) => {
+                    let what = "per command ([proxy.mysql] max_packet_bytes; raise it with the databases' max_allowed_packet)";
+                    return super::login::refuse_too_large(&mut self.client, e, what).await;
+                }
+            };
             let Some(&command) = packet.first() else { continue };
             match command {
                 COM_QUIT => return Ok(()),
