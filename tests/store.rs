@@ -7,6 +7,7 @@
 use movex::migration::State;
 use movex::pool::Statement;
 use movex::store::findings::FindingFilter;
+use movex::store::journal::NewEntry;
 use movex::store::{Checkpoint, JournalKind, Mode, Store};
 use movex::validate::{Direction, Finding, FindingType};
 use movex_guest::OwnedValue;
@@ -62,7 +63,9 @@ async fn exercise(url: &str) {
     assert!(s.checkpoint("users", Mode::Full, Direction::Src).await.unwrap().is_none());
 
     let stmt = Statement::new("UPDATE t SET v = ? WHERE id = ?").bind("x").bind(7i64);
-    let id = s.journal("src_first", "destination", JournalKind::SecondaryFailed, std::slice::from_ref(&stmt), "down").await.unwrap();
+    let entry = NewEntry::new("src_first", "destination", JournalKind::SecondaryFailed, std::slice::from_ref(&stmt), "down");
+    let id = s.journal(&entry).await.unwrap();
+    assert_eq!(s.journal(&entry).await.unwrap(), id, "the same entry again (a spooled one whose insert landed): stored once");
     let j = s.journal_entries(0, 10).await.unwrap();
     assert_eq!((j.len(), j[0].id, &j[0].statements[0], j[0].kind), (1, id, &stmt, JournalKind::SecondaryFailed));
 }

@@ -48,6 +48,8 @@ pub struct Metrics {
     pub writes: Family<WriteLabels, Counter>,
     pub latency: Family<SideLabels, Histogram>,
     pub journal: Family<KindLabels, Counter>,
+    /// Journal entries that neither the store, the spool nor memory took.
+    pub journal_lost: Counter,
 }
 
 fn side(s: SideName) -> Side {
@@ -75,11 +77,13 @@ impl Metrics {
             // 0.1 ms .. ~3.3 s
             latency: Family::new_with_constructor(|| Histogram::new(exponential_buckets(0.0001, 2.0, 16))),
             journal: Family::default(),
+            journal_lost: Counter::default(),
         };
         let r = registry.sub_registry_with_prefix("movex_pool");
         r.register("writes", "Statements written, by side and outcome", m.writes.clone());
         r.register("write_seconds", "Write latency by side", m.latency.clone());
-        r.register("journal", "Writes journaled because one side missed them, by kind", m.journal.clone());
+        r.register("journal", "Writes journaled (durable in the state store or its spool) because one side missed them, by kind", m.journal.clone());
+        r.register("journal_lost", "Missed writes that could not be journaled anywhere (logged whole)", m.journal_lost.clone());
         m
     }
 
@@ -98,6 +102,10 @@ impl Metrics {
 
     pub fn journaled(&self, kind: &str) {
         self.journal.get_or_create(&KindLabels { kind: kind.to_owned() }).inc();
+    }
+
+    pub fn journal_lost(&self) {
+        self.journal_lost.inc();
     }
 
     pub fn counts(&self) -> Counts {

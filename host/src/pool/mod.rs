@@ -23,6 +23,8 @@
 //! - [`statement`]: SQL with `?` placeholders and parameters.
 //! - [`backend`]: one side's connection pool and transactions.
 //! - [`transaction`]: transactions through the pool, strict and not.
+//! - [`journal`]: recording a missed write durably (the state store, or a
+//!   local spool while the store cannot take it).
 //! - [`metrics`]: counts and latencies per side (Prometheus).
 //!
 //! ```no_run
@@ -41,6 +43,7 @@
 //! ```
 
 pub mod backend;
+pub mod journal;
 pub mod metrics;
 pub mod statement;
 pub mod transaction;
@@ -50,7 +53,9 @@ pub use metrics::{Counts, Metrics};
 pub use statement::Statement;
 pub use transaction::Transaction;
 
+use crate::health::Faults;
 use crate::migration::Pattern;
+use journal::Journal;
 use crate::store::{JournalKind, Store};
 use crate::validate::side::{Db, Row};
 use serde::{Deserialize, Serialize};
@@ -72,11 +77,19 @@ pub struct PoolConfig {
     pub max_connections: u32,
     /// Health check: how long a side has to answer `SELECT 1`.
     pub health_timeout_ms: u64,
+    /// The longest a write waits for the state store to take its journal
+    /// entry; past it the entry goes to the spool (see [`journal`]).
+    pub journal_timeout_ms: u64,
+    /// Where journal entries wait while the state store cannot take them.
+    /// Default: beside a SQLite state store (`<file>.journal-spool`), else
+    /// `movex-journal-<hash of the store's URL>.spool` in the working
+    /// directory.
+    pub journal_spool: Option<std::path::PathBuf>,
 }
 
 impl Default for PoolConfig {
     fn default() -> Self {
-        PoolConfig { strict: false, retry_attempts: 3, retry_backoff_ms: 100, connect_timeout_ms: 2000, max_connections: 10, health_timeout_ms: 1000 }
+        PoolConfig { strict: false, retry_attempts: 3, retry_backoff_ms: 100, connect_timeout_ms: 2000, max_connections: 10, health_timeout_ms: 1000, journal_timeout_ms: 1000, journal_spool: None }
     }
 }
 
@@ -86,12 +99,13 @@ impl Default for PoolConfig {
 pub struct WriteError {
     pub side: SideName,
     pub message: String,
-    pub journaled: Option<i64>,
+    /// Whether the statements were journaled durably (store or spool).
+    pub journaled: bool,
 }
 
 impl WriteError {
     fn on(side: SideName, what: &str, e: &sqlx::Error) -> WriteError {
-        WriteError { side, message: format!("{what}: {e}"), journaled: None }
+        WriteError { side, message: format!("{what}: {e}"), journaled: false }
     }
 }
 
@@ -117,6 +131,10 @@ pub struct Pool {
     config: PoolConfig,
     store: Store,
     metrics: Arc<Metrics>,
+    journal: Arc<Journal>,
+    /// Faults the pool raises (a journal the store cannot take), shared
+    /// with whoever reports health.
+    faults: Arc<Faults>,
 }
 
 impl Pool {
@@ -125,6 +143,10 @@ impl Pool {
     /// `src_only`; the caller sets the pattern the migration is in.
     pub fn new(source_url: &str, destination_url: &str, config: PoolConfig, store: Store, registry: &mut prometheus_client::registry::Registry) -> anyhow::Result<Pool> {
         let timeout = Duration::from_millis(config.connect_timeout_ms);
+        let metrics = Arc::new(Metrics::new(registry));
+        let faults = Arc::new(Faults::default());
+        let spool = config.journal_spool.clone().unwrap_or_else(|| store.default_spool().to_owned());
+        let journal = Journal::new(store.clone(), metrics.clone(), faults.clone(), spool, Duration::from_millis(config.journal_timeout_ms));
         Ok(Pool {
             source: Backend { name: SideName::Source, db: Db::lazy(source_url, "source", config.max_connections, timeout)? },
             destination: Backend {
@@ -134,7 +156,9 @@ impl Pool {
             pattern: RwLock::new(Pattern::SrcOnly),
             config,
             store,
-            metrics: Arc::new(Metrics::new(registry)),
+            metrics,
+            journal,
+            faults,
         })
     }
 
@@ -164,6 +188,16 @@ impl Pool {
     /// The state store, where the journal lives.
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The journal of missed writes (entries waiting for the store, the spool).
+    pub fn journal(&self) -> &Journal {
+        &self.journal
+    }
+
+    /// Faults the pool has raised (see [`crate::health`]).
+    pub fn faults(&self) -> &Arc<Faults> {
+        &self.faults
     }
 
     fn roles(&self, p: Pattern) -> (&Backend, Option<&Backend>) {
@@ -196,7 +230,7 @@ impl Pool {
             && let Err(e) = self.attempt(s, stmt).await
         {
             tracing::warn!(side = s.name.as_str(), error = %e, "secondary write failed; journaled");
-            self.journal(pattern, s.name, JournalKind::SecondaryFailed, std::slice::from_ref(stmt), &e.to_string()).await;
+            self.record_missed(pattern, s.name, JournalKind::SecondaryFailed, std::slice::from_ref(stmt), &e.to_string()).await;
         }
         Ok(out)
     }
@@ -240,17 +274,9 @@ impl Pool {
         }
     }
 
-    /// Journal a write `side` missed. A journal that cannot be written is
-    /// logged as an error with the statements, the last place they survive.
-    async fn journal(&self, pattern: Pattern, side: SideName, kind: JournalKind, statements: &[Statement], error: &str) -> Option<i64> {
-        self.metrics.journaled(kind.as_str());
-        match self.store.journal(pattern.as_str(), side.as_str(), kind, statements, error).await {
-            Ok(id) => Some(id),
-            Err(e) => {
-                tracing::error!(side = side.as_str(), kind = kind.as_str(), statements = %serde_json::to_string(statements).unwrap_or_default(),
-                    "could not write the repair journal: {e:#}");
-                None
-            }
-        }
+    /// Journal a write `side` missed (counted once durable; see
+    /// [`journal`]); whether it is durable.
+    pub(crate) async fn record_missed(&self, pattern: Pattern, side: SideName, kind: JournalKind, statements: &[Statement], error: &str) -> bool {
+        self.journal.record(pattern.as_str(), side.as_str(), kind, statements, error).await.durable()
     }
 }

@@ -94,8 +94,8 @@ impl<'p> Transaction<'p> {
             }
             if let Err(e) = primary.1.commit().await {
                 let msg = format!("commit after the secondary committed: {e}");
-                let id = pool.journal(pattern, primary.0, JournalKind::PrimaryCommitFailed, &statements, &msg).await;
-                return Err(WriteError { side: primary.0, message: msg, journaled: id });
+                let journaled = pool.record_missed(pattern, primary.0, JournalKind::PrimaryCommitFailed, &statements, &msg).await;
+                return Err(WriteError { side: primary.0, message: msg, journaled });
             }
             return Ok(());
         }
@@ -111,7 +111,7 @@ impl<'p> Transaction<'p> {
             (None, None) => None,
         };
         if let Some((name, err)) = failed {
-            pool.journal(pattern, name, JournalKind::SecondaryFailed, &statements, &err).await;
+            pool.record_missed(pattern, name, JournalKind::SecondaryFailed, &statements, &err).await;
         }
         Ok(())
     }

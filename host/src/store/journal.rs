@@ -42,20 +42,59 @@ pub struct JournalEntry {
     pub error: String,
 }
 
+/// A journal entry before the store has taken it: what the pool records,
+/// and what its spool holds while the store cannot take it. `uid` makes
+/// recording it again harmless (a spooled entry whose first insert timed
+/// out but landed is not stored twice).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NewEntry {
+    pub uid: String,
+    pub at: String,
+    pub pattern: String,
+    pub side: String,
+    pub kind: JournalKind,
+    pub statements: Vec<Statement>,
+    pub error: String,
+}
+
+impl NewEntry {
+    pub fn new(pattern: &str, side: &str, kind: JournalKind, statements: &[Statement], error: &str) -> NewEntry {
+        NewEntry {
+            uid: format!("{:032x}", rand::random::<u128>()),
+            at: now(),
+            pattern: pattern.into(),
+            side: side.into(),
+            kind,
+            statements: statements.to_vec(),
+            error: error.into(),
+        }
+    }
+}
+
 impl Store {
-    /// Record a write one side missed; its id.
-    pub async fn journal(&self, pattern: &str, side: &str, kind: JournalKind, statements: &[Statement], error: &str) -> Result<i64> {
-        let sql = self.sql("INSERT INTO movex_journal (at, pattern, side, kind, statements, error) VALUES (?, ?, ?, ?, ?, ?) RETURNING id");
-        let q = sqlx::query(&sql)
-            .bind(now())
-            .bind(pattern)
-            .bind(side)
-            .bind(kind.as_str())
-            .bind(serde_json::to_string(statements)?)
-            .bind(error);
-        let mut conn = self.pool.acquire().await?;
-        let id = self.returned_id(&mut conn, q).await?;
-        Ok(id)
+    /// Record a write one side missed, and read it back: its id once it is
+    /// durably in the store. Recording the same entry (`uid`) again gives
+    /// the same id and stores nothing more. (A plain execute, not
+    /// `INSERT ... RETURNING` read with `fetch_one`: on SQLite that
+    /// returns the row before the statement's implicit commit, and a commit
+    /// that then fails went unseen.)
+    pub async fn journal(&self, e: &NewEntry) -> Result<i64> {
+        let insert = self.sql(
+            "INSERT INTO movex_journal (uid, at, pattern, side, kind, statements, error) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (uid) DO NOTHING",
+        );
+        sqlx::query(&insert)
+            .bind(&e.uid)
+            .bind(&e.at)
+            .bind(&e.pattern)
+            .bind(&e.side)
+            .bind(e.kind.as_str())
+            .bind(serde_json::to_string(&e.statements)?)
+            .bind(&e.error)
+            .execute(&self.pool)
+            .await?;
+        let id: Option<i64> =
+            sqlx::query_scalar(&self.sql("SELECT id FROM movex_journal WHERE uid = ?")).bind(&e.uid).fetch_optional(&self.pool).await?;
+        id.ok_or_else(|| anyhow::anyhow!("the journal entry {} is not in the state store after its insert", e.uid))
     }
 
     /// Journal entries, oldest first, after `after_id`.

@@ -37,7 +37,13 @@ use anyhow::{Context, Result};
 use sqlx::any::{AnyArguments, AnyPoolOptions};
 use sqlx::query::Query;
 use sqlx::{Any, AnyConnection, AnyPool, Executor, Row};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+/// Columns added since a table was first created: (table, column, type).
+/// Added at open when missing, so a store written by an older movex keeps
+/// working.
+const ADDED_COLUMNS: &[(&str, &str, &str)] = &[("movex_journal", "uid", "VARCHAR(64)")];
 
 /// The tables, per dialect: `{auto}` is an auto-increment primary key,
 /// `{key}` a short indexed text, `{text}` a long text.
@@ -58,11 +64,15 @@ const SCHEMA: &[&str] = &[
     "CREATE INDEX {if_not_exists} movex_findings_outbox ON movex_findings (delivered_at, seq)",
     "CREATE TABLE IF NOT EXISTS movex_journal (
         id {auto}, at {key} NOT NULL, pattern {key} NOT NULL, side {key} NOT NULL,
-        kind {key} NOT NULL, statements {text} NOT NULL, error {text} NOT NULL)",
+        kind {key} NOT NULL, statements {text} NOT NULL, error {text} NOT NULL, uid VARCHAR(64))",
+    "CREATE UNIQUE INDEX {if_not_exists} movex_journal_uid ON movex_journal (uid)",
     "CREATE TABLE IF NOT EXISTS movex_transitions (
         id {auto}, at {key} NOT NULL, from_state {key} NOT NULL, to_state {key} NOT NULL,
         reason {text} NOT NULL, by_whom {key} NOT NULL, forced BIGINT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS movex_counters (k {key} PRIMARY KEY, n BIGINT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS movex_newer (
+        id VARCHAR(64) PRIMARY KEY, table_name {key} NOT NULL, row_key {text} NOT NULL, base_hash VARCHAR(64) NOT NULL,
+        target_utime {text} NOT NULL, first_seen_ms BIGINT NOT NULL, sightings BIGINT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS movex_repairs (
         finding_id VARCHAR(64) PRIMARY KEY, at {key} NOT NULL, outcome VARCHAR(24) NOT NULL, detail {text} NOT NULL)",
 ];
@@ -71,6 +81,10 @@ const SCHEMA: &[&str] = &[
 pub struct Store {
     pool: AnyPool,
     dialect: Dialect,
+    /// Where the pool's journal spools entries this store cannot take, by
+    /// default: beside a SQLite file; for a server, `movex-journal-<hash of
+    /// its URL>.spool` in the working directory.
+    spool: Option<PathBuf>,
 }
 
 /// A text column: MySQL reports TEXT columns to the `Any` driver as BLOB,
@@ -120,7 +134,23 @@ impl Store {
         if sqlite {
             pool.execute("PRAGMA journal_mode = WAL").await?;
         }
-        let store = Store { pool, dialect };
+        let spool = match dialect {
+            Dialect::Sqlite => url.trim_start_matches("sqlite://").trim_start_matches("sqlite:").split('?').next().filter(|p| !p.is_empty() && !p.contains(":memory:")).map(|p| PathBuf::from(format!("{p}.journal-spool"))),
+            // One spool per store: processes pointed at different stores
+            // from one directory must not drain each other's entries.
+            _ => {
+                use sha2::Digest;
+                let digest = hex::encode(&sha2::Sha256::digest(url.as_bytes())[..6]);
+                Some(PathBuf::from(format!("movex-journal-{digest}.spool")))
+            }
+        };
+        let store = Store { pool, dialect, spool };
+        for (table, column, ty) in ADDED_COLUMNS {
+            let exists = store.pool.execute(format!("SELECT {column} FROM {table} WHERE 1 = 0").as_str()).await.is_ok();
+            if !exists && store.pool.execute(format!("SELECT 1 FROM {table} WHERE 1 = 0").as_str()).await.is_ok() {
+                store.pool.execute(format!("ALTER TABLE {table} ADD COLUMN {column} {ty}").as_str()).await.with_context(|| format!("adding {table}.{column} to the state store"))?;
+            }
+        }
         for ddl in SCHEMA {
             let ddl = store.ddl(ddl);
             match store.pool.execute(ddl.as_str()).await {
@@ -185,6 +215,11 @@ impl Store {
         }
     }
 
+    /// The default journal spool for this store (see [`Store`]'s `spool`).
+    pub fn default_spool(&self) -> &Path {
+        self.spool.as_deref().unwrap_or(Path::new("movex-journal.spool"))
+    }
+
     pub async fn meta(&self, k: &str) -> Result<Option<String>> {
         let row = sqlx::query(&self.sql("SELECT v FROM movex_meta WHERE k = ?")).bind(k).fetch_optional(&self.pool).await?;
         Ok(row.map(|r| text(&r, 0)).transpose()?)
@@ -204,7 +239,7 @@ impl Store {
 mod tests {
     #[tokio::test]
     async fn one_sql_text_reads_right_in_every_dialect() {
-        let sqlite = |d| super::Store { pool: sqlx::AnyPool::connect_lazy("sqlite::memory:").unwrap(), dialect: d };
+        let sqlite = |d| super::Store { pool: sqlx::AnyPool::connect_lazy("sqlite::memory:").unwrap(), dialect: d, spool: None };
         sqlx::any::install_default_drivers();
         let up = "INSERT INTO t (k, n) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET n = t.n + excluded.n, at = excluded.at";
         let my = sqlite(crate::db::keyset::Dialect::MySql);

@@ -250,13 +250,10 @@ impl Session<'_> {
         }
     }
 
-    /// Journal statements the `missing` side lacks, and count them.
+    /// Journal statements the `missing` side lacks (counted once durable).
     pub(super) async fn journal(&self, pattern: Pattern, missing: SideName, kind: JournalKind, sql: &[String], why: &str) {
         let stmts: Vec<Statement> = sql.iter().map(|s| Statement::new(s.as_str())).collect();
-        match self.pool.store().journal(pattern.as_str(), missing.as_str(), kind, &stmts, why).await {
-            Ok(_) => self.pool.metrics().journaled(kind.as_str()),
-            Err(e) => tracing::error!(side = missing.as_str(), error = %e, ?sql, "proxy: could not journal"),
-        }
+        self.pool.record_missed(pattern, missing, kind, &stmts, why).await;
     }
 
     /// Whether the transaction in progress lost its secondary: the side
