@@ -11,6 +11,7 @@ mod kafka;
 mod keyset;
 mod pool;
 mod proxy;
+mod proxy_defence;
 mod proxy_strict;
 mod repair;
 mod repair_concurrent;

@@ -18,7 +18,7 @@
 
 use movex_tests::broker::free_port;
 use movex_tests::dbs;
-use movex_tests::door::{cuttable_door, db_name, door, mariadb, python, python_clients, repair, secondary_failed, validate, validates_clean};
+use movex_tests::door::{Setup, cuttable_door, db_name, door, door_set_up, mariadb, python, python_clients, repair, secondary_failed, validate, validates_clean};
 use movex_tests::server::{http, serve_logging};
 use std::process::Command;
 use std::time::Instant;
@@ -448,11 +448,12 @@ async fn values_over_16_mib_cross_the_front_door_both_ways() {
         return;
     }
     // The server's own limit must let such a packet in (MariaDB's default
-    // is 16 MiB); raising it is harmless to every other test.
+    // is 16 MiB); raising it is harmless to every other test. movex's
+    // (`max_packet_bytes`, the same default) is raised with it.
     dbs::exec("mysql://root@127.0.0.1:3306/test", "SET GLOBAL max_allowed_packet = 268435456").await;
     let dir = tempfile::tempdir().unwrap();
     let table = "CREATE TABLE big (id INT PRIMARY KEY, b LONGBLOB);";
-    let d = door(dir.path(), "px_big", table, table).await;
+    let d = door_set_up(dir.path(), "px_big", table, Setup { proxy: "max_packet_bytes = 268435456", ..Setup::default() }).await;
     let out = python(
         d.proxy_port,
         db_name(&d.src),

@@ -7,7 +7,7 @@
 //! constraint it alone has) or cut off mid-load.
 
 use movex_tests::dbs;
-use movex_tests::door::{cuttable_door, db_name, door_with, python, python_clients, repair, secondary_failed, validates_clean};
+use movex_tests::door::{Setup, cuttable_door, db_name, door_set_up, door_with, mariadb, python, python_clients, repair, secondary_failed, validates_clean};
 use std::collections::BTreeMap;
 use std::process::Command;
 
@@ -188,5 +188,90 @@ while time.time() < end:
     let (code, summary) = repair(&d.cfg);
     assert_eq!(code, Some(0), "repair: {summary}");
     eprintln!("repair: {summary}");
+    validates_clean(&d.cfg);
+}
+
+/// A forwarder to MariaDB that lets each COMMIT through, waits for the
+/// server's answer (so the transaction is committed there) and then drops
+/// the connection without passing the answer on: a destination whose
+/// connection fails during its commit, after committing. Its port.
+async fn committing_then_cut() -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let server = tokio::net::TcpStream::connect("127.0.0.1:3306").await.unwrap();
+                let ((mut cr, mut cw), (mut sr, mut sw)) = (client.into_split(), server.into_split());
+                // Before a COMMIT goes up, the way down stops relaying (and says so).
+                let (commit_next, mut commit_coming) = tokio::sync::mpsc::unbounded_channel::<tokio::sync::oneshot::Sender<()>>();
+                // movex -> server, a packet at a time, watching for COMMIT.
+                let up = tokio::spawn(async move {
+                    let mut header = [0u8; 4];
+                    while cr.read_exact(&mut header).await.is_ok() {
+                        let mut payload = vec![0; u32::from_le_bytes([header[0], header[1], header[2], 0]) as usize];
+                        if cr.read_exact(&mut payload).await.is_err() {
+                            return;
+                        }
+                        if payload.first() == Some(&0x03) && payload[1..].eq_ignore_ascii_case(b"COMMIT") {
+                            let (stopped, relaying_stopped) = tokio::sync::oneshot::channel();
+                            let _ = commit_next.send(stopped);
+                            let _ = relaying_stopped.await;
+                        }
+                        if sw.write_all(&header).await.is_err() || sw.write_all(&payload).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+                // server -> movex, until the answer to a COMMIT: read (the
+                // server has committed), never passed on.
+                let mut buf = vec![0u8; 64 * 1024];
+                loop {
+                    tokio::select! {
+                        biased;
+                        Some(stopped) = commit_coming.recv() => {
+                            let _ = stopped.send(());
+                            let _ = sr.read(&mut buf).await;
+                            break;
+                        }
+                        n = sr.read(&mut buf) => match n {
+                            Ok(n) if n > 0 && cw.write_all(&buf[..n]).await.is_ok() => {}
+                            _ => break,
+                        },
+                    }
+                }
+                // Dropping both halves of both sockets cuts the connection.
+                up.abort();
+            });
+        }
+    });
+    port
+}
+
+/// The destination's connection fails during its COMMIT, after it has
+/// committed: the client is told the destination may have it (it does),
+/// not that nothing was written; the source has rolled back, and the
+/// transaction is journaled, so repair settles it. (Finding 8 of issue 12:
+/// the message said "nothing was written".)
+#[tokio::test(flavor = "multi_thread")]
+async fn in_strict_mode_a_commit_whose_answer_is_lost_says_the_destination_may_have_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let setup = Setup { pool: "strict = true", destination_port: Some(committing_then_cut().await), ..Setup::default() };
+    let mut d = door_set_up(dir.path(), "pxs_commit", &format!("{TABLE};"), setup).await;
+    let db = db_name(&d.src).to_owned();
+    // movex's own COMMIT around an autocommit write, then the client's.
+    for sql in ["INSERT INTO t (v, n) VALUES ('auto', 1)", "BEGIN; INSERT INTO t (v, n) VALUES ('tx', 2); COMMIT"] {
+        let (code, out) = mariadb(d.proxy_port, "app-secret", &db, sql);
+        assert_eq!(code, 1, "{out}");
+        assert!(out.contains("may have committed") && out.contains("journaled") && !out.contains("nothing was written"), "{sql}: {out}");
+    }
+    assert_eq!(dbs::query_strings(&d.dst_direct, "SELECT v FROM t ORDER BY id").await, ["auto", "tx"], "the destination committed both");
+    assert!(dbs::query_strings(&d.src, "SELECT v FROM t").await.is_empty(), "the source rolled both back");
+    let (journaled, status) = secondary_failed(d.http_port);
+    assert_eq!(journaled, 2, "{status}");
+    d.stop();
+    let (code, summary) = repair(&d.cfg);
+    assert_eq!(code, Some(0), "repair: {summary}");
     validates_clean(&d.cfg);
 }

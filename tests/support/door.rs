@@ -5,7 +5,7 @@
 
 use crate::broker::free_port;
 use crate::dbs;
-use crate::server::{http, serve_logging};
+use crate::server::{http, serve_limited};
 use std::process::Command;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
@@ -27,13 +27,39 @@ pub fn python(port: u16, db: &str, script: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+fn mariadb_client(port: u16, password: &str, db: &str) -> Command {
+    let mut c = Command::new("mariadb");
+    c.args(["-h127.0.0.1", &format!("-P{port}"), "-uapp", &format!("-p{password}"), db, "--batch"]);
+    c
+}
+
+fn exit_and_output(out: std::process::Output) -> (i32, String) {
+    (out.status.code().unwrap_or(-1), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
 /// The `mariadb` client through movex; exit code and output.
 pub fn mariadb(port: u16, password: &str, db: &str, sql: &str) -> (i32, String) {
-    let out = Command::new("mariadb")
-        .args(["-h127.0.0.1", &format!("-P{port}"), "-uapp", &format!("-p{password}"), db, "--batch", "-e", sql])
-        .output()
+    exit_and_output(mariadb_client(port, password, db).args(["-e", sql]).output().unwrap())
+}
+
+/// The `mariadb` client through movex (user `app`), `args` added, reading
+/// `sql` from its standard input: statements too long for a command line.
+/// Exit code and output.
+pub fn mariadb_script(port: u16, db: &str, args: &[&str], sql: Vec<u8>) -> (i32, String) {
+    use std::io::Write;
+    let mut child = mariadb_client(port, "app-secret", db)
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .unwrap();
-    (out.status.code().unwrap_or(-1), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+    let mut stdin = child.stdin.take().unwrap();
+    // Written from another thread: the client may answer before it has read all.
+    let writer = std::thread::spawn(move || drop(stdin.write_all(&sql)));
+    let out = child.wait_with_output().unwrap();
+    let _ = writer.join();
+    exit_and_output(out)
 }
 
 /// A TCP forwarder to MariaDB, cut with `abort_all` (as a stopped server).
@@ -53,10 +79,10 @@ pub fn db_name(url: &str) -> &str {
 }
 
 /// A config with the front door on `proxy_port`; `pool` is added to the
-/// `[pool]` section (`strict = true`, say).
-fn config(dir: &std::path::Path, src: &str, dst: &str, http_port: u16, proxy_port: u16, pool: &str) -> std::path::PathBuf {
+/// `[pool]` section (`strict = true`, say), `proxy` to `[proxy.mysql]`.
+pub fn config(dir: &std::path::Path, src: &str, dst: &str, http_port: u16, proxy_port: u16, pool: &str, proxy: &str) -> std::path::PathBuf {
     let extra = format!(
-        "[http]\nlisten = \"127.0.0.1:{http_port}\"\n[proxy.mysql]\nlisten = \"127.0.0.1:{proxy_port}\"\n\
+        "[http]\nlisten = \"127.0.0.1:{http_port}\"\n[proxy.mysql]\nlisten = \"127.0.0.1:{proxy_port}\"\n{proxy}\n\
          [[proxy.mysql.users]]\nname = \"app\"\npassword = \"app-secret\"\n[pool]\nconnect_timeout_ms = 1000\n{pool}\n"
     );
     dbs::config(dir, src, dst, &extra, "[[tables]]\nname = \"t\"\nkey = [\"id\"]\ncomparator = \"exact\"\n").0
@@ -79,6 +105,11 @@ pub struct Door {
 }
 
 impl Door {
+    /// The `movex serve` process's id.
+    pub fn pid(&self) -> u32 {
+        self.server.id()
+    }
+
     /// Cut the destination off: the forwarder stops listening and drops
     /// its connections, as a stopped server would.
     pub async fn cut(&mut self) {
@@ -105,24 +136,45 @@ impl Drop for Door {
     }
 }
 
+/// How a door is set up, beyond its databases.
+#[derive(Clone, Copy, Default)]
+pub struct Setup<'a> {
+    /// Added to the `[pool]` section (`strict = true`, say).
+    pub pool: &'a str,
+    /// Added to the `[proxy.mysql]` section (`max_connections = 3`, say).
+    pub proxy: &'a str,
+    /// The destination reached through a forwarder [`Door::cut`] cuts.
+    pub cuttable: bool,
+    /// `movex serve`'s file limit (soft and hard), set with `prlimit`.
+    pub files: Option<u64>,
+    /// The destination reached through this port on 127.0.0.1 instead (a
+    /// forwarder the test runs, which does to the traffic what it tests).
+    pub destination_port: Option<u16>,
+}
+
 pub async fn door(dir: &std::path::Path, name: &str, src_setup: &str, dst_setup: &str) -> Door {
-    open(dir, name, src_setup, dst_setup, "", false).await
+    open(dir, name, src_setup, dst_setup, Setup::default()).await
 }
 
 /// [`door`] with `pool` added to the `[pool]` section.
 pub async fn door_with(dir: &std::path::Path, name: &str, src_setup: &str, dst_setup: &str, pool: &str) -> Door {
-    open(dir, name, src_setup, dst_setup, pool, false).await
+    open(dir, name, src_setup, dst_setup, Setup { pool, ..Setup::default() }).await
 }
 
 /// [`door_with`] whose destination can be cut off ([`Door::cut`]).
 pub async fn cuttable_door(dir: &std::path::Path, name: &str, setup: &str, pool: &str) -> Door {
-    open(dir, name, setup, setup, pool, true).await
+    open(dir, name, setup, setup, Setup { pool, cuttable: true, ..Setup::default() }).await
 }
 
-async fn open(dir: &std::path::Path, name: &str, src_setup: &str, dst_setup: &str, pool: &str, cuttable: bool) -> Door {
+/// A door set up as `how` says, the same `setup` on both sides.
+pub async fn door_set_up(dir: &std::path::Path, name: &str, setup: &str, how: Setup<'_>) -> Door {
+    open(dir, name, setup, setup, how).await
+}
+
+async fn open(dir: &std::path::Path, name: &str, src_setup: &str, dst_setup: &str, how: Setup<'_>) -> Door {
     let src = dbs::mariadb(&dbs::unique(&format!("{name}_src")), src_setup).await;
     let dst_direct = dbs::mariadb(&dbs::unique(&format!("{name}_dst")), dst_setup).await;
-    let (dst, forwarding) = if cuttable {
+    let (dst, forwarding) = if how.cuttable {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         // Aborting this task drops its connections too (the JoinSet aborts them).
@@ -131,12 +183,14 @@ async fn open(dir: &std::path::Path, name: &str, src_setup: &str, dst_setup: &st
             forwarder(listener, &mut conns).await;
         });
         (dst_direct.replace("127.0.0.1:3306", &format!("127.0.0.1:{port}")), Some(task))
+    } else if let Some(port) = how.destination_port {
+        (dst_direct.replace("127.0.0.1:3306", &format!("127.0.0.1:{port}")), None)
     } else {
         (dst_direct.clone(), None)
     };
     let (http_port, proxy_port) = (free_port(), free_port());
-    let cfg = config(dir, &src, &dst, http_port, proxy_port, pool);
-    let server = serve_logging(&cfg, http_port, Some(&dir.join("serve.log")));
+    let cfg = config(dir, &src, &dst, http_port, proxy_port, how.pool, how.proxy);
+    let server = serve_limited(&cfg, http_port, Some(&dir.join("serve.log")), how.files);
     for route in ["/src_only", "/src_first"] {
         assert_eq!(http(http_port, "POST", route).0, 200);
     }

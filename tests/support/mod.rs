@@ -78,11 +78,16 @@ pub fn wasm_bytes(package: &str) -> Vec<u8> {
     std::fs::read(wasm(package)).expect("read wasm")
 }
 
-/// The `movex` binary, built in the same profile as this test.
+/// The `movex` binary, built in the same profile as this test; or the
+/// one `MOVEX_TEST_BIN` names (to run the tests against another build, an
+/// older commit's say).
 pub fn movex_bin() -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT
         .get_or_init(|| {
+            if let Some(bin) = std::env::var_os("MOVEX_TEST_BIN") {
+                return PathBuf::from(bin);
+            }
             // This test runs from target/<profile>/deps/.
             let exe = std::env::current_exe().expect("current exe");
             let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps");

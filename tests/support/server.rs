@@ -24,15 +24,32 @@ pub fn serve(config: &Path, port: u16) -> Child {
 
 /// As [`serve`], with stderr into `log` if given.
 pub fn serve_logging(config: &Path, port: u16, log: Option<&Path>) -> Child {
+    serve_limited(config, port, log, None)
+}
+
+/// As [`serve_logging`], with the process's file limit (soft and hard)
+/// set to `files` if given (by `prlimit`, which runs it in its place).
+pub fn serve_limited(config: &Path, port: u16, log: Option<&Path>, files: Option<u64>) -> Child {
     let stderr = match log {
         Some(p) => Stdio::from(std::fs::File::create(p).unwrap()),
         None => Stdio::null(),
     };
-    let child = Command::new(crate::movex_bin()).args(["serve", "--config"]).arg(config).stderr(stderr).spawn().unwrap();
+    let mut command = match files {
+        Some(n) => {
+            let mut c = Command::new("prlimit");
+            c.arg(format!("--nofile={n}:{n}")).arg(crate::movex_bin());
+            c
+        }
+        None => Command::new(crate::movex_bin()),
+    };
+    let mut child = command.args(["serve", "--config"]).arg(config).stderr(stderr).spawn().unwrap();
     // Generous: on a loaded 2-core machine the modules' warm-up compile
     // (at nice 10) can take a while before the server listens.
     let deadline = Instant::now() + Duration::from_secs(120);
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("movex serve ended before it listened on {port} ({status}; its log says why)");
+        }
         assert!(Instant::now() < deadline, "movex serve did not listen on {port}");
         std::thread::sleep(Duration::from_millis(50));
     }

@@ -47,6 +47,22 @@ pub(super) enum Cmd<'a> {
 /// MySQL's ER_UNKNOWN_ERROR, for failures the secondary sent no code for.
 const UNKNOWN_ERROR: u16 = 1105;
 
+/// Why the client's COMMIT (or movex's, of an autocommit write) failed
+/// when the secondary's did: `maybe`, its connection failed after the
+/// COMMIT was sent, so it may hold the transaction (journaled); otherwise
+/// it refused or never got it, and neither side holds anything.
+fn commit_failed(primary: SideName, secondary: SideName, e: &str, maybe: bool) -> String {
+    let (primary, secondary) = (primary.as_str(), secondary.as_str());
+    if maybe {
+        format!(
+            "the {secondary}'s connection failed during its COMMIT ({e}): it may have committed there; the transaction was rolled back \
+             on the {primary}, and is journaled for `movex repair`, which re-checks its tables and settles the difference"
+        )
+    } else {
+        format!("the {secondary} could not commit: {e}; the transaction was rolled back on the {primary}: nothing was written")
+    }
+}
+
 impl Session<'_> {
     /// Whether strict mode handles this command.
     pub(super) fn strict(&self, pattern: Pattern, kind: Kind) -> bool {
@@ -114,13 +130,18 @@ impl Session<'_> {
             self.unpin(pattern).await;
         }
         match outcome {
-            Err((code, why)) if ddl => {
+            Err((code, why, _)) if ddl => {
                 self.journal(pattern, secondary, JournalKind::SecondaryFailed, &[sql.to_owned()], &why).await;
                 self.after(pattern, sql, &s).await;
                 let why = format!("{why}; the {} ran it (it cannot be rolled back) and it is journaled for `movex repair`", primary.as_str());
                 self.refuse(code, &why).await
             }
-            Err((code, why)) => {
+            // The secondary may have committed: `why` says so, not `what`.
+            Err((code, why, true)) => {
+                self.abandon(primary, secondary).await;
+                self.refuse(code, &why).await
+            }
+            Err((code, why, false)) => {
                 self.abandon(primary, secondary).await;
                 self.refuse(code, &format!("{why}; {what}")).await
             }
@@ -137,8 +158,9 @@ impl Session<'_> {
     }
 
     /// The secondary's half of a strict write, and movex's own commit of a
-    /// wrapped one; the error code and reason if it failed.
-    async fn strict_secondary(&mut self, pattern: Pattern, cmd: Cmd<'_>, sql: &str, s: &Summary, wrap: bool) -> std::result::Result<(), (Option<u16>, String)> {
+    /// wrapped one; if it failed, the error code, the reason, and whether
+    /// the secondary may have committed it all the same.
+    async fn strict_secondary(&mut self, pattern: Pattern, cmd: Cmd<'_>, sql: &str, s: &Summary, wrap: bool) -> std::result::Result<(), (Option<u16>, String, bool)> {
         let (primary, secondary) = Self::roles(pattern);
         let secondary = secondary.expect("strict() checked there is one");
         // The primary refused it outright: nothing ran, nothing to follow.
@@ -153,21 +175,23 @@ impl Session<'_> {
             Cmd::Query(p) => p.to_vec(),
             Cmd::Execute { id, packet } => match self.execute_on(secondary, id, packet).await {
                 Some(p) => p,
-                None => return Err((None, format!("the statement could not be prepared on the {}", secondary.as_str()))),
+                None => return Err((None, format!("the statement could not be prepared on the {}", secondary.as_str()), false)),
             },
         };
         if let Checked::Failed(code, why) = self.secondary(pattern, secondary, &payload, sql, Expect::Like(s), true).await {
-            return Err((code, why));
+            return Err((code, why, false));
         }
         if wrap {
             if let Err(e) = self.own(secondary, "COMMIT").await {
-                self.commit_unknown(pattern, secondary, &[sql.to_owned()], &e).await;
-                return Err((None, format!("the {} could not commit: {e}", secondary.as_str())));
+                if self.commit_unknown(pattern, secondary, &[sql.to_owned()], &e).await {
+                    return Err((None, commit_failed(primary, secondary, &e, true), true));
+                }
+                return Err((None, format!("the {} could not commit: {e}", secondary.as_str()), false));
             }
             if let Err(e) = self.own(primary, "COMMIT").await {
                 let why = format!("the {} committed, the {} did not: {e}", secondary.as_str(), primary.as_str());
                 self.journal(pattern, primary, JournalKind::PrimaryCommitFailed, &[sql.to_owned()], &why).await;
-                return Err((None, format!("{why}; journaled as primary_commit_failed")));
+                return Err((None, format!("{why}; journaled as primary_commit_failed"), false));
             }
         }
         Ok(())
@@ -176,11 +200,14 @@ impl Session<'_> {
     /// The secondary's COMMIT failed with its connection: it may have
     /// committed. The primary is rolled back all the same, and the
     /// statements are journaled so `movex repair` re-checks their tables.
-    async fn commit_unknown(&mut self, pattern: Pattern, secondary: SideName, sql: &[String], e: &str) {
-        if self.sides[ix(secondary)].wire.is_none() {
-            let why = format!("the {} may have committed before its connection failed ({e}); the primary rolled back", secondary.as_str());
-            self.journal(pattern, secondary, JournalKind::SecondaryFailed, sql, &why).await;
+    /// Whether that was so (the commit's outcome is unknown).
+    async fn commit_unknown(&mut self, pattern: Pattern, secondary: SideName, sql: &[String], e: &str) -> bool {
+        if self.sides[ix(secondary)].wire.is_some() {
+            return false;
         }
+        let why = format!("the {} may have committed before its connection failed ({e}); the primary rolled back", secondary.as_str());
+        self.journal(pattern, secondary, JournalKind::SecondaryFailed, sql, &why).await;
+        true
     }
 
     /// COMMIT of the client's transaction: the secondary first.
@@ -188,13 +215,10 @@ impl Session<'_> {
         let lost = self.lost_tx(secondary).await;
         let committed = if lost { Err("it lost this transaction (it failed or reconnected during it)".to_owned()) } else { self.own(secondary, sql).await };
         if let Err(e) = committed {
-            if !lost {
-                let tx = self.tx_sql.clone();
-                self.commit_unknown(pattern, secondary, &tx, &e).await;
-            }
+            let tx = self.tx_sql.clone();
+            let maybe = !lost && self.commit_unknown(pattern, secondary, &tx, &e).await;
             self.abandon(primary, secondary).await;
-            let why = format!("the {} could not commit: {e}; the transaction was rolled back on the {}: nothing was written", secondary.as_str(), primary.as_str());
-            return self.refuse(None, &why).await;
+            return self.refuse(None, &commit_failed(primary, secondary, &e, maybe)).await;
         }
         let tx: Vec<String> = self.tx_sql.clone();
         let relayed = self.primary(primary, on_primary, super::Reply::Results).await;
