@@ -63,7 +63,7 @@ pub struct SandboxArgs {
     /// `--setting column=tier` for tag-by-column.
     #[arg(long = "setting", value_name = "KEY=VALUE", value_parser = parse_setting)]
     settings: Vec<(String, String)>,
-    /// Wall-clock limit per guest call, in milliseconds.
+    /// CPU time a guest call may use, in milliseconds.
     #[arg(long, value_name = "MS")]
     call_timeout_ms: Option<u64>,
     /// Linear memory cap per instance, in MiB.

@@ -28,12 +28,12 @@ impl Module {
         let limits = &self.runtime().limits;
         Ok(isolate::run(batch, |bytes, part| {
             let count = count_of(bytes);
-            let ticks = part.ticks(limits);
+            let timeout = part.timeout(limits);
             let findings = self.with_instance(Capability::Comparator, |inst| {
                 let h = inst.handle(limits, (SLOT_COMPARATOR, binding.id()), |p, s| {
                     p.movex_plugin_comparator().call_bind(s, &binding.to_wit())
                 })?;
-                inst.call_within(limits, ticks, |p, s| p.movex_plugin_comparator().call_compare(s, h, bytes))
+                inst.call_within(limits, timeout, |p, s| p.movex_plugin_comparator().call_compare(s, h, bytes))
             })?;
             let mut out = vec![PairOutcome::Equal; count];
             for f in findings {

@@ -5,6 +5,7 @@
 use super::batch::Batch;
 use super::error::{FailureKind, GuestError};
 use super::limits::Limits;
+use std::time::Duration;
 
 /// After this many items of one batch break the module on their own, it is
 /// taken to break on everything (a bomb that ignores its input): the rest are
@@ -13,20 +14,26 @@ use super::limits::Limits;
 /// data, a refused binding) do not count: the other rows are still run.
 pub const MAX_ISOLATED_FAILURES: usize = 3;
 
-/// What one call runs: the whole batch, or item `i` alone.
+/// What one call runs: the whole batch, or one item alone after the batch
+/// failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Part {
     Batch,
-    Item(usize),
+    /// Item `index` alone; `after_timeout` when the batch ran out of CPU.
+    Item { index: usize, after_timeout: bool },
 }
 
 impl Part {
-    /// The deadline: the configured call timeout for a batch, a tenth of it
-    /// for one item (`Limits::item_deadline_ticks`).
-    pub fn ticks(self, limits: &Limits) -> u64 {
+    /// The CPU budget: the configured call timeout for a batch. For one item,
+    /// a tenth of it (`Limits::item_timeout`) when the batch timed out: a
+    /// loop is what makes re-running costly, and one row needs microseconds.
+    /// After any other failure the whole budget, so a row fails the way it
+    /// failed in the batch: a memory bomb on its way to the cap is not cut
+    /// short and reported as a timeout.
+    pub fn timeout(self, limits: &Limits) -> Duration {
         match self {
-            Part::Batch => limits.deadline_ticks(),
-            Part::Item(_) => limits.item_deadline_ticks(),
+            Part::Batch | Part::Item { after_timeout: false, .. } => limits.call_timeout,
+            Part::Item { after_timeout: true, .. } => limits.item_timeout(),
         }
     }
 
@@ -34,7 +41,7 @@ impl Part {
     pub fn key(self, batch: &Batch, j: usize) -> String {
         match self {
             Part::Batch => batch.key(j).to_owned(),
-            Part::Item(i) => batch.key(i).to_owned(),
+            Part::Item { index, .. } => batch.key(index).to_owned(),
         }
     }
 }
@@ -55,6 +62,7 @@ pub(crate) fn run<T>(
     if batch.len() == 1 {
         return vec![failed(GuestError { key: Some(batch.key(0).to_owned()), ..first })];
     }
+    let after_timeout = first.kind == FailureKind::Timeout;
     let mut breakages = 0;
     (0..batch.len())
         .map(|i| {
@@ -69,7 +77,7 @@ pub(crate) fn run<T>(
                     ..first.clone()
                 });
             }
-            match call(&batch.single(i), Part::Item(i)) {
+            match call(&batch.single(i), Part::Item { index: i, after_timeout }) {
                 Ok(mut one) => one.pop().expect("one answer for one item"),
                 Err(e) => {
                     if e.kind == FailureKind::Timeout {

@@ -1,6 +1,6 @@
 //! The sandbox's bounds: memory, CPU per call, stack. Configured once per
-//! runtime; enforced per store by `StoreLimiter` and per call by the epoch
-//! deadline (and fuel, when enabled).
+//! runtime; enforced per store by `StoreLimiter` and per call by the CPU
+//! budget (checked at epoch ticks; see `instance.rs`) and fuel, when enabled.
 
 use serde::Deserialize;
 use std::time::Duration;
@@ -11,15 +11,20 @@ use std::time::Duration;
 pub struct Limits {
     /// Linear memory a module instance may grow to.
     pub memory_bytes: usize,
-    /// Wall-clock budget for one guest call (a whole batch), enforced by epoch
-    /// interruption; a call over it traps as a timeout.
+    /// CPU time one guest call (a whole batch) may use on its thread; a call
+    /// over it traps as a timeout. CPU time, not wall-clock: on a busy
+    /// machine a call gets less of the CPU per second, and a wall-clock bound
+    /// would then stop a module that fits on an idle one (refusing it at
+    /// upload, or failing its rows mid-validation) and name the wrong cause
+    /// (a memory bomb stopped before it reached the cap).
     #[serde(with = "millis")]
     pub call_timeout: Duration,
-    /// How often the epoch ticks: the timeout's granularity.
+    /// How often the epoch ticks: how often a running call's CPU time is
+    /// checked against its budget, so the timeout's granularity.
     #[serde(with = "millis")]
     pub epoch_tick: Duration,
     /// Optional fuel (wasm instructions, roughly) per call: deterministic CPU
-    /// bound on top of the wall-clock one. Costs ~15-20% speed; off by default.
+    /// bound on top of the CPU-time one. Costs ~15-20% speed; off by default.
     pub fuel_per_call: Option<u64>,
     /// Wasm stack a call may use; deeper recursion traps as a stack overflow.
     pub max_stack_bytes: usize,
@@ -38,17 +43,19 @@ impl Default for Limits {
 }
 
 impl Limits {
-    /// Epoch ticks until a call's deadline (at least one).
-    pub fn deadline_ticks(&self) -> u64 {
-        let tick = self.epoch_tick.as_micros().max(1);
-        (self.call_timeout.as_micros().div_ceil(tick) as u64).max(1)
+    /// CPU time for one row re-run alone after its batch timed out: a tenth
+    /// of the call timeout (one row needs microseconds), so pinning a loop on
+    /// its row costs about 1.1x the call timeout in all (`isolate::Part`).
+    pub fn item_timeout(&self) -> Duration {
+        self.call_timeout / 10
     }
 
-    /// Deadline for one row re-run alone after its batch failed: a tenth of
-    /// the call timeout (one row needs microseconds), so pinning a loop on its
-    /// row takes about 1.1x the call timeout in all.
-    pub fn item_deadline_ticks(&self) -> u64 {
-        self.deadline_ticks().div_ceil(10)
+    /// Epoch ticks until `cpu` could be used up (at least one): a thread
+    /// cannot use more CPU time than wall time passes, so the budget is not
+    /// checked before then.
+    pub fn ticks_for(&self, cpu: Duration) -> u64 {
+        let tick = self.epoch_tick.as_micros().max(1);
+        (cpu.as_micros().div_ceil(tick) as u64).max(1)
     }
 
     /// Refuse limits that would break the host rather than bound the guest.
@@ -85,9 +92,10 @@ mod millis {
     }
 }
 
-/// Per-store memory limiter. Records a refused growth so the trap that
-/// usually follows (Rust aborts on allocation failure) is reported as memory
-/// exhaustion rather than a bare `unreachable`.
+/// Per-store memory limiter. Records a refused growth so what usually
+/// follows (Rust aborts on allocation failure: a bare `unreachable`; a
+/// garbage-collected guest thrashes until its time is up) is reported as
+/// memory exhaustion.
 #[derive(Debug)]
 pub struct StoreLimiter {
     pub memory_bytes: usize,
@@ -126,7 +134,7 @@ mod tests {
         for l in bad {
             assert!(l.validate().is_err(), "{l:?}");
         }
-        assert_eq!(Limits::default().item_deadline_ticks(), 10);
+        assert_eq!(Limits::default().item_timeout(), Duration::from_millis(50));
     }
 
     #[test]
@@ -142,7 +150,8 @@ mod tests {
     #[test]
     fn deadline_rounds_up_to_whole_ticks() {
         let l = Limits { call_timeout: Duration::from_millis(12), epoch_tick: Duration::from_millis(5), ..Limits::default() };
-        assert_eq!(l.deadline_ticks(), 3);
-        assert_eq!(Limits::default().deadline_ticks(), 100);
+        assert_eq!(l.ticks_for(l.call_timeout), 3);
+        assert_eq!(l.ticks_for(Duration::from_micros(1)), 1, "never zero: the check comes at the next tick");
+        assert_eq!(Limits::default().ticks_for(Limits::default().call_timeout), 100);
     }
 }

@@ -16,12 +16,12 @@ impl Module {
         Ok(isolate::run(
             batch,
             |bytes, part| {
-                let ticks = part.ticks(limits);
+                let timeout = part.timeout(limits);
                 let tags = self.with_instance(Capability::Tagger, |inst| {
                     let h = inst.handle(limits, (SLOT_TAGGER, binding.id()), |p, s| {
                         p.movex_plugin_tagger().call_bind(s, &binding.to_wit())
                     })?;
-                    inst.call_within(limits, ticks, |p, s| p.movex_plugin_tagger().call_tag(s, h, bytes))
+                    inst.call_within(limits, timeout, |p, s| p.movex_plugin_tagger().call_tag(s, h, bytes))
                 })?;
                 let error = |kind, detail| GuestError {
                     module: self.name().to_owned(),
