@@ -92,7 +92,10 @@ impl Registry {
             }
             return Ok(Loaded { module: same, replaced: None, unchanged: true, exercises: Vec::new() });
         }
-        let prepared = self.runtime.prepare(bytes)?;
+        // The artifact is cached only once the module is accepted: a module
+        // the exercise refuses must not leave a compiled copy behind.
+        let mut prepared = self.runtime.prepare_uncached(bytes)?;
+        let artifact = prepared.artifact.take();
         let version = self.version.load(Ordering::SeqCst) + 1;
         let module = Module::new(self.runtime.clone(), prepared, version)?;
         if let Some(expected) = expected.filter(|n| *n != module.name()) {
@@ -103,6 +106,7 @@ impl Registry {
         }
         let exercises =
             exercise(&module, &self.settings_for(module.name())).map_err(|e| LoadError::Exercise(Box::new(e)))?;
+        self.runtime.cache_artifact(&module.hash, artifact);
         self.version.store(version, Ordering::SeqCst);
         let module = Arc::new(module);
         let old = self.current.write().expect("registry lock").insert(module.name().to_owned(), module.clone());

@@ -38,6 +38,9 @@ pub struct Prepared {
     /// Time to compile, or to load the cached artifact.
     pub load_time: Duration,
     pub imports: Vec<String>,
+    /// The compiled artifact, not cached yet: the registry caches it once
+    /// the module has passed its load-time exercise ([`Runtime::cache_artifact`]).
+    pub(crate) artifact: Option<Vec<u8>>,
 }
 
 type Job = Box<dyn FnOnce() + Send>;
@@ -124,8 +127,31 @@ impl Runtime {
     }
 
     /// Check and compile a module (a component, or a core module built with
-    /// the guest SDK, which is componentized first). Never instantiates.
+    /// the guest SDK, which is componentized first), and cache its artifact.
+    /// Never instantiates, so never exercises: for warming the cache with a
+    /// module known to be good. Loading goes through the registry, which
+    /// caches only what its exercise accepts.
     pub fn prepare(&self, bytes: &[u8]) -> Result<Prepared, LoadError> {
+        let mut prepared = self.prepare_uncached(bytes)?;
+        let artifact = prepared.artifact.take();
+        self.cache_artifact(&prepared.hash, artifact);
+        Ok(prepared)
+    }
+
+    /// Cache a compiled artifact under the module's content hash (nothing
+    /// when there is no cache or the artifact came from it). A module
+    /// refused later must never reach this: the cache would keep it.
+    pub(crate) fn cache_artifact(&self, hash: &str, artifact: Option<Vec<u8>>) {
+        if let (Some(cache), Some(artifact)) = (&self.cache, artifact)
+            && let Err(e) = cache.store(hash, &artifact)
+        {
+            tracing::warn!(dir = %cache.dir().display(), "could not cache a compiled module: {e}");
+        }
+    }
+
+    /// As [`Runtime::prepare`], holding the artifact in `Prepared` instead
+    /// of caching it.
+    pub(crate) fn prepare_uncached(&self, bytes: &[u8]) -> Result<Prepared, LoadError> {
         let started = Instant::now();
         let hash = content_hash(bytes);
         let is_component = wasmparser::Parser::is_component(bytes);
@@ -180,13 +206,7 @@ impl Runtime {
             .and_then(PluginPre::new)
             .map_err(|e| LoadError::WrongInterface { detail: format!("{e:#}") })?;
 
-        // Cache only what passed the checks.
-        if let (Some(cache), Some(artifact)) = (&self.cache, artifact)
-            && let Err(e) = cache.store(&hash, &artifact)
-        {
-            tracing::warn!(dir = %cache.dir().display(), "could not cache a compiled module: {e}");
-        }
-        Ok(Prepared { pre, hash, size: bytes.len(), cache_hit, load_time, imports })
+        Ok(Prepared { pre, hash, size: bytes.len(), cache_hit, load_time, imports, artifact })
     }
 }
 
