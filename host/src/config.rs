@@ -283,6 +283,13 @@ pub struct Table {
     /// Repair never deletes target rows of this table (it reports them).
     #[serde(default)]
     pub forbid_deletes: bool,
+    /// The table holds personal data: its findings keep the key, the
+    /// differing columns' names, the tag and the kind of difference, but no
+    /// values (in the state store, on Kafka, in logs and over HTTP); the
+    /// comparator's own reason text is dropped too, as a module may quote
+    /// values in it. The key stays: repair needs it to settle a finding.
+    #[serde(default)]
+    pub redact_values: bool,
 }
 
 impl Table {

@@ -2,7 +2,8 @@
 //! Go tool's event fields (`direction`, `type`, default topic `dbMove`) and
 //! adds what a consumer needs to act on it without re-reading both sides:
 //! the table, the differing columns with both values, the tag, the run and
-//! a stable id to de-duplicate at-least-once delivery.
+//! a stable id to de-duplicate at-least-once delivery. A table marked
+//! `redact_values` gets findings without values ([`Finding::without_values`]).
 
 use super::key::{Key, key_json, value_json};
 use movex_guest::OwnedValue;
@@ -107,6 +108,12 @@ pub struct Finding {
     pub reason: Option<String>,
     /// RFC 3339, UTC.
     pub detected_at: String,
+    /// The table is `redact_values`: `columns` name the differing columns
+    /// with `base` and `target` null on purpose, and a reason the comparator
+    /// wrote is left out. Absent (false) otherwise, so the shape other
+    /// consumers read is unchanged.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub redacted: bool,
 }
 
 impl Finding {
@@ -131,7 +138,21 @@ impl Finding {
             columns: Vec::new(),
             reason: None,
             detected_at: humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
+            redacted: false,
         }
+    }
+
+    /// The same finding with no row values: the column names stay, their
+    /// values become null; the key stays (repair needs it to find the row).
+    /// The caller decides about `reason` (a comparator's own text may quote
+    /// values; a host-written failure does not).
+    pub fn without_values(mut self) -> Self {
+        for c in &mut self.columns {
+            c.base = Json::Null;
+            c.target = Json::Null;
+        }
+        self.redacted = true;
+        self
     }
 
     /// The Kafka message key: `table:key` with the key as JSON.
@@ -168,6 +189,23 @@ mod tests {
         let json = serde_json::to_value(&a).unwrap();
         assert_eq!(json["direction"], "SRC");
         assert_eq!(json["type"], "neq");
+    }
+
+    #[test]
+    fn a_finding_without_values_keeps_key_and_column_names_only() {
+        let names = vec!["id".to_owned(), "email".to_owned()];
+        let base = [OwnedValue::Int(7), OwnedValue::Text("alice@example.com".into())];
+        let target = [OwnedValue::Int(7), OwnedValue::Text("bob@example.com".into())];
+        let f = Finding::new("r1", "users", Direction::Src, FindingType::Neq, &vec![OwnedValue::Int(7)])
+            .with_columns(&["email".to_owned()], &names, &base, &target);
+        let plain = serde_json::to_string(&f).unwrap();
+        assert!(plain.contains("alice@example.com") && !plain.contains("redacted"), "{plain}");
+        let json = serde_json::to_value(f.clone().without_values()).unwrap();
+        assert_eq!((&json["key"], &json["columns"][0]["column"], &json["redacted"]), (&serde_json::json!(7), &serde_json::json!("email"), &serde_json::json!(true)));
+        assert!(!json.to_string().contains("example.com"), "{json}");
+        assert_eq!(json["id"], serde_json::json!(f.id), "the same id: redelivery de-duplicates the same");
+        let back: Finding = serde_json::from_value(json).unwrap();
+        assert!(back.redacted);
     }
 
     #[test]

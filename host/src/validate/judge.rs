@@ -2,7 +2,9 @@
 //! module in one call, and every finding of the batch through its tagger.
 //! The module is looked up by name at each batch, so one swapped during a
 //! run serves from the next batch on. Guest calls are CPU work: they run on
-//! the blocking pool, never on the async reactor.
+//! the blocking pool, never on the async reactor. Every finding of a table
+//! leaves through here, so this is where a `redact_values` table's findings
+//! lose their values, before the store, Kafka, logs or HTTP see them.
 
 use super::finding::{Direction, Finding, FindingType};
 use super::key::{Key, key_json};
@@ -50,6 +52,8 @@ pub struct Judge {
     pub direction: Direction,
     pub run_id: String,
     pub table: String,
+    /// `[[tables]] redact_values`: findings keep no row values.
+    pub redact: bool,
 }
 
 impl Judge {
@@ -83,20 +87,24 @@ impl Judge {
             };
             let names = self.names();
             for ((key, base, target), outcome) in pending.pairs.into_iter().zip(outcomes) {
-                let (kind, reason, columns) = match outcome {
+                // Whether the reason is the module's own text, which may
+                // quote the values it saw; the host's account of a module
+                // failing (a timeout, a trap) does not.
+                let (kind, reason, columns, written_by_module) = match outcome {
                     PairOutcome::Equal => continue,
-                    PairOutcome::Different { columns, reason } => (FindingType::Neq, reason, columns),
-                    PairOutcome::Error { reason } => (FindingType::ComparatorError, reason, Vec::new()),
-                    PairOutcome::Failed(e) => (FindingType::ComparatorError, e.to_string(), Vec::new()),
+                    PairOutcome::Different { columns, reason } => (FindingType::Neq, reason, columns, true),
+                    PairOutcome::Error { reason } => (FindingType::ComparatorError, reason, Vec::new(), true),
+                    PairOutcome::Failed(e) => (FindingType::ComparatorError, e.to_string(), Vec::new(), false),
                 };
                 let mut f = Finding::new(&self.run_id, &self.table, self.direction, kind, &key)
                     .with_columns(&columns, &names, &base[..n], &target[..n]);
-                f.reason = Some(reason);
+                f.reason = (!(self.redact && written_by_module)).then_some(reason);
                 found.push((key, f, base));
             }
         }
         self.tag(&mut found);
-        Ok(found.into_iter().map(|(k, f, _)| (k, f)).collect())
+        let redact = self.redact;
+        Ok(found.into_iter().map(|(k, f, _)| (k, if redact { f.without_values() } else { f })).collect())
     }
 
     /// Attach the tagger's tag to each finding; a tagger that fails leaves

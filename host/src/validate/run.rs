@@ -202,6 +202,7 @@ impl Validator {
             direction,
             run_id: run_id.to_owned(),
             table: t.name.clone(),
+            redact: t.redact_values,
         })
     }
 
