@@ -14,8 +14,11 @@
 //! | `GET /discrepancies` | findings, paged (`after`, `limit`), by `table`, `type`, `tag`, `run` |
 //! | `GET /validations/current` `/history` `/metrics` `/openapi.json` | progress, transitions, Prometheus, API |
 //!
-//! - [`envelope`]: `{code, msg, data}`, strict JSON bodies (400 on a bad one).
-//! - [`auth`]: the bearer token on every mutating route and module upload.
+//! - [`envelope`]: `{code, msg, data}` for every answer, strict JSON bodies
+//!   (400 on a bad one, 413 over the limit), the framework's rejections too.
+//! - [`auth`]: the bearer token on every mutating route, module upload, and
+//!   every route that can answer with row data (`/discrepancies`,
+//!   `/repair/status`, `/validations/current`).
 //! - [`patterns`], [`validations`], [`repair`], [`modules`], [`status`]: the handlers.
 //!
 //! Security: listens on 127.0.0.1:8080 by default and refuses a
@@ -33,7 +36,6 @@ use crate::config::Http;
 use crate::migration::Migration;
 use anyhow::{Context, Result, bail};
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
 use axum::http::{StatusCode, Uri};
 use axum::routing::{get, post, put};
 use std::net::SocketAddr;
@@ -43,11 +45,22 @@ use std::sync::Arc;
 #[derive(Clone)]
 pub struct App {
     pub migration: Arc<Migration>,
+    /// `[http] max_upload_bytes` (or the caller's): the largest module upload.
+    pub max_upload_bytes: usize,
+    /// Held by a module upload or delete: the registry and the modules
+    /// directory change together.
+    pub modules_dir: Arc<tokio::sync::Mutex<()>>,
 }
 
-/// The routes; `token` guards the mutating ones when set.
+/// The routes; `token`, when set, guards the mutating ones and those that
+/// answer with row values. Also reports (as the fault `modules`) a modules
+/// directory that would not load as it serves now.
 pub fn router(migration: Arc<Migration>, token: Option<String>, max_upload_bytes: usize) -> Router {
-    let mutating = Router::new()
+    modules::check_dir(&migration);
+    // Behind the token: what changes the migration, and what shows row
+    // values (findings, their tags, repair plans and failures). What stays
+    // open answers monitoring: states, counts, health, metrics.
+    let guarded = Router::new()
         .route("/src_only", post(patterns::src_only))
         .route("/src_first", post(patterns::src_first))
         .route("/dst_first", post(patterns::dst_first))
@@ -62,6 +75,9 @@ pub fn router(migration: Arc<Migration>, token: Option<String>, max_upload_bytes
         .route("/repair/start", post(repair::start))
         .route("/repair/stop", post(repair::stop))
         .route("/modules/{name}", put(modules::put).delete(modules::delete))
+        .route("/discrepancies", get(validations::discrepancies))
+        .route("/validations/current", get(validations::current))
+        .route("/repair/status", get(repair::status))
         .layer(axum::middleware::from_fn_with_state(auth::Token(token.map(Arc::new)), auth::require));
     Router::new()
         .route("/status", get(status::status))
@@ -70,16 +86,13 @@ pub fn router(migration: Arc<Migration>, token: Option<String>, max_upload_bytes
         .route("/metrics", get(status::metrics))
         .route("/openapi.json", get(status::openapi))
         .route("/modules", get(modules::list))
-        .route("/discrepancies", get(validations::discrepancies))
-        .route("/validations/current", get(validations::current))
         .route("/history", get(patterns::history))
-        .route("/repair/status", get(repair::status))
-        .merge(mutating)
+        .merge(guarded)
         .fallback(|uri: Uri| async move {
             envelope::fail(StatusCode::NOT_FOUND, format!("no route {uri}; the routes are in GET /openapi.json"))
         })
-        .layer(DefaultBodyLimit::max(max_upload_bytes))
-        .with_state(App { migration })
+        .layer(axum::middleware::map_response(envelope::envelop_rejections))
+        .with_state(App { migration, max_upload_bytes, modules_dir: Arc::default() })
 }
 
 /// The address to listen on, refusing a non-loopback one without a token.

@@ -1,8 +1,10 @@
 //! Moving the migration: the pattern routes (`POST /src_only`, ...),
-//! `/auto-migrate` (and its cancel) and `GET /history`.
+//! `/auto-migrate` (and its cancel) and `GET /history`. A move the state
+//! machine refuses is 409; a state store that fails under it is 503.
 
-use super::envelope::{Body, Reply, fail, ok};
+use super::envelope::{Body, Reply, fail, ok, store_failed};
 use super::App;
+use crate::migration::state::MoveRefused;
 use crate::migration::{Pattern, State};
 use axum::extract::State as Shared;
 use axum::http::StatusCode;
@@ -19,38 +21,35 @@ pub struct MoveBody {
     pub reason: Option<String>,
 }
 
-async fn move_to(app: App, pattern: Pattern, body: MoveBody) -> Reply {
-    let by = format!("POST /{pattern}");
+async fn move_to(app: App, to: State, body: MoveBody) -> Reply {
+    let by = format!("POST /{to}");
     let reason = body.reason.unwrap_or_else(|| format!("requested by {by}"));
-    match app.migration.move_to(pattern.state(), body.force, &reason, &by).await {
+    match app.migration.move_to(to, body.force, &reason, &by).await {
         Ok(t) => ok(t),
-        Err(e) => fail(StatusCode::CONFLICT, format!("{e:#}")),
+        Err(e) if e.downcast_ref::<MoveRefused>().is_some() => fail(StatusCode::CONFLICT, format!("{e:#}")),
+        Err(e) => store_failed(&format!("moving to {to}"), &e),
     }
 }
 
 pub async fn src_only(Shared(app): Shared<App>, Body(b): Body<MoveBody>) -> Reply {
-    move_to(app, Pattern::SrcOnly, b).await
+    move_to(app, Pattern::SrcOnly.state(), b).await
 }
 
 pub async fn src_first(Shared(app): Shared<App>, Body(b): Body<MoveBody>) -> Reply {
-    move_to(app, Pattern::SrcFirst, b).await
+    move_to(app, Pattern::SrcFirst.state(), b).await
 }
 
 pub async fn dst_first(Shared(app): Shared<App>, Body(b): Body<MoveBody>) -> Reply {
-    move_to(app, Pattern::DstFirst, b).await
+    move_to(app, Pattern::DstFirst.state(), b).await
 }
 
 pub async fn dst_only(Shared(app): Shared<App>, Body(b): Body<MoveBody>) -> Reply {
-    move_to(app, Pattern::DstOnly, b).await
+    move_to(app, Pattern::DstOnly.state(), b).await
 }
 
 /// `POST /completed`: the last step, from `dst_only`.
 pub async fn completed(Shared(app): Shared<App>, Body(b): Body<MoveBody>) -> Reply {
-    let reason = b.reason.unwrap_or_else(|| "requested by POST /completed".into());
-    match app.migration.move_to(State::Completed, b.force, &reason, "POST /completed").await {
-        Ok(t) => ok(t),
-        Err(e) => fail(StatusCode::CONFLICT, format!("{e:#}")),
-    }
+    move_to(app, State::Completed, b).await
 }
 
 pub async fn auto_migrate(Shared(app): Shared<App>) -> Reply {
@@ -67,6 +66,6 @@ pub async fn auto_migrate_cancel(Shared(app): Shared<App>) -> Reply {
 pub async fn history(Shared(app): Shared<App>) -> Reply {
     match app.migration.store.history(1000).await {
         Ok(h) => ok(h),
-        Err(e) => fail(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}")),
+        Err(e) => store_failed("reading the history", &e),
     }
 }

@@ -3,7 +3,7 @@
 //! `/openapi.json`.
 
 use super::App;
-use super::envelope::{Envelope, Reply, fail, ok};
+use super::envelope::{Envelope, Reply, ok, store_failed};
 use axum::extract::State as Shared;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -11,14 +11,14 @@ use axum::response::{IntoResponse, Response};
 pub async fn status(Shared(app): Shared<App>) -> Reply {
     match app.migration.status().await {
         Ok(s) => ok(s),
-        Err(e) => fail(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}")),
+        Err(e) => store_failed("reading the status", &e),
     }
 }
 
 pub async fn stats(Shared(app): Shared<App>) -> Reply {
     match app.migration.status().await {
         Ok(s) => ok(s.migration_stats),
-        Err(e) => fail(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}")),
+        Err(e) => store_failed("reading the statistics", &e),
     }
 }
 
@@ -29,6 +29,11 @@ pub async fn health(Shared(app): Shared<App>) -> Reply {
     let m = &app.migration;
     let db = m.pool.health().await;
     let warmup = m.validator.warmup();
+    // A modules directory fixed by hand is seen here, not only at the next
+    // upload; looked at only while out of step (it reads every module file).
+    if m.faults.list().contains_key(super::modules::FAULT) {
+        super::modules::check_dir(m);
+    }
     let faults = m.faults.list();
     let healthy = db.healthy && faults.is_empty();
     let mut data = serde_json::json!({
@@ -57,7 +62,7 @@ pub async fn health(Shared(app): Shared<App>) -> Reply {
 pub async fn metrics(Shared(app): Shared<App>) -> Response {
     match app.migration.metrics_text().await {
         Ok(text) => ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], text).into_response(),
-        Err(e) => fail(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}")).into_response(),
+        Err(e) => store_failed("reading the metrics", &e).into_response(),
     }
 }
 

@@ -1,10 +1,12 @@
 //! Validation routes: `POST /full/start`, `/full/stop`, `/incr/start`
 //! (`{"utime": <epoch ms>, "interval": <ms>}`; interval <= 0 runs once to
 //! the present), `/incr/stop`; `GET /validations/current`; and
-//! `GET /discrepancies` (paged, filtered by table, type, tag, run).
+//! `GET /discrepancies` (paged, filtered by table, type, tag, run). Both
+//! GET routes are behind the token: findings carry row values, and the
+//! progress counts findings by tag (a tag is a column's value).
 
 use super::App;
-use super::envelope::{Body, Reply, bad_request, fail, ok};
+use super::envelope::{Body, Reply, bad_request, fail, ok, store_failed};
 use crate::store::findings::FindingFilter;
 use crate::validate::{FindingType, RunMode};
 use axum::extract::Query;
@@ -25,19 +27,40 @@ pub async fn full_stop(Shared(app): Shared<App>) -> Reply {
     ok(serde_json::json!({"stopped": app.migration.stop_validation(true).await}))
 }
 
+/// `utime`'s range: 0001-01-01 to 9999-12-31T23:59:59.999, in epoch ms.
+const UTIME_MIN: i64 = -62_135_596_800_000;
+const UTIME_MAX: i64 = 253_402_300_799_999;
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IncrBody {
     /// Epoch milliseconds to start from.
+    #[serde(default, deserialize_with = "whole")]
     pub utime: Option<i64>,
     /// Milliseconds between rounds; <= 0 runs once.
+    #[serde(default, deserialize_with = "whole")]
     pub interval: Option<i64>,
+}
+
+/// A whole number as JSON counts one: `5` or `5.0` (what some encoders, and
+/// JSON Schema, take for an integer); null is absent.
+fn whole<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    use serde::de::Error;
+    let Some(n) = Option::<serde_json::Number>::deserialize(d)? else { return Ok(None) };
+    // Beyond ±2^63 a float has no i64; within it, a whole float converts exactly enough.
+    let float = || n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.2e18).map(|f| f as i64);
+    n.as_i64().or_else(float).map(Some).ok_or_else(|| D::Error::custom(format!("{n}: expected a whole number of milliseconds")))
 }
 
 pub async fn incr_start(Shared(app): Shared<App>, Body(b): Body<IncrBody>) -> Reply {
     let Some(since_ms) = b.utime else {
         return bad_request("`utime` (epoch milliseconds to validate from) is required; `interval` (ms, <= 0: once) is optional");
     };
+    // Years 1 to 9999: what a DATETIME column can hold, and far from the
+    // arithmetic's limits when the bound is converted to the column's unit.
+    if !(UTIME_MIN..=UTIME_MAX).contains(&since_ms) {
+        return bad_request(format!("utime {since_ms}: epoch milliseconds from {UTIME_MIN} (year 1) to {UTIME_MAX} (year 9999)"));
+    }
     let interval = Duration::from_millis(b.interval.unwrap_or(0).max(0) as u64);
     match app.migration.start_validation(RunMode::Incr { since_ms, interval }).await {
         Ok(()) => ok(serde_json::json!({"started": "incr", "utime": since_ms, "interval": interval.as_millis() as u64})),
@@ -63,8 +86,36 @@ pub async fn discrepancies(Shared(app): Shared<App>, query: Result<Query<Finding
     {
         return bad_request(format!("type {t:?}: expected target_missing, base_missing, neq or comparator_error"));
     }
+    if let Some(n) = filter.limit
+        && !(1..=1000).contains(&n)
+    {
+        return bad_request(format!("limit {n}: a page holds 1 to 1000 findings (default 100)"));
+    }
+    // No state store takes a NUL inside a string (PostgreSQL refuses it):
+    // a filter holding one cannot match, and is a mistake.
+    if [&filter.table, &filter.tag, &filter.run].into_iter().flatten().any(|s| s.contains('\0')) {
+        return bad_request("table, tag and run cannot hold a NUL character");
+    }
     match app.migration.store.query_findings(&filter).await {
-        Ok((items, next)) => ok(serde_json::json!({"items": items, "next": next})),
-        Err(e) => fail(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}")),
+        Ok((items, next)) => {
+            // Findings stored before a table was marked `redact_values` still
+            // hold values: they leave without them all the same.
+            let redacted: Vec<&str> =
+                app.migration.config.tables.iter().filter(|t| t.redact_values).map(|t| t.name.as_str()).collect();
+            let items: Vec<_> = items
+                .into_iter()
+                .map(|f| {
+                    if !redacted.contains(&f.table.as_str()) || f.redacted {
+                        return f;
+                    }
+                    // Which reason the module wrote is not known any more: none is kept.
+                    let mut f = f.without_values();
+                    f.reason = None;
+                    f
+                })
+                .collect();
+            ok(serde_json::json!({"items": items, "next": next}))
+        }
+        Err(e) => store_failed("reading the findings", &e),
     }
 }

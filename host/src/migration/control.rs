@@ -132,10 +132,10 @@ impl Migration {
         let _guard = self.moving.lock().await;
         let (from, _) = self.store.migration_state().await?;
         if from == to {
-            bail!("the migration is already in {to}");
+            bail!(super::state::MoveRefused(format!("the migration is already in {to}")));
         }
         if !force && let Err(e) = from.may_go(to) {
-            bail!(e);
+            bail!(super::state::MoveRefused(e));
         }
         let t = self.store.record_transition(from, to, reason, by, force).await?;
         self.pool.set_pattern(to.pattern());

@@ -8,6 +8,15 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+/// A move the state machine refuses as things stand (already there, not
+/// one step, moved meanwhile): the caller's request conflicts with the
+/// state (HTTP 409). Any other error from a move is the state store
+/// failing (HTTP 503). Typed so callers tell the two apart without reading
+/// the text.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct MoveRefused(pub String);
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum State {
