@@ -20,13 +20,18 @@ const TABLE: &str = "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT, tier
 
 /// Source and destination with 50 equal rows; `diff` corrupts two on the destination.
 async fn setup(dir: &Path, diff: bool, extra: &str) -> Config {
+    setup_table(dir, diff, extra, "").await
+}
+
+/// As [`setup`], with `table_extra` added to the `users` table's section.
+async fn setup_table(dir: &Path, diff: bool, extra: &str, table_extra: &str) -> Config {
     let rows: Vec<String> = (1..=50).map(|i| format!("({i}, 'user{i}', 'gold', {})", 1000 + i)).collect();
     let insert = format!("INSERT INTO users VALUES {};", rows.join(", "));
     let src = dbs::sqlite(dir, "src", &format!("{TABLE}{insert}")).await;
     let corrupt = if diff { "UPDATE users SET name = 'corrupt' WHERE id IN (3, 30);" } else { "" };
     let dst = dbs::sqlite(dir, "dst", &format!("{TABLE}{insert}{corrupt}")).await;
-    let table = "[[tables]]\nname = \"users\"\nkey = [\"id\"]\nutime = { column = \"utime\", unit = \"ms\" }\ncomparator = \"exact\"\ntagger = \"tag-by-column\"\n";
-    let (path, _) = dbs::config(dir, &src, &dst, &format!("[policy]\ninterval_ms = 0\n{extra}"), table);
+    let table = format!("[[tables]]\nname = \"users\"\nkey = [\"id\"]\nutime = {{ column = \"utime\", unit = \"ms\" }}\ncomparator = \"exact\"\ntagger = \"tag-by-column\"\n{table_extra}\n");
+    let (path, _) = dbs::config(dir, &src, &dst, &format!("[policy]\ninterval_ms = 0\n{extra}"), &table);
     Config::load(&path).unwrap()
 }
 
@@ -222,14 +227,15 @@ async fn repair_routes_start_report_and_stop_and_count_outcomes_in_the_metrics_a
     let (app, m) = start(setup(dir.path(), true, "").await, None).await;
     call(&app, "POST", "/full/start", "", None).await;
     wait_for(&app, "a full run", |d| d["migration_stats"]["full_validation_runs"] == 1).await;
-    for (body, needle) in [
-        (r#"{"from": "nowhere"}"#, "unknown variant `nowhere`"),
-        (r#"{"dryrun": true}"#, "unknown field `dryrun`"),
-        (r#"{"from": "kafka"}"#, "needs an [events.kafka] section"),
-        (r#"{"table": "nope"}"#, "table \"nope\" is not configured"),
+    for (body, needle, status, code) in [
+        (r#"{"from": "nowhere"}"#, "unknown variant `nowhere`", StatusCode::BAD_REQUEST, 400),
+        (r#"{"dryrun": true}"#, "unknown field `dryrun`", StatusCode::BAD_REQUEST, 400),
+        // Well formed, not servable as configured.
+        (r#"{"from": "kafka"}"#, "needs an [events.kafka] section", StatusCode::UNPROCESSABLE_ENTITY, 5),
+        (r#"{"table": "nope"}"#, "table \"nope\" is not configured", StatusCode::UNPROCESSABLE_ENTITY, 5),
     ] {
-        let (code, r) = call(&app, "POST", "/repair/start", body, None).await;
-        assert_eq!((code, &r["code"]), (StatusCode::BAD_REQUEST, &json!(400)), "{body}: {r}");
+        let (status_got, r) = call(&app, "POST", "/repair/start", body, None).await;
+        assert_eq!((status_got, &r["code"]), (status, &json!(code)), "{body}: {r}");
         assert!(r["msg"].as_str().unwrap().contains(needle), "{body}: {r}");
     }
     // A dry run plans both repairs and changes nothing.
@@ -396,4 +402,228 @@ async fn starting_a_validation_cancels_the_previous_one_and_starts_and_stops_do_
     }
     call(&app, "POST", "/full/stop", "", None).await;
     assert!(m.current().await.iter().all(|c| !c.running), "a run outlived the last stop");
+}
+
+/// Send a request as built; status, headers and body (JSON, else text).
+async fn send(app: &Router, req: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Value) {
+    let resp = app.clone().oneshot(req).await.unwrap();
+    let (status, headers) = (resp.status(), resp.headers().clone());
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    (status, headers, serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned())))
+}
+
+/// Whether `r` is the envelope `{code, msg, data}` with this code.
+fn is_envelope(r: &Value, code: i64) -> bool {
+    r["code"] == json!(code) && r["msg"].is_string() && r.get("data").is_some()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_a_token_routes_that_answer_with_row_data_need_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, _) = start(setup(dir.path(), true, "").await, Some("s3cret")).await;
+    assert_eq!(call(&app, "POST", "/full/start", "", Some("s3cret")).await.0, StatusCode::OK);
+    wait_for(&app, "a full run", |d| d["migration_stats"]["full_validation_runs"] == 1).await;
+    // Findings hold row values; the progress counts them by tag (a
+    // column's value); a repair's plan and failures quote rows.
+    for uri in ["/discrepancies", "/validations/current", "/repair/status"] {
+        for token in [None, Some("wrong")] {
+            let (code, r) = call(&app, "GET", uri, "", token).await;
+            assert_eq!((code, &r["code"]), (StatusCode::UNAUTHORIZED, &json!(401)), "GET {uri} with {token:?}: {r}");
+            assert!(!r.to_string().contains("corrupt"), "no row data in the refusal: {r}");
+        }
+        let (code, r) = call(&app, "GET", uri, "", Some("s3cret")).await;
+        assert_eq!((code, &r["code"]), (StatusCode::OK, &json!(0)), "GET {uri} with the token: {r}");
+    }
+    let (_, r) = call(&app, "GET", "/discrepancies", "", Some("s3cret")).await;
+    assert_eq!(r["data"]["items"].as_array().unwrap().len(), 2, "{r}");
+    // Monitoring stays open: states, counts, health, metrics.
+    for uri in ["/status", "/stats", "/health", "/metrics", "/history", "/modules", "/openapi.json"] {
+        assert_eq!(call(&app, "GET", uri, "", None).await.0, StatusCode::OK, "GET {uri} without a token");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_table_with_redact_values_gets_findings_with_column_names_and_no_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = setup_table(dir.path(), true, "", "redact_values = true").await;
+    // Personal data on the source: row 3 differs on the destination
+    // ('corrupt'), as does row 30 ('user30' against 'corrupt').
+    dbs::exec(&config.source.url, "UPDATE users SET name = 'alice@example.com SSN 123-45-6789' WHERE id = 3").await;
+    let state = config.state.url.clone();
+    let (app, _) = start(config, None).await;
+    assert_eq!(call(&app, "POST", "/full/start", "", None).await.0, StatusCode::OK);
+    wait_for(&app, "a full run", |d| d["migration_stats"]["full_validation_runs"] == 1).await;
+    let values = ["alice", "123-45-6789", "user30", "corrupt"];
+    // In the state store (which Kafka delivery reads from, as it is).
+    let stored = dbs::query_strings(&state, "SELECT body FROM movex_findings ORDER BY seq").await;
+    assert_eq!(stored.len(), 2, "{stored:?}");
+    for body in &stored {
+        assert!(values.iter().all(|v| !body.contains(v)), "a stored finding holds a value: {body}");
+        let f: Value = serde_json::from_str(body).unwrap();
+        assert_eq!((&f["type"], &f["columns"][0]["column"], &f["redacted"]), (&json!("neq"), &json!("name"), &json!(true)), "{f}");
+        assert_eq!((&f["columns"][0]["base"], &f["columns"][0]["target"]), (&Value::Null, &Value::Null), "{f}");
+    }
+    // Over HTTP: the key stays (repair needs it to settle the finding), and the tag.
+    let (_, r) = call(&app, "GET", "/discrepancies", "", None).await;
+    let text = r.to_string();
+    assert!(values.iter().all(|v| !text.contains(v)), "a value over HTTP: {text}");
+    let items = r["data"]["items"].as_array().unwrap();
+    let keys: Vec<&Value> = items.iter().map(|f| &f["key"]).collect();
+    assert_eq!(keys, [&json!(3), &json!(30)], "{r}");
+    assert!(items.iter().all(|f| f["columns"][0]["column"] == "name" && f["tag"] == "gold"), "{r}");
+    // Repair settles them by key all the same.
+    call(&app, "POST", "/repair/start", "", None).await;
+    let s = repair_done(&app).await;
+    assert_eq!(s["outcomes"], json!({"repaired": 2}), "{s}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_state_store_that_fails_under_a_move_is_503_with_the_cause_and_a_refused_move_409() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = setup(dir.path(), false, "").await;
+    let state = config.state.url.clone();
+    let (app, _) = start(config, None).await;
+    // The store stops taking transitions (as an unwritable or unreachable one would).
+    dbs::exec(&state, "DROP TABLE movex_transitions").await;
+    let (code, r) = call(&app, "POST", "/src_only", "", None).await;
+    assert_eq!((code, &r["code"]), (StatusCode::SERVICE_UNAVAILABLE, &json!(5)), "{r}");
+    let msg = r["msg"].as_str().unwrap();
+    assert!(msg.contains("state store") && msg.contains("movex_transitions"), "names the store and the cause: {msg}");
+    let (_, s) = call(&app, "GET", "/status", "", None).await;
+    assert_eq!(s["data"]["current_state"], "initial", "nothing moved: {s}");
+    // A move the state machine refuses is still a conflict.
+    let (code, r) = call(&app, "POST", "/dst_only", "", None).await;
+    assert_eq!((code, &r["code"]), (StatusCode::CONFLICT, &json!(5)), "{r}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn oversized_bodies_and_other_refused_requests_get_the_envelope_saying_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, _) = start(setup(dir.path(), false, "").await, None).await;
+    // A JSON body far over its limit: 413 (not 400), with the limit.
+    let big = format!("{{\"reason\": \"{}\"}}", "x".repeat(2 << 20));
+    for declared in [true, false] {
+        let mut req = Request::post("/src_only").header("content-type", "application/json");
+        if declared {
+            req = req.header("content-length", big.len());
+        }
+        let (code, _, r) = send(&app, req.body(Body::from(big.clone())).unwrap()).await;
+        assert_eq!(code, StatusCode::PAYLOAD_TOO_LARGE, "declared {declared}: {r}");
+        assert!(is_envelope(&r, 413), "{r}");
+        assert!(r["msg"].as_str().unwrap().contains("limit of 65536 bytes"), "{r}");
+    }
+    // A module over [http] max_upload_bytes (1 MiB here).
+    let (code, _, r) = send(&app, Request::put("/modules/big").body(Body::from(vec![0u8; (1 << 20) + 1])).unwrap()).await;
+    assert_eq!(code, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(is_envelope(&r, 413), "{r}");
+    let msg = r["msg"].as_str().unwrap();
+    assert!(msg.contains("1048576") && msg.contains("max_upload_bytes"), "{msg}");
+    // A method the path does not take: 405, the Allow header, the envelope.
+    let (code, headers, r) = send(&app, Request::get("/src_only").body(Body::empty()).unwrap()).await;
+    assert_eq!(code, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(headers["allow"], "POST");
+    assert!(is_envelope(&r, 405) && r["msg"].as_str().unwrap().contains("Allow header"), "{r}");
+    // A path segment that does not decode.
+    let (code, _, r) = send(&app, Request::delete("/modules/%FF").body(Body::empty()).unwrap()).await;
+    assert_eq!(code, StatusCode::BAD_REQUEST);
+    assert!(is_envelope(&r, 400), "{r}");
+    // Out of range: a page size, a start time.
+    for (method, uri, body) in [("GET", "/discrepancies?limit=0", ""), ("GET", "/discrepancies?limit=1001", ""), ("POST", "/incr/start", r#"{"utime": 9223372036854775807}"#)] {
+        let (code, r) = call(&app, method, uri, body, None).await;
+        assert_eq!(code, StatusCode::BAD_REQUEST, "{method} {uri} {body}: {r}");
+        assert!(is_envelope(&r, 400), "{r}");
+    }
+}
+
+/// The modules directory's `.wasm` files, by file name.
+fn module_files(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".wasm"))
+        .collect();
+    names.sort();
+    names
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_module_name_keeps_one_file_across_uploads_deletes_and_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = setup(dir.path(), false, "").await;
+    let modules = config.modules.dir.clone();
+    // As cargo names it: the file is not called after the module (`probe`).
+    std::fs::write(modules.join("fixture_probe_a.wasm"), movex_tests::wasm_bytes("fixture-probe-a")).unwrap();
+    let put = |app: &Router, package: &str| {
+        let req = Request::put("/modules/probe").body(Body::from(movex_tests::wasm_bytes(package))).unwrap();
+        let app = app.clone();
+        async move { send(&app, req).await }
+    };
+    {
+        let (app, _) = start(config.clone(), None).await;
+        let (code, _, r) = put(&app, "fixture-probe-b").await;
+        assert_eq!(code, StatusCode::OK, "{r}");
+        assert_eq!(module_files(&modules), ["exact.wasm", "probe.wasm", "tag-by-column.wasm", "tolerant.wasm"], "the old file went: {r}");
+        let (code, h) = call(&app, "GET", "/health", "", None).await;
+        assert_eq!(code, StatusCode::OK, "{h}");
+    }
+    // A restart loads what served, with no warm-up error.
+    let b_hash = {
+        let (app, m) = start(config.clone(), None).await;
+        let (code, h) = call(&app, "GET", "/health", "", None).await;
+        assert_eq!((code, &h["data"]["warmup"]["status"]), (StatusCode::OK, &json!("completed")), "{h}");
+        let hash = m.validator.registry().get("probe").expect("probe loads again").hash.clone();
+        assert_eq!(hash, movex::wasm::cache::content_hash(&movex_tests::wasm_bytes("fixture-probe-b")));
+        // Deleted stays deleted: the file goes with it.
+        let (code, r) = call(&app, "DELETE", "/modules/probe", "", None).await;
+        assert_eq!(code, StatusCode::OK, "{r}");
+        hash
+    };
+    assert!(!b_hash.is_empty());
+    let (app, m) = start(config.clone(), None).await;
+    assert!(m.validator.registry().get("probe").is_none(), "a deleted module came back after a restart");
+    assert_eq!(call(&app, "GET", "/health", "", None).await.0, StatusCode::OK);
+    // Deleting a module loaded from a file of another name removes that file.
+    std::fs::copy(movex_tests::wasm("fixture-probe-a"), modules.join("fixture_probe_a.wasm")).unwrap();
+    let (app, _) = start(config.clone(), None).await;
+    assert_eq!(call(&app, "DELETE", "/modules/probe", "", None).await.0, StatusCode::OK);
+    assert!(!modules.join("fixture_probe_a.wasm").exists(), "{:?}", module_files(&modules));
+    let (_, m) = start(config, None).await;
+    assert!(m.validator.registry().get("probe").is_none(), "a deleted module came back after a restart");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_warm_up_error_makes_health_unhealthy_until_the_directory_is_fixed() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = setup(dir.path(), false, "").await;
+    let modules = config.modules.dir.clone();
+    std::fs::write(modules.join("junk.wasm"), b"not wasm at all").unwrap();
+    // Two files of one module: only one would load.
+    std::fs::copy(modules.join("exact.wasm"), modules.join("exact-again.wasm")).unwrap();
+    let (app, _) = start(config, None).await;
+    let (code, h) = call(&app, "GET", "/health", "", None).await;
+    assert_eq!((code, &h["code"]), (StatusCode::SERVICE_UNAVAILABLE, &json!(5)), "{h}");
+    let cause = h["data"]["faults"]["modules"]["cause"].as_str().unwrap_or_default().to_owned();
+    assert!(cause.contains("junk.wasm") && cause.contains("refused at warm-up"), "names the file and why: {h}");
+    assert!(cause.contains("exact-again.wasm"), "names the duplicate: {h}");
+    // Fixed by hand: /health sees it.
+    std::fs::remove_file(modules.join("junk.wasm")).unwrap();
+    std::fs::remove_file(modules.join("exact-again.wasm")).unwrap();
+    let (code, h) = call(&app, "GET", "/health", "", None).await;
+    assert_eq!(code, StatusCode::OK, "{h}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_module_the_exercise_refuses_leaves_no_compiled_artifact() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = setup(dir.path(), false, "").await;
+    let cache = config.modules.dir.join(".cache");
+    let (app, _) = start(config, None).await;
+    let artifacts = || std::fs::read_dir(&cache).unwrap().filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "cwasm")).count();
+    let before = artifacts();
+    assert_eq!(before, 3, "the three example modules");
+    let req = Request::put("/modules/fixture-panic").body(Body::from(movex_tests::wasm_bytes("fixture-panic"))).unwrap();
+    let (code, _, r) = send(&app, req).await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{r}");
+    assert_eq!(artifacts(), before, "a refused module left a compiled artifact in {}", cache.display());
+    assert!(!module_files(&dir.path().join("modules")).contains(&"fixture-panic.wasm".to_owned()));
 }
