@@ -16,9 +16,20 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use std::time::Duration;
 
-pub async fn full_start(Shared(app): Shared<App>) -> Reply {
-    match app.migration.start_validation(RunMode::Full).await {
-        Ok(()) => ok(serde_json::json!({"started": "full"})),
+/// Optional body of `POST /full/start`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FullBody {
+    /// Start every table from its first row, ignoring checkpoints (only
+    /// such a run counts toward promotion). Default false: tables with a
+    /// checkpoint resume there, and the answer says which.
+    #[serde(default)]
+    pub restart: bool,
+}
+
+pub async fn full_start(Shared(app): Shared<App>, Body(b): Body<FullBody>) -> Reply {
+    match app.migration.start_validation(RunMode::Full, b.restart).await {
+        Ok(started) => ok(started),
         Err(e) => fail(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}")),
     }
 }
@@ -62,8 +73,8 @@ pub async fn incr_start(Shared(app): Shared<App>, Body(b): Body<IncrBody>) -> Re
         return bad_request(format!("utime {since_ms}: epoch milliseconds from {UTIME_MIN} (year 1) to {UTIME_MAX} (year 9999)"));
     }
     let interval = Duration::from_millis(b.interval.unwrap_or(0).max(0) as u64);
-    match app.migration.start_validation(RunMode::Incr { since_ms, interval }).await {
-        Ok(()) => ok(serde_json::json!({"started": "incr", "utime": since_ms, "interval": interval.as_millis() as u64})),
+    match app.migration.start_validation(RunMode::Incr { since_ms, interval }, false).await {
+        Ok(_) => ok(serde_json::json!({"started": "incr", "utime": since_ms, "interval": interval.as_millis() as u64})),
         Err(e) => fail(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}")),
     }
 }

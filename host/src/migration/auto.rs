@@ -5,6 +5,13 @@
 //! or pause, and rolls back when the policy says so — always saying why.
 //! With `[repair] auto`, differences are first repaired and the state
 //! validated again, up to `[repair] max_rounds` times per state.
+//!
+//! Each step is persisted as it begins (`auto_migrate` in the state store,
+//! shown in `/status`), so a movex that was killed knows where its
+//! auto-migrate was: `movex serve` resumes it at start (the plan is driven
+//! by the persisted state, so it continues from there), or with
+//! `[policy] resume_auto_migrate = false` reports it `interrupted` at that
+//! step. Its validations are the current full validation while they run.
 
 use super::control::Migration;
 use super::state::State;
@@ -16,10 +23,15 @@ use tokio_util::sync::CancellationToken;
 /// Where auto-migrate is, as `/status` and the demo show it.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct AutoStatus {
-    /// `running`, `completed`, `held`, `rolled_back`, `cancelled` or `failed`.
+    /// `running`, `completed`, `held`, `rolled_back`, `cancelled`,
+    /// `failed` or `interrupted`.
     pub status: String,
     pub state: String,
     pub reason: String,
+    /// The step it is at (or ended at): `moving`, `soaking`, `validating`,
+    /// `repairing`, `consulting the policy`.
+    #[serde(default)]
+    pub step: String,
 }
 
 impl Migration {
@@ -37,7 +49,7 @@ impl Migration {
             async move {
                 let outcome = match me.clone().auto_migrate(cancel).await {
                     Ok(s) => s,
-                    Err(e) => AutoStatus { status: "failed".into(), state: String::new(), reason: format!("{e:#}") },
+                    Err(e) => AutoStatus { status: "failed".into(), state: String::new(), reason: format!("{e:#}"), step: String::new() },
                 };
                 tracing::info!(status = %outcome.status, state = %outcome.state, reason = %outcome.reason, "auto-migrate ended");
                 let _ = me.record_auto(&outcome).await;
@@ -60,9 +72,24 @@ impl Migration {
         self.store.set_meta("auto_migrate", &serde_json::to_string(s)?).await
     }
 
+    /// At start: an auto-migrate the last process left `running` was cut
+    /// off by a crash or a kill. Resume it, or (configured) report it
+    /// interrupted at its step.
+    pub async fn resume_auto_migrate(self: &Arc<Self>) -> Result<()> {
+        let Some(was) = self.auto_status().await?.filter(|s| s.status == "running") else { return Ok(()) };
+        let at = format!("{} in {}", if was.step.is_empty() { "in progress" } else { &was.step }, was.state);
+        if self.config.policy.resume_auto_migrate {
+            tracing::warn!(at = %at, "auto-migrate was running when movex stopped; resuming it");
+            return self.start_auto_migrate().await;
+        }
+        let reason = format!("interrupted at {at} when movex stopped; POST /auto-migrate continues from the current state");
+        self.record_auto(&AutoStatus { status: "interrupted".into(), reason, ..was }).await
+    }
+
     async fn auto_migrate(self: Arc<Self>, cancel: CancellationToken) -> Result<AutoStatus> {
         let by = "auto-migrate";
-        let end = |status: &str, state: State, reason: String| AutoStatus { status: status.into(), state: state.as_str().into(), reason };
+        let end = |status: &str, state: State, reason: String| AutoStatus { status: status.into(), state: state.as_str().into(), reason, step: String::new() };
+        let at = |state: State, step: &str| AutoStatus { status: "running".into(), state: state.as_str().into(), reason: "in progress".into(), step: step.into() };
         let repair = &self.config.repair;
         // Repair rounds in the current state.
         let mut rounds = (State::Initial, 0);
@@ -71,7 +98,7 @@ impl Migration {
             if rounds.0 != state {
                 rounds = (state, 0);
             }
-            self.record_auto(&end("running", state, "in progress".into())).await?;
+            self.record_auto(&at(state, if matches!(state, State::SrcFirst | State::DstFirst) { "soaking" } else { "moving" })).await?;
             if cancel.is_cancelled() {
                 return Ok(end("cancelled", state, "cancelled on request".into()));
             }
@@ -88,6 +115,7 @@ impl Migration {
                         _ = tokio::time::sleep(soak) => {}
                         _ = cancel.cancelled() => return Ok(end("cancelled", state, "cancelled on request".into())),
                     }
+                    self.record_auto(&at(state, "validating")).await?;
                     let report = self.validate_now(cancel.child_token()).await?;
                     if cancel.is_cancelled() {
                         return Ok(end("cancelled", state, "cancelled on request".into()));
@@ -96,13 +124,18 @@ impl Migration {
                         let why: Vec<String> = report.tables.iter().filter_map(|t| t.error.clone()).collect();
                         return Ok(end("held", state, format!("validation failed: {}", why.join("; "))));
                     }
+                    if let Some(t) = report.tables.iter().find(|t| t.status != "completed") {
+                        return Ok(end("held", state, format!("the validation did not cover every row (table {} {}); POST /auto-migrate to run it again", t.table, t.status)));
+                    }
                     let found = report.total_findings();
                     if found > 0 && repair.auto && rounds.1 < repair.max_rounds {
                         rounds.1 += 1;
+                        self.record_auto(&at(state, &format!("repairing (round {})", rounds.1))).await?;
                         let summary = self.repair.repairer(false).pass(None, &cancel).await?;
                         tracing::info!(round = rounds.1, found, outcomes = ?summary.outcomes, "auto-migrate repaired; validating again");
                         continue;
                     }
+                    self.record_auto(&at(state, "consulting the policy")).await?;
                     let decided = self.consult("auto-migrate, after a full validation", false).await?;
                     match (decided.action.as_str(), decided.to.as_deref().and_then(State::parse)) {
                         ("rollback", Some(to)) => {

@@ -107,13 +107,14 @@ impl Migration {
         let (state, _) = store.migration_state().await?;
         pool.set_pattern(state.pattern());
         tracing::info!(state = state.as_str(), pattern = state.pattern().as_str(), "migration state restored");
+        let faults = pool.faults().clone();
         Ok(Arc::new(Migration {
             config,
             store,
             pool,
             validator,
             repair,
-            faults: Arc::default(),
+            faults,
             scheduler: Scheduler::default(),
             registry: Mutex::new(registry),
             started: Instant::now(),
@@ -136,6 +137,16 @@ impl Migration {
         }
         if !force && let Err(e) = from.may_go(to) {
             bail!(super::state::MoveRefused(e));
+        }
+        // A write one side missed that is not in the store yet is invisible
+        // to validation and repair: moving forward now would leave it behind.
+        let waiting = self.pool.journal().waiting();
+        if waiting > 0 && from.is_forward(to) {
+            bail!(super::state::MoveRefused(format!(
+                "{from} -> {to} refused: {waiting} journal entries are not in the state store yet (they wait in {}); \
+                 moves forward wait until the store takes them (GET /health names the cause). Moving back is allowed",
+                self.pool.journal().spool_path().display()
+            )));
         }
         let t = self.store.record_transition(from, to, reason, by, force).await?;
         self.pool.set_pattern(to.pattern());

@@ -4,8 +4,16 @@
 //! cannot race). After each run the migration's counters are updated —
 //! runs, `data_discrepancies`, `last_error`, consecutive clean runs, rows
 //! checked — and the policy is consulted.
+//!
+//! Only whole evidence promotes: a clean full run counts (`last_full_clean`,
+//! consecutive clean runs) only if it read every configured table from its
+//! first row in this run — none resumed from a checkpoint, stopped or
+//! failed — and the migration did not move while it ran. Differences count
+//! from any run. `last_full_validation` records what the last full run
+//! covered and why it did or did not count.
 
 use super::control::Migration;
+use crate::store::Mode;
 use crate::validate::{Board, Report, Request, RunMode};
 use anyhow::Result;
 use serde::Serialize;
@@ -57,57 +65,117 @@ impl Scheduler {
     }
 }
 
+/// What a start did, per table: where each resumes (`null`: from the
+/// beginning).
+#[derive(Clone, Debug, Serialize)]
+pub struct Started {
+    /// `full` or `incr` (the Go tool's field).
+    pub started: &'static str,
+    /// `resume` (tables with a checkpoint continue from it) or `restart`.
+    pub mode: &'static str,
+    pub tables: Vec<StartedTable>,
+    /// Whether a clean result can count toward promotion: only a full run
+    /// that reads every table from its first row does.
+    pub counts_toward_promotion: bool,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct StartedTable {
+    pub table: String,
+    /// The checkpoint it resumes after, if any.
+    pub resumes_after: Option<serde_json::Value>,
+}
+
+/// The state a run started in, and the transition that made it: a run
+/// counts for that state only if nothing moved while it ran.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Generation {
+    pub state: crate::migration::State,
+    pub transition: i64,
+}
+
 impl Migration {
-    /// Start a full (or, with `since_ms`, incremental) validation, cancelling
-    /// the previous one of that kind first.
-    pub async fn start_validation(self: &Arc<Self>, mode: RunMode) -> Result<()> {
+    pub(crate) async fn generation(&self) -> Result<Generation> {
+        let (state, _) = self.store.migration_state().await?;
+        let transition = self.store.history(1).await?.first().map_or(0, |t| t.id);
+        Ok(Generation { state, transition })
+    }
+
+    /// Start a full (or incremental) validation, cancelling the previous
+    /// one of that kind first. `restart` ignores checkpoints; without it a
+    /// table with one resumes there (and the run then cannot count toward
+    /// promotion: it did not read the rows before the checkpoint).
+    pub async fn start_validation(self: &Arc<Self>, mode: RunMode, restart: bool) -> Result<Started> {
+        let apply = self.config.policy.auto_promote;
+        Ok(self.launch(mode, restart, apply).await?.0)
+    }
+
+    async fn launch(self: &Arc<Self>, mode: RunMode, restart: bool, apply: bool) -> Result<(Started, tokio::sync::oneshot::Receiver<Result<Report>>)> {
         let full = matches!(mode, RunMode::Full);
         let mut slot = self.scheduler.slot(full).lock().await;
         if let Some(old) = slot.take() {
             old.cancel.cancel();
             let _ = old.task.await;
         }
+        let generation = self.generation().await?;
+        let started = self.what_starts(mode, restart).await?;
         let cancel = CancellationToken::new();
         let board = Arc::new(Board::default());
         let me = self.clone();
+        let (done, report_rx) = tokio::sync::oneshot::channel();
         let task = tokio::spawn({
             let (cancel, board) = (cancel.clone(), board.clone());
             async move {
-                let req = Request { tables: vec![], mode, direction: None, restart: false };
+                let req = Request { tables: vec![], mode, direction: None, restart };
                 let report = me.validator.run(&req, cancel, &board).await;
-                let apply = me.config.policy.auto_promote;
-                if let Err(e) = me.after_run(full, report, apply).await {
+                let copy = report.as_ref().map(Clone::clone).map_err(|e| anyhow::anyhow!("{e:#}"));
+                if let Err(e) = me.after_run(full, report, apply, generation).await {
                     tracing::error!("recording a validation run: {e:#}");
                 }
+                let _ = done.send(copy);
             }
         });
         *slot = Some(Slot { cancel, task, board, started: std::time::Instant::now() });
-        Ok(())
+        Ok((started, report_rx))
+    }
+
+    async fn what_starts(&self, mode: RunMode, restart: bool) -> Result<Started> {
+        let full = matches!(mode, RunMode::Full);
+        let direction = self.validator.current_direction().await?;
+        let mut tables = Vec::new();
+        for t in &self.config.tables {
+            let resumes_after = match restart {
+                true => None,
+                false => self.store.checkpoint(&t.name, if full { Mode::Full } else { Mode::Incr }, direction).await?.map(|cp| cp.cursor),
+            };
+            tables.push(StartedTable { table: t.name.clone(), resumes_after });
+        }
+        let counts_toward_promotion = full && tables.iter().all(|t| t.resumes_after.is_none());
+        Ok(Started { started: if full { "full" } else { "incr" }, mode: if restart { "restart" } else { "resume" }, tables, counts_toward_promotion })
     }
 
     /// Stop the running validation of that kind; whether one was running.
     pub async fn stop_validation(&self, full: bool) -> bool {
         let mut slot = self.scheduler.slot(full).lock().await;
         match slot.take() {
-            Some(s) => {
-                let running = !s.task.is_finished();
-                s.cancel.cancel();
-                let _ = s.task.await;
-                running
-            }
+            Some(s) => stop_task(Some((s.cancel, s.task))).await,
             None => false,
         }
     }
 
-    /// Run a full validation now and wait for it (auto-migrate's step).
+    /// Run a full validation from the first row now and wait for it
+    /// (auto-migrate's step). It is the current full validation while it
+    /// runs (`/validations/current`); `cancel` stops it.
     pub async fn validate_now(self: &Arc<Self>, cancel: CancellationToken) -> Result<Report> {
-        let board = Arc::new(Board::default());
-        let req = Request { tables: vec![], mode: RunMode::Full, direction: None, restart: true };
-        let report = self.validator.run(&req, cancel, &board).await;
-        let copy = report.as_ref().map(Clone::clone).map_err(|e| anyhow::anyhow!("{e:#}"));
         // Auto-migrate applies the decision itself.
-        self.after_run(true, report, false).await?;
-        copy
+        let (_, done) = self.launch(RunMode::Full, true, false).await?;
+        let mut done = done;
+        tokio::select! {
+            r = &mut done => return r.map_err(|_| anyhow::anyhow!("the validation was replaced by another before it finished"))?,
+            _ = cancel.cancelled() => {}
+        }
+        self.stop_validation(true).await;
+        done.await.map_err(|_| anyhow::anyhow!("the validation was replaced by another before it finished"))?
     }
 
     /// The runs in progress (or just finished).
@@ -122,8 +190,14 @@ impl Migration {
         out
     }
 
-    async fn after_run(self: &Arc<Self>, full: bool, report: Result<Report>, apply: bool) -> Result<()> {
+    /// Count a finished run. A clean full run counts toward promotion only
+    /// if it is whole evidence: every configured table read from its first
+    /// row to its last in this run (none resumed, stopped or failed), and
+    /// the migration still in the state, and generation, it started in.
+    /// What it covered is recorded as `last_full_validation`.
+    async fn after_run(self: &Arc<Self>, full: bool, report: Result<Report>, apply: bool, started_in: Generation) -> Result<()> {
         let runs = if full { "full_validation_runs" } else { "incr_validation_runs" };
+        let now_in = self.generation().await?;
         match report {
             Ok(r) => {
                 let found = r.total_findings();
@@ -136,9 +210,14 @@ impl Migration {
                 let counters: Vec<(&str, u64)> = counters.iter().map(|(k, n)| (k.as_str(), *n)).collect();
                 self.store.bump(&counters).await?;
                 self.store.set_meta("last_error", &error).await?;
-                let stopped = r.tables.iter().any(|t| t.status == "stopped");
-                if !stopped {
-                    let clean = found == 0 && error.is_empty();
+                let why_not = self.incomplete(&r, started_in, now_in);
+                let clean = found == 0 && error.is_empty();
+                if started_in != now_in {
+                    // The counters belong to the new state, reset by the move.
+                    tracing::warn!(from = started_in.state.as_str(), to = now_in.state.as_str(), "a validation finished after the migration moved; it counts for neither state");
+                } else if why_not.is_none() || !clean {
+                    // Differences count even from a partial run; a clean
+                    // result only from a whole one.
                     let c = self.store.counters().await?;
                     let next = if clean { c.get("consecutive_clean_runs").copied().unwrap_or(0) + 1 } else { 0 };
                     self.store.set_counter("consecutive_clean_runs", next).await?;
@@ -146,15 +225,50 @@ impl Migration {
                         self.store.set_meta("last_full_clean", if clean { "true" } else { "false" }).await?;
                     }
                 }
+                if full {
+                    let record = serde_json::json!({
+                        "state": started_in.state.as_str(),
+                        "finished_in": now_in.state.as_str(),
+                        "finished_at": humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+                        "clean": clean,
+                        "counts_toward_promotion": why_not.is_none() && clean,
+                        "why_not": why_not,
+                        "tables": r.tables.iter().map(|t| serde_json::json!({
+                            "table": t.table, "run_id": t.run_id, "status": t.status, "resumed": t.resumed, "rows_read": t.rows_read,
+                        })).collect::<Vec<_>>(),
+                    });
+                    self.store.set_meta("last_full_validation", &record.to_string()).await?;
+                }
             }
             Err(e) => {
                 self.store.bump(&[(runs, 1)]).await?;
                 self.store.set_meta("last_error", &format!("{e:#}")).await?;
-                self.store.set_counter("consecutive_clean_runs", 0).await?;
+                if started_in == now_in {
+                    self.store.set_counter("consecutive_clean_runs", 0).await?;
+                }
             }
         }
         let trigger = if full { "after a full validation" } else { "after an incremental validation" };
         self.consult(trigger, apply).await.map(|_| ())
+    }
+
+    /// Why a run is not whole evidence for the state it started in, if so.
+    fn incomplete(&self, r: &Report, started_in: Generation, now_in: Generation) -> Option<String> {
+        if started_in != now_in {
+            return Some(format!("the migration moved from {} to {} while it ran", started_in.state, now_in.state));
+        }
+        if let Some(t) = r.tables.iter().find(|t| t.status != "completed") {
+            return Some(format!("table {} {}", t.table, t.status));
+        }
+        if let Some(t) = r.tables.iter().find(|t| t.resumed) {
+            return Some(format!("table {} resumed from a checkpoint: the rows before it were read in an earlier run", t.table));
+        }
+        let missing: Vec<&str> =
+            self.config.tables.iter().map(|t| t.name.as_str()).filter(|n| !r.tables.iter().any(|t| t.table == *n)).collect();
+        if !missing.is_empty() {
+            return Some(format!("tables not validated: {}", missing.join(", ")));
+        }
+        None
     }
 
     /// Consult the policy every `interval` until `stop`.

@@ -76,6 +76,11 @@ impl State {
         State::ALL.get(self.index() + 1).copied()
     }
 
+    /// Whether `self -> to` moves toward `completed`.
+    pub fn is_forward(self, to: State) -> bool {
+        to.index() > self.index()
+    }
+
     /// Whether `self -> to` is allowed without `force`: one step forward, one
     /// step back, and never out of `completed` or back to `initial`.
     pub fn may_go(self, to: State) -> Result<(), String> {
