@@ -253,3 +253,38 @@ async fn the_pools_journal_of_failed_destination_writes_is_repaired() {
     let (code, again, _) = movex(&cfg, &["repair"]);
     assert_eq!((code, &again["journal"], &again["outcomes"]), (0, &Value::Null, &json!({})), "{again}");
 }
+
+/// A target row that stays newer than an unchanged base (what a
+/// data-dependent statement applied differently on the two sides leaves)
+/// is overwritten from the base on a later pass, guarded and recorded;
+/// one whose target changed between passes is not. On MariaDB and on
+/// PostgreSQL destinations.
+#[tokio::test]
+async fn a_target_row_that_stays_newer_than_an_unchanged_base_is_settled_by_a_guarded_overwrite() {
+    const T: &str = "CREATE TABLE s (id BIGINT PRIMARY KEY, v VARCHAR(20), utime BIGINT NOT NULL);";
+    let src = dbs::mariadb(&dbs::unique("newer_src"), &format!("{T}INSERT INTO s VALUES (1, 'base', 1000), (2, 'same', 1000), (3, 'base', 1000);")).await;
+    let diverged = format!("{T}INSERT INTO s VALUES (1, 'diverged', 2000), (2, 'same', 1000), (3, 'diverged', 2000);");
+    for dst in [dbs::mariadb(&dbs::unique("newer_dst"), &diverged).await, dbs::postgres(&dbs::unique("newer_dst"), &diverged).await] {
+        let dir = tempfile::tempdir().unwrap();
+        let table = "[[tables]]\nname = \"s\"\nkey = [\"id\"]\nutime = { column = \"utime\", unit = \"ms\" }\ncomparator = \"exact\"\n";
+        let (cfg, _) = config(dir.path(), &src, &dst, "[repair]\nsettle_newer_after = 2\nsettle_newer_after_ms = 500\n", table);
+        assert_eq!(movex(&cfg, &["validate"]).0, 1);
+        let (code, first, err) = movex(&cfg, &["repair"]);
+        assert_eq!((code, &first["outcomes"]), (0, &json!({"skipped_newer": 2})), "first sighting: left alone. {err}");
+        // The application writes row 3 on the target again: its sightings start over.
+        dbs::exec(&dst, "UPDATE s SET utime = 3000 WHERE id = 3").await;
+        std::thread::sleep(std::time::Duration::from_millis(600));
+        assert_eq!(movex(&cfg, &["validate"]).0, 1);
+        let (code, dry, _) = movex(&cfg, &["repair", "--dry-run"]);
+        assert_eq!((code, &dry["outcomes"]), (0, &json!({"would_run": 1, "skipped_newer": 1})), "{dry}");
+        let (code, second, err) = movex(&cfg, &["repair"]);
+        assert_eq!((code, &second["outcomes"]), (0, &json!({"overwrote_newer": 1, "skipped_newer": 1})), "{err}");
+        assert_eq!(dbs::query_strings(&dst, "SELECT v, utime FROM s WHERE id = 1").await, ["base 1000"], "overwritten from the base");
+        assert_eq!(dbs::query_strings(&dst, "SELECT v, utime FROM s WHERE id = 3").await, ["diverged 3000"], "changed since: untouched");
+        std::thread::sleep(std::time::Duration::from_millis(600));
+        movex(&cfg, &["validate"]);
+        let (_, third, _) = movex(&cfg, &["repair"]);
+        assert_eq!(third["outcomes"], json!({"overwrote_newer": 1}), "row 3 stayed so since: {third}");
+        assert_eq!(movex(&cfg, &["validate"]).0, 0, "converged");
+    }
+}

@@ -84,7 +84,8 @@ pub fn run(args: RepairArgs) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
         if let Some(j) = &summary.journal {
-            println!("journal: {} entries; validated {:?}; unmatched {}", j.entries, j.tables, j.unmatched.len());
+            let verb = if j.dry_run { "would validate" } else { "validated" };
+            println!("journal: {} entries; {verb} {:?}; unmatched {}", j.entries, j.tables, j.unmatched.len());
             if let Some(e) = &j.error {
                 println!("journal not settled: {e}");
             }

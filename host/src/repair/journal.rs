@@ -35,6 +35,8 @@ pub struct JournalSummary {
     pub settled_through: i64,
     /// Why the entries were not settled (the validation failed), if so.
     pub error: Option<String>,
+    /// A dry run: `tables` would be validated; nothing was.
+    pub dry_run: bool,
 }
 
 const META: &str = "journal_settled_through";
@@ -72,11 +74,12 @@ pub fn tables_touched<'c>(config: &'c Config, entry: &JournalEntry) -> Result<Ve
 }
 
 /// Validate the tables the journal's unsettled entries wrote; their
-/// findings are then the repair pass's to settle.
-pub async fn settle(validator: &Validator, cancel: &CancellationToken) -> Result<JournalSummary> {
+/// findings are then the repair pass's to settle. A `dry_run` only says
+/// which tables it would validate.
+pub async fn settle(validator: &Validator, cancel: &CancellationToken, dry_run: bool) -> Result<JournalSummary> {
     let store = validator.store();
     let after: i64 = store.meta(META).await?.and_then(|s| s.parse().ok()).unwrap_or(0);
-    let mut summary = JournalSummary { settled_through: after, ..Default::default() };
+    let mut summary = JournalSummary { settled_through: after, dry_run, ..Default::default() };
     let mut tables = BTreeSet::new();
     let mut last = after;
     loop {
@@ -95,6 +98,9 @@ pub async fn settle(validator: &Validator, cancel: &CancellationToken) -> Result
         return Ok(summary);
     }
     summary.tables = tables.into_iter().collect();
+    if dry_run {
+        return Ok(summary);
+    }
     if !summary.tables.is_empty() {
         let req = Request { tables: summary.tables.clone(), mode: RunMode::Full, direction: None, restart: true };
         let report = validator.run(&req, cancel.child_token(), &Board::default()).await;

@@ -85,6 +85,28 @@ pub fn delete(dialect: Dialect, table: &str, key: &[ColumnInfo], utime: Option<&
     format!("DELETE FROM {} WHERE {}", dialect.quote(table), conds.join(" AND "))
 }
 
+/// Overwrite the non-key columns of `cols` (the key first, `key_len` of
+/// them) of one existing row, only while its update time (`utime`, an index
+/// into `cols`) is still the one bound last (null-safe): the guarded write
+/// that settles a target row that stayed newer than an unchanged base.
+/// Parameters: the non-key values, then the key, then the update time read.
+pub fn overwrite(dialect: Dialect, table: &str, cols: &[ColumnInfo], key_len: usize, utime: usize) -> String {
+    let mut n = 0;
+    let mut next = |c: &ColumnInfo| {
+        n += 1;
+        param(dialect, n, c)
+    };
+    let set: Vec<String> = cols[key_len..].iter().map(|c| format!("{} = {}", dialect.quote(&c.name), next(c))).collect();
+    let mut conds: Vec<String> = cols[..key_len].iter().map(|c| format!("{} = {}", dialect.quote(&c.name), next(c))).collect();
+    let (u, p) = (dialect.quote(&cols[utime].name), next(&cols[utime]));
+    conds.push(match dialect {
+        Dialect::MySql => format!("{u} <=> {p}"),
+        Dialect::Postgres => format!("{u} IS NOT DISTINCT FROM {p}"),
+        Dialect::Sqlite => format!("{u} IS {p}"),
+    });
+    format!("UPDATE {} SET {} WHERE {}", dialect.quote(table), set.join(", "), conds.join(" AND "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,5 +154,16 @@ mod tests {
             "DELETE FROM \"t\" WHERE \"id\" = CAST($1 AS bigint) AND \"ut\" IS NOT DISTINCT FROM CAST($2 AS bigint)"
         );
         assert_eq!(delete(Dialect::Sqlite, "t", &cols[..1], Some(&cols[1])), "DELETE FROM \"t\" WHERE \"id\" = ? AND \"ut\" IS ?");
+    }
+
+    #[test]
+    fn an_overwrite_changes_the_row_only_while_its_update_time_is_the_one_read() {
+        let cols = [col("id", "bigint"), col("ut", "bigint"), col("v", "text")];
+        assert_eq!(overwrite(Dialect::MySql, "t", &cols, 1, 1), "UPDATE `t` SET `ut` = ?, `v` = ? WHERE `id` = ? AND `ut` <=> ?");
+        assert_eq!(
+            overwrite(Dialect::Postgres, "t", &cols, 1, 1),
+            "UPDATE \"t\" SET \"ut\" = CAST($1 AS bigint), \"v\" = CAST($2 AS text) WHERE \"id\" = CAST($3 AS bigint) \
+             AND \"ut\" IS NOT DISTINCT FROM CAST($4 AS bigint)"
+        );
     }
 }

@@ -35,6 +35,10 @@ pub enum Outcome {
     AlreadyConsistent,
     /// The target row is newer than the base row: not overwritten.
     SkippedNewer,
+    /// The target row stayed newer than an unchanged base across passes,
+    /// in a state where the base is the primary: overwritten from the
+    /// base, guarded by the update time read (`[repair] settle_newer_after`).
+    OverwroteNewer(String),
     /// Not repaired on purpose (deletes forbidden, a comparator error).
     Skipped(String),
     Failed(String),
@@ -44,13 +48,14 @@ pub enum Outcome {
 
 impl Outcome {
     /// Every outcome's name, for metrics and statistics.
-    pub const NAMES: [&'static str; 6] = ["repaired", "already_consistent", "skipped_newer", "skipped", "failed", "would_run"];
+    pub const NAMES: [&'static str; 7] = ["repaired", "already_consistent", "skipped_newer", "overwrote_newer", "skipped", "failed", "would_run"];
 
     pub fn name(&self) -> &'static str {
         match self {
             Outcome::Repaired => "repaired",
             Outcome::AlreadyConsistent => "already_consistent",
             Outcome::SkippedNewer => "skipped_newer",
+            Outcome::OverwroteNewer(_) => "overwrote_newer",
             Outcome::Skipped(_) => "skipped",
             Outcome::Failed(_) => "failed",
             Outcome::WouldRun(_) => "would_run",
@@ -59,7 +64,7 @@ impl Outcome {
 
     pub fn detail(&self) -> String {
         match self {
-            Outcome::Skipped(d) | Outcome::Failed(d) => d.clone(),
+            Outcome::Skipped(d) | Outcome::Failed(d) | Outcome::OverwroteNewer(d) => d.clone(),
             Outcome::WouldRun(sql) => sql.join("; "),
             _ => String::new(),
         }
@@ -125,7 +130,8 @@ const PAGE: u32 = 500;
 /// What to do with a key, given both rows as they are now.
 enum Step {
     Consistent,
-    Newer,
+    /// The target row is newer: both rows as read.
+    Newer(Row, Row),
     Skip(String),
     Write(String, Vec<OwnedValue>),
 }
@@ -166,7 +172,7 @@ impl Repairer {
     /// findings), then every unsettled finding in the state store.
     pub async fn pass(&mut self, table: Option<&str>, cancel: &CancellationToken) -> Result<Summary> {
         let t0 = Instant::now();
-        let journal = if self.dry_run { None } else { Some(super::journal::settle(&self.validator, cancel).await?) };
+        let journal = Some(super::journal::settle(&self.validator, cancel, self.dry_run).await?);
         let limit = Some(self.validator.config().repair.max_rows_per_sec).filter(|&n| n > 0);
         let mut summary = self.run_once(table, limit, cancel).await?;
         summary.journal = journal.filter(|j| j.entries > 0);
@@ -252,7 +258,7 @@ impl Repairer {
                 if let Some(u) = utime
                     && cmp_keys(std::slice::from_ref(&t[u]), std::slice::from_ref(&b[u])) == Ordering::Greater
                 {
-                    return Ok(Step::Newer);
+                    return Ok(Step::Newer(b, t));
                 }
                 if Self::equal(judge, key, b.clone(), t).await? {
                     return Ok(Step::Consistent);
@@ -271,6 +277,53 @@ impl Repairer {
         })
     }
 
+    /// A target row newer than its base: left alone, unless it has stayed
+    /// so (same base row, same target update time) for
+    /// `settle_newer_after` passes and `settle_newer_after_ms`, with the
+    /// base the primary of the current pattern. That is no race with the
+    /// application, whose writes reach the primary first: it is a write
+    /// the two sides applied differently (a data-dependent statement, see
+    /// docs/design/faults.md), and the base is right.
+    async fn newer(&self, f: &Finding, p: &Prepared, judge: &Arc<Judge>, key: &[OwnedValue], base: Row, target: Row) -> Result<Outcome> {
+        let r = &self.validator.config().repair;
+        let Some((u, _)) = p.utime else { return Ok(Outcome::SkippedNewer) };
+        if r.settle_newer_after == 0 || f.direction != self.validator.current_direction().await? {
+            return Ok(Outcome::SkippedNewer);
+        }
+        use sha2::Digest;
+        let row_json = |row: &Row| serde_json::Value::Array(row.iter().map(value_json).collect()).to_string();
+        let base_hash = hex::encode(&sha2::Sha256::digest(row_json(&base).as_bytes())[..16]);
+        let target_utime = value_json(&target[u]).to_string();
+        let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+        let key_text = serde_json::Value::Array(key.iter().map(value_json).collect()).to_string();
+        let seen = self.validator.store().newer_sighting(&f.table, &key_text, &base_hash, &target_utime, now_ms, !self.dry_run).await?;
+        let waited = now_ms.saturating_sub(seen.first_seen_ms) as u64;
+        if seen.times < u64::from(r.settle_newer_after) || waited < r.settle_newer_after_ms {
+            return Ok(Outcome::SkippedNewer);
+        }
+        let sql = sql::overwrite(p.target.db.dialect(), &p.target.table, p.target.columns(), p.key_len, u);
+        let mut values: Vec<OwnedValue> = base[p.key_len..].to_vec();
+        values.extend_from_slice(key);
+        values.push(target[u].clone());
+        if self.dry_run {
+            let shown: Vec<String> = values.iter().map(|v| value_json(v).to_string()).collect();
+            return Ok(Outcome::WouldRun(vec![format!("{sql} -- with ({})", shown.join(", "))]));
+        }
+        let binds: Vec<&OwnedValue> = values.iter().collect();
+        p.target.execute(&sql, &binds).await?;
+        let detail = format!(
+            "the target's row (update time {target_utime}) stayed newer than the unchanged base row ({} sightings over {} ms); overwritten from the base",
+            seen.times, waited
+        );
+        let consistent = match Self::rows(p, key).await? {
+            (Some(b), Some(t)) => Self::equal(judge, key, b, t).await?,
+            _ => false,
+        };
+        // Not consistent: the row changed under the guard (the application
+        // wrote it), and is left to the next pass.
+        Ok(if consistent { Outcome::OverwroteNewer(detail) } else { Outcome::SkippedNewer })
+    }
+
     /// Settle one finding without recording it.
     pub async fn settle(&mut self, f: &Finding) -> Result<Outcome> {
         if f.kind == FindingType::ComparatorError {
@@ -285,7 +338,7 @@ impl Repairer {
             match Self::step(&p, &judge, &table, &key, rows).await? {
                 Step::Consistent if written > 0 => return Ok(Outcome::Repaired),
                 Step::Consistent => return Ok(Outcome::AlreadyConsistent),
-                Step::Newer => return Ok(Outcome::SkippedNewer),
+                Step::Newer(b, t) => return self.newer(f, &p, &judge, &key, b, t).await,
                 Step::Skip(why) => return Ok(Outcome::Skipped(why)),
                 Step::Write(sql, values) if self.dry_run => {
                     let shown: Vec<String> = values.iter().map(|v| value_json(v).to_string()).collect();

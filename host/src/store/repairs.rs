@@ -1,5 +1,7 @@
 //! What repair did with each finding: `repaired`, `already_consistent`,
-//! `skipped_newer`, `skipped` or `failed`, with a detail and a time. A
+//! `skipped_newer`, `overwrote_newer`, `skipped` or `failed`, with a detail
+//! and a time; and the target rows seen newer than their base, pass after
+//! pass (`movex_newer`), which settle a row that stays so. A
 //! finding with an outcome other than `failed` is not taken again, so
 //! running repair twice is harmless.
 
@@ -45,7 +47,52 @@ impl Store {
     }
 }
 
+/// A target row seen newer than its base: how many times in a row it was
+/// seen so with the same base and the same target update time, since when.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sighting {
+    pub times: u64,
+    pub first_seen_ms: i64,
+}
+
 impl Store {
+    /// Count a sighting of `table`'s row `key` newer on the target than the
+    /// base; the count starts over whenever the base row (its hash) or the
+    /// target's update time changed since the last one. Without `record`
+    /// (a dry run), what it would count, storing nothing.
+    pub async fn newer_sighting(&self, table: &str, key: &str, base_hash: &str, target_utime: &str, now_ms: i64, record: bool) -> Result<Sighting> {
+        use sha2::Digest;
+        let id = hex::encode(&sha2::Sha256::digest(format!("{table}\0{key}").as_bytes())[..16]);
+        let seen = sqlx::query(&self.sql("SELECT base_hash, target_utime, first_seen_ms, sightings FROM movex_newer WHERE id = ?"))
+            .bind(&id)
+            .fetch_optional(&self.pool)
+            .await?;
+        let next = match seen {
+            Some(r) if text(&r, 0)? == base_hash && text(&r, 1)? == target_utime => {
+                Sighting { times: r.try_get::<i64, _>(3)? as u64 + 1, first_seen_ms: r.try_get(2)? }
+            }
+            _ => Sighting { times: 1, first_seen_ms: now_ms },
+        };
+        if !record {
+            return Ok(next);
+        }
+        sqlx::query(&self.sql(
+            "INSERT INTO movex_newer (id, table_name, row_key, base_hash, target_utime, first_seen_ms, sightings) VALUES (?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (id) DO UPDATE SET base_hash = excluded.base_hash, target_utime = excluded.target_utime,
+               first_seen_ms = excluded.first_seen_ms, sightings = excluded.sightings",
+        ))
+        .bind(&id)
+        .bind(table)
+        .bind(key)
+        .bind(base_hash)
+        .bind(target_utime)
+        .bind(next.first_seen_ms)
+        .bind(next.times as i64)
+        .execute(&self.pool)
+        .await?;
+        Ok(next)
+    }
+
     /// Keep a finding that came from Kafka and could not be repaired, so a
     /// later pass over the store takes it again. Marked delivered: it is
     /// on the topic already.
