@@ -2,11 +2,15 @@
 //! (see `Cargo.toml` for why). Shared helpers live in the `movex_tests` library
 //! (`support/`): real databases, the broker, the built `movex` binary.
 
+mod auto_restart;
 mod cli;
 mod db_values;
 mod demo;
+mod evidence;
+mod faults;
 mod hot_swap;
 mod http;
+mod journal;
 mod kafka;
 mod keyset;
 mod pool;
@@ -19,6 +23,7 @@ mod repair_kafka;
 mod resume;
 mod runtime;
 mod sandbox;
+mod schemathesis;
 mod serve;
 mod store;
 mod validate;

@@ -14,7 +14,8 @@ use movex::config::Config;
 use movex::migration::{Migration, State};
 use movex::pool::Statement;
 use movex_tests::dbs;
-use movex_tests::door::{door, mariadb, python_clients, repair, secondary_failed, validates_clean};
+use movex_tests::door::{door, mariadb, repair, secondary_failed, validates_clean};
+use movex_tests::tools;
 use movex_tests::server::http;
 use std::path::Path;
 use std::process::Command;
@@ -22,13 +23,10 @@ use std::time::{Duration, Instant};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 
-/// `chattr` on the state store's files; false if this machine cannot
-/// (not root, or a file system without the attribute), which CI can.
-fn chattr(flag: &str, files: &[std::path::PathBuf]) -> bool {
+/// `chattr` on the state store's files that exist.
+fn chattr(flag: &str, files: &[std::path::PathBuf]) {
     let existing: Vec<_> = files.iter().filter(|f| f.exists()).collect();
-    let ok = Command::new("chattr").arg(flag).args(&existing).status().is_ok_and(|s| s.success());
-    assert!(ok || std::env::var_os("CI").is_none(), "CI runs as root on ext4: chattr {flag} must work");
-    ok
+    assert!(Command::new("chattr").arg(flag).args(&existing).status().is_ok_and(|s| s.success()), "chattr {flag}");
 }
 
 fn lines(path: &Path) -> usize {
@@ -45,10 +43,9 @@ async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(not(has_tool = "chattr"), ignore = "needs chattr +i: root on ext4 (tests/support/tools.rs)")]
 async fn a_journal_the_sqlite_store_cannot_take_is_spooled_counted_and_moved_there_later() {
-    if !python_clients() {
-        return;
-    }
+    tools::require("chattr");
     let dir = tempfile::tempdir().unwrap();
     let setup = "CREATE TABLE t (id INT PRIMARY KEY, v INT)";
     let mut d = door(dir.path(), "jsq", setup, setup).await;
@@ -57,10 +54,7 @@ async fn a_journal_the_sqlite_store_cannot_take_is_spooled_counted_and_moved_the
     dbs::exec(&d.dst_direct, "RENAME TABLE t TO t_away").await;
     let state = dir.path().join("state.db");
     let files: Vec<_> = ["", "-wal", "-shm"].iter().map(|s| std::path::PathBuf::from(format!("{}{s}", state.display()))).collect();
-    if !chattr("+i", &files) {
-        eprintln!("SKIPPED: chattr +i needs root on a file system that has it");
-        return;
-    }
+    chattr("+i", &files);
     let mut outcomes = Vec::new();
     for i in 1..=5 {
         outcomes.push(mariadb(d.proxy_port, "app-secret", &db, &format!("INSERT INTO t VALUES ({i}, {i})")));
@@ -70,7 +64,7 @@ async fn a_journal_the_sqlite_store_cannot_take_is_spooled_counted_and_moved_the
     let spooled = lines(&dir.path().join("state.db.journal-spool"));
     let (journaled, status) = secondary_failed(d.http_port);
     // Writable again before asserting, so a failure leaves no immutable file behind.
-    assert!(chattr("-i", &files));
+    chattr("-i", &files);
     for (code, out) in &outcomes {
         assert_eq!(*code, 0, "the source took the write; the client succeeds: {out}");
     }

@@ -336,11 +336,16 @@ pub struct Policy {
     /// Auto-migrate stays at least this long in each double-write state
     /// (soak time under real traffic) before validating for promotion.
     pub soak_ms: u64,
+    /// An auto-migrate that was running when movex stopped (a crash, a
+    /// kill) resumes when `movex serve` starts again (the default). Off: it
+    /// is reported `interrupted` at its step, and `POST /auto-migrate`
+    /// continues it.
+    pub resume_auto_migrate: bool,
 }
 
 impl Default for Policy {
     fn default() -> Self {
-        Policy { module: None, auto_promote: true, interval_ms: 60_000, soak_ms: 0 }
+        Policy { module: None, auto_promote: true, interval_ms: 60_000, soak_ms: 0, resume_auto_migrate: true }
     }
 }
 
@@ -361,11 +366,19 @@ pub struct Repair {
     pub session_timeout_ms: u64,
     /// A one-shot Kafka repair ends after this long without a finding.
     pub idle_ms: u64,
+    /// A target row newer than its base is left alone (`skipped_newer`),
+    /// unless it stays so: seen newer with the same base row and the same
+    /// target update time on `settle_newer_after` repair passes, at least
+    /// `settle_newer_after_ms` apart from the first, while the base is the
+    /// primary of the current pattern. Then it is overwritten from the
+    /// base, guarded by the update time read (`overwrote_newer`). 0: never.
+    pub settle_newer_after: u32,
+    pub settle_newer_after_ms: u64,
 }
 
 impl Default for Repair {
     fn default() -> Repair {
-        Repair { max_rows_per_sec: 0, auto: false, max_rounds: 3, group: "movex-repair".into(), session_timeout_ms: 10_000, idle_ms: 5_000 }
+        Repair { max_rows_per_sec: 0, auto: false, max_rounds: 3, group: "movex-repair".into(), session_timeout_ms: 10_000, idle_ms: 5_000, settle_newer_after: 2, settle_newer_after_ms: 10_000 }
     }
 }
 

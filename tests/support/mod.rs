@@ -6,7 +6,9 @@
 pub mod broker;
 pub mod dbs;
 pub mod door;
+pub mod mariadbd;
 pub mod server;
+pub mod tools;
 
 use movex::wasm::{Batch, Binding, Limits, Module, Registry, Runtime, RuntimeConfig};
 use movex_guest::{Kind, Value};

@@ -7,6 +7,7 @@
 //! - [`checkpoints`]: validation runs and where each resumes;
 //! - [`findings`]: findings, their counts, and the Kafka outbox;
 //! - [`journal`]: the pool's writes that reached one side only;
+//! - [`lease`]: one `movex serve` per state store;
 //! - [`migration`]: the migration's state, transitions and counters;
 //! - [`repairs`]: what repair did with each finding;
 //! - `meta` (here): small named values, such as the current pattern.
@@ -25,6 +26,7 @@
 pub mod checkpoints;
 pub mod findings;
 pub mod journal;
+pub mod lease;
 pub mod migration;
 pub mod repairs;
 
