@@ -311,52 +311,47 @@ async fn a_command_over_max_packet_bytes_gets_error_1153_and_one_within_it_runs(
     assert_eq!(mariadb_script(d.proxy_port, db_name(&d.src), &client, long_select(20 << 20)), (0, "n\n20971520\n".to_owned()));
 }
 
-/// Peak RSS of `movex serve` (VmHWM, reset before each flood through
-/// `/proc/PID/clear_refs`) under each flood, whether `/health` saw the door
-/// fail and whether it accepts after, and the `SELECT 1` latency of a
-/// client logged in before the floods, while each lasts. Prints the rows
-/// of BENCHMARKS.md's "Front door under floods". A measurement, not a
+/// Peak RSS of `movex serve` (VmHWM, from just before the flood) under
+/// each flood, each on a fresh `movex serve` with a file limit of 256;
+/// whether `/health` saw the door fail and whether it accepts after; and
+/// the `SELECT 1` latency of a client logged in before the flood, while it
+/// lasts. Prints the rows of
+/// BENCHMARKS.md's "Front door under floods". A measurement, not a
 /// verdict: the figures depend on the machine. `MOVEX_TEST_BIN` measures
 /// another build (this uses no configuration key an older one lacks).
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "a measurement for BENCHMARKS.md, not a verdict: cargo nextest run -p movex-tests --run-ignored ignored-only --no-capture -E 'test(measure_floods)'"]
 async fn measure_floods() {
-    use sqlx::Connection;
     dbs::exec("mysql://root@127.0.0.1:3306/test", "SET GLOBAL max_allowed_packet = 268435456").await;
     let dir = tempfile::tempdir().unwrap();
-    let d = door_set_up(dir.path(), "pd_measure", SETUP, Setup { files: Some(256), ..Setup::default() }).await;
-    let (pid, port, db) = (d.pid(), d.proxy_port, db_name(&d.src).to_owned());
-    let url = format!("mysql://app:app-secret@127.0.0.1:{port}/{db}");
-    let mut normal = sqlx::MySqlConnection::connect(&url).await.unwrap();
-    let mut health = Health::connect(d.http_port).await;
-    let status = |field: &str| -> u64 {
-        let text = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-        let line = text.lines().find(|l| l.starts_with(field)).unwrap_or_else(|| panic!("{field} in /proc/{pid}/status"));
-        line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() / 1024
-    };
-    let reset_peak = || std::fs::write(format!("/proc/{pid}/clear_refs"), "5").unwrap();
-    println!("| flood | peak RSS MB (VmHWM) | what the flood's clients got | /health during | door after | normal client SELECT 1 during: p50 / max ms (n) |");
-    println!("|---|---:|---|---|---|---|");
-    let quiet = select_latencies(&mut normal, async { tokio::time::sleep(Duration::from_secs(3)).await }).await.1;
-    println!("| none (RSS {} MB) | {} | — | {} | — | {} |", status("VmRSS:"), status("VmHWM:"), health.get().await.0, summary(&quiet));
+    println!("| flood | RSS before, MB | peak RSS (VmHWM), MB | what the flood's clients got | /health during | door after | a logged-in client's SELECT 1 during: p50 / max ms (n) |");
+    println!("|---|---:|---:|---|---|---|---|");
 
-    // (a) idle connections past the file limit, held 5 s, then closed.
-    reset_peak();
-    let ((flood, seen), lat) = select_latencies(&mut normal, async {
+    // (a) idle connections past the file limit, held 5 s, then closed;
+    // first, 3 s without a flood.
+    let mut m = Measured::start(dir.path(), "pd_measure_a").await;
+    let before = m.status("VmRSS:");
+    let quiet = select_latencies(&mut m.normal, tokio::time::sleep(Duration::from_secs(3))).await.1;
+    println!("| none, 3 s | {before} | {} | — | {} | accepts | {} |", m.status("VmHWM:"), m.health.get().await.0, summary(&quiet));
+    let port = m.door.proxy_port;
+    let health = &mut m.health;
+    let ((flood, seen), lat) = select_latencies(&mut m.normal, async {
         let flood = idle_flood(port, 400).await;
         let mut seen = std::collections::BTreeSet::new();
         let until = Instant::now() + Duration::from_secs(5);
         while Instant::now() < until {
-            seen.insert(health.get().await.0);
+            let (status, body) = health.get().await;
+            let named = body["data"]["faults"].as_object().map(|f| f.keys().cloned().collect::<Vec<_>>().join(",")).unwrap_or_default();
+            seen.insert(if named.is_empty() { status.to_string() } else { format!("{status} ({named})") });
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         (flood.len(), seen)
     })
     .await;
-    let peak = status("VmHWM:");
+    let peak = m.status("VmHWM:");
     let t0 = Instant::now();
     let after = loop {
-        if logs_in(&d) {
+        if logs_in(&m.door) {
             break format!("accepts, {:.1} s after the flood closed", t0.elapsed().as_secs_f64());
         }
         if t0.elapsed() > Duration::from_secs(30) {
@@ -364,11 +359,13 @@ async fn measure_floods() {
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
-    println!("| (a) {flood} idle connections, file limit 256 | {peak} | (held 5 s) | {seen:?} | {after} | {} |", summary(&lat));
+    println!("| (a) {flood} idle connections, file limit 256, held 5 s | {before} | {peak} | nothing (idle) | {seen:?} | {after} | {} |", summary(&lat));
+    drop(m);
 
     // (b) 8 concurrent 96 MiB handshake responses.
-    reset_peak();
-    let (answers, lat) = select_latencies(&mut normal, async {
+    let mut m = Measured::start(dir.path(), "pd_measure_b").await;
+    let (before, port) = (m.status("VmRSS:"), m.door.proxy_port);
+    let (answers, lat) = select_latencies(&mut m.normal, async {
         let tasks: Vec<_> = (0..8).map(|_| tokio::spawn(huge_login_answer(port, 96 << 20))).collect();
         let mut got = std::collections::BTreeMap::<String, usize>::new();
         for t in tasks {
@@ -382,17 +379,51 @@ async fn measure_floods() {
         got
     })
     .await;
-    println!("| (b) 8 x 96 MiB handshake responses | {} | {answers:?} | — | {} | {} |", status("VmHWM:"), if logs_in(&d) { "accepts" } else { "closed" }, summary(&lat));
+    let after = if logs_in(&m.door) { "accepts" } else { "closed" };
+    println!("| (b) 8 x 96 MiB handshake responses at once | {before} | {} | {answers:?} | — | {after} | {} |", m.status("VmHWM:"), summary(&lat));
+    drop(m);
 
     // (c) one authenticated 100 MB query.
-    reset_peak();
-    let db2 = db.clone();
-    let ((code, out), lat) = select_latencies(&mut normal, async move {
-        tokio::task::spawn_blocking(move || mariadb_script(port, &db2, &["--max-allowed-packet=1G"], long_select(100_000_000))).await.unwrap()
+    let mut m = Measured::start(dir.path(), "pd_measure_c").await;
+    let (before, port, db) = (m.status("VmRSS:"), m.door.proxy_port, db_name(&m.door.src).to_owned());
+    let ((code, out), lat) = select_latencies(&mut m.normal, async move {
+        tokio::task::spawn_blocking(move || mariadb_script(port, &db, &["--max-allowed-packet=1G"], long_select(100_000_000))).await.unwrap()
     })
     .await;
-    let got = if code == 0 { "ran".to_owned() } else { out.lines().last().unwrap_or_default().chars().take(60).collect() };
-    println!("| (c) one 100 MB query, logged in | {} | {got} | — | {} | {} |", status("VmHWM:"), if logs_in(&d) { "accepts" } else { "closed" }, summary(&lat));
+    let got = if code == 0 { "the query ran".to_owned() } else { out.lines().last().unwrap_or_default().chars().take(40).collect::<String>() + "..." };
+    let after = if logs_in(&m.door) { "accepts" } else { "closed" };
+    println!("| (c) one 100 MB query, logged in (mariadb CLI) | {before} | {} | {got} | — | {after} | {} |", m.status("VmHWM:"), summary(&lat));
+}
+
+/// A fresh `movex serve` (file limit 256) to measure, with a client logged
+/// in through its door and its `/health` on a kept-alive connection.
+struct Measured {
+    door: door::Door,
+    normal: sqlx::MySqlConnection,
+    health: Health,
+}
+
+impl Measured {
+    async fn start(dir: &std::path::Path, name: &str) -> Measured {
+        use sqlx::Connection;
+        let dir = dir.join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        let door = door_set_up(&dir, name, SETUP, Setup { files: Some(256), ..Setup::default() }).await;
+        let url = format!("mysql://app:app-secret@127.0.0.1:{}/{}", door.proxy_port, db_name(&door.src));
+        let normal = sqlx::MySqlConnection::connect(&url).await.unwrap();
+        let health = Health::connect(door.http_port).await;
+        // The peak from here on, not the start-up's (modules compiling).
+        std::fs::write(format!("/proc/{}/clear_refs", door.pid()), "5").unwrap();
+        Measured { door, normal, health }
+    }
+
+    /// A `/proc/PID/status` figure in MB (`VmRSS:`, `VmHWM:`).
+    fn status(&self, field: &str) -> u64 {
+        let pid = self.door.pid();
+        let text = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        let line = text.lines().find(|l| l.starts_with(field)).unwrap_or_else(|| panic!("{field} in /proc/{pid}/status"));
+        line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() / 1024
+    }
 }
 
 /// Run `flood` while a logged-in client runs `SELECT 1` again and again

@@ -21,6 +21,11 @@ pub const MAX_PACKET: usize = 1 << 30;
 /// shorter one.
 const MAX_CHUNK: usize = 0xff_ffff;
 
+/// What a socket's buffers start with, and the most either keeps between
+/// packets.
+const BUFFER: usize = 16 * 1024;
+const BUFFER_KEPT: usize = 1 << 20;
+
 /// A packet over the socket's read limit. Its rest has been read and
 /// thrown away, so the peer, which sends a whole packet before it reads,
 /// is waiting for the answer: [`Wire::answer_refused`].
@@ -55,7 +60,7 @@ impl Wire {
         let _ = stream.set_nodelay(true);
         let mut codec = PacketCodec::default();
         codec.max_allowed_packet = MAX_PACKET;
-        Wire { stream, codec, inbox: BytesMut::with_capacity(16 * 1024), outbox: BytesMut::with_capacity(16 * 1024), peer: peer.into(), limit: MAX_PACKET }
+        Wire { stream, codec, inbox: BytesMut::with_capacity(BUFFER), outbox: BytesMut::with_capacity(BUFFER), peer: peer.into(), limit: MAX_PACKET }
     }
 
     /// Read no packet over `limit` bytes: a larger one is a [`TooLarge`]
@@ -77,6 +82,11 @@ impl Wire {
     /// The next whole packet; `None` when the peer closed between packets.
     /// A packet over the read limit is a [`TooLarge`] error.
     pub async fn read(&mut self) -> Result<Option<Vec<u8>>> {
+        // A large packet grew the inbox to its size; an idle session (or a
+        // thousand of them) should not keep that for the rest of its life.
+        if self.inbox.is_empty() && self.inbox.capacity() > BUFFER_KEPT {
+            self.inbox = BytesMut::with_capacity(BUFFER);
+        }
         let mut packet = Vec::new();
         loop {
             // The codec has one limit for both ways; only reads are limited.
@@ -197,6 +207,9 @@ impl Wire {
         if !self.outbox.is_empty() {
             self.stream.write_all(&self.outbox).await.with_context(|| format!("writing to {}", self.peer))?;
             self.outbox.clear();
+            if self.outbox.capacity() > BUFFER_KEPT {
+                self.outbox = BytesMut::with_capacity(BUFFER);
+            }
         }
         Ok(())
     }
@@ -244,7 +257,7 @@ mod tests {
         wire.answer_refused(big, b"\xffno").await.unwrap();
         wire.reset_seq();
         assert_eq!(wire.read().await.unwrap(), Some(b"xxx".to_vec()));
-        assert!(wire.inbox.capacity() < 1 << 20, "the refused packet was not held: {}", wire.inbox.capacity());
+        assert!(wire.inbox.capacity() <= BUFFER_KEPT, "the refused packet was not held: {}", wire.inbox.capacity());
         let mut peer = sending.await.unwrap();
         let mut answer = [0u8; 7];
         peer.read_exact(&mut answer).await.unwrap();
