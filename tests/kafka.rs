@@ -20,8 +20,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 #[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(not(has_tool = "tansu"), ignore = "needs tansu (tests/support/tools.rs)")]
 async fn no_finding_is_lost_when_the_broker_is_stopped_and_restarted_mid_run() {
-    let Some(bin) = tansu() else { return };
+    let bin = tansu();
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let mut broker = broker::start(&bin, port, dir.path());

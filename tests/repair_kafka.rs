@@ -76,8 +76,9 @@ fn committed_and_end(brokers: &str, group: &str, topic: &str) -> (i64, i64) {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(not(has_tool = "tansu"), ignore = "needs tansu (tests/support/tools.rs)")]
 async fn two_workers_share_the_findings_and_one_stopped_mid_run_loses_none() {
-    let Some(bin) = tansu() else { return };
+    let bin = tansu();
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let mut kafka = broker::start(&bin, port, dir.path());

@@ -1,22 +1,19 @@
 //! A real Kafka-protocol broker for the Kafka tests: tansu (an
 //! Apache-Kafka-compatible broker, ../shared/KAFKA.md), started per test on
 //! a free port with its log in a SQLite file in the test's directory, so
-//! what it acknowledged survives a restart.
+//! what it acknowledged survives a restart. Tests that use it carry
+//! `#[cfg_attr(not(has_tool = "tansu"), ignore = ...)]` (`tools.rs`).
 
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-/// The tansu binary, or why this test cannot run (CI installs it: .ci/run).
-pub fn tansu() -> Option<String> {
-    let found = Command::new("tansu").arg("--version").output().is_ok_and(|o| o.status.success());
-    if found {
-        return Some("tansu".into());
-    }
-    assert!(std::env::var_os("CI").is_none(), "CI must install tansu (see .ci/run); it is missing");
-    eprintln!("SKIPPED: no `tansu` on PATH; install it as .ci/run does to run the Kafka tests");
-    None
+/// The tansu binary. Tests that use it are ignored where it is missing
+/// (`has_tool = "tansu"`, see `tools.rs`); a missing one here panics.
+pub fn tansu() -> String {
+    crate::tools::require("tansu");
+    "tansu".into()
 }
 
 pub fn free_port() -> u16 {
