@@ -388,7 +388,8 @@ impl Default for Repair {
 pub struct Http {
     /// Loopback by default; another address needs a token.
     pub listen: String,
-    /// Bearer token for mutating routes and module upload. `MOVEX_TOKEN`
+    /// Bearer token for mutating routes, module upload and the routes that
+    /// answer with row data (`/discrepancies`, ...). `MOVEX_TOKEN`
     /// overrides it; `token_file` reads it from a file.
     pub token: Option<String>,
     pub token_file: Option<PathBuf>,

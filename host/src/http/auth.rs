@@ -1,5 +1,6 @@
-//! The token check for mutating routes and module upload: when a token is
-//! configured, requests must carry `Authorization: Bearer <token>`.
+//! The token check for mutating routes, module upload and delete, and the
+//! routes that answer with row data: when a token is configured, requests
+//! must carry `Authorization: Bearer <token>`.
 //! Compared as SHA-256 digests, so the comparison takes the same time
 //! whatever the guess.
 
