@@ -113,14 +113,15 @@ async fn in_strict_mode_with_the_destination_cut_mid_load_clients_get_errors_and
     let dir = tempfile::tempdir().unwrap();
     let mut d = cuttable_door(dir.path(), "pxs_cut", &format!("{TABLE};"), "strict = true").await;
     let (proxy_port, src) = (d.proxy_port, d.src.clone());
-    // Two clients, each for 4 s: a transaction of two rows, then one
-    // autocommit row, again and again; each outcome printed.
+    // Two clients, each for 4 s from its first write: a transaction of two
+    // rows, then one autocommit row, again and again; each outcome printed.
     let script = format!(
         r#"{RUN}
 import time
 c = connect(); cur = c.cursor()
-me, k, end = sys.argv[1], 0, time.time() + 4
-while time.time() < end:
+me, k, end = sys.argv[1], 0, None
+while end is None or time.time() < end:
+    end = end or time.time() + 4
     k += 1
     r = "ok"
     try:
@@ -136,7 +137,7 @@ while time.time() < end:
     print("one", f"{{me}}-{{k}}-one", run(cur, "INSERT INTO t (v, n) VALUES (%s, 3)", f"{{me}}-{{k}}-one").split(" ")[0], flush=True)
 "#
     );
-    let clients: Vec<_> = ["c1", "c2"]
+    let mut clients: Vec<_> = ["c1", "c2"]
         .iter()
         .map(|me| {
             Command::new("python3")
@@ -149,13 +150,36 @@ while time.time() < end:
                 .unwrap()
         })
         .collect();
-    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    // The cut comes once each client has had a write succeed (not after a
+    // fixed delay: on a loaded machine Python and its login can take longer
+    // than one, and no write came before the cut).
+    let readers: Vec<_> = clients
+        .iter_mut()
+        .map(|c| {
+            let stdout = std::io::BufReader::new(c.stdout.take().unwrap());
+            let (succeeded, first_success) = std::sync::mpsc::channel();
+            let lines = std::thread::spawn(move || {
+                let mut lines = Vec::new();
+                for line in std::io::BufRead::lines(stdout).map_while(Result::ok) {
+                    if line.ends_with(" ok") {
+                        let _ = succeeded.send(());
+                    }
+                    lines.push(line);
+                }
+                lines
+            });
+            (lines, first_success)
+        })
+        .collect();
+    for (_, first_success) in &readers {
+        first_success.recv_timeout(std::time::Duration::from_secs(120)).expect("a write through movex succeeds before the cut");
+    }
     d.cut().await;
     let mut outcomes = Vec::new();
-    for c in clients {
+    for (c, (lines, _)) in clients.into_iter().zip(readers) {
         let out = c.wait_with_output().unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        outcomes.extend(String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned));
+        outcomes.extend(lines.join().unwrap());
     }
     d.stop();
 
