@@ -52,6 +52,11 @@ pub struct Status {
     /// Both databases' ping, in detail.
     pub databases: Health,
     pub auto_migrate: Option<super::AutoStatus>,
+    /// Journal entries not in the state store yet (waiting in the spool or
+    /// memory; see `pool::journal`). Moves forward wait for 0.
+    pub journal_waiting: u64,
+    /// Faults in force, as `/health` shows them.
+    pub faults: BTreeMap<String, crate::health::Fault>,
 }
 
 /// The Go tool's `pool_metrics`, plus the counts per side.
@@ -196,6 +201,8 @@ impl Migration {
             uptime_ms: self.started.elapsed().as_millis() as u64,
             databases,
             auto_migrate: self.auto_status().await?,
+            journal_waiting: self.pool.journal().waiting(),
+            faults: self.faults.list(),
         })
     }
 

@@ -144,10 +144,16 @@ impl Migration {
         let direction = self.validator.current_direction().await?;
         let mut tables = Vec::new();
         for t in &self.config.tables {
-            let resumes_after = match restart {
+            let checkpoint = match restart {
                 true => None,
-                false => self.store.checkpoint(&t.name, if full { Mode::Full } else { Mode::Incr }, direction).await?.map(|cp| cp.cursor),
+                false => self.store.checkpoint(&t.name, if full { Mode::Full } else { Mode::Incr }, direction).await?,
             };
+            // As the validator decides: an incremental checkpoint holds only
+            // for the same start time.
+            let resumes_after = checkpoint.map(|cp| cp.cursor).filter(|c| match mode {
+                RunMode::Incr { since_ms, .. } => c["since_ms"] == serde_json::json!(since_ms),
+                RunMode::Full => true,
+            });
             tables.push(StartedTable { table: t.name.clone(), resumes_after });
         }
         let counts_toward_promotion = full && tables.iter().all(|t| t.resumes_after.is_none());
@@ -168,8 +174,7 @@ impl Migration {
     /// runs (`/validations/current`); `cancel` stops it.
     pub async fn validate_now(self: &Arc<Self>, cancel: CancellationToken) -> Result<Report> {
         // Auto-migrate applies the decision itself.
-        let (_, done) = self.launch(RunMode::Full, true, false).await?;
-        let mut done = done;
+        let (_, mut done) = self.launch(RunMode::Full, true, false).await?;
         tokio::select! {
             r = &mut done => return r.map_err(|_| anyhow::anyhow!("the validation was replaced by another before it finished"))?,
             _ = cancel.cancelled() => {}
