@@ -95,9 +95,9 @@ pub fn require(name: &str) {
         return;
     }
     let why = if std::env::var_os("CI").is_some() {
-        "CI must install it (see .ci/run)"
+        "CI must install it: see .ci/run"
     } else {
-        "it was there when the tests were built, or the test was run with --run-ignored"
+        "the test ran because it was there when the tests were built, or because of --run-ignored"
     };
-    panic!("this test needs {name}, which is missing ({why}): {}", tool.install);
+    panic!("this test needs {name}, which is missing ({why}); install it with `{}`", tool.install);
 }
