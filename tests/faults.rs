@@ -147,9 +147,22 @@ async fn a_second_serve_on_one_state_store_is_refused_until_the_first_is_gone() 
     let cfg_b = dir.path().join("b.toml");
     std::fs::write(&cfg_b, std::fs::read_to_string(&cfg_a).unwrap().replace(&format!(":{a}\""), &format!(":{b}\""))).unwrap();
     let mut first = serve_logging(&cfg_a, a, None);
-    let second = Command::new(movex_tests::movex_bin()).args(["serve", "--config"]).arg(&cfg_b).output().unwrap();
-    let stderr = String::from_utf8_lossy(&second.stderr);
-    assert!(!second.status.success(), "{stderr}");
+    let mut second = Command::new(movex_tests::movex_bin()).args(["serve", "--config"]).arg(&cfg_b).stderr(Stdio::piped()).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let status = loop {
+        if let Some(status) = second.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline || std::net::TcpStream::connect(("127.0.0.1", b)).is_ok() {
+            second.kill().unwrap();
+            second.wait().unwrap();
+            panic!("a second movex serve started on a state store another one serves");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut second.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(!status.success(), "{stderr}");
     assert!(stderr.contains("another movex serve") && stderr.contains(&format!("pid {}", first.id())), "{stderr}");
     // SIGKILL: no clean release. On the same host a dead holder is replaced at once.
     first.kill().unwrap();

@@ -18,18 +18,18 @@
 
 use movex_tests::broker::free_port;
 use movex_tests::dbs;
-use movex_tests::door::{Setup, cuttable_door, db_name, door, door_set_up, mariadb, python, python_clients, repair, secondary_failed, validate, validates_clean};
+use movex_tests::door::{Setup, cuttable_door, db_name, door, door_set_up, mariadb, python, repair, secondary_failed, validate, validates_clean};
 use movex_tests::server::{http, serve_logging};
+use movex_tests::tools;
 use std::process::Command;
 use std::time::Instant;
 
 const TABLE: &str = "CREATE TABLE t (id BIGINT AUTO_INCREMENT PRIMARY KEY, v VARCHAR(40), n INT, at DATETIME(6), b VARBINARY(8))";
 
 #[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(not(has_tool = "pymysql"), ignore = "needs PyMySQL and mysql-connector-python (tests/support/tools.rs)")]
 async fn real_clients_write_through_the_front_door_to_both_sides() {
-    if !python_clients() {
-        return;
-    }
+    tools::require("pymysql");
     let dir = tempfile::tempdir().unwrap();
     let d = door(dir.path(), "px", "", "").await;
     let (http_port, proxy_port, cfg) = (d.http_port, d.proxy_port, d.cfg.clone());
@@ -106,10 +106,9 @@ print(cur.fetchall())
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(not(has_tool = "pymysql"), ignore = "needs PyMySQL and mysql-connector-python (tests/support/tools.rs)")]
 async fn with_the_destination_cut_clients_keep_writing_and_the_journal_holds_every_missed_write() {
-    if !python_clients() {
-        return;
-    }
+    tools::require("pymysql");
     let dir = tempfile::tempdir().unwrap();
     let mut d = cuttable_door(dir.path(), "px_cut", &format!("{TABLE};"), "").await;
     let (http_port, proxy_port, cfg, src) = (d.http_port, d.proxy_port, d.cfg.clone(), d.src.clone());
@@ -217,10 +216,9 @@ async fn a_read_the_secondary_refuses_in_a_transaction_is_found_at_its_next_stat
 /// statement is journaled, not run on a fresh connection outside the
 /// transaction.
 #[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(not(has_tool = "pymysql"), ignore = "needs PyMySQL and mysql-connector-python (tests/support/tools.rs)")]
 async fn a_secondary_connection_that_dies_under_a_deferred_read_loses_the_transaction_there_whole() {
-    if !python_clients() {
-        return;
-    }
+    tools::require("pymysql");
     let dir = tempfile::tempdir().unwrap();
     let d = door(dir.path(), "px_kill", &format!("{TABLE};"), &format!("{TABLE};")).await;
     let script = r#"
@@ -268,10 +266,9 @@ print("committed")
 /// set through movex on both sides) would drop the connection and the
 /// transaction with it.
 #[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(not(has_tool = "pymysql"), ignore = "needs PyMySQL and mysql-connector-python (tests/support/tools.rs)")]
 async fn a_large_read_in_a_transaction_does_not_leave_the_secondary_blocked_while_the_client_thinks() {
-    if !python_clients() {
-        return;
-    }
+    tools::require("pymysql");
     let dir = tempfile::tempdir().unwrap();
     let d = door(dir.path(), "px_big", &format!("{TABLE};"), &format!("{TABLE};")).await;
     let out = python(
@@ -307,12 +304,9 @@ print("committed")
 /// validate clean (or, where the secondary deadlocked on its own, the
 /// journal holds it and repair settles it).
 #[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(not(has_tool = "sysbench"), ignore = "needs sysbench (tests/support/tools.rs)")]
 async fn sysbench_through_movex_across_pattern_switches_validates_clean() {
-    if Command::new("sysbench").arg("--version").output().is_err() {
-        assert!(std::env::var_os("CI").is_none(), "CI must install sysbench (see .ci/run)");
-        eprintln!("SKIPPED: sysbench is not installed (apt-get install sysbench)");
-        return;
-    }
+    tools::require("sysbench");
     let dir = tempfile::tempdir().unwrap();
     let src = dbs::mariadb(&dbs::unique("px_sb_src"), "").await;
     let dst = dbs::mariadb(&dbs::unique("px_sb_dst"), "").await;
@@ -375,14 +369,10 @@ async fn sysbench_through_movex_across_pattern_switches_validates_clean() {
 /// parameterised queries are server-side prepared statements, in and out
 /// of transactions; both sides end up with the same rows and ids.
 #[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(not(has_tool = "go-sql-driver"), ignore = "needs Go and go-sql-driver/mysql (tests/support/tools.rs)")]
 async fn a_go_program_with_go_sql_driver_writes_through_movex() {
+    tools::require("go-sql-driver");
     let gopath = "/usr/share/gocode";
-    let has_driver = std::path::Path::new(gopath).join("src/github.com/go-sql-driver/mysql").is_dir();
-    if Command::new("go").arg("version").output().is_err() || !has_driver {
-        assert!(std::env::var_os("CI").is_none(), "CI must install golang-go and golang-github-go-sql-driver-mysql-dev (see .ci/run)");
-        eprintln!("SKIPPED: Go and go-sql-driver/mysql from Debian are needed (apt-get install golang-go golang-github-go-sql-driver-mysql-dev)");
-        return;
-    }
     let dir = tempfile::tempdir().unwrap();
     let client = dir.path().join("client");
     let out = Command::new("go")
@@ -412,10 +402,9 @@ async fn a_go_program_with_go_sql_driver_writes_through_movex() {
 /// default) is switched to `mysql_native_password` and logs in; a wrong
 /// password that way is refused with 1045.
 #[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(not(has_tool = "pymysql"), ignore = "needs PyMySQL and mysql-connector-python (tests/support/tools.rs)")]
 async fn a_caching_sha2_password_client_is_switched_and_logs_in() {
-    if !python_clients() {
-        return;
-    }
+    tools::require("pymysql");
     let dir = tempfile::tempdir().unwrap();
     let d = door(dir.path(), "px_sha2", "", "").await;
     let out = python(
@@ -443,10 +432,9 @@ print(login("wrong"))
 /// (text protocol and a prepared statement) lands whole on both sides and
 /// reads back whole.
 #[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(not(has_tool = "pymysql"), ignore = "needs PyMySQL and mysql-connector-python (tests/support/tools.rs)")]
 async fn values_over_16_mib_cross_the_front_door_both_ways() {
-    if !python_clients() {
-        return;
-    }
+    tools::require("pymysql");
     // The server's own limit must let such a packet in (MariaDB's default
     // is 16 MiB); raising it is harmless to every other test. movex's
     // (`max_packet_bytes`, the same default) is raised with it.

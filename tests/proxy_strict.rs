@@ -7,7 +7,8 @@
 //! constraint it alone has) or cut off mid-load.
 
 use movex_tests::dbs;
-use movex_tests::door::{Setup, cuttable_door, db_name, door_set_up, door_with, mariadb, python, python_clients, repair, secondary_failed, validates_clean};
+use movex_tests::door::{Setup, cuttable_door, db_name, door_set_up, door_with, mariadb, python, repair, secondary_failed, validates_clean};
+use movex_tests::tools;
 use std::collections::BTreeMap;
 use std::process::Command;
 
@@ -33,10 +34,9 @@ def run(cur, sql, *args):
 /// the source keeps none of it; the rest of the writes land on both sides.
 /// DDL cannot be rolled back: the client gets the error and it is journaled.
 #[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(not(has_tool = "pymysql"), ignore = "needs PyMySQL and mysql-connector-python (tests/support/tools.rs)")]
 async fn in_strict_mode_a_write_the_destination_refuses_is_an_error_and_the_source_keeps_none_of_it() {
-    if !python_clients() {
-        return;
-    }
+    tools::require("pymysql");
     let dir = tempfile::tempdir().unwrap();
     let src_setup = format!("{TABLE};");
     let dst_setup = format!("{TABLE}; ALTER TABLE t ADD CONSTRAINT small CHECK (n < 100); CREATE TABLE u (id INT);");
@@ -106,10 +106,9 @@ for v, n in (("p-big", 700), ("p", 5)):
 /// client was told succeeded is on the source, whole; every one it got an
 /// error for is not there at all: no half-applied transaction.
 #[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(not(has_tool = "pymysql"), ignore = "needs PyMySQL and mysql-connector-python (tests/support/tools.rs)")]
 async fn in_strict_mode_with_the_destination_cut_mid_load_clients_get_errors_and_the_source_has_no_half_transaction() {
-    if !python_clients() {
-        return;
-    }
+    tools::require("pymysql");
     let dir = tempfile::tempdir().unwrap();
     let mut d = cuttable_door(dir.path(), "pxs_cut", &format!("{TABLE};"), "strict = true").await;
     let (proxy_port, src) = (d.proxy_port, d.src.clone());

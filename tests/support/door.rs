@@ -10,16 +10,6 @@ use std::process::Command;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 
-/// Whether the Python clients are installed (CI installs them: .ci/run).
-pub fn python_clients() -> bool {
-    let ok = Command::new("python3").args(["-c", "import pymysql, mysql.connector"]).output().is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(std::env::var_os("CI").is_none(), "CI must install PyMySQL and mysql-connector-python (see .ci/run)");
-        eprintln!("SKIPPED: python3 with PyMySQL and mysql-connector-python is needed (pip install PyMySQL mysql-connector-python)");
-    }
-    ok
-}
-
 /// Run a Python script; its stdout. `PORT` and `DB` are set for it.
 pub fn python(port: u16, db: &str, script: &str) -> String {
     let out = Command::new("python3").args(["-c", script]).env("PORT", port.to_string()).env("DB", db).output().unwrap();
