@@ -2,7 +2,8 @@
 //! state it was left in, serves the control plane, consults the policy on
 //! its timer, and on SIGTERM or ctrl-c shuts down gracefully: requests in
 //! flight finish, validations stop at a batch boundary with their
-//! checkpoints committed, auto-migrate is cancelled.
+//! checkpoints committed, auto-migrate is suspended (the next start resumes
+//! it).
 
 use crate::config::Config;
 use crate::migration::Migration;
@@ -78,7 +79,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let result = crate::http::serve(migration.clone(), shutdown_signal()).await;
     eprintln!("movex: shutting down: stopping validations (checkpoints kept) and auto-migrate");
     stop.cancel();
-    migration.cancel_auto_migrate().await;
+    migration.suspend_auto_migrate().await;
     migration.stop_validation(true).await;
     migration.stop_validation(false).await;
     if let Err(e) = migration.store.release_lease(&lease).await {

@@ -59,6 +59,19 @@ impl Migration {
         Ok(())
     }
 
+    /// Stop a running auto-migrate because movex is shutting down: it is
+    /// cancelled here, and its record stays `running` at its step, so the
+    /// next `movex serve` resumes it as after a crash.
+    pub async fn suspend_auto_migrate(&self) {
+        let was = self.auto_status().await.ok().flatten().filter(|s| s.status == "running");
+        if self.cancel_auto_migrate().await
+            && let Some(was) = was
+            && let Err(e) = self.record_auto(&was).await
+        {
+            tracing::warn!("recording auto-migrate as running for the next start: {e:#}");
+        }
+    }
+
     /// Cancel a running auto-migrate; whether one was running.
     pub async fn cancel_auto_migrate(&self) -> bool {
         super::scheduler::stop_task(self.scheduler.auto.lock().await.take()).await
