@@ -13,7 +13,6 @@
 //! covered and why it did or did not count.
 
 use super::control::Migration;
-use crate::store::Mode;
 use crate::validate::{Board, Report, Request, RunMode};
 use anyhow::Result;
 use serde::Serialize;
@@ -144,16 +143,10 @@ impl Migration {
         let direction = self.validator.current_direction().await?;
         let mut tables = Vec::new();
         for t in &self.config.tables {
-            let checkpoint = match restart {
+            let resumes_after = match restart {
                 true => None,
-                false => self.store.checkpoint(&t.name, if full { Mode::Full } else { Mode::Incr }, direction).await?,
+                false => self.validator.resume_point(&t.name, mode, direction).await?.map(|cp| cp.cursor),
             };
-            // As the validator decides: an incremental checkpoint holds only
-            // for the same start time.
-            let resumes_after = checkpoint.map(|cp| cp.cursor).filter(|c| match mode {
-                RunMode::Incr { since_ms, .. } => c["since_ms"] == serde_json::json!(since_ms),
-                RunMode::Full => true,
-            });
             tables.push(StartedTable { table: t.name.clone(), resumes_after });
         }
         let counts_toward_promotion = full && tables.iter().all(|t| t.resumes_after.is_none());

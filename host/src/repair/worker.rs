@@ -294,7 +294,7 @@ impl Repairer {
         let row_json = |row: &Row| serde_json::Value::Array(row.iter().map(value_json).collect()).to_string();
         let base_hash = hex::encode(&sha2::Sha256::digest(row_json(&base).as_bytes())[..16]);
         let target_utime = value_json(&target[u]).to_string();
-        let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+        let now_ms = crate::store::now_ms();
         let key_text = serde_json::Value::Array(key.iter().map(value_json).collect()).to_string();
         let seen = self.validator.store().newer_sighting(&f.table, &key_text, &base_hash, &target_utime, now_ms, !self.dry_run).await?;
         let waited = now_ms.saturating_sub(seen.first_seen_ms) as u64;

@@ -7,7 +7,7 @@
 //! (Many instances writing together, each applying the pattern, is another
 //! matter: the fleet's membership, not this lease.)
 
-use super::{Store, text};
+use super::{Store, now_ms, text};
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
@@ -39,10 +39,6 @@ impl Lease {
     fn lapsed(&self, me: &Lease, stale_ms: i64) -> bool {
         now_ms() - self.heartbeat_ms > stale_ms || (self.host == me.host && !alive(self.pid))
     }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
 fn alive(pid: u32) -> bool {

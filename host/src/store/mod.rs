@@ -101,6 +101,11 @@ pub(crate) fn text(row: &sqlx::any::AnyRow, i: usize) -> Result<String, sqlx::Er
     }
 }
 
+/// Epoch milliseconds now.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
 pub(crate) fn now() -> String {
     humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
 }

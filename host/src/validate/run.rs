@@ -10,7 +10,7 @@ use super::outbox::Outbox;
 use super::progress::Progress;
 use super::schema::{self, ColumnInfo};
 use super::side::{Db, Side};
-use crate::store::{Mode, Store};
+use crate::store::{Checkpoint, Mode, Store};
 use super::table::{Load, Outcome, TableRun};
 use super::{full, incremental};
 use crate::config::{self, Config, Sink};
@@ -357,11 +357,7 @@ impl Validator {
             if req.restart {
                 self.store.forget_checkpoint(&t.name, mode, direction).await?;
             }
-            let resume = self.store.checkpoint(&t.name, mode, direction).await?;
-            let resume = match (req.mode, resume) {
-                (RunMode::Incr { since_ms, .. }, Some(cp)) if cp.cursor["since_ms"] != serde_json::json!(since_ms) => None,
-                (_, cp) => cp,
-            };
+            let resume = self.resume_point(&t.name, req.mode, direction).await?;
             report.resumed = resume.is_some();
             report.run_id = resume.as_ref().map_or_else(|| new_run_id(&t.name), |cp| cp.run_id.clone());
             self.store.start_run(&report.run_id, &t.name, mode, direction).await?;
@@ -408,6 +404,17 @@ impl Validator {
         report.rows_per_sec = s.rows_per_sec;
         report.duration_ms = s.elapsed_ms;
         report
+    }
+
+    /// Where a run of `table` in `mode` would resume: its checkpoint, if
+    /// it has one that holds (an incremental one only for the same start
+    /// time).
+    pub async fn resume_point(&self, table: &str, mode: RunMode, direction: Direction) -> Result<Option<Checkpoint>> {
+        let cp = self.store.checkpoint(table, mode.mode(), direction).await?;
+        Ok(cp.filter(|cp| match mode {
+            RunMode::Incr { since_ms, .. } => cp.cursor["since_ms"] == serde_json::json!(since_ms),
+            RunMode::Full => true,
+        }))
     }
 
     async fn gated_table(
