@@ -13,7 +13,8 @@ use axum::body::Body;
 use axum::http::Request;
 use http_body_util::BodyExt;
 use movex::config::Config;
-use movex::migration::{Migration, State};
+use movex::migration::Migration;
+use movex::model::State;
 use movex::validate::RunMode;
 use movex_tests::dbs;
 use serde_json::Value;
@@ -64,7 +65,7 @@ async fn until_finished(m: &Migration) {
 }
 
 async fn last_full_validation(m: &Migration) -> Value {
-    serde_json::from_str(&m.store.meta("last_full_validation").await.unwrap().expect("a full run recorded")).unwrap()
+    serde_json::from_str(&m.engine.store.meta("last_full_validation").await.unwrap().expect("a full run recorded")).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -114,5 +115,5 @@ async fn a_run_that_finishes_after_a_move_counts_for_neither_state() {
     let record = last_full_validation(&m).await;
     assert_eq!((&record["state"], &record["finished_in"]), (&Value::from("src_first"), &Value::from("dst_first")), "{record}");
     assert!(record["why_not"].as_str().unwrap().contains("moved from src_first to dst_first"), "{record}");
-    assert_eq!(m.store.meta("last_full_clean").await.unwrap().as_deref(), Some("false"));
+    assert_eq!(m.engine.store.meta("last_full_clean").await.unwrap().as_deref(), Some("false"));
 }

@@ -8,7 +8,8 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use movex::config::Config;
-use movex::migration::{Migration, Pattern, State};
+use movex::migration::Migration;
+use movex::model::{Pattern, State};
 use movex_tests::dbs;
 use serde_json::{Value, json};
 use std::path::Path;
@@ -204,7 +205,7 @@ async fn modules_are_listed_hot_loaded_refused_with_a_reason_and_unloaded() {
     };
     let (code, r) = upload(movex_tests::wasm_bytes("fixture-probe-a")).await;
     assert_eq!((code, &r["data"]["description"]["name"]), (StatusCode::OK, &json!("probe")), "{r}");
-    assert!(m.config.modules.dir.join("probe.wasm").is_file(), "kept for the next start");
+    assert!(m.engine.config.modules.dir.join("probe.wasm").is_file(), "kept for the next start");
     let (code, r) = upload(b"not wasm".to_vec()).await;
     assert_eq!((code, &r["code"]), (StatusCode::UNPROCESSABLE_ENTITY, &json!(5)));
     assert!(r["msg"].as_str().unwrap().contains("refused"), "{r}");
@@ -256,7 +257,7 @@ async fn repair_routes_start_report_and_stop_and_count_outcomes_in_the_metrics_a
     // The policy sees the outcomes: a policy module would get them as `repairs`.
     let (_, r) = call(&app, "POST", "/repair/stop", "", None).await;
     assert_eq!(r["data"]["stopped"], false, "the repair had finished");
-    let repairs = m.store.repair_counts().await.unwrap();
+    let repairs = m.engine.store.repair_counts().await.unwrap();
     assert_eq!(repairs.get("repaired"), Some(&2));
     call(&app, "POST", "/full/start", "", None).await;
     let d = wait_for(&app, "a second full run", |d| d["migration_stats"]["full_validation_runs"] == 2).await;
@@ -299,7 +300,7 @@ async fn after_a_restart_movex_comes_back_in_the_same_pattern() {
     let m = Migration::open(config).await.unwrap();
     assert_eq!(m.state().await.unwrap(), State::DstFirst);
     assert_eq!(m.pool.pattern(), Pattern::DstFirst);
-    assert_eq!(m.store.history(10).await.unwrap().len(), 3);
+    assert_eq!(m.engine.store.history(10).await.unwrap().len(), 3);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -365,7 +366,7 @@ async fn the_policy_moves_the_migration_after_a_clean_validation_unless_told_not
     assert_eq!(call(&app, "POST", "/full/start", "", None).await.0, StatusCode::OK);
     let d = wait_for(&app, "the policy to promote", |d| d["current_state"] == "dst_first").await;
     assert_eq!(d["migration_stats"]["last_decision"]["applied"], true, "{d}");
-    assert_eq!(m.store.history(1).await.unwrap()[0].by, "builtin");
+    assert_eq!(m.engine.store.history(1).await.unwrap()[0].by, "builtin");
 
     let dir = tempfile::tempdir().unwrap();
     let (app, _) = start(setup(dir.path(), false, "auto_promote = false").await, None).await;
@@ -571,7 +572,7 @@ async fn one_module_name_keeps_one_file_across_uploads_deletes_and_restarts() {
         let (app, m) = start(config.clone(), None).await;
         let (code, h) = call(&app, "GET", "/health", "", None).await;
         assert_eq!((code, &h["data"]["warmup"]["status"]), (StatusCode::OK, &json!("completed")), "{h}");
-        let hash = m.validator.registry().get("probe").expect("probe loads again").hash.clone();
+        let hash = m.engine.modules.get("probe").expect("probe loads again").hash.clone();
         assert_eq!(hash, movex::wasm::cache::content_hash(&movex_tests::wasm_bytes("fixture-probe-b")));
         // Deleted stays deleted: the file goes with it.
         let (code, r) = call(&app, "DELETE", "/modules/probe", "", None).await;
@@ -580,7 +581,7 @@ async fn one_module_name_keeps_one_file_across_uploads_deletes_and_restarts() {
     };
     assert!(!b_hash.is_empty());
     let (app, m) = start(config.clone(), None).await;
-    assert!(m.validator.registry().get("probe").is_none(), "a deleted module came back after a restart");
+    assert!(m.engine.modules.get("probe").is_none(), "a deleted module came back after a restart");
     assert_eq!(call(&app, "GET", "/health", "", None).await.0, StatusCode::OK);
     // Deleting a module loaded from a file of another name removes that file.
     std::fs::copy(movex_tests::wasm("fixture-probe-a"), modules.join("fixture_probe_a.wasm")).unwrap();
@@ -588,7 +589,7 @@ async fn one_module_name_keeps_one_file_across_uploads_deletes_and_restarts() {
     assert_eq!(call(&app, "DELETE", "/modules/probe", "", None).await.0, StatusCode::OK);
     assert!(!modules.join("fixture_probe_a.wasm").exists(), "{:?}", module_files(&modules));
     let (_, m) = start(config, None).await;
-    assert!(m.validator.registry().get("probe").is_none(), "a deleted module came back after a restart");
+    assert!(m.engine.modules.get("probe").is_none(), "a deleted module came back after a restart");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -12,6 +12,7 @@ mod hot_swap;
 mod http;
 mod journal;
 mod kafka;
+mod layers;
 mod keyset;
 mod pool;
 mod proxy;

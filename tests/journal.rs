@@ -11,7 +11,8 @@
 //!   the store when the relay is back.
 
 use movex::config::Config;
-use movex::migration::{Migration, State};
+use movex::migration::Migration;
+use movex::model::State;
 use movex::pool::Statement;
 use movex_tests::dbs;
 use movex_tests::door::{door, mariadb, repair, secondary_failed, validates_clean};

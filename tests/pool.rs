@@ -5,7 +5,7 @@
 //! journals every missed write, and strict mode fails the caller with no
 //! half-applied transaction on the primary.
 
-use movex::migration::Pattern;
+use movex::model::Pattern;
 use movex::pool::{Pool, PoolConfig, SideName, Statement};
 use movex::store::{JournalKind, Store};
 use movex_guest::OwnedValue;

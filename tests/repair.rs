@@ -104,7 +104,7 @@ async fn a_table_that_forbids_deletes_keeps_its_extra_rows() {
 async fn the_guarded_upsert_and_delete_never_replace_a_newer_row_on_any_dialect() {
     use movex::db::keyset::Dialect;
     use movex::repair::sql::{delete, upsert};
-    use movex::validate::schema::ColumnInfo;
+    use movex::db::schema::ColumnInfo;
     let col = |name: &str, db_type: &str| ColumnInfo {
         name: name.into(),
         kind: movex_guest::Kind::Text,
@@ -148,7 +148,8 @@ async fn the_guarded_upsert_and_delete_never_replace_a_newer_row_on_any_dialect(
 /// validation is clean.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_policy_module_holds_while_a_repair_failed_and_promotes_once_it_settles() {
-    use movex::migration::{Migration, State};
+    use movex::migration::Migration;
+use movex::model::State;
     use tokio_util::sync::CancellationToken;
     let dir = tempfile::tempdir().unwrap();
     let rows: Vec<String> = (1..=50).map(|i| format!("({i}, 'user{i}')")).collect();
@@ -205,7 +206,7 @@ async fn a_policy_module_holds_while_a_repair_failed_and_promotes_once_it_settle
 /// is reported as unmatched; `movex validate` then exits 0.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_pools_journal_of_failed_destination_writes_is_repaired() {
-    use movex::migration::Pattern;
+    use movex::model::Pattern;
     use movex::pool::{Pool, Statement};
     let dir = tempfile::tempdir().unwrap();
     let rows: Vec<String> = (1..=20).map(|i| format!("({i}, {i})")).collect();

@@ -6,7 +6,7 @@
 //! guarded upsert and delete meet a live writer.
 
 use movex::config::Config;
-use movex::migration::Pattern;
+use movex::model::Pattern;
 use movex::pool::{Pool, Statement};
 use movex::repair::Repairer;
 use movex::store::Store;

@@ -4,12 +4,12 @@
 //! outbox, and the repair journal; and a migration that comes back in its
 //! pattern with its state kept in PostgreSQL or MariaDB.
 
-use movex::migration::State;
+use movex::model::State;
 use movex::pool::Statement;
 use movex::store::findings::FindingFilter;
 use movex::store::journal::NewEntry;
 use movex::store::{Checkpoint, JournalKind, Mode, Store};
-use movex::validate::{Direction, Finding, FindingType};
+use movex::model::{Direction, Finding, FindingType};
 use movex_guest::OwnedValue;
 use movex_tests::dbs;
 
@@ -94,6 +94,6 @@ async fn a_migration_with_its_state_in_postgres_or_mariadb_comes_back_in_its_pat
             }
         }
         let m = movex::migration::Migration::open(config).await.unwrap();
-        assert_eq!((m.state().await.unwrap(), m.pool.pattern()), (State::DstFirst, movex::migration::Pattern::DstFirst), "{state}");
+        assert_eq!((m.state().await.unwrap(), m.pool.pattern()), (State::DstFirst, movex::model::Pattern::DstFirst), "{state}");
     }
 }

@@ -54,7 +54,7 @@ async fn a_module_swapped_during_a_run_answers_from_the_next_batch() {
     // Compile version b ahead (into the artifact cache), so the swap below
     // is a cache hit that lands while the run is going.
     let b = movex_tests::wasm_bytes("fixture-probe-b");
-    v.registry().runtime().prepare(&b).unwrap();
+    v.engine().modules.runtime().prepare(&b).unwrap();
     let run = tokio::spawn({
         let v = v.clone();
         async move { v.run(&full(), CancellationToken::new(), &Board::default()).await.unwrap() }
@@ -64,7 +64,7 @@ async fn a_module_swapped_during_a_run_answers_from_the_next_batch() {
         assert!(Instant::now() < deadline);
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let swapped = v.registry().load(&b).unwrap();
+    let swapped = v.engine().modules.load(&b).unwrap();
     assert!(swapped.module.cache_hit, "the swap should not compile");
     let report = run.await.unwrap();
     assert!(!report.failed(), "{report:?}");

@@ -6,52 +6,45 @@
 //! at run time, invoked per row in batches, bounded in CPU and memory.
 //!
 //! # Layout
-//! - [`wasm`]: the sandboxed runtime — engine, limits, artifact cache, module
-//!   registry with hot swap, warm-up, and one file per capability
-//!   (comparator, tagger, policy). Start at `wasm/mod.rs`.
-//! - [`health`]: named faults (a stopped front door, a journal the store
-//!   cannot take) that make `/health` unhealthy while they last.
-//! - [`config`]: the TOML configuration (unknown keys are errors; embedded
-//!   defaults).
-//! - [`db`]: reading MySQL/MariaDB, PostgreSQL and SQLite rows as contract
-//!   values without loss; keyset page queries per dialect.
-//! - [`validate`]: the validator — full and incremental runs in both
-//!   directions, per-row wasm comparison, findings in the state store and
-//!   delivered to Kafka, checkpoints. Start at `validate/mod.rs`.
-//! - [`store`]: the state store (SQLite by default; MariaDB/MySQL or
-//!   PostgreSQL): validation runs, checkpoints, findings and the Kafka
-//!   outbox, the repair journal, the migration's state and transitions.
-//! - [`pool`]: the double-write pool — patterns, transactions, strict and
-//!   non-strict, retries, repair journal, metrics, health.
-//! - [`repair`]: drives the target back to the base from the findings
-//!   (upsert or delete guarded by update time, re-check, outcomes), from
-//!   the store and the pool's journal or from Kafka as a consumer group.
-//! - [`proxy`]: the MySQL front door — applications in any language write
-//!   through movex; commands relayed to the primary and checked on the
-//!   secondary, a write's answer held back until both sides answered.
-//! - [`http`]: the HTTP control plane (routes, envelope, token).
-//! - [`migration`]: the running migration — state machine, scheduler of
-//!   validations, promotion policy, auto-migrate, status.
-//! - [`cli`]: the `movex` command line (`movex module check`, `movex module
-//!   warmup`; `movex validate` in [`validate_cli`], `movex serve` in
-//!   [`serve_cli`], `movex demo` in [`demo`], `movex repair` in
-//!   [`repair_cli`]); `src/main.rs` only calls it.
+//! Layers, lowest first. A module imports only from layers below its own
+//! (checked by `tests/layers.rs`, which reads every `use crate::` and
+//! `super::` path); a type two siblings share moves down, not sideways.
+//!
+//! | layer | modules | what they own |
+//! |---|---|---|
+//! | 1 | [`db`] | connections to the three databases (one place dispatches on the driver), values read without loss, statements, schemas, keys and key order, keyset pages |
+//! | 2 | [`model`] | the shared nouns: the migration's [`model::State`] and write [`model::Pattern`], the two databases, findings and their direction |
+//! | 3 | [`health`], [`task`] | named faults that make `/health` 503; background work started, cancelled and joined one way |
+//! | 4 | [`store`] | the state store (SQLite by default; MariaDB/MySQL or PostgreSQL): runs, checkpoints, findings and the Kafka outbox, the journal, the migration's state and transitions, the serving lease |
+//! | 5 | [`wasm`] | the sandbox: engine, limits, artifact cache, module registry with hot swap, warm-up, one file per capability (comparator, tagger, policy) |
+//! | 6 | [`pool`] | the double-write pool: patterns, transactions, strict and not, retries, the journal of missed writes, metrics |
+//! | 7 | [`config`] | the TOML file (unknown keys are errors); the sections of the layers below live with them ([`pool::PoolConfig`], [`wasm::Limits`]) |
+//! | 8 | [`engine`] | what the work shares, built once from the config: the config, the store, the modules, a reading pool per database |
+//! | 9 | [`validate`] | full and incremental runs in both directions, per-row wasm comparison, findings, checkpoints, Kafka delivery |
+//! | 10 | [`repair`] | drives the target back to the base from the findings, the journal or Kafka |
+//! | 11 | [`migration`] | the running migration: moves, the scheduler of validations, the policy, auto-migrate, status |
+//! | 12 | [`http`], [`proxy`] | the doors: the HTTP control plane; the MySQL front door |
+//! | 13 | [`cli`] | the `movex` command line, one file per subcommand; `src/main.rs` only calls it |
+//!
+//! Words: the **source** and the **destination** are the two databases; in
+//! a validation the **base** is the side taken as right and the **target**
+//! the side checked against it; in a write the **primary** runs it first and
+//! the **secondary** follows. `docs/glossary.md` has the rest.
 //!
 //! The contract with guests is `guest-sdk/wit/plugin.wit`, shared with the SDK.
 
-pub mod cli;
-pub mod config;
 pub mod db;
-pub mod demo;
+pub mod model;
 pub mod health;
-pub mod http;
-pub mod migration;
-pub mod pool;
-pub mod proxy;
-pub mod repair;
+pub mod task;
 pub mod store;
-pub mod repair_cli;
-pub mod serve_cli;
-pub mod validate;
-pub mod validate_cli;
 pub mod wasm;
+pub mod pool;
+pub mod config;
+pub mod engine;
+pub mod validate;
+pub mod repair;
+pub mod migration;
+pub mod http;
+pub mod proxy;
+pub mod cli;

@@ -151,13 +151,13 @@ pub fn validate(config: &Path, args: &[&str]) -> Run {
 }
 
 /// The findings of a run, as stored in the state store: (type, key as JSON text).
-pub async fn findings(state_url: &str, run_id: &str) -> Vec<movex::validate::Finding> {
-    let store = movex::validate::Store::open(state_url).await.unwrap();
+pub async fn findings(state_url: &str, run_id: &str) -> Vec<movex::model::Finding> {
+    let store = movex::store::Store::open(state_url).await.unwrap();
     store.findings(run_id).await.unwrap()
 }
 
 /// Keys of the findings of one type, sorted, as JSON text.
-pub fn keys_of(findings: &[movex::validate::Finding], kind: &str) -> Vec<String> {
+pub fn keys_of(findings: &[movex::model::Finding], kind: &str) -> Vec<String> {
     let mut k: Vec<String> = findings.iter().filter(|f| f.kind.as_str() == kind).map(|f| f.key.to_string()).collect();
     k.sort();
     k

@@ -3,6 +3,12 @@
 //! driver's raw bytes itself (sqlx's own date/time types reject MySQL zero
 //! dates; its NUMERIC decoders lose the scale or the range).
 //!
+//! - [`connection`]: [`Db`], a pool to one database by driver, and the one
+//!   place that dispatches on the driver (execute, fetch, transactions).
+//! - [`statement`]: [`Statement`], SQL with its parameters, as the pool
+//!   journals it; placeholders per dialect.
+//! - [`schema`]: a table's columns, kinds and byte-wise key order.
+//! - [`key`]: key order across databases; keys as JSON.
 //! - [`mysql`]: MySQL/MariaDB, binary protocol.
 //! - [`postgres`]: PostgreSQL, binary protocol, by type OID.
 //! - [`sqlite`]: SQLite, by each value's storage class.
@@ -14,10 +20,17 @@
 
 pub mod bind;
 pub mod civil;
+pub mod connection;
+pub mod key;
 pub mod keyset;
 pub mod mysql;
 pub mod postgres;
+pub mod schema;
 pub mod sqlite;
+pub mod statement;
+
+pub use connection::{Db, Decode, Executed, Params, Row, Tx, redact};
+pub use statement::Statement;
 
 /// A value that could not be read as any contract value. Says which column,
 /// what the database called its type, and what to do.

@@ -110,7 +110,7 @@ pub fn listen_address(http: &Http, token: Option<&str>) -> Result<SocketAddr> {
 
 /// Serve until `shutdown` completes; in-flight requests finish first.
 pub async fn serve(migration: Arc<Migration>, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<()> {
-    let http = migration.config.http.clone();
+    let http = migration.engine.config.http.clone();
     let token = http.resolved_token().map_err(anyhow::Error::msg)?;
     let addr = listen_address(&http, token.as_deref())?;
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("listening on {addr} (is the port in use?)"))?;

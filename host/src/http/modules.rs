@@ -50,14 +50,14 @@ fn wasm_files(dir: &FsPath) -> std::io::Result<Vec<(PathBuf, String)>> {
 /// What in the modules directory differs from what serves, each with what
 /// to do; empty when a restart would load exactly what serves now.
 fn dir_problems(m: &Migration) -> Vec<String> {
-    let dir = &m.config.modules.dir;
+    let dir = &m.engine.config.modules.dir;
     let files = match wasm_files(dir) {
         Ok(f) => f,
         Err(e) => return vec![format!("cannot read it: {e}")],
     };
-    let warmup = m.validator.warmup();
+    let warmup = &m.engine.warmup;
     let mut problems = Vec::new();
-    let serving = m.validator.registry().list();
+    let serving = m.engine.modules.list();
     for (path, hash) in &files {
         if !serving.iter().any(|s| &s.hash == hash) {
             let shown = path.display().to_string();
@@ -100,7 +100,7 @@ pub fn check_dir(m: &Migration) {
             FAULT,
             format!(
                 "the modules directory {} does not hold what serves, so a restart would load other modules: {}",
-                m.config.modules.dir.display(),
+                m.engine.config.modules.dir.display(),
                 problems.join("; ")
             ),
         );
@@ -137,8 +137,8 @@ fn save(dir: &FsPath, name: &str, bytes: &[u8]) -> std::io::Result<PathBuf> {
 
 pub async fn list(Shared(app): Shared<App>) -> Reply {
     ok(serde_json::json!({
-        "warmup": app.migration.validator.warmup(),
-        "modules": wasm::reports(app.migration.validator.registry()),
+        "warmup": &app.migration.engine.warmup,
+        "modules": wasm::reports(&app.migration.engine.modules),
     }))
 }
 
@@ -148,7 +148,7 @@ pub async fn put(Shared(app): Shared<App>, Path(name): Path<String>, Upload(body
     }
     // One upload or delete at a time: load and file must change together.
     let _dir = app.modules_dir.lock().await;
-    let registry = app.migration.validator.registry().clone();
+    let registry = app.migration.engine.modules.clone();
     let before = registry.get(&name).map(|m| m.hash.clone());
     let bytes = body.to_vec();
     let loaded = {
@@ -163,7 +163,7 @@ pub async fn put(Shared(app): Shared<App>, Path(name): Path<String>, Upload(body
     let m = &loaded.module;
     // Keep it for the next start as `{name}.wasm`, and drop every other file
     // that held this module or the one it replaces.
-    let dir = &app.migration.config.modules.dir;
+    let dir = &app.migration.engine.config.modules.dir;
     let saved = save(dir, &name, &bytes).map_err(|e| format!("saving {}: {e}", dir.join(format!("{name}.wasm")).display())).and_then(|file| {
         let hashes: Vec<&str> = [Some(m.hash.as_str()), before.as_deref()].into_iter().flatten().collect();
         remove_holding(dir, &hashes, Some(&file)).map(|removed| (file, removed))
@@ -198,12 +198,12 @@ pub async fn delete(Shared(app): Shared<App>, Path(name): Path<String>) -> Reply
         return invalid_name(&name);
     }
     let _dir = app.modules_dir.lock().await;
-    let Some(gone) = app.migration.validator.registry().unload(&name) else {
+    let Some(gone) = &app.migration.engine.modules.unload(&name) else {
         return fail(StatusCode::NOT_FOUND, format!("no module {name:?} is loaded (GET /modules lists them)"));
     };
     // Its file, whatever it is called, and `{name}.wasm` if that holds
     // another version: nothing of this name loads at the next start.
-    let dir = &app.migration.config.modules.dir;
+    let dir = &app.migration.engine.config.modules.dir;
     let own = dir.join(format!("{name}.wasm"));
     let removed = remove_holding(dir, &[gone.hash.as_str()], None).and_then(|mut removed| match std::fs::remove_file(&own) {
         Ok(()) => {

@@ -4,8 +4,8 @@
 
 use super::envelope::{Body, Reply, fail, ok, store_failed};
 use super::App;
-use crate::migration::state::MoveRefused;
-use crate::migration::{Pattern, State};
+use crate::model::MoveRefused;
+use crate::model::{Pattern, State};
 use axum::extract::State as Shared;
 use axum::http::StatusCode;
 use serde::Deserialize;
@@ -32,19 +32,19 @@ async fn move_to(app: App, to: State, body: MoveBody) -> Reply {
 }
 
 pub async fn src_only(Shared(app): Shared<App>, Body(b): Body<MoveBody>) -> Reply {
-    move_to(app, Pattern::SrcOnly.state(), b).await
+    move_to(app, State::of(Pattern::SrcOnly), b).await
 }
 
 pub async fn src_first(Shared(app): Shared<App>, Body(b): Body<MoveBody>) -> Reply {
-    move_to(app, Pattern::SrcFirst.state(), b).await
+    move_to(app, State::of(Pattern::SrcFirst), b).await
 }
 
 pub async fn dst_first(Shared(app): Shared<App>, Body(b): Body<MoveBody>) -> Reply {
-    move_to(app, Pattern::DstFirst.state(), b).await
+    move_to(app, State::of(Pattern::DstFirst), b).await
 }
 
 pub async fn dst_only(Shared(app): Shared<App>, Body(b): Body<MoveBody>) -> Reply {
-    move_to(app, Pattern::DstOnly.state(), b).await
+    move_to(app, State::of(Pattern::DstOnly), b).await
 }
 
 /// `POST /completed`: the last step, from `dst_only`.
@@ -64,7 +64,7 @@ pub async fn auto_migrate_cancel(Shared(app): Shared<App>) -> Reply {
 }
 
 pub async fn history(Shared(app): Shared<App>) -> Reply {
-    match app.migration.store.history(1000).await {
+    match app.migration.engine.store.history(1000).await {
         Ok(h) => ok(h),
         Err(e) => store_failed("reading the history", &e),
     }

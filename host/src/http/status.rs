@@ -28,7 +28,7 @@ pub async fn stats(Shared(app): Shared<App>) -> Reply {
 pub async fn health(Shared(app): Shared<App>) -> Reply {
     let m = &app.migration;
     let db = m.pool.health().await;
-    let warmup = m.validator.warmup();
+    let warmup = &m.engine.warmup;
     // A modules directory fixed by hand is seen here, not only at the next
     // upload; looked at only while out of step (it reads every module file).
     if m.faults.list().contains_key(super::modules::FAULT) {
@@ -44,7 +44,7 @@ pub async fn health(Shared(app): Shared<App>) -> Reply {
         "version": env!("CARGO_PKG_VERSION"),
         "databases": db,
         "warmup": warmup,
-        "modules": crate::wasm::reports(m.validator.registry()),
+        "modules": crate::wasm::reports(&m.engine.modules),
     });
     if let Some(e) = &db.source.error {
         data["src"] = e.clone().into();

@@ -8,7 +8,8 @@
 use super::App;
 use super::envelope::{Body, Reply, bad_request, fail, ok, store_failed};
 use crate::store::findings::FindingFilter;
-use crate::validate::{FindingType, RunMode};
+use crate::model::FindingType;
+use crate::validate::RunMode;
 use axum::extract::Query;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::State as Shared;
@@ -107,12 +108,12 @@ pub async fn discrepancies(Shared(app): Shared<App>, query: Result<Query<Finding
     if [&filter.table, &filter.tag, &filter.run].into_iter().flatten().any(|s| s.contains('\0')) {
         return bad_request("table, tag and run cannot hold a NUL character");
     }
-    match app.migration.store.query_findings(&filter).await {
+    match app.migration.engine.store.query_findings(&filter).await {
         Ok((items, next)) => {
             // Findings stored before a table was marked `redact_values` still
             // hold values: they leave without them all the same.
             let redacted: Vec<&str> =
-                app.migration.config.tables.iter().filter(|t| t.redact_values).map(|t| t.name.as_str()).collect();
+                app.migration.engine.config.tables.iter().filter(|t| t.redact_values).map(|t| t.name.as_str()).collect();
             let items: Vec<_> = items
                 .into_iter()
                 .map(|f| {

@@ -14,7 +14,7 @@
 //! step. Its validations are the current full validation while they run.
 
 use super::control::Migration;
-use super::state::State;
+use crate::model::State;
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -37,15 +37,10 @@ pub struct AutoStatus {
 impl Migration {
     /// Start auto-migrate (cancelling one already running).
     pub async fn start_auto_migrate(self: &Arc<Self>) -> Result<()> {
-        let mut slot = self.scheduler.auto.lock().await;
-        if let Some((cancel, task)) = slot.take() {
-            cancel.cancel();
-            let _ = task.await;
-        }
-        let cancel = CancellationToken::new();
+        let mut slot = self.tasks.auto.lock().await;
+        slot.stop().await;
         let me = self.clone();
-        let task = tokio::spawn({
-            let cancel = cancel.clone();
+        slot.start((), move |cancel| {
             async move {
                 let outcome = match me.clone().auto_migrate(cancel).await {
                     Ok(s) => s,
@@ -55,7 +50,6 @@ impl Migration {
                 let _ = me.record_auto(&outcome).await;
             }
         });
-        *slot = Some((cancel, task));
         Ok(())
     }
 
@@ -74,15 +68,15 @@ impl Migration {
 
     /// Cancel a running auto-migrate; whether one was running.
     pub async fn cancel_auto_migrate(&self) -> bool {
-        super::scheduler::stop_task(self.scheduler.auto.lock().await.take()).await
+        self.tasks.auto.stop().await
     }
 
     pub async fn auto_status(&self) -> Result<Option<AutoStatus>> {
-        Ok(self.store.meta("auto_migrate").await?.and_then(|s| serde_json::from_str(&s).ok()))
+        Ok(self.engine.store.meta("auto_migrate").await?.and_then(|s| serde_json::from_str(&s).ok()))
     }
 
     async fn record_auto(&self, s: &AutoStatus) -> Result<()> {
-        self.store.set_meta("auto_migrate", &serde_json::to_string(s)?).await
+        self.engine.store.set_meta("auto_migrate", &serde_json::to_string(s)?).await
     }
 
     /// At start: an auto-migrate the last process left `running` was cut
@@ -91,7 +85,7 @@ impl Migration {
     pub async fn resume_auto_migrate(self: &Arc<Self>) -> Result<()> {
         let Some(was) = self.auto_status().await?.filter(|s| s.status == "running") else { return Ok(()) };
         let at = format!("{} in {}", if was.step.is_empty() { "in progress" } else { &was.step }, was.state);
-        if self.config.policy.resume_auto_migrate {
+        if self.engine.config.policy.resume_auto_migrate {
             tracing::warn!(at = %at, "auto-migrate was running when movex stopped; resuming it");
             return self.start_auto_migrate().await;
         }
@@ -103,7 +97,7 @@ impl Migration {
         let by = "auto-migrate";
         let end = |status: &str, state: State, reason: String| AutoStatus { status: status.into(), state: state.as_str().into(), reason, step: String::new() };
         let at = |state: State, step: &str| AutoStatus { status: "running".into(), state: state.as_str().into(), reason: "in progress".into(), step: step.into() };
-        let repair = &self.config.repair;
+        let repair = &self.engine.config.repair;
         // Repair rounds in the current state.
         let mut rounds = (State::Initial, 0);
         loop {
@@ -123,7 +117,7 @@ impl Migration {
                 // now would only find the writes it no longer gets.
                 State::DstOnly => drop(self.move_to(State::Completed, false, "auto-migrate: the destination is the only copy written", by).await?),
                 State::SrcFirst | State::DstFirst => {
-                    let soak = std::time::Duration::from_millis(self.config.policy.soak_ms);
+                    let soak = std::time::Duration::from_millis(self.engine.config.policy.soak_ms);
                     tokio::select! {
                         _ = tokio::time::sleep(soak) => {}
                         _ = cancel.cancelled() => return Ok(end("cancelled", state, "cancelled on request".into())),

@@ -6,8 +6,8 @@
 //! `auto_promote` is on, or by `/auto-migrate`.
 
 use super::control::Migration;
-use super::state::State;
-use crate::validate::FindingType;
+use crate::model::State;
+use crate::model::FindingType;
 use crate::wasm::Binding;
 use anyhow::{Context, Result, anyhow};
 use movex_guest::{Action, Decision, Stats};
@@ -50,8 +50,8 @@ pub fn builtin(stats: &Stats, last_full_clean: bool) -> Decision {
 
 impl Migration {
     async fn stats(&self) -> Result<(Stats, bool)> {
-        let (state, since) = self.store.migration_state().await?;
-        let c = self.store.counters().await?;
+        let (state, since) = self.engine.store.migration_state().await?;
+        let c = self.engine.store.counters().await?;
         let n = |k: &str| c.get(k).copied().unwrap_or(0);
         let since_ms = since
             .and_then(|s| humantime::parse_rfc3339_weak(&s).ok())
@@ -66,25 +66,25 @@ impl Migration {
             rows_checked: n("rows_checked"),
             discrepancies: FindingType::ALL.iter().map(|t| (t.as_str().to_owned(), n(&format!("discrepancies_{}", t.as_str())))).collect(),
             errors: vec![("validation".into(), n("validation_errors"))],
-            repairs: self.store.repair_counts().await?.into_iter().collect(),
+            repairs: self.engine.store.repair_counts().await?.into_iter().collect(),
             time_in_state_ms: since_ms,
         };
-        let clean = self.store.meta("last_full_clean").await?.as_deref() == Some("true");
+        let clean = self.engine.store.meta("last_full_clean").await?.as_deref() == Some("true");
         Ok((stats, clean))
     }
 
     /// Ask the policy; record the decision; apply it if `apply`.
     pub async fn consult(self: &Arc<Self>, trigger: &str, apply: bool) -> Result<Decided> {
         let (stats, clean) = self.stats().await?;
-        let (decision, by) = match &self.config.policy.module {
+        let (decision, by) = match &self.engine.config.policy.module {
             None => (builtin(&stats, clean), "builtin".to_owned()),
             Some(name) => {
                 let module = self
-                    .validator
-                    .registry()
+                    .engine
+                    .modules
                     .get(name)
                     .ok_or_else(|| anyhow!("[policy] module {name:?} is not loaded; the migration holds"))?;
-                let settings = self.config.modules.settings.get(name).map(|s| s.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default();
+                let settings = self.engine.settings(name);
                 let stats = stats.clone();
                 let d = tokio::task::spawn_blocking(move || module.decide(&Binding::settings(settings), &stats)).await?;
                 (d.map_err(|e| anyhow!("policy {name:?}: {e}"))?, format!("policy:{name}"))
@@ -112,7 +112,7 @@ impl Migration {
                 Err(e) => decided.reason = format!("{} (not applied: {e:#})", decided.reason),
             }
         }
-        self.store.set_meta("last_decision", &serde_json::to_string(&decided)?).await?;
+        self.engine.store.set_meta("last_decision", &serde_json::to_string(&decided)?).await?;
         Ok(decided)
     }
 }

@@ -18,23 +18,7 @@ use anyhow::Result;
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Mutex;
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-
-pub(super) struct Slot {
-    cancel: CancellationToken,
-    task: JoinHandle<()>,
-    pub board: Arc<Board>,
-    started: std::time::Instant,
-}
-
-#[derive(Default)]
-pub(super) struct Scheduler {
-    full: Mutex<Option<Slot>>,
-    incr: Mutex<Option<Slot>>,
-    pub auto: Mutex<Option<(CancellationToken, JoinHandle<()>)>>,
-}
 
 /// A validation in progress, for `/validations/current`.
 #[derive(Clone, Debug, Serialize)]
@@ -43,25 +27,6 @@ pub struct Current {
     pub running: bool,
     pub elapsed_ms: u64,
     pub tables: Vec<crate::validate::progress::Snapshot>,
-}
-
-/// Cancel a background task and wait for it; whether it was still running.
-pub(crate) async fn stop_task(task: Option<(CancellationToken, JoinHandle<()>)>) -> bool {
-    match task {
-        Some((cancel, task)) => {
-            let running = !task.is_finished();
-            cancel.cancel();
-            let _ = task.await;
-            running
-        }
-        None => false,
-    }
-}
-
-impl Scheduler {
-    fn slot(&self, full: bool) -> &Mutex<Option<Slot>> {
-        if full { &self.full } else { &self.incr }
-    }
 }
 
 /// What a start did, per table: where each resumes (`null`: from the
@@ -89,14 +54,14 @@ pub struct StartedTable {
 /// counts for that state only if nothing moved while it ran.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Generation {
-    pub state: crate::migration::State,
+    pub state: crate::model::State,
     pub transition: i64,
 }
 
 impl Migration {
     pub(crate) async fn generation(&self) -> Result<Generation> {
-        let (state, _) = self.store.migration_state().await?;
-        let transition = self.store.history(1).await?.first().map_or(0, |t| t.id);
+        let (state, _) = self.engine.store.migration_state().await?;
+        let transition = self.engine.store.history(1).await?.first().map_or(0, |t| t.id);
         Ok(Generation { state, transition })
     }
 
@@ -105,25 +70,20 @@ impl Migration {
     /// table with one resumes there (and the run then cannot count toward
     /// promotion: it did not read the rows before the checkpoint).
     pub async fn start_validation(self: &Arc<Self>, mode: RunMode, restart: bool) -> Result<Started> {
-        let apply = self.config.policy.auto_promote;
+        let apply = self.engine.config.policy.auto_promote;
         Ok(self.launch(mode, restart, apply).await?.0)
     }
 
     async fn launch(self: &Arc<Self>, mode: RunMode, restart: bool, apply: bool) -> Result<(Started, tokio::sync::oneshot::Receiver<Result<Report>>)> {
         let full = matches!(mode, RunMode::Full);
-        let mut slot = self.scheduler.slot(full).lock().await;
-        if let Some(old) = slot.take() {
-            old.cancel.cancel();
-            let _ = old.task.await;
-        }
+        let mut slot = self.tasks.validation(full).lock().await;
+        slot.stop().await;
         let generation = self.generation().await?;
         let started = self.what_starts(mode, restart).await?;
-        let cancel = CancellationToken::new();
         let board = Arc::new(Board::default());
         let me = self.clone();
         let (done, report_rx) = tokio::sync::oneshot::channel();
-        let task = tokio::spawn({
-            let (cancel, board) = (cancel.clone(), board.clone());
+        slot.start(board.clone(), move |cancel| {
             async move {
                 let req = Request { tables: vec![], mode, direction: None, restart };
                 let report = me.validator.run(&req, cancel, &board).await;
@@ -134,7 +94,6 @@ impl Migration {
                 let _ = done.send(copy);
             }
         });
-        *slot = Some(Slot { cancel, task, board, started: std::time::Instant::now() });
         Ok((started, report_rx))
     }
 
@@ -142,7 +101,7 @@ impl Migration {
         let full = matches!(mode, RunMode::Full);
         let direction = self.validator.current_direction().await?;
         let mut tables = Vec::new();
-        for t in &self.config.tables {
+        for t in &self.engine.config.tables {
             let resumes_after = match restart {
                 true => None,
                 false => self.validator.resume_point(&t.name, mode, direction).await?.map(|cp| cp.cursor),
@@ -155,11 +114,7 @@ impl Migration {
 
     /// Stop the running validation of that kind; whether one was running.
     pub async fn stop_validation(&self, full: bool) -> bool {
-        let mut slot = self.scheduler.slot(full).lock().await;
-        match slot.take() {
-            Some(s) => stop_task(Some((s.cancel, s.task))).await,
-            None => false,
-        }
+        self.tasks.validation(full).stop().await
     }
 
     /// Run a full validation from the first row now and wait for it
@@ -180,9 +135,9 @@ impl Migration {
     pub async fn current(&self) -> Vec<Current> {
         let mut out = Vec::new();
         for (kind, full) in [("full", true), ("incr", false)] {
-            if let Some(s) = self.scheduler.slot(full).lock().await.as_ref() {
-                let tables = s.board.tables.lock().expect("board").iter().map(|p| p.snapshot()).collect();
-                out.push(Current { kind, running: !s.task.is_finished(), elapsed_ms: s.started.elapsed().as_millis() as u64, tables });
+            if let Some(t) = self.tasks.validation(full).lock().await.get() {
+                let tables = t.data.tables.lock().expect("board").iter().map(|p| p.snapshot()).collect();
+                out.push(Current { kind, running: t.is_running(), elapsed_ms: t.elapsed().as_millis() as u64, tables });
             }
         }
         out
@@ -206,8 +161,8 @@ impl Migration {
                 }
                 counters.push(("validation_errors".to_owned(), r.tables.iter().filter(|t| t.error.is_some()).count() as u64));
                 let counters: Vec<(&str, u64)> = counters.iter().map(|(k, n)| (k.as_str(), *n)).collect();
-                self.store.bump(&counters).await?;
-                self.store.set_meta("last_error", &error).await?;
+                self.engine.store.bump(&counters).await?;
+                self.engine.store.set_meta("last_error", &error).await?;
                 let why_not = self.incomplete(&r, started_in, now_in);
                 let clean = found == 0 && error.is_empty();
                 if started_in != now_in {
@@ -216,11 +171,11 @@ impl Migration {
                 } else if why_not.is_none() || !clean {
                     // Differences count even from a partial run; a clean
                     // result only from a whole one.
-                    let c = self.store.counters().await?;
+                    let c = self.engine.store.counters().await?;
                     let next = if clean { c.get("consecutive_clean_runs").copied().unwrap_or(0) + 1 } else { 0 };
-                    self.store.set_counter("consecutive_clean_runs", next).await?;
+                    self.engine.store.set_counter("consecutive_clean_runs", next).await?;
                     if full {
-                        self.store.set_meta("last_full_clean", if clean { "true" } else { "false" }).await?;
+                        self.engine.store.set_meta("last_full_clean", if clean { "true" } else { "false" }).await?;
                     }
                 }
                 if full {
@@ -235,14 +190,14 @@ impl Migration {
                             "table": t.table, "run_id": t.run_id, "status": t.status, "resumed": t.resumed, "rows_read": t.rows_read,
                         })).collect::<Vec<_>>(),
                     });
-                    self.store.set_meta("last_full_validation", &record.to_string()).await?;
+                    self.engine.store.set_meta("last_full_validation", &record.to_string()).await?;
                 }
             }
             Err(e) => {
-                self.store.bump(&[(runs, 1)]).await?;
-                self.store.set_meta("last_error", &format!("{e:#}")).await?;
+                self.engine.store.bump(&[(runs, 1)]).await?;
+                self.engine.store.set_meta("last_error", &format!("{e:#}")).await?;
                 if started_in == now_in {
-                    self.store.set_counter("consecutive_clean_runs", 0).await?;
+                    self.engine.store.set_counter("consecutive_clean_runs", 0).await?;
                 }
             }
         }
@@ -262,7 +217,7 @@ impl Migration {
             return Some(format!("table {} resumed from a checkpoint: the rows before it were read in an earlier run", t.table));
         }
         let missing: Vec<&str> =
-            self.config.tables.iter().map(|t| t.name.as_str()).filter(|n| !r.tables.iter().any(|t| t.table == *n)).collect();
+            self.engine.config.tables.iter().map(|t| t.name.as_str()).filter(|n| !r.tables.iter().any(|t| t.table == *n)).collect();
         if !missing.is_empty() {
             return Some(format!("tables not validated: {}", missing.join(", ")));
         }
@@ -276,7 +231,7 @@ impl Migration {
                 _ = tokio::time::sleep(interval) => {}
                 _ = stop.cancelled() => return,
             }
-            if let Err(e) = self.consult("on the timer", self.config.policy.auto_promote).await {
+            if let Err(e) = self.consult("on the timer", self.engine.config.policy.auto_promote).await {
                 tracing::warn!("policy: {e:#}");
             }
         }

@@ -3,7 +3,7 @@
 //! journal entries per kind. Counters are also readable directly for
 //! `/status`.
 
-use super::backend::SideName;
+use crate::model::SideName;
 use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;

@@ -20,7 +20,6 @@
 //! `retry_backoff_ms` x attempt apart. Nothing else is retried: a statement
 //! that may have applied is never sent twice.
 //!
-//! - [`statement`]: SQL with `?` placeholders and parameters.
 //! - [`backend`]: one side's connection pool and transactions.
 //! - [`transaction`]: transactions through the pool, strict and not.
 //! - [`journal`]: recording a missed write durably (the state store, or a
@@ -45,19 +44,19 @@
 pub mod backend;
 pub mod journal;
 pub mod metrics;
-pub mod statement;
 pub mod transaction;
 
-pub use backend::{Backend, Executed, SideName};
+pub use backend::Backend;
+pub use crate::db::{Executed, Statement};
+pub use crate::model::SideName;
 pub use metrics::{Counts, Metrics};
-pub use statement::Statement;
 pub use transaction::Transaction;
 
 use crate::health::Faults;
-use crate::migration::Pattern;
+use crate::model::Pattern;
 use journal::Journal;
 use crate::store::{JournalKind, Store};
-use crate::validate::side::{Db, Row};
+use crate::db::{Db, Row};
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};

@@ -18,10 +18,12 @@
 //!   strict mode cannot close without two-phase commit.
 
 use super::Pool;
-use super::backend::{BackendTx, Executed, SideName};
-use super::statement::Statement;
+use super::backend::BackendTx;
+use crate::db::Executed;
+use crate::model::SideName;
+use crate::db::Statement;
 use super::WriteError;
-use crate::migration::Pattern;
+use crate::model::Pattern;
 use crate::store::JournalKind;
 use std::time::Instant;
 

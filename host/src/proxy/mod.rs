@@ -76,7 +76,7 @@ impl Door {
     /// Check `[proxy.mysql]`, listen, read the backends' greetings and
     /// start the session threads: everything that can fail at start.
     pub async fn open(migration: Arc<Migration>, stop: CancellationToken) -> Result<Door> {
-        let config = migration.config.proxy.mysql.clone().context("no [proxy.mysql] section")?;
+        let config = migration.engine.config.proxy.mysql.clone().context("no [proxy.mysql] section")?;
         if config.users.is_empty() {
             bail!("[proxy.mysql] needs at least one [[proxy.mysql.users]] entry (name, password): nobody could log in");
         }
@@ -89,8 +89,8 @@ impl Door {
         if config.max_packet_bytes < 1024 {
             bail!("[proxy.mysql] max_packet_bytes = {}: too small for any command; give bytes (default 16777216, MariaDB's max_allowed_packet)", config.max_packet_bytes);
         }
-        let source = Target::from_url(&migration.config.source.url, "source")?;
-        let destination = Target::from_url(&migration.config.destination.url, "destination")?;
+        let source = Target::from_url(&migration.engine.config.source.url, "source")?;
+        let destination = Target::from_url(&migration.engine.config.destination.url, "destination")?;
         let listener = TcpListener::bind(&config.listen).await.with_context(|| format!("[proxy.mysql] listen = {:?}: cannot listen there (is the port in use?)", config.listen))?;
         // What clients are offered follows from both backends (the source's
         // alone while the destination is unreachable).

@@ -12,6 +12,7 @@
 //! in the journal for a person to look at).
 
 use crate::config::{Config, Table};
+use crate::engine::Engine;
 use crate::store::journal::JournalEntry;
 use crate::validate::{Board, Request, RunMode, Validator};
 use anyhow::Result;
@@ -76,8 +77,8 @@ pub fn tables_touched<'c>(config: &'c Config, entry: &JournalEntry) -> Result<Ve
 /// Validate the tables the journal's unsettled entries wrote; their
 /// findings are then the repair pass's to settle. A `dry_run` only says
 /// which tables it would validate.
-pub async fn settle(validator: &Validator, cancel: &CancellationToken, dry_run: bool) -> Result<JournalSummary> {
-    let store = validator.store();
+pub async fn settle(engine: &Engine, validator: &Validator, cancel: &CancellationToken, dry_run: bool) -> Result<JournalSummary> {
+    let store = &engine.store;
     let after: i64 = store.meta(META).await?.and_then(|s| s.parse().ok()).unwrap_or(0);
     let mut summary = JournalSummary { settled_through: after, dry_run, ..Default::default() };
     let mut tables = BTreeSet::new();
@@ -88,7 +89,7 @@ pub async fn settle(validator: &Validator, cancel: &CancellationToken, dry_run: 
         last = tail.id;
         for e in &page {
             summary.entries += 1;
-            match tables_touched(validator.config(), e) {
+            match tables_touched(&engine.config, e) {
                 Ok(ts) => tables.extend(ts.into_iter().map(|t| t.name.clone())),
                 Err(why) => summary.unmatched.push(serde_json::json!({"entry": e.id, "side": e.side, "reason": why})),
             }
@@ -123,7 +124,7 @@ pub async fn settle(validator: &Validator, cancel: &CancellationToken, dry_run: 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pool::Statement;
+    use crate::db::Statement;
     use crate::store::journal::JournalKind;
 
     fn entry(side: &str, sql: &[&str]) -> JournalEntry {

@@ -17,7 +17,7 @@
 
 use super::worker::{Outcome, Repairer, Summary};
 use crate::config::{Kafka, Repair};
-use crate::validate::Finding;
+use crate::model::Finding;
 use crate::validate::pace::Pace;
 use anyhow::{Context, Result};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
@@ -89,7 +89,7 @@ fn consumer(kafka: &Kafka, repair: &Repair) -> Result<StreamConsumer<Group>> {
 
 /// Repair the findings the topic holds, as a member of the group.
 pub async fn consume(repairer: &mut Repairer, until: Until, cancel: &CancellationToken) -> Result<Summary> {
-    let config = repairer.validator().config().clone();
+    let config = repairer.engine().config.clone();
     let kafka = config.events.kafka.as_ref().context("repair --from kafka needs an [events.kafka] section (brokers, topic)")?;
     let consumer = consumer(kafka, &config.repair)?;
     let t0 = Instant::now();
@@ -149,7 +149,7 @@ pub async fn consume(repairer: &mut Repairer, until: Until, cancel: &Cancellatio
         if let Outcome::Failed(_) = &outcome
             && !repairer.dry_run()
         {
-            repairer.validator().store().keep_for_repair(&f).await?;
+            repairer.engine().store.keep_for_repair(&f).await?;
         }
         summary.add(&f, &outcome);
         // A dry run commits nothing: the real run takes every finding again.

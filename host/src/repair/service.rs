@@ -8,7 +8,8 @@
 use super::kafka::{self, Until};
 use super::worker::{Outcome, Repairer, Summary};
 use crate::store::now;
-use crate::validate::{Finding, Validator};
+use crate::model::Finding;
+use crate::validate::Validator;
 use anyhow::{Result, bail};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -16,11 +17,10 @@ use prometheus_client::registry::Registry;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
+use crate::task::Slot;
 
 /// Where a repair takes its findings.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Source {
     /// The state store's unsettled findings, and the pool's journal.
@@ -28,6 +28,17 @@ pub enum Source {
     Store,
     /// The findings topic, as a member of `[repair] group`.
     Kafka,
+}
+
+impl std::str::FromStr for Source {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Source, String> {
+        match s {
+            "store" => Ok(Source::Store),
+            "kafka" => Ok(Source::Kafka),
+            other => Err(format!("{other:?}: expected store or kafka")),
+        }
+    }
 }
 
 /// `POST /repair/start`'s body (every field optional).
@@ -63,7 +74,7 @@ type Labels = Vec<(String, String)>;
 pub struct Service {
     validator: Arc<Validator>,
     status: Arc<Mutex<Status>>,
-    slot: tokio::sync::Mutex<Option<(CancellationToken, JoinHandle<()>)>>,
+    slot: Slot,
     outcomes: Family<Labels, Counter>,
 }
 
@@ -75,7 +86,7 @@ impl Service {
         for name in Outcome::NAMES {
             let _ = outcomes.get_or_create(&vec![("outcome".into(), name.into())]);
         }
-        Service { validator, status: Arc::default(), slot: tokio::sync::Mutex::default(), outcomes }
+        Service { validator, status: Arc::default(), slot: Slot::default(), outcomes }
     }
 
     /// A repairer that counts into this service's status and metrics.
@@ -90,29 +101,24 @@ impl Service {
 
     /// Start a repair, cancelling one already running.
     pub async fn start(&self, req: Start) -> Result<()> {
-        if req.from == Source::Kafka && self.validator.config().events.kafka.is_none() {
+        if req.from == Source::Kafka && self.validator.engine().config.events.kafka.is_none() {
             bail!("repair from Kafka needs an [events.kafka] section (brokers, topic) in the config");
         }
         if let Some(t) = &req.table
-            && !self.validator.config().tables.iter().any(|c| &c.name == t)
+            && !self.validator.engine().config.tables.iter().any(|c| &c.name == t)
         {
             bail!("table {t:?} is not configured");
         }
         let mut slot = self.slot.lock().await;
-        if let Some((cancel, task)) = slot.take() {
-            cancel.cancel();
-            let _ = task.await;
-        }
+        slot.stop().await;
         {
             let mut s = self.status.lock().expect("repair status");
             let last = s.last.take();
             *s = Status { running: true, from: Some(req.from), dry_run: req.dry_run, started_at: Some(now()), last, ..Status::default() };
         }
-        let cancel = CancellationToken::new();
         let mut repairer = self.repairer(req.dry_run);
         let status = self.status.clone();
-        let task = tokio::spawn({
-            let cancel = cancel.clone();
+        slot.start((), move |cancel| {
             async move {
                 let result = match req.from {
                     Source::Store => repairer.pass(req.table.as_deref(), &cancel).await,
@@ -133,13 +139,12 @@ impl Service {
                 }
             }
         });
-        *slot = Some((cancel, task));
         Ok(())
     }
 
     /// Stop the running repair; whether one was running.
     pub async fn stop(&self) -> bool {
-        crate::migration::scheduler::stop_task(self.slot.lock().await.take()).await
+        self.slot.stop().await
     }
 
     /// This repair's outcomes so far (no state-store read).
@@ -149,7 +154,7 @@ impl Service {
 
     pub async fn status(&self) -> Result<Status> {
         let mut s = self.status.lock().expect("repair status").clone();
-        s.recorded = self.validator.store().repair_counts().await?;
+        s.recorded = self.validator.engine().store.repair_counts().await?;
         Ok(s)
     }
 }

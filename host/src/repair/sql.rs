@@ -15,7 +15,7 @@
 //! NUMERIC, a timestamp as text).
 
 use crate::db::keyset::Dialect;
-use crate::validate::schema::ColumnInfo;
+use crate::db::schema::ColumnInfo;
 
 fn param(dialect: Dialect, n: usize, col: &ColumnInfo) -> String {
     match dialect {

@@ -3,7 +3,7 @@
 
 use super::findings::insert_findings;
 use super::{Store, now, text};
-use crate::validate::finding::{Direction, Finding};
+use crate::model::{Direction, Finding};
 use anyhow::{Context, Result};
 use serde_json::Value as Json;
 use sqlx::Row;

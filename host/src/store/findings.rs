@@ -3,7 +3,7 @@
 //! acknowledges them.
 
 use super::{Store, now, text};
-use crate::validate::finding::{Finding, FindingType};
+use crate::model::{Finding, FindingType};
 use anyhow::Result;
 use sqlx::{AnyConnection, Row};
 use std::collections::BTreeMap;

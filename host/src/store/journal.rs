@@ -4,7 +4,7 @@
 //! them, so a failed secondary write is never silently lost.
 
 use super::{Store, now, text};
-use crate::pool::Statement;
+use crate::db::Statement;
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;

@@ -6,7 +6,7 @@
 //! would lose writes.
 
 use super::{Store, now, text};
-use crate::migration::State;
+use crate::model::State;
 use anyhow::{Result, bail};
 use serde::Serialize;
 use sqlx::Row;
@@ -48,7 +48,7 @@ impl Store {
         let current = current.map(|r| text(&r, 0)).transpose()?;
         let current = current.as_deref().unwrap_or("initial");
         if current != from.as_str() {
-            bail!(crate::migration::state::MoveRefused(format!("the migration is in {current}, not {from} (moved meanwhile); retry from {current}")));
+            bail!(crate::model::MoveRefused(format!("the migration is in {current}, not {from} (moved meanwhile); retry from {current}")));
         }
         let at = now();
         for (k, v) in [("state", to.as_str()), ("pattern", to.pattern().as_str()), ("state_since", at.as_str())] {

@@ -115,7 +115,7 @@ impl Store {
     /// SQLite, the file).
     pub async fn open(url: &str) -> Result<Store> {
         sqlx::any::install_default_drivers();
-        let shown = crate::validate::side::redact(url);
+        let shown = crate::db::redact(url);
         let dialect = Dialect::of_url(url)
             .with_context(|| format!("[state] url {shown:?}: expected sqlite://, mysql:// or postgres://"))?;
         let url = match dialect {
@@ -187,7 +187,7 @@ impl Store {
     pub(crate) fn sql(&self, sql: &str) -> String {
         match self.dialect {
             Dialect::Sqlite => sql.to_owned(),
-            Dialect::Postgres => crate::pool::statement::numbered(sql),
+            Dialect::Postgres => crate::db::statement::numbered(sql),
             Dialect::MySql => {
                 let sql = sql.trim_end().trim_end_matches(" RETURNING id").to_owned();
                 let Some(at) = sql.find("ON CONFLICT (") else { return sql };

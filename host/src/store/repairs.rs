@@ -6,7 +6,7 @@
 //! running repair twice is harmless.
 
 use super::{Store, now, text};
-use crate::validate::Finding;
+use crate::model::Finding;
 use anyhow::Result;
 use sqlx::Row;
 use std::collections::BTreeMap;

@@ -5,11 +5,12 @@
 //! the last merged key: every key at or below it is settled on both sides,
 //! so a resumed run starts both scans just after it.
 
-use super::finding::{Finding, FindingType};
+use crate::model::{Finding, FindingType};
 use super::judge::Pending;
-use super::key::{self, Key};
+use crate::db::key::{self, Key};
 use super::merge::{self, Next, Step, Stream};
-use super::side::{Row, Side};
+use super::side::Side;
+use crate::db::Row;
 use crate::store::{Checkpoint, Mode};
 use super::table::{Outcome, TableRun};
 use anyhow::{Context, Result};

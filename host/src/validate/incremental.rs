@@ -11,10 +11,10 @@
 //! With an interval of zero the run goes once to the present and stops;
 //! otherwise it polls, each round continuing from the cursors of the last.
 
-use super::finding::{Finding, FindingType};
+use crate::model::{Finding, FindingType};
 use super::judge::Pending;
-use super::key::{self, cmp_keys, find_row, sort_rows};
-use super::side::Row;
+use crate::db::key::{self, cmp_keys, find_row, sort_rows};
+use crate::db::Row;
 use crate::store::{Checkpoint, Mode};
 use super::table::{Outcome, TableRun};
 use crate::config::TimeUnit;

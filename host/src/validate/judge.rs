@@ -6,9 +6,9 @@
 //! leaves through here, so this is where a `redact_values` table's findings
 //! lose their values, before the store, Kafka, logs or HTTP see them.
 
-use super::finding::{Direction, Finding, FindingType};
-use super::key::{Key, key_json};
-use super::side::Row;
+use crate::model::{Direction, Finding, FindingType};
+use crate::db::key::{Key, key_json};
+use crate::db::Row;
 use crate::wasm::{Batch, Binding, PairOutcome, Registry};
 use anyhow::{Result, anyhow};
 use std::sync::Arc;

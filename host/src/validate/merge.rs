@@ -4,8 +4,8 @@
 //! for the comparator. Pure logic over two buffers; the caller refills a
 //! buffer when asked, so memory stays at a few pages per side.
 
-use super::key::cmp_keys;
-use super::side::Row;
+use crate::db::key::cmp_keys;
+use crate::db::Row;
 use std::cmp::Ordering;
 use std::collections::VecDeque;
 

@@ -3,7 +3,7 @@
 //! side, rows/s, findings by type and tag, and for full runs progress and
 //! ETA against the base table's size estimate.
 
-use super::finding::{Finding, FindingType};
+use crate::model::{Finding, FindingType};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Mutex;

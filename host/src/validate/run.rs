@@ -4,17 +4,18 @@
 //! `concurrency`) in full or incremental mode, delivers findings to Kafka
 //! when configured, and reports.
 
-use super::finding::{Direction, FindingType};
+use crate::model::{Direction, FindingType};
 use super::judge::{Judge, NativeComparator};
 use super::outbox::Outbox;
 use super::progress::Progress;
-use super::schema::{self, ColumnInfo};
-use super::side::{Db, Side};
-use crate::store::{Checkpoint, Mode, Store};
+use crate::db::schema::ColumnInfo;
+use super::side::Side;
+use crate::engine::Engine;
+use crate::store::{Checkpoint, Mode};
 use super::table::{Load, Outcome, TableRun};
 use super::{full, incremental};
 use crate::config::{self, Config, Sink};
-use crate::wasm::{self, Binding, Capability, Registry, Runtime, RuntimeConfig};
+use crate::wasm::{Binding, Capability};
 use anyhow::{Context, Result, anyhow, bail};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -109,13 +110,7 @@ pub struct Board {
 }
 
 pub struct Validator {
-    config: Arc<Config>,
-    store: Store,
-    registry: Arc<Registry>,
-    source: Db,
-    destination: Db,
-    refused: Vec<(String, String)>,
-    warmup: wasm::Warmup,
+    engine: Arc<Engine>,
     natives: Mutex<BTreeMap<String, Arc<dyn NativeComparator>>>,
 }
 
@@ -140,60 +135,25 @@ fn new_run_id(table: &str) -> String {
 }
 
 impl Validator {
-    /// Open everything the config names, connecting to both databases now:
-    /// fails with what is wrong and what to do (`movex validate`).
+    /// A validator over an engine.
+    pub fn new(engine: Arc<Engine>) -> Validator {
+        Validator { engine, natives: Mutex::default() }
+    }
+
+    /// Open an engine for `config`, connecting to both databases now: fails
+    /// with what is wrong and what to do (`movex validate`).
     pub async fn open(config: Config) -> Result<Validator> {
-        let store = Store::open(&config.state.url).await?;
-        Validator::open_with(Arc::new(config), store, true).await
+        Ok(Validator::new(Engine::open(config).await?))
     }
 
-    /// Open with a state store already open. `eager` connects to both
-    /// databases now; otherwise on first use, so a server can start (and
-    /// report the database as down) while one is unreachable.
-    pub async fn open_with(config: Arc<Config>, store: Store, eager: bool) -> Result<Validator> {
-        let cache_dir = config.modules.cache_dir.clone().or_else(|| Some(config.modules.dir.join(".cache")));
-        let runtime = Runtime::new(RuntimeConfig { limits: config.sandbox.clone(), cache_dir })?;
-        let registry = Arc::new(Registry::new(runtime));
-        for (name, settings) in &config.modules.settings {
-            registry.set_settings(name, settings.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
-        }
-        let warmup = wasm::warm_up(&registry, &config.modules.dir)
-            .with_context(|| format!("loading modules from {} ([modules] dir)", config.modules.dir.display()))?;
-        let refused = warmup.failures.iter().map(|f| (f.file.clone(), f.error.clone())).collect();
-        let max = (config.validation.concurrency as u32 * 3).max(4);
-        let (source, destination) = if eager {
-            tokio::try_join!(Db::connect(&config.source.url, "source", max), Db::connect(&config.destination.url, "destination", max))?
-        } else {
-            let timeout = Duration::from_millis(config.pool.connect_timeout_ms);
-            (
-                Db::lazy(&config.source.url, "source", max, timeout)?,
-                Db::lazy(&config.destination.url, "destination", max, timeout)?,
-            )
-        };
-        Ok(Validator { config, store, registry, source, destination, refused, warmup, natives: Mutex::default() })
-    }
-
-    /// The start-up module warm-up, for `/health`.
-    pub fn warmup(&self) -> &wasm::Warmup {
-        &self.warmup
-    }
-
-    pub fn store(&self) -> &Store {
-        &self.store
-    }
-
-    pub fn registry(&self) -> &Arc<Registry> {
-        &self.registry
-    }
-
-    pub fn config(&self) -> &Arc<Config> {
-        &self.config
+    pub fn engine(&self) -> &Arc<Engine> {
+        &self.engine
     }
 
     /// A judge for one table: its comparator (native or module) and tagger.
     pub fn judge(&self, t: &config::Table, p: &Prepared, direction: Direction, run_id: &str) -> Arc<Judge> {
         Arc::new(Judge {
-            registry: self.registry.clone(),
+            registry: self.engine.modules.clone(),
             native: self.native(&t.comparator),
             comparator: t.comparator.clone(),
             tagger: t.tagger.clone(),
@@ -209,7 +169,7 @@ impl Validator {
     /// The base the current pattern implies (`pattern` in the state store,
     /// written by the control plane); SRC before any pattern is set.
     pub async fn current_direction(&self) -> Result<Direction> {
-        Ok(match self.store.meta("pattern").await? {
+        Ok(match self.engine.store.meta("pattern").await? {
             Some(p) => Direction::of_pattern(&p).unwrap_or(Direction::Src),
             None => Direction::Src,
         })
@@ -226,12 +186,12 @@ impl Validator {
     }
 
     fn module(&self, name: &str, capability: Capability, table: &str) -> Result<()> {
-        let Some(m) = self.registry.get(name) else {
-            let loaded: Vec<String> = self.registry.list().iter().map(|m| m.name().to_owned()).collect();
-            let refused: Vec<String> = self.refused.iter().map(|(f, e)| format!("{f}: {e}")).collect();
+        let Some(m) = self.engine.modules.get(name) else {
+            let loaded: Vec<String> = self.engine.modules.list().iter().map(|m| m.name().to_owned()).collect();
+            let refused: Vec<String> = self.engine.warmup.failures.iter().map(|f| format!("{}: {}", f.file, f.error)).collect();
             bail!(
                 "table {table:?}: module {name:?} is not loaded. Loaded from {}: [{}]{}",
-                self.config.modules.dir.display(),
+                self.engine.config.modules.dir.display(),
                 loaded.join(", "),
                 if refused.is_empty() { String::new() } else { format!("; refused: {}", refused.join("; ")) }
             );
@@ -246,9 +206,9 @@ impl Validator {
     /// repair uses it too).
     pub async fn prepare(&self, t: &config::Table, direction: Direction) -> Result<Prepared> {
         let (src_cols, dst_cols) = tokio::try_join!(
-            async { schema::columns(&self.source, t.source_table()).await.with_context(|| format!("source table {:?}", t.source_table())) },
+            async { self.engine.source.columns(t.source_table()).await.with_context(|| format!("source table {:?}", t.source_table())) },
             async {
-                schema::columns(&self.destination, t.destination_table())
+                self.engine.destination.columns(t.destination_table())
                     .await
                     .with_context(|| format!("destination table {:?}", t.destination_table()))
             },
@@ -317,16 +277,14 @@ impl Validator {
         if let Some(tagger) = &t.tagger {
             self.module(tagger, Capability::Tagger, &t.name)?;
         }
-        let settings = |m: &str| -> Vec<(String, String)> {
-            self.config.modules.settings.get(m).map(|s| s.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default()
-        };
+        let settings = |m: &str| self.engine.settings(m);
         let layout: Vec<(String, movex_guest::Kind)> = src[..n_compared].iter().map(|c| (c.name.clone(), c.kind)).collect();
         let binding = Binding::new(t.name.clone(), layout.clone(), settings(&t.comparator));
         let tag_binding = t.tagger.as_ref().map(|m| Binding::new(t.name.clone(), layout, settings(m)));
         let key_len = t.key.len();
-        let source = Side::new(self.source.clone(), "source", t.source_table().to_owned(), src, key_len, utime.map(|u| u.0));
+        let source = Side::new(self.engine.source.clone(), "source", t.source_table().to_owned(), src, key_len, utime.map(|u| u.0));
         let destination =
-            Side::new(self.destination.clone(), "destination", t.destination_table().to_owned(), dst, key_len, utime.map(|u| u.0));
+            Side::new(self.engine.destination.clone(), "destination", t.destination_table().to_owned(), dst, key_len, utime.map(|u| u.0));
         let (base, target) = match direction {
             Direction::Src => (source, destination),
             Direction::Dst => (destination, source),
@@ -355,14 +313,14 @@ impl Validator {
         let result = async {
             let p = self.prepare(t, direction).await?;
             if req.restart {
-                self.store.forget_checkpoint(&t.name, mode, direction).await?;
+                self.engine.store.forget_checkpoint(&t.name, mode, direction).await?;
             }
             let resume = self.resume_point(&t.name, req.mode, direction).await?;
             report.resumed = resume.is_some();
             report.run_id = resume.as_ref().map_or_else(|| new_run_id(&t.name), |cp| cp.run_id.clone());
-            self.store.start_run(&report.run_id, &t.name, mode, direction).await?;
+            self.engine.store.start_run(&report.run_id, &t.name, mode, direction).await?;
             let judge = self.judge(t, &p, direction, &report.run_id);
-            let v = &self.config.validation;
+            let v = &self.engine.config.validation;
             let load = Load {
                 batch_size: v.batch_size,
                 max_rows_per_sec: t.max_rows_per_sec.or(Some(v.max_rows_per_sec)).filter(|&m| m > 0),
@@ -370,7 +328,7 @@ impl Validator {
                 recheck: v.recheck,
             };
             let mut run = TableRun::new(
-                t.name.clone(), p.base, p.target, direction, p.key_len, p.utime, judge, self.store.clone(), progress.clone(), load, cancel,
+                t.name.clone(), p.base, p.target, direction, p.key_len, p.utime, judge, self.engine.store.clone(), progress.clone(), load, cancel,
             );
             let outcome = match req.mode {
                 RunMode::Full => full::run(&mut run, resume).await,
@@ -387,15 +345,15 @@ impl Validator {
             Err(e) => ("failed", Some(format!("{e:#}"))),
         };
         if !report.run_id.is_empty() {
-            if let Err(e) = self.store.finish_run(&report.run_id, &t.name, mode, direction, status, error.as_deref()).await {
+            if let Err(e) = self.engine.store.finish_run(&report.run_id, &t.name, mode, direction, status, error.as_deref()).await {
                 tracing::error!(error = %e, "recording the end of the run");
             }
-            if let Ok(counts) = self.store.counts(&report.run_id).await {
+            if let Ok(counts) = self.engine.store.counts(&report.run_id).await {
                 for (k, n) in counts {
                     report.findings.insert(k.as_str(), n);
                 }
             }
-            report.findings_by_tag = self.store.counts_by_tag(&report.run_id).await.unwrap_or_default();
+            report.findings_by_tag = self.engine.store.counts_by_tag(&report.run_id).await.unwrap_or_default();
         }
         let s = progress.snapshot();
         report.status = status.into();
@@ -410,7 +368,7 @@ impl Validator {
     /// it has one that holds (an incremental one only for the same start
     /// time).
     pub async fn resume_point(&self, table: &str, mode: RunMode, direction: Direction) -> Result<Option<Checkpoint>> {
-        let cp = self.store.checkpoint(table, mode.mode(), direction).await?;
+        let cp = self.engine.store.checkpoint(table, mode.mode(), direction).await?;
         Ok(cp.filter(|cp| match mode {
             RunMode::Incr { since_ms, .. } => cp.cursor["since_ms"] == serde_json::json!(since_ms),
             RunMode::Full => true,
@@ -435,13 +393,13 @@ impl Validator {
     pub async fn run(&self, req: &Request, cancel: CancellationToken, board: &Board) -> Result<Report> {
         let started = Instant::now();
         let tables: Vec<&config::Table> = if req.tables.is_empty() {
-            self.config.tables.iter().collect()
+            self.engine.config.tables.iter().collect()
         } else {
             req.tables
                 .iter()
                 .map(|n| {
-                    self.config.tables.iter().find(|t| &t.name == n).ok_or_else(|| {
-                        let known: Vec<&str> = self.config.tables.iter().map(|t| t.name.as_str()).collect();
+                    self.engine.config.tables.iter().find(|t| &t.name == n).ok_or_else(|| {
+                        let known: Vec<&str> = self.engine.config.tables.iter().map(|t| t.name.as_str()).collect();
                         anyhow!("no table {n:?} in the config (configured: {})", known.join(", "))
                     })
                 })
@@ -454,9 +412,9 @@ impl Validator {
             Some(d) => d,
             None => self.current_direction().await?,
         };
-        let delivery = match (&self.config.events.sink, &self.config.events.kafka) {
+        let delivery = match (&self.engine.config.events.sink, &self.engine.config.events.kafka) {
             (Sink::Kafka, Some(k)) => {
-                let outbox = Arc::new(Outbox::new(self.store.clone(), k)?);
+                let outbox = Arc::new(Outbox::new(self.engine.store.clone(), k)?);
                 let (finish, stop) = (CancellationToken::new(), CancellationToken::new());
                 let task = tokio::spawn({
                     let (outbox, finish, stop) = (outbox.clone(), finish.clone(), stop.clone());
@@ -468,7 +426,7 @@ impl Validator {
         };
         // A plain Vec of futures gated by a semaphore (not a stream
         // combinator over a closure), so `run` stays `Send` for tokio::spawn.
-        let gate = tokio::sync::Semaphore::new(self.config.validation.concurrency);
+        let gate = tokio::sync::Semaphore::new(self.engine.config.validation.concurrency);
         let mut runs = Vec::with_capacity(tables.len());
         for t in tables {
             runs.push(self.gated_table(&gate, t, req, direction, cancel.clone(), board));
@@ -477,13 +435,13 @@ impl Validator {
         let mut undelivered = 0;
         if let Some((task, finish, stop)) = delivery {
             finish.cancel();
-            let deadline = Duration::from_millis(self.config.events.kafka.as_ref().map_or(60_000, |k| k.drain_timeout_ms));
+            let deadline = Duration::from_millis(self.engine.config.events.kafka.as_ref().map_or(60_000, |k| k.drain_timeout_ms));
             let mut task = task;
             if tokio::time::timeout(deadline, &mut task).await.is_err() {
                 stop.cancel();
                 let _ = task.await;
             }
-            undelivered = self.store.undelivered_count().await?;
+            undelivered = self.engine.store.undelivered_count().await?;
         }
         let mut findings = empty_counts();
         let mut rows = RowsRead::default();

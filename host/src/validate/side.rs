@@ -1,93 +1,14 @@
-//! One side of a table: a connection pool (one per driver, never `Any`) and
-//! the queries the validator runs against it — a page in key order, a page
-//! of rows changed in a time range, and a batch lookup by key — each decoded
-//! into the contract's values. Rows hold the selected columns in order, key
+//! One side of a table: its database and the queries the validator runs
+//! against it — a page in key order, a page of rows changed in a time range,
+//! and a batch lookup by key — each decoded into the contract's values. Rows hold the selected columns in order, key
 //! columns first.
 
-use super::key::Key;
-use super::schema::ColumnInfo;
+use crate::db::key::Key;
 use crate::db::keyset::{Dialect, OrderCol, Scan};
-use crate::db::bind::{bind_mysql, bind_postgres, bind_postgres_as_text, bind_sqlite};
-use crate::db::{ValueError, mysql, postgres, sqlite};
+use crate::db::schema::ColumnInfo;
+use crate::db::{Db, Decode, Params, Row};
 use anyhow::{Context, Result};
 use movex_guest::OwnedValue;
-use sqlx::Row as _;
-use std::time::Duration;
-
-pub type Row = Vec<OwnedValue>;
-
-/// A pool for one database, by driver.
-#[derive(Clone, Debug)]
-pub enum Db {
-    MySql(sqlx::MySqlPool),
-    Postgres(sqlx::PgPool),
-    Sqlite(sqlx::SqlitePool),
-}
-
-/// A URL with its password replaced, for messages and logs.
-pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => {
-            let creds = &url[s + 3..at];
-            match creds.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
-    }
-}
-
-impl Db {
-    /// A pool for `url` that connects on first use, so a database that is
-    /// down does not stop a server from starting; `what` names it in errors
-    /// ("source", ...). A SQLite file must exist: a typo must not validate
-    /// an empty new database.
-    pub fn lazy(url: &str, what: &str, max_connections: u32, connect_timeout: Duration) -> Result<Db> {
-        let dialect = Dialect::of_url(url)
-            .with_context(|| format!("[{what}] url {:?}: expected mysql://, postgres:// or sqlite://", redact(url)))?;
-        let bad = |e: sqlx::Error| anyhow::anyhow!("[{what}] url {}: {e}", redact(url));
-        macro_rules! pool {
-            ($options:ty) => {
-                <$options>::new().max_connections(max_connections).acquire_timeout(connect_timeout).connect_lazy(url).map_err(bad)?
-            };
-        }
-        Ok(match dialect {
-            Dialect::MySql => Db::MySql(pool!(sqlx::mysql::MySqlPoolOptions)),
-            Dialect::Postgres => Db::Postgres(pool!(sqlx::postgres::PgPoolOptions)),
-            Dialect::Sqlite => Db::Sqlite(pool!(sqlx::sqlite::SqlitePoolOptions)),
-        })
-    }
-
-    /// Connect to `url` now: fails, saying what to check, if it cannot.
-    pub async fn connect(url: &str, what: &str, max_connections: u32) -> Result<Db> {
-        let db = Db::lazy(url, what, max_connections, Duration::from_secs(10))?;
-        db.ping().await.map_err(|e| {
-            anyhow::anyhow!(
-                "cannot connect to the {what} database at {}: {e}. Check that it is running and that [{what}] url is right",
-                redact(url)
-            )
-        })?;
-        Ok(db)
-    }
-
-    /// `SELECT 1`.
-    pub async fn ping(&self) -> Result<(), sqlx::Error> {
-        match self {
-            Db::MySql(p) => sqlx::query("SELECT 1").execute(p).await.map(drop),
-            Db::Postgres(p) => sqlx::query("SELECT 1").execute(p).await.map(drop),
-            Db::Sqlite(p) => sqlx::query("SELECT 1").execute(p).await.map(drop),
-        }
-    }
-
-    pub fn dialect(&self) -> Dialect {
-        match self {
-            Db::MySql(_) => Dialect::MySql,
-            Db::Postgres(_) => Dialect::Postgres,
-            Db::Sqlite(_) => Dialect::Sqlite,
-        }
-    }
-}
 
 /// One table on one side, ready to be scanned.
 #[derive(Clone, Debug)]
@@ -157,106 +78,41 @@ impl Side {
     /// Roughly how many rows the table has (statistics, not a count), for
     /// progress and ETA; 0 when unknown.
     pub async fn estimate_rows(&self) -> u64 {
-        let r: Result<Option<i64>, sqlx::Error> = match &self.db {
-            Db::MySql(p) => {
-                let (schema, name) = super::schema::split(&self.table);
-                sqlx::query_scalar(
-                    "SELECT CAST(TABLE_ROWS AS SIGNED) FROM information_schema.TABLES
-                     WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ?",
-                )
-                .bind(schema)
-                .bind(name)
-                .fetch_optional(p)
-                .await
-                .map(Option::flatten)
-            }
-            Db::Postgres(p) => sqlx::query_scalar(
-                "SELECT CAST(GREATEST(reltuples, 0) AS bigint) FROM pg_class WHERE oid = CAST(to_regclass($1) AS oid)",
-            )
-            .bind(Dialect::Postgres.quote(&self.table))
-            .fetch_optional(p)
-            .await
-            .map(Option::flatten),
-            Db::Sqlite(p) => sqlx::query_scalar(&format!("SELECT count(*) FROM {}", Dialect::Sqlite.quote(&self.table)))
-                .fetch_optional(p)
-                .await
-                .map(Option::flatten),
+        let dialect = self.db.dialect();
+        let (schema, name) = crate::db::schema::split(&self.table);
+        let (sql, binds) = match dialect {
+            Dialect::MySql => (
+                "SELECT CAST(TABLE_ROWS AS SIGNED) FROM information_schema.TABLES
+                 WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ?"
+                    .to_owned(),
+                vec![schema.map_or(OwnedValue::Null, |s| OwnedValue::Text(s.into())), OwnedValue::Text(name.into())],
+            ),
+            Dialect::Postgres => (
+                "SELECT CAST(GREATEST(reltuples, 0) AS bigint) FROM pg_class WHERE oid = CAST(to_regclass($1) AS oid)".to_owned(),
+                vec![OwnedValue::Text(dialect.quote(&self.table))],
+            ),
+            Dialect::Sqlite => (format!("SELECT count(*) FROM {}", dialect.quote(&self.table)), vec![]),
         };
-        r.ok().flatten().map_or(0, |n| n.max(0) as u64)
+        let binds: Vec<&OwnedValue> = binds.iter().collect();
+        match self.db.fetch(&sql, &binds, Decode::ByType).await.as_deref() {
+            Ok([row]) => match row.first() {
+                Some(OwnedValue::Int(n)) => (*n).max(0) as u64,
+                Some(OwnedValue::Uint(n)) => *n,
+                _ => 0,
+            },
+            _ => 0,
+        }
     }
 
     /// Run a write with parameters; the rows it affected. On PostgreSQL the
     /// SQL must cast each parameter to its column's type: values go as text.
     pub async fn execute(&self, sql: &str, binds: &[&OwnedValue]) -> Result<u64> {
         let context = || format!("writing {} on the {} ({sql})", self.table, self.what);
-        macro_rules! run {
-            ($pool:expr, $bind:ident) => {{
-                let mut q = sqlx::query(sql);
-                for v in binds {
-                    q = $bind(q, v);
-                }
-                q.execute($pool).await.with_context(context)?.rows_affected()
-            }};
-        }
-        Ok(match &self.db {
-            Db::MySql(p) => run!(p, bind_mysql),
-            Db::Postgres(p) => run!(p, bind_postgres_as_text),
-            Db::Sqlite(p) => run!(p, bind_sqlite),
-        })
+        Ok(self.db.execute(sql, binds, Params::Text).await.with_context(context)?.rows_affected)
     }
 
     async fn fetch(&self, sql: &str, binds: &[&OwnedValue]) -> Result<Vec<Row>> {
         let context = || format!("reading {} on the {} ({sql})", self.table, self.what);
-        match &self.db {
-            Db::MySql(pool) => {
-                let mut q = sqlx::query(sql);
-                for v in binds {
-                    q = bind_mysql(q, v);
-                }
-                let rows = q.fetch_all(pool).await.with_context(context)?;
-                rows.iter()
-                    .map(|r| self.decode(r.len(), |i| mysql::value(r, i, self.info[i].binary)))
-                    .collect::<Result<_, _>>()
-                    .with_context(context)
-            }
-            Db::Postgres(pool) => {
-                let mut q = sqlx::query(sql);
-                for v in binds {
-                    q = bind_postgres(q, v);
-                }
-                let rows = q.fetch_all(pool).await.with_context(context)?;
-                rows.iter().map(|r| self.decode(r.len(), |i| postgres::value(r, i))).collect::<Result<_, _>>().with_context(context)
-            }
-            Db::Sqlite(pool) => {
-                let mut q = sqlx::query(sql);
-                for v in binds {
-                    q = bind_sqlite(q, v);
-                }
-                let rows = q.fetch_all(pool).await.with_context(context)?;
-                rows.iter().map(|r| self.decode(r.len(), |i| sqlite::value(r, i))).collect::<Result<_, _>>().with_context(context)
-            }
-        }
-    }
-
-    fn decode(&self, n: usize, value: impl Fn(usize) -> Result<OwnedValue, ValueError>) -> Result<Row, ValueError> {
-        (0..n)
-            .map(|i| {
-                let v = value(i)?;
-                Ok(match v {
-                    OwnedValue::Text(s) if self.info[i].json => OwnedValue::Json(s),
-                    v => v,
-                })
-            })
-            .collect()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn passwords_are_not_shown() {
-        assert_eq!(super::redact("mysql://app:s3cret@db:3306/shop"), "mysql://app:***@db:3306/shop");
-        assert_eq!(super::redact("mysql://root@127.0.0.1/test"), "mysql://root@127.0.0.1/test");
-        assert_eq!(super::redact("sqlite://a.db"), "sqlite://a.db");
+        self.db.fetch(sql, binds, Decode::Columns(&self.info)).await.with_context(context)
     }
 }

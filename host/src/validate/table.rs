@@ -3,12 +3,13 @@
 //! [`TableRun::settle`], which compares and tags, then commits the findings
 //! with the checkpoint past them in one transaction, then paces.
 
-use super::finding::{Direction, Finding, FindingType};
-use super::key::{Key, find_row, sort_rows};
+use crate::model::{Direction, Finding, FindingType};
+use crate::db::key::{Key, find_row, sort_rows};
 use super::judge::{Judge, Pending};
 use super::pace::Pace;
 use super::progress::Progress;
-use super::side::{Row, Side};
+use super::side::Side;
+use crate::db::Row;
 use crate::store::{Checkpoint, Mode, Store};
 use crate::config::TimeUnit;
 use anyhow::{Context, Result, bail};

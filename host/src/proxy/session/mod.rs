@@ -18,7 +18,7 @@ use super::login::{Login, error_packet};
 use super::response::{self, Buffered, Prepared, Sink, Summary};
 use super::route::{self, Kind};
 use super::wire::Wire;
-use crate::migration::Pattern;
+use crate::model::Pattern;
 use crate::pool::{Pool, SideName};
 use anyhow::Result;
 use std::collections::HashMap;

@@ -16,7 +16,7 @@
 //! every command, in order.
 
 use super::{Checked, Expect, LOST_TX, Session, ix};
-use crate::migration::Pattern;
+use crate::model::Pattern;
 use crate::pool::{SideName, Statement};
 use crate::proxy::response::{self, Prepared, Sink, Summary};
 use crate::proxy::route::{self, Kind};

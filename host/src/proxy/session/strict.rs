@@ -26,7 +26,7 @@
 //!   rolled back: a secondary failure is reported to the client and journaled.
 
 use super::{Checked, Expect, Session, ix};
-use crate::migration::Pattern;
+use crate::model::Pattern;
 use crate::pool::SideName;
 use crate::proxy::login::error_packet;
 use crate::proxy::response::Summary;

@@ -10,9 +10,9 @@ use crate::config::Config;
 use crate::repair::kafka::{self, Until};
 use crate::repair::service::Source;
 use crate::repair::{Repairer, Summary};
-use crate::store::Store;
 use crate::validate::Validator;
 use clap::Args;
+use clap::builder::TypedValueParser as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -25,7 +25,7 @@ pub struct RepairArgs {
     #[arg(long, short)]
     config: PathBuf,
     /// Where the findings come from.
-    #[arg(long, value_enum, default_value = "store")]
+    #[arg(long, default_value = "store", value_parser = clap::builder::PossibleValuesParser::new(["store", "kafka"]).map(|s| s.parse::<Source>().expect("one of the possible values")))]
     from: Source,
     /// Keep repairing until ctrl-c or SIGTERM.
     #[arg(long)]
@@ -42,8 +42,7 @@ pub struct RepairArgs {
 }
 
 async fn repair(args: &RepairArgs, config: Config, cancel: CancellationToken) -> anyhow::Result<Summary> {
-    let store = Store::open(&config.state.url).await?;
-    let validator = Arc::new(Validator::open_with(Arc::new(config), store, true).await?);
+    let validator = Arc::new(Validator::open(config).await?);
     let mut repairer = Repairer::new(validator, args.dry_run);
     match (args.from, args.follow) {
         (Source::Kafka, follow) => kafka::consume(&mut repairer, if follow { Until::Cancelled } else { Until::Idle }, &cancel).await,
@@ -73,7 +72,7 @@ pub fn run(args: RepairArgs) -> anyhow::Result<ExitCode> {
         tokio::spawn({
             let cancel = cancel.clone();
             async move {
-                crate::serve_cli::shutdown_signal().await;
+                super::shutdown::signal().await;
                 tracing::info!("stopping repair: what was repaired is recorded");
                 cancel.cancel();
             }

@@ -5,7 +5,7 @@
 //! a stable id to de-duplicate at-least-once delivery. A table marked
 //! `redact_values` gets findings without values ([`Finding::without_values`]).
 
-use super::key::{Key, key_json, value_json};
+use crate::db::key::{Key, key_json, value_json};
 use movex_guest::OwnedValue;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;

@@ -1,36 +1,11 @@
-//! The `movex` command line. `main` only parses arguments and calls the
-//! library, so tests drive the same code paths.
+//! `movex module check FILE` and `movex module warmup DIR`: load modules as
+//! the server would, with the sandbox's limits, and say what each exports or
+//! why it is refused.
 
 use crate::wasm::{self, Registry, Runtime, RuntimeConfig};
-use clap::{Parser, Subcommand};
+use clap::Subcommand;
 use std::path::PathBuf;
 use std::process::ExitCode;
-
-#[derive(Parser, Debug)]
-#[command(name = "movex", version, about = "Zero-downtime database migration host with sandboxed wasm comparators")]
-pub struct Cli {
-    #[command(subcommand)]
-    pub command: Command,
-}
-
-#[derive(Subcommand, Debug)]
-pub enum Command {
-    /// Work with wasm modules (comparators, taggers, policies).
-    #[command(subcommand)]
-    Module(ModuleCommand),
-    /// Run one validation and exit: 0 no differences, 1 differences found,
-    /// 2 error (config, database, module, or findings not delivered).
-    Validate(crate::validate_cli::ValidateArgs),
-    /// Run the host: the control plane over HTTP, the pool's state, the
-    /// scheduler and the policy, until SIGTERM or ctrl-c.
-    Serve(crate::serve_cli::ServeArgs),
-    /// The whole story on SQLite files: double-writes, validation, policy,
-    /// auto-migrate to `completed` (`--inject-diff`: validation catches
-    /// corrupted rows and the migration holds).
-    Demo(crate::demo::DemoArgs),
-    /// Repair the target from the findings once (`--dry-run`: report only).
-    Repair(crate::repair_cli::RepairArgs),
-}
 
 #[derive(Subcommand, Debug)]
 pub enum ModuleCommand {
@@ -97,36 +72,10 @@ impl SandboxArgs {
     }
 }
 
-/// Entry point for the binary.
-pub fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            // librdkafka logs every failed connection at ERROR; movex
-            // reports delivery failures itself (MOVEX_LOG=debug shows them).
-            tracing_subscriber::EnvFilter::try_from_env("MOVEX_LOG")
-                .unwrap_or_else(|_| "warn,librdkafka=off,rdkafka::client=off".into()),
-        )
-        .with_writer(std::io::stderr)
-        // Colours only on a terminal: logs redirected to a file stay plain.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
-    match run(Cli::parse()) {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    match cli.command {
-        Command::Module(ModuleCommand::Check { file, json, sandbox }) => check(&file, json, &sandbox),
-        Command::Module(ModuleCommand::Warmup { dir, cache_dir, sandbox }) => warmup(&dir, cache_dir, &sandbox),
-        Command::Validate(args) => Ok(crate::validate_cli::run(args)),
-        Command::Serve(args) => crate::serve_cli::run(args),
-        Command::Demo(args) => crate::demo::run(args),
-        Command::Repair(args) => crate::repair_cli::run(args),
+pub fn run(command: ModuleCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        ModuleCommand::Check { file, json, sandbox } => check(&file, json, &sandbox),
+        ModuleCommand::Warmup { dir, cache_dir, sandbox } => warmup(&dir, cache_dir, &sandbox),
     }
 }
 

@@ -29,20 +29,6 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Resolves on SIGTERM or ctrl-c.
-pub async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
-}
 
 /// A serving lease older than this may be taken over (a holder on this
 /// host whose process is gone, at once).
@@ -52,21 +38,21 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let migration = Migration::open(config).await?;
     let stop = CancellationToken::new();
     let lease = Lease::mine();
-    if let Err(holder) = migration.store.take_lease(&lease, LEASE_STALE.as_millis() as i64).await? {
+    if let Err(holder) = migration.engine.store.take_lease(&lease, LEASE_STALE.as_millis() as i64).await? {
         anyhow::bail!(
             "another movex serve (host {:?}, pid {}) serves this state store ({}): two would both move the migration and run its \
              validations. Stop it first; a holder that died on another host is replaced {} s after its last heartbeat",
             holder.host,
             holder.pid,
-            crate::validate::side::redact(&migration.config.state.url),
+            crate::db::redact(&migration.engine.config.state.url),
             LEASE_STALE.as_secs()
         );
     }
     tokio::spawn(renew_lease(migration.clone(), lease.clone(), stop.clone()));
-    if migration.config.policy.interval_ms > 0 {
-        tokio::spawn(migration.clone().policy_timer(Duration::from_millis(migration.config.policy.interval_ms), stop.clone()));
+    if migration.engine.config.policy.interval_ms > 0 {
+        tokio::spawn(migration.clone().policy_timer(Duration::from_millis(migration.engine.config.policy.interval_ms), stop.clone()));
     }
-    if migration.config.proxy.mysql.is_some() {
+    if migration.engine.config.proxy.mysql.is_some() {
         // A door that cannot start (its port taken, the source unreachable)
         // fails `serve` now, with the reason; one that stops later makes
         // `/health` unhealthy (`proxy::Door::spawn`).
@@ -76,13 +62,13 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     // An auto-migrate a crash or a kill cut off resumes (or is reported
     // interrupted, as configured).
     migration.resume_auto_migrate().await.context("resuming the auto-migrate that was running when movex stopped")?;
-    let result = crate::http::serve(migration.clone(), shutdown_signal()).await;
+    let result = crate::http::serve(migration.clone(), super::shutdown::signal()).await;
     eprintln!("movex: shutting down: stopping validations (checkpoints kept) and auto-migrate");
     stop.cancel();
     migration.suspend_auto_migrate().await;
     migration.stop_validation(true).await;
     migration.stop_validation(false).await;
-    if let Err(e) = migration.store.release_lease(&lease).await {
+    if let Err(e) = migration.engine.store.release_lease(&lease).await {
         tracing::warn!("giving up the serving lease: {e:#}");
     }
     result
@@ -97,7 +83,7 @@ async fn renew_lease(migration: std::sync::Arc<Migration>, lease: Lease, stop: C
             _ = tokio::time::sleep(LEASE_STALE / 3) => {}
             _ = stop.cancelled() => return,
         }
-        match migration.store.take_lease(&lease, LEASE_STALE.as_millis() as i64).await {
+        match migration.engine.store.take_lease(&lease, LEASE_STALE.as_millis() as i64).await {
             Ok(Ok(())) => migration.faults.clear("serve_lease"),
             Ok(Err(h)) => migration.faults.set(
                 "serve_lease",

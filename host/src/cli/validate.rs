@@ -5,7 +5,8 @@
 //! log lines otherwise; `--json` prints one JSON report on stdout.
 
 use crate::config::Config;
-use crate::validate::{Board, Direction, Report, Request, RunMode, Validator};
+use crate::model::Direction;
+use crate::validate::{Board, Report, Request, RunMode, Validator};
 use clap::Args;
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -90,14 +91,13 @@ async fn validate(args: &ValidateArgs) -> anyhow::Result<Report> {
     let validator = Validator::open(config).await?;
     let request = Request { tables: args.tables.clone(), mode, direction: args.direction, restart: args.restart };
     let cancel = CancellationToken::new();
-    // Ctrl-C stops cleanly: the checkpoint is kept and the next run resumes.
+    // Ctrl-C or SIGTERM stops cleanly: the checkpoint is kept and the next run resumes.
     tokio::spawn({
         let cancel = cancel.clone();
         async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("stopping: the next run resumes from the checkpoint");
-                cancel.cancel();
-            }
+            super::shutdown::signal().await;
+            eprintln!("stopping: the next run resumes from the checkpoint");
+            cancel.cancel();
         }
     });
     let board = Arc::new(Board::default());

@@ -8,8 +8,9 @@
 //! source, the next validation is clean and the migration completes.
 
 use crate::config::Config;
-use crate::migration::{Migration, Pattern, State};
-use crate::pool::Statement;
+use crate::migration::Migration;
+use crate::model::{Pattern, State};
+use crate::db::Statement;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use sqlx::Connection;
@@ -155,7 +156,7 @@ tagger = "tag-by-column"
     std::fs::write(dir.join("movex.toml"), &text)?;
     let config = Config::parse(&text, "movex-demo/movex.toml")?;
     let m = Migration::open(config).await?;
-    let w = m.validator.warmup();
+    let w = &m.engine.warmup;
     println!("modules: {} of {} loaded in {} ms ({})", w.success_count, w.total_modules, w.elapsed_ms, w.modules.join(", "));
 
     let stop = CancellationToken::new();
@@ -197,7 +198,7 @@ tagger = "tag-by-column"
                 Ok(()) => bail!("the control plane stopped"),
             };
         }
-        let history = m.store.history(100).await?;
+        let history = m.engine.store.history(100).await?;
         for t in history.iter().rev().skip(seen) {
             println!("[{:5.1}s] {} -> {} by {}: {}", t0.elapsed().as_secs_f64(), t.from, t.to, t.by, t.reason);
         }
@@ -237,7 +238,7 @@ tagger = "tag-by-column"
     if !args.inject_diff {
         return Ok(if outcome.status == "completed" { ExitCode::SUCCESS } else { ExitCode::FAILURE });
     }
-    let (found, _) = m.store.query_findings(&crate::store::findings::FindingFilter { limit: Some(1000), ..Default::default() }).await?;
+    let (found, _) = m.engine.store.query_findings(&crate::store::findings::FindingFilter { limit: Some(1000), ..Default::default() }).await?;
     println!("findings:");
     for f in &found {
         let cols: Vec<String> = f.columns.iter().map(|c| format!("{}: {} -> {}", c.column, c.base, c.target)).collect();

@@ -4,8 +4,7 @@
 //! the database orders it byte-wise, as the host merges it
 //! (docs/design/validator-sql-decoding.md section 7).
 
-use super::side::Db;
-use crate::db::keyset::{Dialect, OrderCol};
+use super::keyset::{Dialect, OrderCol};
 use anyhow::{Context, Result, bail};
 use movex_guest::Kind;
 use sqlx::Row;
@@ -45,21 +44,7 @@ pub(crate) fn split(table: &str) -> (Option<&str>, &str) {
     }
 }
 
-/// The columns of `table`, in table order. Fails naming the table and side
-/// when it does not exist.
-pub async fn columns(db: &Db, table: &str) -> Result<Vec<ColumnInfo>> {
-    let cols = match db {
-        Db::MySql(pool) => mysql(pool, table).await,
-        Db::Postgres(pool) => postgres(pool, table).await,
-        Db::Sqlite(pool) => sqlite(pool, table).await,
-    }?;
-    if cols.is_empty() {
-        bail!("table {table:?} not found (check the table's `name`, `source_name` or `destination_name`)");
-    }
-    Ok(cols)
-}
-
-async fn mysql(pool: &sqlx::MySqlPool, table: &str) -> Result<Vec<ColumnInfo>> {
+pub(super) async fn mysql(pool: &sqlx::MySqlPool, table: &str) -> Result<Vec<ColumnInfo>> {
     let (schema, name) = split(table);
     let version: String = sqlx::query_scalar("SELECT VERSION()").fetch_one(pool).await?;
     let mariadb = version.contains("MariaDB");
@@ -130,7 +115,7 @@ async fn mysql(pool: &sqlx::MySqlPool, table: &str) -> Result<Vec<ColumnInfo>> {
         .collect()
 }
 
-async fn postgres(pool: &sqlx::PgPool, table: &str) -> Result<Vec<ColumnInfo>> {
+pub(super) async fn postgres(pool: &sqlx::PgPool, table: &str) -> Result<Vec<ColumnInfo>> {
     let regclass = Dialect::Postgres.quote(table);
     let exists: Option<String> = sqlx::query_scalar("SELECT CAST(to_regclass($1) AS text)")
         .bind(&regclass)
@@ -188,7 +173,7 @@ async fn postgres(pool: &sqlx::PgPool, table: &str) -> Result<Vec<ColumnInfo>> {
         .collect()
 }
 
-async fn sqlite(pool: &sqlx::SqlitePool, table: &str) -> Result<Vec<ColumnInfo>> {
+pub(super) async fn sqlite(pool: &sqlx::SqlitePool, table: &str) -> Result<Vec<ColumnInfo>> {
     let rows = sqlx::query(&format!("PRAGMA table_info({})", Dialect::Sqlite.quote(table)))
         .fetch_all(pool)
         .await

@@ -5,6 +5,7 @@
 //! the write pattern the pool uses (`initial` writes like `src_only`,
 //! `completed` like `dst_only`).
 
+use super::Pattern;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -28,16 +29,6 @@ pub enum State {
     Completed,
 }
 
-/// Where writes go: the four double-write patterns.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Pattern {
-    SrcOnly,
-    SrcFirst,
-    DstFirst,
-    DstOnly,
-}
-
 impl State {
     pub const ALL: [State; 6] =
         [State::Initial, State::SrcOnly, State::SrcFirst, State::DstFirst, State::DstOnly, State::Completed];
@@ -59,6 +50,16 @@ impl State {
 
     fn index(self) -> usize {
         State::ALL.iter().position(|&x| x == self).expect("in ALL")
+    }
+
+    /// The state a pattern route moves to.
+    pub fn of(pattern: Pattern) -> State {
+        match pattern {
+            Pattern::SrcOnly => State::SrcOnly,
+            Pattern::SrcFirst => State::SrcFirst,
+            Pattern::DstFirst => State::DstFirst,
+            Pattern::DstOnly => State::DstOnly,
+        }
     }
 
     /// The write pattern in this state.
@@ -106,38 +107,7 @@ impl State {
     }
 }
 
-impl Pattern {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Pattern::SrcOnly => "src_only",
-            Pattern::SrcFirst => "src_first",
-            Pattern::DstFirst => "dst_first",
-            Pattern::DstOnly => "dst_only",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Pattern> {
-        [Pattern::SrcOnly, Pattern::SrcFirst, Pattern::DstFirst, Pattern::DstOnly].into_iter().find(|p| p.as_str() == s)
-    }
-
-    /// The state a pattern route moves to.
-    pub fn state(self) -> State {
-        match self {
-            Pattern::SrcOnly => State::SrcOnly,
-            Pattern::SrcFirst => State::SrcFirst,
-            Pattern::DstFirst => State::DstFirst,
-            Pattern::DstOnly => State::DstOnly,
-        }
-    }
-}
-
 impl fmt::Display for State {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl fmt::Display for Pattern {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
@@ -174,7 +144,7 @@ mod tests {
     fn states_imply_patterns() {
         assert_eq!(Initial.pattern(), Pattern::SrcOnly);
         assert_eq!(Completed.pattern(), Pattern::DstOnly);
-        assert_eq!(Pattern::parse("dst_first").map(Pattern::state), Some(DstFirst));
+        assert_eq!(Pattern::parse("dst_first").map(State::of), Some(DstFirst));
         assert_eq!(State::parse("completed"), Some(Completed));
         assert_eq!(SrcFirst.next(), Some(DstFirst));
         assert_eq!(Completed.next(), None);

@@ -24,12 +24,12 @@ mod value_serde {
     use serde::{Deserialize, Deserializer, Serializer};
 
     pub fn serialize<S: Serializer>(v: &OwnedValue, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_some(&crate::validate::key::encode(std::slice::from_ref(v))[0])
+        s.serialize_some(&crate::db::key::encode(std::slice::from_ref(v))[0])
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<OwnedValue, D::Error> {
         let j = serde_json::Value::deserialize(d)?;
-        crate::validate::key::decode(&serde_json::Value::Array(vec![j]))
+        crate::db::key::decode(&serde_json::Value::Array(vec![j]))
             .and_then(|mut v| v.pop())
             .ok_or_else(|| serde::de::Error::custom("not a tagged value"))
     }
@@ -48,6 +48,11 @@ impl Statement {
 
     pub fn values(&self) -> impl Iterator<Item = &OwnedValue> {
         self.params.iter().map(|p| &p.0)
+    }
+
+    /// The parameters as the driver layer binds them.
+    pub fn binds(&self) -> Vec<&OwnedValue> {
+        self.values().collect()
     }
 
     /// The SQL as `dialect` takes it.

@@ -1,0 +1,259 @@
+//! A connection pool to one database, by driver (never sqlx's `Any`: it
+//! cannot decode DECIMAL, DATETIME, unsigned or JSON), and the one place
+//! that dispatches on the driver: statements run with their parameters
+//! bound per driver, rows read back as contract values.
+
+use super::bind::{bind_mysql, bind_postgres, bind_postgres_as_text, bind_sqlite};
+use super::keyset::Dialect;
+use super::schema::{self, ColumnInfo};
+use super::{ValueError, mysql, postgres, sqlite};
+use anyhow::{Context, Result};
+use movex_guest::OwnedValue;
+use sqlx::Row as _;
+use std::time::Duration;
+
+pub type Row = Vec<OwnedValue>;
+
+/// A pool for one database, by driver.
+#[derive(Clone, Debug)]
+pub enum Db {
+    MySql(sqlx::MySqlPool),
+    Postgres(sqlx::PgPool),
+    Sqlite(sqlx::SqlitePool),
+}
+
+/// A URL with its password replaced, for messages and logs.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+impl Db {
+    /// A pool for `url` that connects on first use, so a database that is
+    /// down does not stop a server from starting; `what` names it in errors
+    /// ("source", ...). A SQLite file must exist: a typo must not validate
+    /// an empty new database.
+    pub fn lazy(url: &str, what: &str, max_connections: u32, connect_timeout: Duration) -> Result<Db> {
+        let dialect = Dialect::of_url(url)
+            .with_context(|| format!("[{what}] url {:?}: expected mysql://, postgres:// or sqlite://", redact(url)))?;
+        let bad = |e: sqlx::Error| anyhow::anyhow!("[{what}] url {}: {e}", redact(url));
+        macro_rules! pool {
+            ($options:ty) => {
+                <$options>::new().max_connections(max_connections).acquire_timeout(connect_timeout).connect_lazy(url).map_err(bad)?
+            };
+        }
+        Ok(match dialect {
+            Dialect::MySql => Db::MySql(pool!(sqlx::mysql::MySqlPoolOptions)),
+            Dialect::Postgres => Db::Postgres(pool!(sqlx::postgres::PgPoolOptions)),
+            Dialect::Sqlite => Db::Sqlite(pool!(sqlx::sqlite::SqlitePoolOptions)),
+        })
+    }
+
+    /// Connect to `url` now: fails, saying what to check, if it cannot.
+    pub async fn connect(url: &str, what: &str, max_connections: u32) -> Result<Db> {
+        let db = Db::lazy(url, what, max_connections, Duration::from_secs(10))?;
+        db.ping().await.map_err(|e| {
+            anyhow::anyhow!(
+                "cannot connect to the {what} database at {}: {e}. Check that it is running and that [{what}] url is right",
+                redact(url)
+            )
+        })?;
+        Ok(db)
+    }
+
+    /// `SELECT 1`.
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        match self {
+            Db::MySql(p) => sqlx::query("SELECT 1").execute(p).await.map(drop),
+            Db::Postgres(p) => sqlx::query("SELECT 1").execute(p).await.map(drop),
+            Db::Sqlite(p) => sqlx::query("SELECT 1").execute(p).await.map(drop),
+        }
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        match self {
+            Db::MySql(_) => Dialect::MySql,
+            Db::Postgres(_) => Dialect::Postgres,
+            Db::Sqlite(_) => Dialect::Sqlite,
+        }
+    }
+}
+
+/// How to read each column of a result as a contract value.
+#[derive(Clone, Copy, Debug)]
+pub enum Decode<'a> {
+    /// By the result's own column types: without a table's schema at hand,
+    /// a MySQL string column holds bytes when its type says BINARY or BLOB.
+    ByType,
+    /// By the table's columns, in the order selected: which MySQL strings
+    /// hold bytes, which texts hold JSON.
+    Columns(&'a [ColumnInfo]),
+}
+
+impl Decode<'_> {
+    fn binary(&self, r: &sqlx::mysql::MySqlRow, i: usize) -> bool {
+        match self {
+            Decode::Columns(info) => info[i].binary,
+            Decode::ByType => {
+                use sqlx::{Column, TypeInfo};
+                let t = r.columns()[i].type_info().name().to_ascii_uppercase();
+                t.contains("BINARY") || t.contains("BLOB")
+            }
+        }
+    }
+
+    fn finish(&self, i: usize, v: OwnedValue) -> OwnedValue {
+        match (self, v) {
+            (Decode::Columns(info), OwnedValue::Text(s)) if info[i].json => OwnedValue::Json(s),
+            (_, v) => v,
+        }
+    }
+}
+
+/// How parameters reach PostgreSQL: typed, or as text that the SQL casts to
+/// each column's type (writes built from another database's values).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Params {
+    Typed,
+    Text,
+}
+
+/// What a write did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Executed {
+    pub rows_affected: u64,
+    /// MySQL's last insert id, SQLite's last rowid; none on PostgreSQL.
+    pub last_insert_id: Option<u64>,
+}
+
+/// Bind `$binds` to `$sql` with the driver's binder, then `$run` the query
+/// on `$on`.
+macro_rules! query {
+    ($sql:expr, $binds:expr, $bind:expr, |$q:ident| $run:expr) => {{
+        let mut $q = sqlx::query($sql);
+        for v in $binds {
+            $q = $bind($q, v);
+        }
+        $run
+    }};
+}
+
+fn mysql_executed(r: sqlx::mysql::MySqlQueryResult) -> Executed {
+    Executed { rows_affected: r.rows_affected(), last_insert_id: Some(r.last_insert_id()).filter(|&i| i != 0) }
+}
+
+fn postgres_executed(r: sqlx::postgres::PgQueryResult) -> Executed {
+    Executed { rows_affected: r.rows_affected(), last_insert_id: None }
+}
+
+fn sqlite_executed(r: sqlx::sqlite::SqliteQueryResult) -> Executed {
+    Executed { rows_affected: r.rows_affected(), last_insert_id: u64::try_from(r.last_insert_rowid()).ok().filter(|&i| i != 0) }
+}
+
+
+impl Db {
+    /// Run a statement with parameters on its own (autocommit).
+    pub async fn execute(&self, sql: &str, binds: &[&OwnedValue], params: Params) -> Result<Executed, sqlx::Error> {
+        Ok(match self {
+            Db::MySql(p) => mysql_executed(query!(sql, binds.iter().copied(), bind_mysql, |q| q.execute(p).await?)),
+            Db::Postgres(p) if params == Params::Text => postgres_executed(query!(sql, binds.iter().copied(), bind_postgres_as_text, |q| q.execute(p).await?)),
+            Db::Postgres(p) => postgres_executed(query!(sql, binds.iter().copied(), bind_postgres, |q| q.execute(p).await?)),
+            Db::Sqlite(p) => sqlite_executed(query!(sql, binds.iter().copied(), bind_sqlite, |q| q.execute(p).await?)),
+        })
+    }
+
+    /// Read rows with parameters, each decoded into contract values.
+    pub async fn fetch(&self, sql: &str, binds: &[&OwnedValue], decode: Decode<'_>) -> Result<Vec<Row>> {
+        fn rows<R: sqlx::Row>(rows: &[R], value: impl Fn(&R, usize) -> Result<OwnedValue, ValueError>, decode: Decode<'_>) -> Result<Vec<Row>> {
+            rows.iter().map(|r| (0..r.len()).map(|i| Ok(decode.finish(i, value(r, i)?))).collect::<Result<Row>>()).collect()
+        }
+        match self {
+            Db::MySql(p) => {
+                let fetched = query!(sql, binds.iter().copied(), bind_mysql, |q| q.fetch_all(p).await?);
+                rows(&fetched, |r, i| mysql::value(r, i, decode.binary(r, i)), decode)
+            }
+            Db::Postgres(p) => {
+                let fetched = query!(sql, binds.iter().copied(), bind_postgres, |q| q.fetch_all(p).await?);
+                rows(&fetched, postgres::value, decode)
+            }
+            Db::Sqlite(p) => {
+                let fetched = query!(sql, binds.iter().copied(), bind_sqlite, |q| q.fetch_all(p).await?);
+                rows(&fetched, sqlite::value, decode)
+            }
+        }
+    }
+
+    /// The columns of `table`, in table order. Fails naming the table when
+    /// it does not exist.
+    pub async fn columns(&self, table: &str) -> Result<Vec<ColumnInfo>> {
+        let cols = match self {
+            Db::MySql(pool) => schema::mysql(pool, table).await,
+            Db::Postgres(pool) => schema::postgres(pool, table).await,
+            Db::Sqlite(pool) => schema::sqlite(pool, table).await,
+        }?;
+        if cols.is_empty() {
+            anyhow::bail!("table {table:?} not found (check the table's `name`, `source_name` or `destination_name`)");
+        }
+        Ok(cols)
+    }
+
+    /// Open a transaction.
+    pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
+        Ok(match self {
+            Db::MySql(p) => Tx::MySql(p.begin().await?),
+            Db::Postgres(p) => Tx::Postgres(p.begin().await?),
+            Db::Sqlite(p) => Tx::Sqlite(p.begin().await?),
+        })
+    }
+}
+
+/// An open transaction on one database.
+pub enum Tx {
+    MySql(sqlx::Transaction<'static, sqlx::MySql>),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+}
+
+impl Tx {
+    pub async fn execute(&mut self, sql: &str, binds: &[&OwnedValue]) -> Result<Executed, sqlx::Error> {
+        Ok(match self {
+            Tx::MySql(t) => mysql_executed(query!(sql, binds.iter().copied(), bind_mysql, |q| q.execute(&mut **t).await?)),
+            Tx::Postgres(t) => postgres_executed(query!(sql, binds.iter().copied(), bind_postgres, |q| q.execute(&mut **t).await?)),
+            Tx::Sqlite(t) => sqlite_executed(query!(sql, binds.iter().copied(), bind_sqlite, |q| q.execute(&mut **t).await?)),
+        })
+    }
+
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        match self {
+            Tx::MySql(t) => t.commit().await,
+            Tx::Postgres(t) => t.commit().await,
+            Tx::Sqlite(t) => t.commit().await,
+        }
+    }
+
+    pub async fn rollback(self) -> Result<(), sqlx::Error> {
+        match self {
+            Tx::MySql(t) => t.rollback().await,
+            Tx::Postgres(t) => t.rollback().await,
+            Tx::Sqlite(t) => t.rollback().await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_are_not_shown() {
+        assert_eq!(super::redact("mysql://app:s3cret@db:3306/shop"), "mysql://app:***@db:3306/shop");
+        assert_eq!(super::redact("mysql://root@127.0.0.1/test"), "mysql://root@127.0.0.1/test");
+        assert_eq!(super::redact("sqlite://a.db"), "sqlite://a.db");
+    }
+}

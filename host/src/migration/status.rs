@@ -1,0 +1,149 @@
+//! What `/status`, `/stats` and `/metrics` show of the running migration:
+//! the Go tool's field names first (`current_state`, `migration_stats`,
+//! `pool_health`, `pool_metrics`, `uptime`), then what movex adds.
+
+use super::AutoStatus;
+use super::control::Migration;
+use crate::model::State;
+use crate::pool::{Counts, Health};
+use anyhow::Result;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// `/status` data, with the Go tool's field names (and a few more).
+#[derive(Clone, Debug, Serialize)]
+pub struct Status {
+    pub current_state: String,
+    pub current_pattern: String,
+    pub migration_stats: MigrationStats,
+    /// As in the Go tool: empty when both databases answer, otherwise `src`
+    /// and/or `dst` with the error.
+    pub pool_health: BTreeMap<String, String>,
+    pub pool_metrics: PoolMetrics,
+    /// Go's duration form, e.g. `2h30m15s`.
+    pub uptime: String,
+    pub uptime_ms: u64,
+    /// Both databases' ping, in detail.
+    pub databases: Health,
+    pub auto_migrate: Option<AutoStatus>,
+    /// Journal entries not in the state store yet (waiting in the spool or
+    /// memory; see `pool::journal`). Moves forward wait for 0.
+    pub journal_waiting: u64,
+    /// Faults in force, as `/health` shows them.
+    pub faults: BTreeMap<String, crate::health::Fault>,
+}
+
+/// The Go tool's `pool_metrics`, plus the counts per side.
+#[derive(Clone, Debug, Serialize)]
+pub struct PoolMetrics {
+    #[serde(rename = "DoubleWriteSuccess")]
+    pub double_write_success: u64,
+    #[serde(rename = "DoubleWriteFailure")]
+    pub double_write_failure: u64,
+    /// Latency histograms are in `/metrics`; kept for the field's sake.
+    #[serde(rename = "QueryDuration")]
+    pub query_duration: Vec<f64>,
+    pub by_side: Counts,
+}
+
+/// Go's `time.Duration` text: `2h30m15s`, `4m0s`, `12s`.
+pub fn go_duration(secs: u64) -> String {
+    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    match (h, m) {
+        (0, 0) => format!("{s}s"),
+        (0, _) => format!("{m}m{s}s"),
+        _ => format!("{h}h{m}m{s}s"),
+    }
+}
+
+/// `migration_stats` (and `/stats`), with the Go tool's field names first.
+#[derive(Clone, Debug, Serialize)]
+pub struct MigrationStats {
+    pub start_time: String,
+    pub current_state: String,
+    pub full_validation_runs: u64,
+    pub incr_validation_runs: u64,
+    pub data_discrepancies: u64,
+    /// Empty when there was none, as in the Go tool.
+    pub last_error: String,
+    pub consecutive_clean_runs: u64,
+    pub rows_checked: u64,
+    pub state_since: Option<String>,
+    /// The policy's last decision, if it was consulted.
+    pub last_decision: Option<serde_json::Value>,
+}
+
+impl Migration {
+    pub async fn status(&self) -> Result<Status> {
+        let (state, since) = self.engine.store.migration_state().await?;
+        let c = self.engine.store.counters().await?;
+        let n = |k: &str| c.get(k).copied().unwrap_or(0);
+        let last_decision = self.engine.store.meta("last_decision").await?.and_then(|s| serde_json::from_str(&s).ok());
+        let databases = self.pool.health().await;
+        let mut pool_health = BTreeMap::new();
+        for (key, side) in [("src", &databases.source), ("dst", &databases.destination)] {
+            if let Some(e) = &side.error {
+                pool_health.insert(key.to_owned(), e.clone());
+            }
+        }
+        let counts = self.pool.counts();
+        Ok(Status {
+            current_state: state.as_str().into(),
+            current_pattern: self.pool.pattern().as_str().into(),
+            migration_stats: MigrationStats {
+                start_time: self.start_time.clone(),
+                current_state: state.as_str().into(),
+                full_validation_runs: n("full_validation_runs"),
+                incr_validation_runs: n("incr_validation_runs"),
+                data_discrepancies: n("data_discrepancies"),
+                last_error: self.engine.store.meta("last_error").await?.unwrap_or_default(),
+                consecutive_clean_runs: n("consecutive_clean_runs"),
+                rows_checked: n("rows_checked"),
+                state_since: since,
+                last_decision,
+            },
+            pool_health,
+            pool_metrics: PoolMetrics {
+                double_write_success: counts.source_success + counts.destination_success,
+                double_write_failure: counts.source_failure + counts.destination_failure,
+                query_duration: Vec::new(),
+                by_side: counts,
+            },
+            uptime: go_duration(self.started.elapsed().as_secs()),
+            uptime_ms: self.started.elapsed().as_millis() as u64,
+            databases,
+            auto_migrate: self.auto_status().await?,
+            journal_waiting: self.pool.journal().waiting(),
+            faults: self.faults.list(),
+        })
+    }
+
+    /// Prometheus text: the pool's metrics and the migration's gauges.
+    pub async fn metrics_text(&self) -> Result<String> {
+        let mut out = String::new();
+        {
+            let registry = self.registry.lock().expect("registry");
+            prometheus_client::encoding::text::encode_registry(&mut out, &registry)?;
+        }
+        let (state, _) = self.engine.store.migration_state().await?;
+        out.push_str("# HELP movex_migration_state The migration's state (1 for the current one).\n# TYPE movex_migration_state gauge\n");
+        for s in State::ALL {
+            out.push_str(&format!("movex_migration_state{{state=\"{}\"}} {}\n", s.as_str(), u8::from(s == state)));
+        }
+        for (k, v) in self.engine.store.counters().await? {
+            out.push_str(&format!("# TYPE movex_{k} counter\nmovex_{k}_total {v}\n"));
+        }
+        out.push_str("# EOF\n");
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn uptime_reads_like_go() {
+        assert_eq!(super::go_duration(9015), "2h30m15s");
+        assert_eq!(super::go_duration(240), "4m0s");
+        assert_eq!(super::go_duration(12), "12s");
+    }
+}
