@@ -35,6 +35,8 @@
 //! - [`row`]: `Row` (typed, null-aware access by column name), `Layout`, `RowBuf`.
 //! - [`rules`]: ready-made comparison rules (ignore, float tolerance, time
 //!   precision, case/white space, JSON semantics, decimal scale).
+//! - [`civil`]: calendar arithmetic, dates to and from days since 1970-01-01
+//!   (the rules' time comparisons and the host's date decoders share it).
 //! - [`verdict`], [`policy`]: what comparators and policies answer.
 //! - [`plugin`]: the traits an author implements.
 //! - [`codec`]: the row encoding shared with the host (authors never need it).
@@ -45,6 +47,7 @@
 extern crate self as movex_guest;
 
 pub mod batch;
+pub mod civil;
 pub mod codec;
 mod error;
 pub mod plugin;

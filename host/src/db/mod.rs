@@ -12,14 +12,12 @@
 //! - [`mysql`]: MySQL/MariaDB, binary protocol.
 //! - [`postgres`]: PostgreSQL, binary protocol, by type OID.
 //! - [`sqlite`]: SQLite, by each value's storage class.
-//! - [`civil`]: calendar arithmetic shared by the decoders.
 //! - [`keyset`]: page queries in key order per dialect (no OFFSET).
 //! - [`bind`]: contract values as query parameters, per driver.
 //!
 //! Background and sources: `docs/design/validator-sql-decoding.md`.
 
 pub mod bind;
-pub mod civil;
 pub mod connection;
 pub mod key;
 pub mod keyset;

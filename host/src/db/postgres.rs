@@ -6,7 +6,7 @@
 //! says to select them as text.
 
 use super::ValueError;
-use super::civil::date_from_days;
+use movex_guest::civil::date_from_days;
 use movex_guest::{Date, MICROS_PER_DAY_I64, OwnedValue, Time, Timestamp};
 use sqlx::postgres::{PgRow, PgValueFormat};
 use sqlx::{Column, Row, TypeInfo, ValueRef};

@@ -18,7 +18,7 @@ use crate::db::Row;
 use crate::store::{Checkpoint, Mode};
 use super::table::{Outcome, TableRun};
 use crate::config::TimeUnit;
-use crate::db::civil::date_from_days;
+use movex_guest::civil::date_from_days;
 use anyhow::{Context, Result};
 use movex_guest::{MICROS_PER_DAY_I64, OwnedValue, Timestamp};
 use serde_json::json;
