@@ -66,8 +66,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     eprintln!("movex: shutting down: stopping validations (checkpoints kept) and auto-migrate");
     stop.cancel();
     migration.suspend_auto_migrate().await;
-    migration.stop_validation(true).await;
-    migration.stop_validation(false).await;
+    migration.stop_validation(crate::store::Mode::Full).await;
+    migration.stop_validation(crate::store::Mode::Incr).await;
     if let Err(e) = migration.engine.store.release_lease(&lease).await {
         tracing::warn!("giving up the serving lease: {e:#}");
     }

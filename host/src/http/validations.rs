@@ -36,7 +36,7 @@ pub async fn full_start(Shared(app): Shared<App>, Body(b): Body<FullBody>) -> Re
 }
 
 pub async fn full_stop(Shared(app): Shared<App>) -> Reply {
-    ok(serde_json::json!({"stopped": app.migration.stop_validation(true).await}))
+    ok(serde_json::json!({"stopped": app.migration.stop_validation(crate::store::Mode::Full).await}))
 }
 
 /// `utime`'s range: 0001-01-01 to 9999-12-31T23:59:59.999, in epoch ms.
@@ -81,7 +81,7 @@ pub async fn incr_start(Shared(app): Shared<App>, Body(b): Body<IncrBody>) -> Re
 }
 
 pub async fn incr_stop(Shared(app): Shared<App>) -> Reply {
-    ok(serde_json::json!({"stopped": app.migration.stop_validation(false).await}))
+    ok(serde_json::json!({"stopped": app.migration.stop_validation(crate::store::Mode::Incr).await}))
 }
 
 pub async fn current(Shared(app): Shared<App>) -> Reply {

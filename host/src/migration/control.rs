@@ -4,6 +4,7 @@
 //! crash in between comes back in the new pattern), and reports status in
 //! the Go tool's field names.
 
+use crate::store::Mode;
 use crate::task::Slot;
 use crate::validate::Board;
 use crate::model::State;
@@ -47,8 +48,11 @@ pub(super) struct Tasks {
 }
 
 impl Tasks {
-    pub fn validation(&self, full: bool) -> &Slot<Arc<Board>> {
-        if full { &self.full } else { &self.incr }
+    pub fn validation(&self, mode: Mode) -> &Slot<Arc<Board>> {
+        match mode {
+            Mode::Full => &self.full,
+            Mode::Incr => &self.incr,
+        }
     }
 }
 

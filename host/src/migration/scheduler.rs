@@ -13,6 +13,7 @@
 //! covered and why it did or did not count.
 
 use super::control::Migration;
+use crate::store::Mode;
 use crate::validate::{Board, Report, Request, RunMode};
 use anyhow::Result;
 use serde::Serialize;
@@ -76,7 +77,7 @@ impl Migration {
 
     async fn launch(self: &Arc<Self>, mode: RunMode, restart: bool, apply: bool) -> Result<(Started, tokio::sync::oneshot::Receiver<Result<Report>>)> {
         let full = matches!(mode, RunMode::Full);
-        let mut slot = self.tasks.validation(full).lock().await;
+        let mut slot = self.tasks.validation(mode.mode()).lock().await;
         slot.stop().await;
         let generation = self.generation().await?;
         let started = self.what_starts(mode, restart).await?;
@@ -113,8 +114,8 @@ impl Migration {
     }
 
     /// Stop the running validation of that kind; whether one was running.
-    pub async fn stop_validation(&self, full: bool) -> bool {
-        self.tasks.validation(full).stop().await
+    pub async fn stop_validation(&self, mode: Mode) -> bool {
+        self.tasks.validation(mode).stop().await
     }
 
     /// Run a full validation from the first row now and wait for it
@@ -127,17 +128,17 @@ impl Migration {
             r = &mut done => return r.map_err(|_| anyhow::anyhow!("the validation was replaced by another before it finished"))?,
             _ = cancel.cancelled() => {}
         }
-        self.stop_validation(true).await;
+        self.stop_validation(Mode::Full).await;
         done.await.map_err(|_| anyhow::anyhow!("the validation was replaced by another before it finished"))?
     }
 
     /// The runs in progress (or just finished).
     pub async fn current(&self) -> Vec<Current> {
         let mut out = Vec::new();
-        for (kind, full) in [("full", true), ("incr", false)] {
-            if let Some(t) = self.tasks.validation(full).lock().await.get() {
+        for mode in [Mode::Full, Mode::Incr] {
+            if let Some(t) = self.tasks.validation(mode).lock().await.get() {
                 let tables = t.data.tables.lock().expect("board").iter().map(|p| p.snapshot()).collect();
-                out.push(Current { kind, running: t.is_running(), elapsed_ms: t.elapsed().as_millis() as u64, tables });
+                out.push(Current { kind: mode.as_str(), running: t.is_running(), elapsed_ms: t.elapsed().as_millis() as u64, tables });
             }
         }
         out

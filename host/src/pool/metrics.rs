@@ -15,27 +15,27 @@ use std::time::Duration;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
 #[allow(non_camel_case_types)]
-pub enum Side {
+pub enum SideLabel {
     source,
     destination,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
 #[allow(non_camel_case_types)]
-pub enum Outcome {
+pub enum WriteOutcome {
     success,
     failure,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct WriteLabels {
-    pub side: Side,
-    pub outcome: Outcome,
+    pub side: SideLabel,
+    pub outcome: WriteOutcome,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct SideLabels {
-    pub side: Side,
+    pub side: SideLabel,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -52,10 +52,10 @@ pub struct Metrics {
     pub journal_lost: Counter,
 }
 
-fn side(s: SideName) -> Side {
+fn side(s: SideName) -> SideLabel {
     match s {
-        SideName::Source => Side::source,
-        SideName::Destination => Side::destination,
+        SideName::Source => SideLabel::source,
+        SideName::Destination => SideLabel::destination,
     }
 }
 
@@ -96,7 +96,7 @@ impl Metrics {
     /// A statement on side `s` whose duration is not known (it never ran,
     /// or its answer was read only when the side was next needed).
     pub fn count(&self, s: SideName, ok: bool) {
-        let outcome = if ok { Outcome::success } else { Outcome::failure };
+        let outcome = if ok { WriteOutcome::success } else { WriteOutcome::failure };
         self.writes.get_or_create(&WriteLabels { side: side(s), outcome }).inc();
     }
 
@@ -109,16 +109,16 @@ impl Metrics {
     }
 
     pub fn counts(&self) -> Counts {
-        let get = |s: Side, outcome: Outcome| self.writes.get_or_create(&WriteLabels { side: s, outcome }).get();
+        let get = |s: SideLabel, outcome: WriteOutcome| self.writes.get_or_create(&WriteLabels { side: s, outcome }).get();
         let mut journaled = BTreeMap::new();
         for kind in ["secondary_failed", "primary_commit_failed"] {
             journaled.insert(kind.to_owned(), self.journal.get_or_create(&KindLabels { kind: kind.to_owned() }).get());
         }
         Counts {
-            source_success: get(Side::source, Outcome::success),
-            source_failure: get(Side::source, Outcome::failure),
-            destination_success: get(Side::destination, Outcome::success),
-            destination_failure: get(Side::destination, Outcome::failure),
+            source_success: get(SideLabel::source, WriteOutcome::success),
+            source_failure: get(SideLabel::source, WriteOutcome::failure),
+            destination_success: get(SideLabel::destination, WriteOutcome::success),
+            destination_failure: get(SideLabel::destination, WriteOutcome::failure),
             journaled,
         }
     }

@@ -246,7 +246,7 @@ impl Repairer {
     async fn equal(judge: &Arc<Judge>, key: &[OwnedValue], base: Row, target: Row) -> Result<bool> {
         let judge = judge.clone();
         let pending = Pending { pairs: vec![(key.to_vec(), base, target)], found: vec![] };
-        let found = tokio::task::spawn_blocking(move || judge.settle(pending)).await??;
+        let found = tokio::task::spawn_blocking(move || judge.rule(pending)).await??;
         Ok(found.is_empty())
     }
 

@@ -60,7 +60,7 @@ pub async fn run(t: &mut TableRun, resume: Option<Checkpoint>) -> Result<Outcome
     loop {
         if t.cancel.is_cancelled() {
             if let Some(k) = &last {
-                t.settle(std::mem::take(&mut pending), Mode::Full, key::encode(k), (merged_base, merged_target), covered).await?;
+                t.commit_batch(std::mem::take(&mut pending), Mode::Full, key::encode(k), (merged_base, merged_target), covered).await?;
             }
             return Ok(Outcome::Stopped);
         }
@@ -101,14 +101,14 @@ pub async fn run(t: &mut TableRun, resume: Option<Checkpoint>) -> Result<Outcome
                     }
                 };
                 if pending.len() as u64 >= limit {
-                    t.settle(std::mem::take(&mut pending), Mode::Full, key::encode(&k), (merged_base, merged_target), covered).await?;
+                    t.commit_batch(std::mem::take(&mut pending), Mode::Full, key::encode(&k), (merged_base, merged_target), covered).await?;
                     covered = 0;
                 }
                 last = Some(k);
             }
             Next::Done => {
                 if let Some(k) = &last {
-                    t.settle(std::mem::take(&mut pending), Mode::Full, key::encode(k), (merged_base, merged_target), covered).await?;
+                    t.commit_batch(std::mem::take(&mut pending), Mode::Full, key::encode(k), (merged_base, merged_target), covered).await?;
                 }
                 return Ok(Outcome::Completed);
             }

@@ -135,7 +135,7 @@ pub async fn run(t: &mut TableRun, since_ms: i64, interval: Duration, resume: Op
                     "base": cur_base.as_deref().map(key::encode),
                     "target": cur_target.as_deref().map(key::encode),
                 });
-                t.settle(pending, Mode::Incr, cursor, (rows_base, rows_target), n).await?;
+                t.commit_batch(pending, Mode::Incr, cursor, (rows_base, rows_target), n).await?;
                 if n < limit {
                     break;
                 }

@@ -63,7 +63,7 @@ impl Judge {
 
     /// Compare the pairs and tag every finding, each with its key.
     /// Blocking (guest calls).
-    pub fn settle(&self, pending: Pending) -> Result<Vec<(Key, Finding)>> {
+    pub fn rule(&self, pending: Pending) -> Result<Vec<(Key, Finding)>> {
         let n = self.binding.columns.len();
         let mut found = pending.found;
         if !pending.pairs.is_empty() {

@@ -6,7 +6,7 @@
 //!   report out.
 //! - [`full`]: full mode, a one-pass merge of both tables in key order.
 //! - [`incremental`]: rows changed since a time, on both sides.
-//! - [`table`]: one table's run; settles batches (compare, tag, commit, pace).
+//! - [`table`]: one table's run; commits batches (compare, tag, commit, pace).
 //! - [`merge`]: the merge step over two key-ordered buffers (pure).
 //! - [`judge`]: a batch through the comparator and tagger modules.
 //! - [`side`]: one side of a table and its queries (keyset pages, lookups).

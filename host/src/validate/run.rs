@@ -43,7 +43,7 @@ pub enum RunMode {
 }
 
 impl RunMode {
-    fn mode(self) -> Mode {
+    pub fn mode(self) -> Mode {
         match self {
             RunMode::Full => Mode::Full,
             RunMode::Incr { .. } => Mode::Incr,
@@ -334,7 +334,7 @@ impl Validator {
                 RunMode::Full => full::run(&mut run, resume).await,
                 RunMode::Incr { since_ms, interval } => incremental::run(&mut run, since_ms, interval, resume).await,
             }?;
-            // What is settled and not yet committed (rechecks pending).
+            // What is judged and not yet committed (rechecks pending).
             run.flush().await?;
             Ok::<_, anyhow::Error>(outcome)
         }

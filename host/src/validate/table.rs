@@ -1,6 +1,6 @@
 //! One table's validation run: both sides, the judge, the state store, the
 //! load limits and the live progress. Both modes hand their batches to
-//! [`TableRun::settle`], which compares and tags, then commits the findings
+//! [`TableRun::commit_batch`], which compares and tags, then commits the findings
 //! with the checkpoint past them in one transaction, then paces.
 
 use crate::model::{Direction, Finding, FindingType};
@@ -111,7 +111,7 @@ impl TableRun {
 
     /// Compare and tag a batch; commit its findings with `cursor` (see
     /// [`TableRun::flush`]); then pace by the `rows_read` it covered.
-    pub async fn settle(&mut self, pending: Pending, mode: Mode, cursor: serde_json::Value, rows: (u64, u64), rows_read: u64) -> Result<()> {
+    pub async fn commit_batch(&mut self, pending: Pending, mode: Mode, cursor: serde_json::Value, rows: (u64, u64), rows_read: u64) -> Result<()> {
         let findings = self.judge(pending).await?;
         let (errors, differences): (Vec<_>, Vec<_>) = findings.into_iter().partition(|(_, f)| f.kind == FindingType::ComparatorError);
         self.errors += errors.len() as u64;
@@ -147,10 +147,10 @@ impl TableRun {
         Ok(())
     }
 
-    /// Commit what is settled: differences are first read again by key, up
+    /// Commit what is judged: differences are first read again by key, up
     /// to [`RECHECK_BATCH`] at a time (one lookup per side for all of them),
     /// and the checkpoint only moves when they are committed with it. Called
-    /// by `settle` and at the end of a run or a polling round.
+    /// by `commit_batch` and at the end of a run or a polling round.
     pub async fn flush(&mut self) -> Result<()> {
         let Some((mode, cursor, rows)) = self.held.take() else { return Ok(()) };
         self.suspects_since = None;
@@ -170,7 +170,7 @@ impl TableRun {
 impl TableRun {
     async fn judge(&self, pending: Pending) -> Result<Vec<(Key, Finding)>> {
         let judge = self.judge.clone();
-        tokio::task::spawn_blocking(move || judge.settle(pending)).await.context("comparator task")?
+        tokio::task::spawn_blocking(move || judge.rule(pending)).await.context("comparator task")?
     }
 
     /// Read every difference again, by key on both sides, and judge it

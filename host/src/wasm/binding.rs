@@ -2,7 +2,7 @@
 //! for both sides) and the settings from config. Bound once per instance,
 //! lazily, then referred to by handle in every batch.
 
-use super::bindings::types;
+use super::wit::types;
 use movex_guest::Kind;
 use std::hash::{Hash, Hasher};
 

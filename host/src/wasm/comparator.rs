@@ -3,7 +3,7 @@
 
 use super::batch::Batch;
 use super::binding::Binding;
-use super::bindings::comparator as wc;
+use super::wit::comparator as wc;
 use super::error::{Capability, GuestError};
 use super::isolate;
 use super::module::{Module, SLOT_COMPARATOR};

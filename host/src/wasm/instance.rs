@@ -10,7 +10,7 @@
 //! stops a guest does not depend on the load: a loop times out, a memory
 //! bomb reaches the cap.
 
-use super::bindings::{Plugin, PluginPre, host, types};
+use super::wit::{Plugin, PluginPre, host, types};
 use super::error::FailureKind;
 use super::limits::{Limits, StoreLimiter};
 use std::collections::HashMap;

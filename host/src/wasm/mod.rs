@@ -14,11 +14,11 @@
 //! - [`comparator`], [`tagger`], [`policy`]: one file per capability.
 //! - [`isolate`]: pins a failed batch's error on the row that caused it.
 //! - [`error`], [`stats`]: typed failures and per-module counters.
-//! - [`bindings`]: the one `bindgen!` over `guest-sdk/wit/plugin.wit`.
+//! - [`wit`]: the one `bindgen!` over `guest-sdk/wit/plugin.wit`.
 
 pub mod batch;
 pub mod binding;
-pub mod bindings;
+pub mod wit;
 pub mod cache;
 pub mod comparator;
 pub mod error;

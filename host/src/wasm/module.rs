@@ -3,7 +3,7 @@
 //! keeps that version alive, which is how a batch in flight finishes on the
 //! version it started with while the registry already serves a newer one.
 
-use super::bindings::module as wm;
+use super::wit::module as wm;
 use super::error::{Capability, FailureKind, GuestError, LoadError};
 use super::instance::{CallFailure, Instance};
 use super::runtime::{Prepared, Runtime};

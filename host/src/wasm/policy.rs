@@ -1,7 +1,7 @@
 //! Calling a promotion policy: migration statistics in, a decision out.
 
 use super::binding::Binding;
-use super::bindings::policy as wp;
+use super::wit::policy as wp;
 use super::error::{Capability, GuestError};
 use super::module::{Module, SLOT_POLICY};
 use movex_guest::{Action, Decision, Stats};

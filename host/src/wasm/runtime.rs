@@ -4,7 +4,7 @@
 //! load pipeline: detect → componentize → check imports → compile or load
 //! from cache → check exports.
 
-use super::bindings::{Plugin, PluginPre};
+use super::wit::{Plugin, PluginPre};
 use super::cache::{ArtifactCache, content_hash};
 use super::error::LoadError;
 use super::instance::StoreState;
