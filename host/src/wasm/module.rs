@@ -6,7 +6,7 @@
 use super::wit::module as wm;
 use super::error::{Capability, FailureKind, GuestError, LoadError};
 use super::instance::{CallFailure, Instance};
-use super::runtime::{Prepared, Runtime};
+use super::runtime::{Compiled, Runtime};
 use super::stats::ModuleStats;
 use serde::Serialize;
 use std::sync::{Arc, Mutex};
@@ -40,7 +40,7 @@ pub struct Module {
     pub imports: Vec<String>,
     pub stats: ModuleStats,
     runtime: Arc<Runtime>,
-    prepared: Prepared,
+    prepared: Compiled,
     /// Idle instances. A worker takes one per call and gives it back unless
     /// the call killed it, so there is one per concurrent worker, never one
     /// per row, and a dead one is never reused.
@@ -57,7 +57,7 @@ pub(crate) const SLOT_POLICY: u8 = 2;
 
 impl Module {
     /// Instantiate once and ask the module who it is: the load-time exercise.
-    pub fn new(runtime: Arc<Runtime>, prepared: Prepared, version: u64) -> Result<Self, LoadError> {
+    pub fn new(runtime: Arc<Runtime>, prepared: Compiled, version: u64) -> Result<Self, LoadError> {
         let mut instance = Instance::new(&runtime.engine, &prepared.pre, &runtime.limits, "(loading)").map_err(|f| {
             // Export names are checked before; export *types* only here. A
             // mismatch means another version of the contract.

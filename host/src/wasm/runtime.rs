@@ -29,7 +29,7 @@ pub struct RuntimeConfig {
 
 /// A module compiled (or loaded from cache) and checked against the contract,
 /// not yet instantiated.
-pub struct Prepared {
+pub struct Compiled {
     pub(crate) pre: PluginPre<StoreState>,
     pub hash: String,
     pub size: usize,
@@ -131,7 +131,7 @@ impl Runtime {
     /// Never instantiates, so never exercises: for warming the cache with a
     /// module known to be good. Loading goes through the registry, which
     /// caches only what its exercise accepts.
-    pub fn prepare(&self, bytes: &[u8]) -> Result<Prepared, LoadError> {
+    pub fn prepare(&self, bytes: &[u8]) -> Result<Compiled, LoadError> {
         let mut prepared = self.prepare_uncached(bytes)?;
         let artifact = prepared.artifact.take();
         self.cache_artifact(&prepared.hash, artifact);
@@ -149,9 +149,9 @@ impl Runtime {
         }
     }
 
-    /// As [`Runtime::prepare`], holding the artifact in `Prepared` instead
+    /// As [`Runtime::prepare`], holding the artifact in the `Compiled` module instead
     /// of caching it.
-    pub(crate) fn prepare_uncached(&self, bytes: &[u8]) -> Result<Prepared, LoadError> {
+    pub(crate) fn prepare_uncached(&self, bytes: &[u8]) -> Result<Compiled, LoadError> {
         let started = Instant::now();
         let hash = content_hash(bytes);
         let is_component = wasmparser::Parser::is_component(bytes);
@@ -206,7 +206,7 @@ impl Runtime {
             .and_then(PluginPre::new)
             .map_err(|e| LoadError::WrongInterface { detail: format!("{e:#}") })?;
 
-        Ok(Prepared { pre, hash, size: bytes.len(), cache_hit, load_time, imports, artifact })
+        Ok(Compiled { pre, hash, size: bytes.len(), cache_hit, load_time, imports, artifact })
     }
 }
 
