@@ -176,15 +176,6 @@ impl<'p> Session<'p> {
         (self.sides[ix(name)].wire.as_mut().expect("connected"), &mut self.client)
     }
 
-    fn roles(p: Pattern) -> (SideName, Option<SideName>) {
-        match p {
-            Pattern::SrcOnly => (SideName::Source, None),
-            Pattern::SrcFirst => (SideName::Source, Some(SideName::Destination)),
-            Pattern::DstFirst => (SideName::Destination, Some(SideName::Source)),
-            Pattern::DstOnly => (SideName::Destination, None),
-        }
-    }
-
     /// The application's name for a database, on `name`'s side: the
     /// source URL's database stands for each side's own URL database (the
     /// two may differ); any other name is the same on both.
@@ -263,7 +254,7 @@ impl<'p> Session<'p> {
         if let Some(on) = s.autocommit() {
             self.autocommit = on;
         }
-        let (_, secondary) = Self::roles(pattern);
+        let (_, secondary) = pattern.roles();
         if let (Some(_), Some((code @ (1213 | 1205), _))) = (self.pinned, &s.error) {
             tracing::debug!(code, "proxy: the primary rolled back a transaction; so does the secondary");
             if let Some(sec) = secondary {
@@ -446,7 +437,7 @@ impl<'p> Session<'p> {
         if pins == route::Pins::default() {
             return false;
         }
-        let (primary, secondary) = Self::roles(pattern);
+        let (primary, secondary) = pattern.roles();
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
         let mut set = Vec::new();
         if pins.clock {
@@ -469,7 +460,7 @@ impl<'p> Session<'p> {
 
     /// Give the sides their clocks back after a pinned write.
     async fn unpin(&mut self, pattern: Pattern) {
-        let (primary, secondary) = Self::roles(pattern);
+        let (primary, secondary) = pattern.roles();
         self.quietly(primary, "SET @@timestamp = DEFAULT").await;
         if let Some(sec) = secondary {
             self.quietly(sec, "SET @@timestamp = DEFAULT").await;
@@ -503,7 +494,7 @@ impl<'p> Session<'p> {
             return self.use_db(&db).await;
         }
         let pattern = self.pattern();
-        let (primary, secondary) = Self::roles(pattern);
+        let (primary, secondary) = pattern.roles();
         let kind = route::kind(sql);
         if self.strict(pattern, kind) {
             return self.strict_write(pattern, packet, strict::Cmd::Query(packet), sql).await;
@@ -534,14 +525,14 @@ impl<'p> Session<'p> {
 
     /// A one-packet command for the primary only (PING).
     async fn primary_one(&mut self, packet: &[u8]) -> Result<()> {
-        let (primary, _) = Self::roles(self.pattern());
+        let (primary, _) = self.pattern().roles();
         self.primary(primary, packet, Reply::One).await?;
         Ok(())
     }
 
     /// A one-packet command for both sides (RESET_CONNECTION, SET_OPTION).
     async fn both_one(&mut self, packet: &[u8], what: &str) -> Result<()> {
-        let (primary, secondary) = Self::roles(self.pattern());
+        let (primary, secondary) = self.pattern().roles();
         let Some(Relayed::Done(s)) = self.primary(primary, packet, Reply::One).await? else { return Ok(()) };
         for name in [SideName::Source, SideName::Destination] {
             if Some(name) != secondary && name != primary {
@@ -560,7 +551,7 @@ impl<'p> Session<'p> {
     /// `USE db` or `COM_INIT_DB`: each side switches to its own name for it
     /// (see [`Session::db_on`]); a reconnected side starts there.
     async fn use_db(&mut self, db: &str) -> Result<()> {
-        let (primary, secondary) = Self::roles(self.pattern());
+        let (primary, secondary) = self.pattern().roles();
         let on = |me: &Self, name| [&[COM_INIT_DB][..], me.db_on(name, db).as_bytes()].concat();
         let Some(Relayed::Done(s)) = self.primary(primary, &on(self, primary), Reply::One).await? else { return Ok(()) };
         if s.error.is_some() {
@@ -577,7 +568,7 @@ impl<'p> Session<'p> {
 
     async fn prepare(&mut self, packet: &[u8]) -> Result<()> {
         let pattern = self.pattern();
-        let (primary, secondary) = Self::roles(pattern);
+        let (primary, secondary) = pattern.roles();
         let sql = String::from_utf8_lossy(&packet[1..]).into_owned();
         let client_id = self.next_stmt;
         let Some(Relayed::Prepared(Prepared::Ok { id, params })) = self.primary(primary, packet, Reply::Prepare(client_id)).await? else {
@@ -648,7 +639,7 @@ impl<'p> Session<'p> {
 
     async fn execute(&mut self, packet: &[u8]) -> Result<()> {
         let pattern = self.pattern();
-        let (primary, secondary) = Self::roles(pattern);
+        let (primary, secondary) = pattern.roles();
         let unknown = |id: u32| error_packet(1243, b"HY000", &format!("Unknown prepared statement handler ({id}) given to movex"));
         if packet.len() < 10 {
             return self.client.send(&error_packet(1835, b"HY000", "malformed COM_STMT_EXECUTE")).await;
@@ -730,7 +721,7 @@ impl<'p> Session<'p> {
     /// COM_STMT_RESET: the primary answers; the other side follows.
     async fn stmt_reset(&mut self, packet: &[u8]) -> Result<()> {
         let id = u32::from_le_bytes(packet.get(1..5).and_then(|b| b.try_into().ok()).unwrap_or([0; 4]));
-        let (primary, _) = Self::roles(self.pattern());
+        let (primary, _) = self.pattern().roles();
         let ids = self.stmts.get(&id).map(|s| s.on).unwrap_or_default();
         let with = |sid: u32| {
             let mut p = packet.to_vec();

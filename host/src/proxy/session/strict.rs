@@ -66,7 +66,7 @@ fn commit_failed(primary: SideName, secondary: SideName, e: &str, maybe: bool) -
 impl Session<'_> {
     /// Whether strict mode handles this command.
     pub(super) fn strict(&self, pattern: Pattern, kind: Kind) -> bool {
-        self.pool.config().strict && kind == Kind::Write && Self::roles(pattern).1.is_some()
+        self.pool.config().strict && kind == Kind::Write && pattern.roles().1.is_some()
     }
 
     /// Refuse the command: the client gets `why` under the secondary's
@@ -89,7 +89,7 @@ impl Session<'_> {
     /// A write in strict mode (see the module's header). `on_primary` is
     /// the packet for the primary; `cmd` makes the secondary's.
     pub(super) async fn strict_write(&mut self, pattern: Pattern, on_primary: &[u8], cmd: Cmd<'_>, sql: &str) -> Result<()> {
-        let (primary, secondary) = Self::roles(pattern);
+        let (primary, secondary) = pattern.roles();
         let secondary = secondary.expect("strict() checked there is one");
         let control = route::tx_control(sql);
         let ddl = route::implicit_commit(sql);
@@ -161,7 +161,7 @@ impl Session<'_> {
     /// wrapped one; if it failed, the error code, the reason, and whether
     /// the secondary may have committed it all the same.
     async fn strict_secondary(&mut self, pattern: Pattern, cmd: Cmd<'_>, sql: &str, s: &Summary, wrap: bool) -> std::result::Result<(), (Option<u16>, String, bool)> {
-        let (primary, secondary) = Self::roles(pattern);
+        let (primary, secondary) = pattern.roles();
         let secondary = secondary.expect("strict() checked there is one");
         // The primary refused it outright: nothing ran, nothing to follow.
         if s.error.is_some() && s.completed == 0 {
