@@ -199,13 +199,14 @@ impl Pool {
         &self.faults
     }
 
+    /// The backends of [`Pattern::roles`]: the primary and the secondary.
     fn roles(&self, p: Pattern) -> (&Backend, Option<&Backend>) {
-        match p {
-            Pattern::SrcOnly => (&self.source, None),
-            Pattern::SrcFirst => (&self.source, Some(&self.destination)),
-            Pattern::DstFirst => (&self.destination, Some(&self.source)),
-            Pattern::DstOnly => (&self.destination, None),
-        }
+        let backend = |name| match name {
+            SideName::Source => &self.source,
+            SideName::Destination => &self.destination,
+        };
+        let (primary, secondary) = p.roles();
+        (backend(primary), secondary.map(backend))
     }
 
     /// Run one statement by the current pattern. Non-strict: the primary's

@@ -8,9 +8,12 @@
 //! - [`backend`]: movex's login to the source and destination.
 //! - [`response`]: reading a backend's response, relayed or drained.
 //! - [`route`]: read, session statement or write.
-//! - [`session`]: one client session's command loop; the secondary's part
-//!   of each command in `session/secondary.rs`, strict mode in
-//!   `session/strict.rs`.
+//! - [`session`]: one client session's command loop; beside it, one file
+//!   per concern: connecting a side (`session/connect.rs`), the primary's
+//!   and the secondary's part of each command (`primary.rs`,
+//!   `secondary.rs`), the transaction (`transaction.rs`), prepared
+//!   statements (`prepared.rs`), pinning (`pin.rs`), strict mode
+//!   (`strict.rs`).
 //!
 //! The door defends itself ([`Door`]): a client must log in within
 //! `handshake_timeout_ms`; at most `max_connections` clients at once (the

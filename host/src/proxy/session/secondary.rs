@@ -15,7 +15,8 @@
 //! while the secondary is still on this one, and the secondary still sees
 //! every command, in order.
 
-use super::{Checked, Expect, LOST_TX, Session, ix};
+use super::transaction::LOST_TX;
+use super::{Session, ix};
 use crate::model::Pattern;
 use crate::pool::{SideName, Statement};
 use crate::proxy::response::{self, Prepared, Sink, Summary};
@@ -25,6 +26,26 @@ use crate::store::journal::JournalKind;
 use anyhow::Result;
 use mysql_common::constants::CapabilityFlags;
 use std::time::Instant;
+
+/// What the secondary's answer is checked against.
+#[derive(Clone, Copy)]
+pub(super) enum Expect<'a> {
+    /// The primary's answer to the same command.
+    Like(&'a Summary),
+    /// A COM_STMT_PREPARE: only whether it failed.
+    Prepared,
+}
+
+/// What became of a command on the secondary.
+pub(super) enum Checked {
+    /// It ran (a prepare's outcome with it); a difference was journaled.
+    Ran(Option<Prepared>),
+    /// It did not run, and was journaled.
+    Missed,
+    /// Strict mode: it failed, with the secondary's error code if it sent
+    /// one. Nothing was journaled: the caller refuses the command.
+    Failed(Option<u16>, String),
+}
 
 /// A command sent to the secondary: what its answer is checked with (one
 /// whose answer has not been read yet waits in `Side::pending`).
@@ -227,9 +248,9 @@ impl Session<'_> {
         let mut stmts = vec![sql.to_owned()];
         // (Strict mode refuses failed writes instead; what reaches here is
         // a differing row count, journaled alone with the transaction kept.)
-        if self.pinned.is_some() && !self.tx_broken && !self.pool.config().strict {
-            self.tx_broken = true;
-            stmts = self.tx_sql.iter().cloned().chain(stmts).collect();
+        if self.tx.pattern.is_some() && !self.tx.broken && !self.pool.config().strict {
+            self.tx.broken = true;
+            stmts = self.tx.sql.iter().cloned().chain(stmts).collect();
             // Best effort: a dead connection has rolled it back already.
             let _ = self.own(name, "ROLLBACK").await;
         }
@@ -254,16 +275,5 @@ impl Session<'_> {
     pub(super) async fn journal(&self, pattern: Pattern, missing: SideName, kind: JournalKind, sql: &[String], why: &str) {
         let stmts: Vec<Statement> = sql.iter().map(|s| Statement::new(s.as_str())).collect();
         self.pool.record_missed(pattern, missing, kind, &stmts, why).await;
-    }
-
-    /// Whether the transaction in progress lost its secondary: the side
-    /// failed earlier in it, or has reconnected since it began (the server
-    /// rolled its part back). An answer still owed is read first: it may
-    /// be what tells (a connection that died under a deferred read; asked
-    /// later, a reconnect would run the next statement outside the
-    /// transaction).
-    pub(super) async fn lost_tx(&mut self, name: SideName) -> bool {
-        self.settled(name).await;
-        self.pinned.is_some() && (self.tx_broken || self.sides[ix(name)].wire.is_none() || self.sides[ix(name)].generation != self.tx_gen[ix(name)])
     }
 }

@@ -25,7 +25,9 @@
 //! - **DDL** (and other statements that commit implicitly) cannot be
 //!   rolled back: a secondary failure is reported to the client and journaled.
 
-use super::{Checked, Expect, Session, ix};
+use super::primary::{Relayed, Reply};
+use super::secondary::{Checked, Expect};
+use super::{Session, ix};
 use crate::model::Pattern;
 use crate::pool::SideName;
 use crate::proxy::login::error_packet;
@@ -66,7 +68,7 @@ fn commit_failed(primary: SideName, secondary: SideName, e: &str, maybe: bool) -
 impl Session<'_> {
     /// Whether strict mode handles this command.
     pub(super) fn strict(&self, pattern: Pattern, kind: Kind) -> bool {
-        self.pool.config().strict && kind == Kind::Write && Self::roles(pattern).1.is_some()
+        self.pool.config().strict && kind == Kind::Write && pattern.roles().1.is_some()
     }
 
     /// Refuse the command: the client gets `why` under the secondary's
@@ -81,24 +83,22 @@ impl Session<'_> {
     async fn abandon(&mut self, primary: SideName, secondary: SideName) {
         let _ = self.own(primary, "ROLLBACK").await;
         let _ = self.own(secondary, "ROLLBACK").await;
-        self.pinned = None;
-        self.tx_sql.clear();
-        self.tx_broken = false;
+        self.tx.end();
     }
 
     /// A write in strict mode (see the module's header). `on_primary` is
     /// the packet for the primary; `cmd` makes the secondary's.
     pub(super) async fn strict_write(&mut self, pattern: Pattern, on_primary: &[u8], cmd: Cmd<'_>, sql: &str) -> Result<()> {
-        let (primary, secondary) = Self::roles(pattern);
+        let (primary, secondary) = pattern.roles();
         let secondary = secondary.expect("strict() checked there is one");
         let control = route::tx_control(sql);
         let ddl = route::implicit_commit(sql);
         match control {
-            Some(TxControl::Commit) if self.pinned.is_some() => return self.strict_commit(pattern, primary, secondary, on_primary, sql).await,
+            Some(TxControl::Commit) if self.tx.pattern.is_some() => return self.strict_commit(pattern, primary, secondary, on_primary, sql).await,
             Some(TxControl::Rollback) => return self.strict_rollback(pattern, primary, secondary, on_primary, sql).await,
             _ => {}
         }
-        let in_tx = self.pinned.is_some() || !self.autocommit;
+        let in_tx = self.tx.pattern.is_some() || !self.autocommit;
         let wrap = !in_tx && control.is_none() && !ddl;
         let what = if in_tx || control == Some(TxControl::Begin) { "the transaction was rolled back on both sides" } else { "nothing was written" };
         if let Err(e) = self.connect(primary).await {
@@ -161,7 +161,7 @@ impl Session<'_> {
     /// wrapped one; if it failed, the error code, the reason, and whether
     /// the secondary may have committed it all the same.
     async fn strict_secondary(&mut self, pattern: Pattern, cmd: Cmd<'_>, sql: &str, s: &Summary, wrap: bool) -> std::result::Result<(), (Option<u16>, String, bool)> {
-        let (primary, secondary) = Self::roles(pattern);
+        let (primary, secondary) = pattern.roles();
         let secondary = secondary.expect("strict() checked there is one");
         // The primary refused it outright: nothing ran, nothing to follow.
         if s.error.is_some() && s.completed == 0 {
@@ -215,15 +215,15 @@ impl Session<'_> {
         let lost = self.lost_tx(secondary).await;
         let committed = if lost { Err("it lost this transaction (it failed or reconnected during it)".to_owned()) } else { self.own(secondary, sql).await };
         if let Err(e) = committed {
-            let tx = self.tx_sql.clone();
+            let tx = self.tx.sql.clone();
             let maybe = !lost && self.commit_unknown(pattern, secondary, &tx, &e).await;
             self.abandon(primary, secondary).await;
             return self.refuse(None, &commit_failed(primary, secondary, &e, maybe)).await;
         }
-        let tx: Vec<String> = self.tx_sql.clone();
-        let relayed = self.primary(primary, on_primary, super::Reply::Results).await;
+        let tx: Vec<String> = self.tx.sql.clone();
+        let relayed = self.primary(primary, on_primary, Reply::Results).await;
         let failed = match &relayed {
-            Ok(Some(super::Relayed::Done(s))) => s.error.as_ref().map(|(code, msg)| format!("error {code}: {msg}")),
+            Ok(Some(Relayed::Done(s))) => s.error.as_ref().map(|(code, msg)| format!("error {code}: {msg}")),
             Ok(_) => Some("the primary is unreachable".to_owned()),
             Err(e) => Some(format!("{e:#}")),
         };
@@ -233,7 +233,7 @@ impl Session<'_> {
             self.journal(pattern, primary, JournalKind::PrimaryCommitFailed, &tx, &why).await;
         }
         match relayed? {
-            Some(super::Relayed::Done(s)) => self.after(pattern, sql, &s).await,
+            Some(Relayed::Done(s)) => self.after(pattern, sql, &s).await,
             _ => self.after(pattern, sql, &Summary::default()).await,
         }
         Ok(())
@@ -242,7 +242,7 @@ impl Session<'_> {
     /// ROLLBACK: the primary answers; the secondary rolls back too (its
     /// failure loses nothing: it has no transaction then).
     async fn strict_rollback(&mut self, pattern: Pattern, primary: SideName, secondary: SideName, on_primary: &[u8], sql: &str) -> Result<()> {
-        let Some(super::Relayed::Done(s)) = self.primary(primary, on_primary, super::Reply::Results).await? else { return Ok(()) };
+        let Some(Relayed::Done(s)) = self.primary(primary, on_primary, Reply::Results).await? else { return Ok(()) };
         if self.sides[ix(secondary)].wire.is_some()
             && let Err(e) = self.own(secondary, sql).await
         {

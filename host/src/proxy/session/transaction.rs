@@ -1,0 +1,86 @@
+//! The transaction in progress, as the primary reports it (its status
+//! flags after each command). A transaction keeps the pattern it began
+//! with: a pattern switch applies to the next transaction or autocommit
+//! statement. Its statements are kept, so that if the secondary fails
+//! part-way through, the whole transaction is journaled (in
+//! `secondary.rs`), and each side's connection generation when it began,
+//! so a side that has reconnected since is known to have lost its part
+//! (the server rolled it back).
+
+use super::{Session, ix};
+use crate::model::Pattern;
+use crate::pool::SideName;
+use crate::proxy::response::Summary;
+use crate::proxy::route::{self, Kind};
+
+/// Why a statement of a transaction the secondary lost is journaled.
+pub(super) const LOST_TX: &str = "the secondary failed, or reconnected, earlier in this transaction (its part was rolled back there)";
+
+/// The transaction in progress, if any.
+#[derive(Default)]
+pub(super) struct Tx {
+    /// Its pattern; `None` outside a transaction.
+    pub(super) pattern: Option<Pattern>,
+    /// Its statements so far, journaled all together if the secondary
+    /// fails part-way through it.
+    pub(super) sql: Vec<String>,
+    /// The secondary failed in it: the rest of it is journaled, not sent
+    /// (it was rolled back there).
+    pub(super) broken: bool,
+    /// Each side's connection generation when it began, by [`ix`].
+    pub(super) generation: [u64; 2],
+}
+
+impl Tx {
+    /// The transaction is over: committed, rolled back, or abandoned.
+    pub(super) fn end(&mut self) {
+        self.pattern = None;
+        self.sql.clear();
+        self.broken = false;
+    }
+}
+
+impl Session<'_> {
+    /// The pattern for the next command: the transaction's, or the current one.
+    pub(super) fn pattern(&self) -> Pattern {
+        self.tx.pattern.unwrap_or_else(|| self.pool.pattern())
+    }
+
+    /// After the primary answered `sql`: the transaction goes on or ends.
+    /// A deadlock or lock-wait timeout rolls the primary's transaction
+    /// back; the secondary's is rolled back too, or it would commit what
+    /// the primary undid.
+    pub(super) async fn after(&mut self, pattern: Pattern, sql: &str, s: &Summary) {
+        if let Some(on) = s.autocommit() {
+            self.autocommit = on;
+        }
+        let (_, secondary) = pattern.roles();
+        if let (Some(_), Some((code @ (1213 | 1205), _))) = (self.tx.pattern, &s.error) {
+            tracing::debug!(code, "proxy: the primary rolled back a transaction; so does the secondary");
+            if let Some(sec) = secondary {
+                let _ = self.own(sec, "ROLLBACK").await;
+            }
+        } else if s.in_transaction() {
+            if self.tx.pattern.is_none() {
+                self.tx.generation = [self.sides[0].generation, self.sides[1].generation];
+            }
+            self.tx.pattern = Some(self.tx.pattern.unwrap_or(pattern));
+            if s.error.is_none() && route::kind(sql) != Kind::Read {
+                self.tx.sql.push(sql.to_owned());
+            }
+            return;
+        }
+        self.tx.end();
+    }
+
+    /// Whether the transaction in progress lost its secondary: the side
+    /// failed earlier in it, or has reconnected since it began (the server
+    /// rolled its part back). An answer still owed is read first: it may
+    /// be what tells (a connection that died under a deferred read; asked
+    /// later, a reconnect would run the next statement outside the
+    /// transaction).
+    pub(super) async fn lost_tx(&mut self, name: SideName) -> bool {
+        self.settled(name).await;
+        self.tx.pattern.is_some() && (self.tx.broken || self.sides[ix(name)].wire.is_none() || self.sides[ix(name)].generation != self.tx.generation[ix(name)])
+    }
+}
