@@ -226,7 +226,7 @@ pub async fn relay(backend: &mut Wire, caps: CapabilityFlags, mut sink: Sink<'_>
 
 /// A `COM_STMT_PREPARE` response: the statement id, or the error.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Prepared {
+pub enum PrepareAnswer {
     Ok { id: u32, params: u16 },
     Err(u16, String),
 }
@@ -236,7 +236,7 @@ pub enum Prepared {
 /// `CLIENT_DEPRECATE_EOF`), or ERR.
 /// With `show_id`, the client is told that statement id instead of the
 /// backend's (the proxy maps its ids to each backend's).
-pub async fn relay_prepare(backend: &mut Wire, caps: CapabilityFlags, mut sink: Sink<'_>, show_id: Option<u32>) -> Result<Prepared> {
+pub async fn relay_prepare(backend: &mut Wire, caps: CapabilityFlags, mut sink: Sink<'_>, show_id: Option<u32>) -> Result<PrepareAnswer> {
     let mut first = backend.expect().await?;
     let id = first.get(1..5).and_then(|b| b.try_into().ok()).map(u32::from_le_bytes);
     if let (Some(shown), Some(0x00), true) = (show_id, first.first().copied(), first.len() >= 12) {
@@ -246,7 +246,7 @@ pub async fn relay_prepare(backend: &mut Wire, caps: CapabilityFlags, mut sink: 
     if first.first() == Some(&0xff) {
         sink.done().await?;
         let (code, msg) = err(caps, &first);
-        return Ok(Prepared::Err(code, msg));
+        return Ok(PrepareAnswer::Err(code, msg));
     }
     if first.len() < 12 || first[0] != 0 {
         bail!("{} sent a malformed COM_STMT_PREPARE response", backend.peer());
@@ -268,7 +268,7 @@ pub async fn relay_prepare(backend: &mut Wire, caps: CapabilityFlags, mut sink: 
         }
     }
     sink.done().await?;
-    Ok(Prepared::Ok { id, params })
+    Ok(PrepareAnswer::Ok { id, params })
 }
 
 /// Relay a one-packet response (PING, INIT_DB, RESET_CONNECTION,

@@ -18,7 +18,7 @@ use crate::proxy::wire::Wire;
 use anyhow::Result;
 
 /// One side's connection, opened when first needed.
-pub(super) struct Side {
+pub(super) struct Link {
     pub(super) target: Target,
     pub(super) wire: Option<Wire>,
     /// Why the last connect failed, while it is down.
@@ -30,9 +30,9 @@ pub(super) struct Side {
     pub(super) pending: Option<Asked>,
 }
 
-impl Side {
-    pub(super) fn new(target: Target) -> Side {
-        Side { target, wire: None, down: None, generation: 0, pending: None }
+impl Link {
+    pub(super) fn new(target: Target) -> Link {
+        Link { target, wire: None, down: None, generation: 0, pending: None }
     }
 }
 
@@ -40,7 +40,7 @@ impl Session<'_> {
     /// The side's connection, connecting (and replaying the session's
     /// statements) if needed.
     pub(super) async fn connect(&mut self, name: SideName) -> Result<()> {
-        self.settled(name).await;
+        self.collect_deferred(name).await;
         if self.sides[ix(name)].wire.is_some() {
             return Ok(());
         }
@@ -104,7 +104,7 @@ impl Session<'_> {
     /// A one-packet command on a connected non-primary side; on failure its
     /// connection is dropped (it reconnects, and replays, when next needed).
     pub(super) async fn follow(&mut self, name: SideName, packet: &[u8], what: &str, secondary: bool) {
-        self.settled(name).await;
+        self.collect_deferred(name).await;
         let caps = self.login.capabilities;
         let Some(wire) = self.side(name).wire.as_mut() else { return };
         let r: Result<Summary> = async {
@@ -125,7 +125,7 @@ impl Session<'_> {
     /// dropped; the server's error or the connection's failure as text (a
     /// failed connection is dropped: it reconnects when next needed).
     pub(super) async fn own(&mut self, name: SideName, sql: &str) -> std::result::Result<(), String> {
-        self.settled(name).await;
+        self.collect_deferred(name).await;
         let caps = self.login.capabilities;
         let Some(wire) = self.side(name).wire.as_mut() else { return Err("not connected".into()) };
         let r: Result<Summary> = async {

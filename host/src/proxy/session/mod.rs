@@ -39,7 +39,7 @@ use super::route::{self, Kind};
 use super::wire::Wire;
 use crate::pool::{Pool, SideName};
 use anyhow::Result;
-use connect::Side;
+use connect::Link;
 use prepared::Stmt;
 use primary::{Relayed, Reply};
 use std::collections::HashMap;
@@ -70,7 +70,7 @@ pub struct Session<'p> {
     login: Login,
     pool: &'p Pool,
     /// The source's and the destination's connections, by [`ix`].
-    sides: [Side; 2],
+    sides: [Link; 2],
     /// The transaction in progress.
     tx: Tx,
     /// Autocommit, as the primary last reported it: off, every write is
@@ -89,7 +89,7 @@ impl<'p> Session<'p> {
             client,
             login,
             pool,
-            sides: [Side::new(source), Side::new(destination)],
+            sides: [Link::new(source), Link::new(destination)],
             tx: Tx::default(),
             autocommit: true,
             session_sql: Vec::new(),
@@ -98,7 +98,7 @@ impl<'p> Session<'p> {
         }
     }
 
-    fn side(&mut self, name: SideName) -> &mut Side {
+    fn side(&mut self, name: SideName) -> &mut Link {
         &mut self.sides[ix(name)]
     }
 

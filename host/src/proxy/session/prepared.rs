@@ -11,7 +11,7 @@ use super::transaction::LOST_TX;
 use super::{COM_STMT_CLOSE, COM_STMT_PREPARE, Session, ix, strict};
 use crate::pool::SideName;
 use crate::proxy::login::{error_packet, ok_packet};
-use crate::proxy::response::{self, Prepared, Sink};
+use crate::proxy::response::{self, PrepareAnswer, Sink};
 use crate::proxy::route::{self, Kind};
 use anyhow::Result;
 
@@ -33,7 +33,7 @@ impl Session<'_> {
         let (primary, secondary) = pattern.roles();
         let sql = String::from_utf8_lossy(&packet[1..]).into_owned();
         let client_id = self.next_stmt;
-        let Some(Relayed::Prepared(Prepared::Ok { id, params })) = self.primary(primary, packet, Reply::Prepare(client_id)).await? else {
+        let Some(Relayed::Prepare(PrepareAnswer::Ok { id, params })) = self.primary(primary, packet, Reply::Prepare(client_id)).await? else {
             return Ok(());
         };
         self.next_stmt += 1;
@@ -41,7 +41,7 @@ impl Session<'_> {
         on[ix(primary)] = Some(id);
         if let Some(sec) = secondary
             && route::kind(&sql) != Kind::Read
-            && let Checked::Ran(Some(Prepared::Ok { id, .. })) = self.secondary(pattern, sec, packet, &sql, Expect::Prepared, false).await
+            && let Checked::Ran(Some(PrepareAnswer::Ok { id, .. })) = self.secondary(pattern, sec, packet, &sql, Expect::PrepareAnswer, false).await
         {
             on[ix(sec)] = Some(id);
         }
@@ -55,18 +55,18 @@ impl Session<'_> {
         self.connect(name).await.ok()?;
         let caps = self.login.capabilities;
         let wire = self.side(name).wire.as_mut()?;
-        let r: Result<Prepared> = async {
+        let r: Result<PrepareAnswer> = async {
             wire.reset_seq();
             wire.send(&[&[COM_STMT_PREPARE][..], sql.as_bytes()].concat()).await?;
             response::relay_prepare(wire, caps, Sink::Drop, None).await
         }
         .await;
         match r {
-            Ok(Prepared::Ok { id, .. }) => {
+            Ok(PrepareAnswer::Ok { id, .. }) => {
                 self.stmts.get_mut(&client_id)?.on[ix(name)] = Some(id);
                 Some(id)
             }
-            Ok(Prepared::Err(code, msg)) => {
+            Ok(PrepareAnswer::Err(code, msg)) => {
                 tracing::warn!(side = name.as_str(), code, msg, sql, "proxy: a side could not prepare a statement");
                 None
             }
@@ -166,7 +166,7 @@ impl Session<'_> {
         let id = u32::from_le_bytes(packet[1..5].try_into().expect("4 bytes"));
         let ids = self.stmts.get(&id).map(|s| s.on).unwrap_or_default();
         for name in [SideName::Source, SideName::Destination] {
-            self.settled(name).await;
+            self.collect_deferred(name).await;
             if let (Some(sid), Some(w)) = (ids[ix(name)], self.side(name).wire.as_mut()) {
                 let mut p = packet.to_vec();
                 p[1..5].copy_from_slice(&sid.to_le_bytes());

@@ -9,7 +9,7 @@
 use super::{Session, ix};
 use crate::pool::SideName;
 use crate::proxy::login::error_packet;
-use crate::proxy::response::{self, Buffered, Prepared, Sink, Summary};
+use crate::proxy::response::{self, Buffered, PrepareAnswer, Sink, Summary};
 use crate::proxy::route::{self, Kind};
 use crate::proxy::wire::Wire;
 use anyhow::Result;
@@ -33,7 +33,7 @@ pub(super) enum Reply {
 /// The primary's answer, as relayed.
 pub(super) enum Relayed {
     Done(Summary),
-    Prepared(Prepared),
+    Prepare(PrepareAnswer),
 }
 
 impl Session<'_> {
@@ -53,7 +53,7 @@ impl Session<'_> {
         let relayed = match reply {
             Reply::Results => response::relay(wire, caps, Sink::Client(client)).await.map(Relayed::Done),
             Reply::One => response::relay_one(wire, caps, Sink::Client(client)).await.map(Relayed::Done),
-            Reply::Prepare(id) => response::relay_prepare(wire, caps, Sink::Client(client), Some(id)).await.map(Relayed::Prepared),
+            Reply::Prepare(id) => response::relay_prepare(wire, caps, Sink::Client(client), Some(id)).await.map(Relayed::Prepare),
         };
         match relayed {
             Ok(r) => {

@@ -11,7 +11,7 @@
 //! whose answer is small is sent to the secondary without the client
 //! waiting for that answer ([`Session::later`]); it is read and checked
 //! the same way before the side is sent anything else
-//! ([`Session::settled`]). So the primary runs the client's next command
+//! ([`Session::collect_deferred`]). So the primary runs the client's next command
 //! while the secondary is still on this one, and the secondary still sees
 //! every command, in order.
 
@@ -19,7 +19,7 @@ use super::transaction::LOST_TX;
 use super::{Session, ix};
 use crate::model::Pattern;
 use crate::pool::{SideName, Statement};
-use crate::proxy::response::{self, Prepared, Sink, Summary};
+use crate::proxy::response::{self, PrepareAnswer, Sink, Summary};
 use crate::proxy::route::{self, Kind};
 use crate::proxy::wire::{self, Wire};
 use crate::store::journal::JournalKind;
@@ -33,13 +33,13 @@ pub(super) enum Expect<'a> {
     /// The primary's answer to the same command.
     Like(&'a Summary),
     /// A COM_STMT_PREPARE: only whether it failed.
-    Prepared,
+    PrepareAnswer,
 }
 
 /// What became of a command on the secondary.
 pub(super) enum Checked {
     /// It ran (a prepare's outcome with it); a difference was journaled.
-    Ran(Option<Prepared>),
+    Ran(Option<PrepareAnswer>),
     /// It did not run, and was journaled.
     Missed,
     /// Strict mode: it failed, with the secondary's error code if it sent
@@ -48,7 +48,7 @@ pub(super) enum Checked {
 }
 
 /// A command sent to the secondary: what its answer is checked with (one
-/// whose answer has not been read yet waits in `Side::pending`).
+/// whose answer has not been read yet waits in `Link::pending`).
 pub(super) struct Asked {
     pattern: Pattern,
     name: SideName,
@@ -91,7 +91,7 @@ async fn send(wire: &mut Wire, caps: CapabilityFlags, payload: &[u8], insert_id:
 }
 
 /// Read the secondary's answer to what [`send`] sent.
-async fn answer(wire: &mut Wire, caps: CapabilityFlags, set_first: bool, prepare: bool) -> Result<(Option<Prepared>, Summary)> {
+async fn answer(wire: &mut Wire, caps: CapabilityFlags, set_first: bool, prepare: bool) -> Result<(Option<PrepareAnswer>, Summary)> {
     if set_first {
         // A refused SET INSERT_ID shows as a different row or a failed
         // insert, checked below.
@@ -104,8 +104,8 @@ async fn answer(wire: &mut Wire, caps: CapabilityFlags, set_first: bool, prepare
     }
     let p = response::relay_prepare(wire, caps, Sink::Drop, None).await?;
     let s = match &p {
-        Prepared::Err(code, msg) => Summary { error: Some((*code, msg.clone())), ..Summary::default() },
-        Prepared::Ok { .. } => Summary::default(),
+        PrepareAnswer::Err(code, msg) => Summary { error: Some((*code, msg.clone())), ..Summary::default() },
+        PrepareAnswer::Ok { .. } => Summary::default(),
     };
     Ok((Some(p), s))
 }
@@ -119,7 +119,7 @@ impl Session<'_> {
     pub(super) async fn secondary(&mut self, pattern: Pattern, name: SideName, payload: &[u8], sql: &str, expect: Expect<'_>, strict: bool) -> Checked {
         let (primary, prepare) = match expect {
             Expect::Like(s) => (s.clone(), false),
-            Expect::Prepared => (Summary::default(), true),
+            Expect::PrepareAnswer => (Summary::default(), true),
         };
         let session = route::kind(sql) == Kind::Session;
         let mut asked = Asked { pattern, name, sql: sql.to_owned(), primary, prepare, strict, session, sent: Instant::now(), awaited: true };
@@ -140,7 +140,7 @@ impl Session<'_> {
 
     /// Send `payload` to the secondary for a command that writes nothing
     /// (see the module's header); its answer is checked when
-    /// [`Session::settled`] reads it.
+    /// [`Session::collect_deferred`] reads it.
     pub(super) async fn later(&mut self, pattern: Pattern, name: SideName, payload: &[u8], sql: &str, primary: &Summary) {
         // Only reads and BEGIN are deferred: never a session statement.
         let asked = Asked { pattern, name, sql: sql.to_owned(), primary: primary.clone(), prepare: false, strict: false, session: false, sent: Instant::now(), awaited: false };
@@ -158,14 +158,14 @@ impl Session<'_> {
 
     /// Read and check the side's deferred answer, if it has one: before
     /// the side is sent anything else.
-    pub(super) async fn settled(&mut self, name: SideName) {
+    pub(super) async fn collect_deferred(&mut self, name: SideName) {
         if self.sides[ix(name)].pending.is_some() {
             // Boxed: checking may journal, which may roll the side back.
-            Box::pin(self.settle(name)).await;
+            Box::pin(self.read_deferred(name)).await;
         }
     }
 
-    async fn settle(&mut self, name: SideName) {
+    async fn read_deferred(&mut self, name: SideName) {
         let Some(asked) = self.side(name).pending.take() else { return };
         let caps = self.login.capabilities;
         let Some(wire) = self.side(name).wire.as_mut() else { return };
@@ -196,7 +196,7 @@ impl Session<'_> {
     }
 
     /// Check the secondary's answer to `asked` (see [`Session::secondary`]).
-    async fn check(&mut self, asked: Asked, result: Result<(Option<Prepared>, Summary)>) -> Checked {
+    async fn check(&mut self, asked: Asked, result: Result<(Option<PrepareAnswer>, Summary)>) -> Checked {
         let Asked { pattern, name, ref sql, ref primary, prepare, strict, session, sent, awaited } = asked;
         match result {
             Ok((p, s)) => {

@@ -80,7 +80,7 @@ impl Session<'_> {
     /// later, a reconnect would run the next statement outside the
     /// transaction).
     pub(super) async fn lost_tx(&mut self, name: SideName) -> bool {
-        self.settled(name).await;
+        self.collect_deferred(name).await;
         self.tx.pattern.is_some() && (self.tx.broken || self.sides[ix(name)].wire.is_none() || self.sides[ix(name)].generation != self.tx.generation[ix(name)])
     }
 }
