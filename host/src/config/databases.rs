@@ -19,12 +19,12 @@ pub struct Database {
 /// one of the things kept there). A SQLite file by default.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct State {
+pub struct StateStore {
     pub url: String,
 }
 
-impl Default for State {
+impl Default for StateStore {
     fn default() -> Self {
-        State { url: "sqlite://movex-state.db".into() }
+        StateStore { url: "sqlite://movex-state.db".into() }
     }
 }

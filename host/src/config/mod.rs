@@ -22,7 +22,7 @@
 //! span sections) and its errors. One file per group of sections, each
 //! re-exported here:
 //! - `databases.rs`: `[source]`, `[destination]` ([`Database`]) and
-//!   `[state]` ([`State`]).
+//!   `[state]` ([`StateStore`]).
 //! - `tables.rs`: `[[tables]]` ([`Table`], [`UpdateTime`], [`TimeUnit`]).
 //! - `modules.rs`: `[modules]` ([`Modules`]).
 //! - `validation.rs`: `[validation]` ([`Validation`]).
@@ -44,7 +44,7 @@ mod repair;
 mod tables;
 mod validation;
 
-pub use databases::{Database, State};
+pub use databases::{Database, StateStore};
 pub use events::{Events, Kafka, Sink};
 pub use http::Http;
 pub use modules::Modules;
@@ -63,8 +63,9 @@ use std::path::Path;
 pub struct Config {
     pub source: Database,
     pub destination: Database,
+    /// `[state]`: the state store (the key keeps its short name).
     #[serde(default)]
-    pub state: State,
+    pub state: StateStore,
     #[serde(default)]
     pub modules: Modules,
     #[serde(default)]
