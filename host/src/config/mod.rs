@@ -234,6 +234,66 @@ tagger = "tag-by-column"                    # optional
         assert!(c.tables.is_empty());
     }
 
+    /// The defaults the documentation states, for a configuration with only
+    /// the required keys (and the one required key of `[events.kafka]` and
+    /// of `[proxy.mysql]`, to see theirs). Every expected value is read from
+    /// the place cited, not from the code: a change to a default must change
+    /// the documentation too. Keys whose default the documentation does not
+    /// state are not checked here.
+    #[test]
+    fn a_configuration_of_only_required_keys_takes_the_documented_defaults() {
+        let required = "[source]\nurl = \"mysql://root@127.0.0.1:3306/shop\"\n[destination]\nurl = \"postgres://postgres@127.0.0.1:5432/shop\"\n";
+        let c = Config::parse(required, "t").unwrap();
+        // README, Validating a table: "`[state] url`: default `sqlite://movex-state.db`".
+        assert_eq!(c.state.url, "sqlite://movex-state.db");
+        // README: "With `[events] sink = \"kafka\"` it is also delivered"; findings are
+        // always in the state store (docs/design/validator.md: "the embedded sink").
+        assert_eq!(c.events.sink, Sink::Embedded);
+        assert!(c.events.kafka.is_none() && c.proxy.mysql.is_none() && c.tables.is_empty());
+        // README: "Load control: `[validation] batch_size` (1000), `max_rows_per_sec`
+        // (per table; 0 = no limit), `concurrency` (tables at once, 2),
+        // `max_validation_errors` (100)"; "(`recheck`, on by default)".
+        let v = &c.validation;
+        assert_eq!((v.batch_size, v.max_rows_per_sec, v.concurrency, v.max_validation_errors, v.recheck), (1000, 0, 2, 100, true));
+        // README, Repairing: "`[repair] settle_newer_after` passes (2),
+        // `settle_newer_after_ms` (10 s)"; "`[repair] max_rounds` (3)".
+        assert_eq!((c.repair.settle_newer_after, c.repair.settle_newer_after_ms, c.repair.max_rounds), (2, 10_000, 3));
+        // README, Serving a migration: `listen = "127.0.0.1:8080"   # default`.
+        assert_eq!(c.http.listen, "127.0.0.1:8080");
+        // README, Serving a migration: `module = ...   # default: promote after a clean
+        // full validation` (no module: the built-in rule); `auto_promote = true`,
+        // `soak_ms = 0`, `resume_auto_migrate = true` (docs/design/faults.md: "or,
+        // with `[policy] resume_auto_migrate = false`, reports `interrupted`").
+        let p = &c.policy;
+        assert_eq!((p.module.as_deref(), p.auto_promote, p.soak_ms, p.resume_auto_migrate), (None, true, 0, true));
+        // README, Serving a migration: `strict = false`, `retry_attempts = 3`;
+        // docs/design/faults.md: "The store gets `[pool] journal_timeout_ms` (1 s)".
+        assert_eq!((c.pool.strict, c.pool.retry_attempts, c.pool.journal_timeout_ms), (false, 3, 1000));
+        // README, "Sandbox defaults": 64 MiB linear memory, 500 ms of CPU time per
+        // guest call, 5 ms epoch tick, optional fuel, 512 KiB wasm stack.
+        let s = &c.sandbox;
+        assert_eq!((s.memory_bytes, s.call_timeout, s.epoch_tick, s.fuel_per_call, s.max_stack_bytes), (
+            64 * 1024 * 1024,
+            std::time::Duration::from_millis(500),
+            std::time::Duration::from_millis(5),
+            None,
+            512 * 1024
+        ));
+
+        let c = Config::parse(&format!("{required}[events.kafka]\nbrokers = \"127.0.0.1:9092\"\n[proxy.mysql]\nlisten = \"127.0.0.1:3307\"\n"), "t").unwrap();
+        // README: "delivered to the topic (default `dbMove` ...)"; docs/design/validator.md:
+        // "(`partitions`, default 3)", "waits up to `drain_timeout_ms` (60 s)".
+        let k = c.events.kafka.as_ref().unwrap();
+        assert_eq!((k.topic.as_str(), k.partitions, k.drain_timeout_ms), ("dbMove", 3, 60_000));
+        // README, The MySQL front door: `# threads = 0`, `# handshake_timeout_ms = 10000`,
+        // `# max_connections = 1000`, `# max_packet_bytes = 16777216`; docs/design/proxy.md:
+        // `handshake_timeout_ms` (10000), `max_connections` (1000), `max_packet_bytes`
+        // (16 MiB, MariaDB's default).
+        let m = c.proxy.mysql.as_ref().unwrap();
+        assert_eq!((m.threads, m.handshake_timeout_ms, m.max_connections, m.max_packet_bytes), (0, 10_000, 1000, 16 * 1024 * 1024));
+        assert!(m.users.is_empty());
+    }
+
     #[test]
     fn a_misspelled_key_is_an_error_naming_it_and_its_line() {
         let bad = MINIMAL.replace("comparator = \"tolerant\"", "comparater = \"tolerant\"");
