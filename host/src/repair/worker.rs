@@ -15,7 +15,7 @@ use crate::model::{Direction, Finding, FindingType};
 use crate::validate::judge::{Judge, Pending};
 use crate::db::key::{cmp_keys, key_from_json, value_json};
 use crate::validate::pace::Pace;
-use crate::validate::run::Prepared;
+use crate::validate::prepare::Prepared;
 use crate::db::Row;
 use crate::engine::Engine;
 use crate::validate::Validator;

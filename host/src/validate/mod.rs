@@ -3,7 +3,11 @@
 //! finding that is never lost.
 //!
 //! - [`run`]: the [`Validator`] — an engine in, tables prepared and run,
-//!   report out.
+//!   report out; what to run ([`Request`], [`RunMode`]), live progress
+//!   ([`Board`]).
+//! - [`prepare`]: a table made ready to run in one direction (columns both
+//!   sides have, key order checks, comparator binding); repair uses it too.
+//! - [`report`]: what a run reports, per table and in all.
 //! - [`full`]: full mode, a one-pass merge of both tables in key order.
 //! - [`incremental`]: rows changed since a time, on both sides.
 //! - [`table`]: one table's run; commits batches (compare, tag, commit, pace).
@@ -23,10 +27,13 @@ pub mod judge;
 pub mod merge;
 pub mod outbox;
 pub mod pace;
+pub mod prepare;
 pub mod progress;
+pub mod report;
 pub mod run;
 pub mod side;
 pub mod table;
 
 pub use judge::NativeComparator;
-pub use run::{Board, Report, Request, RunMode, TableReport, Validator};
+pub use report::{Report, TableReport};
+pub use run::{Board, Request, RunMode, Validator};

@@ -1,23 +1,22 @@
-//! The validator as a whole: opens the databases, the state store and the
-//! modules from a [`Config`], prepares each table (columns both sides have,
-//! key order, comparator binding), runs the tables (several at once, up to
-//! `concurrency`) in full or incremental mode, delivers findings to Kafka
-//! when configured, and reports.
+//! The validator as a whole ([`Validator`]): over an engine (the databases,
+//! the state store, the modules of a [`Config`]), it prepares each table
+//! ([`super::prepare`]), runs the tables (several at once, up to
+//! `concurrency`) in full or incremental mode, resuming from checkpoints,
+//! delivers findings to Kafka when configured, and reports
+//! ([`super::report`]).
 
-use crate::model::{Direction, FindingType};
+use crate::model::Direction;
 use super::judge::{Judge, NativeComparator};
 use super::outbox::Outbox;
+use super::prepare::Prepared;
 use super::progress::Progress;
-use crate::db::schema::ColumnInfo;
-use super::side::Side;
+use super::report::{Report, RowsRead, TableReport, empty_counts};
 use crate::engine::Engine;
 use crate::store::{Checkpoint, Mode};
 use super::table::{Load, Outcome, TableRun};
 use super::{full, incremental};
 use crate::config::{self, Config, Sink};
-use crate::wasm::{Binding, Capability};
-use anyhow::{Context, Result, anyhow, bail};
-use serde::Serialize;
+use anyhow::{Result, anyhow, bail};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -51,58 +50,6 @@ impl RunMode {
     }
 }
 
-/// Rows read on each side.
-#[derive(Clone, Copy, Debug, Default, Serialize, PartialEq, Eq)]
-pub struct RowsRead {
-    pub base: u64,
-    pub target: u64,
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct TableReport {
-    pub table: String,
-    pub run_id: String,
-    pub mode: Mode,
-    pub direction: Direction,
-    /// `completed`, `stopped` or `failed`.
-    pub status: String,
-    /// The run continued an interrupted one from its checkpoint.
-    pub resumed: bool,
-    /// Findings of the whole run, including a resumed run's earlier part.
-    pub findings: BTreeMap<&'static str, u64>,
-    pub findings_by_tag: BTreeMap<String, u64>,
-    /// Rows this process read.
-    pub rows_read: RowsRead,
-    pub rows_per_sec: f64,
-    pub duration_ms: u64,
-    pub error: Option<String>,
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct Report {
-    pub findings: BTreeMap<&'static str, u64>,
-    pub rows_read: RowsRead,
-    pub rows_per_sec: f64,
-    pub duration_ms: u64,
-    /// Findings stored but not yet acknowledged by Kafka (kafka sink only).
-    pub undelivered: u64,
-    pub tables: Vec<TableReport>,
-}
-
-impl Report {
-    pub fn total_findings(&self) -> u64 {
-        self.findings.values().sum()
-    }
-
-    pub fn failed(&self) -> bool {
-        self.tables.iter().any(|t| t.error.is_some())
-    }
-}
-
-fn empty_counts() -> BTreeMap<&'static str, u64> {
-    FindingType::ALL.iter().map(|t| (t.as_str(), 0)).collect()
-}
-
 /// Live progress of the tables of a run, for whoever displays it.
 #[derive(Debug, Default)]
 pub struct Board {
@@ -112,18 +59,6 @@ pub struct Board {
 pub struct Validator {
     engine: Arc<Engine>,
     natives: Mutex<BTreeMap<String, Arc<dyn NativeComparator>>>,
-}
-
-/// A table ready to run in one direction: both sides with their columns
-/// aligned (key first), and the comparator's binding.
-#[derive(Clone)]
-pub struct Prepared {
-    pub base: Side,
-    pub target: Side,
-    pub key_len: usize,
-    pub utime: Option<(usize, config::TimeUnit)>,
-    pub binding: Binding,
-    pub tag_binding: Option<Binding>,
 }
 
 fn new_run_id(table: &str) -> String {
@@ -185,111 +120,10 @@ impl Validator {
         self.natives.lock().expect("natives").get(name).cloned()
     }
 
-    fn module(&self, name: &str, capability: Capability, table: &str) -> Result<()> {
-        let Some(m) = self.engine.modules.get(name) else {
-            let loaded: Vec<String> = self.engine.modules.list().iter().map(|m| m.name().to_owned()).collect();
-            let refused: Vec<String> = self.engine.warmup.failures.iter().map(|f| format!("{}: {}", f.file, f.error)).collect();
-            bail!(
-                "table {table:?}: module {name:?} is not loaded. Loaded from {}: [{}]{}",
-                self.engine.config.modules.dir.display(),
-                loaded.join(", "),
-                if refused.is_empty() { String::new() } else { format!("; refused: {}", refused.join("; ")) }
-            );
-        };
-        if !m.description.has(capability) {
-            bail!("table {table:?}: module {name:?} is not a {capability} (it exports {:?})", m.description.capabilities);
-        }
-        Ok(())
-    }
-
     /// Prepare a configured table in one direction (what a run starts with;
     /// repair uses it too).
     pub async fn prepare(&self, t: &config::Table, direction: Direction) -> Result<Prepared> {
-        let (src_cols, dst_cols) = tokio::try_join!(
-            async { self.engine.source.columns(t.source_table()).await.with_context(|| format!("source table {:?}", t.source_table())) },
-            async {
-                self.engine.destination.columns(t.destination_table())
-                    .await
-                    .with_context(|| format!("destination table {:?}", t.destination_table()))
-            },
-        )?;
-        let has = |cols: &[ColumnInfo], n: &str| cols.iter().any(|c| c.name == n);
-        let both = |n: &str| has(&src_cols, n) && has(&dst_cols, n);
-        for k in &t.key {
-            if !both(k) {
-                bail!("table {:?}: key column {k:?} is not on both sides", t.name);
-            }
-        }
-        let compared: Vec<String> = match &t.columns {
-            Some(cols) => {
-                if let Some(missing) = cols.iter().find(|c| !both(c)) {
-                    bail!("table {:?}: column {missing:?} in `columns` is not on both sides", t.name);
-                }
-                cols.clone()
-            }
-            None => src_cols.iter().map(|c| c.name.clone()).filter(|n| has(&dst_cols, n)).collect(),
-        };
-        let mut select: Vec<String> = t.key.clone();
-        select.extend(compared.into_iter().filter(|c| !t.key.contains(c)));
-        let n_compared = select.len();
-        let utime = match &t.utime {
-            Some(u) => {
-                if !both(&u.column) {
-                    bail!("table {:?}: utime column {:?} is not on both sides", t.name, u.column);
-                }
-                let i = select.iter().position(|c| c == &u.column).unwrap_or_else(|| {
-                    select.push(u.column.clone());
-                    select.len() - 1
-                });
-                Some((i, u.unit))
-            }
-            None => None,
-        };
-        let pick = |cols: &[ColumnInfo]| -> Vec<ColumnInfo> {
-            select.iter().map(|n| cols.iter().find(|c| &c.name == n).expect("checked above").clone()).collect()
-        };
-        let (src, dst) = (pick(&src_cols), pick(&dst_cols));
-        for (side, cols) in [("source", &src), ("destination", &dst)] {
-            for c in &cols[..t.key.len()] {
-                use movex_guest::Kind::*;
-                if !matches!(c.kind, Int | Uint | Text | Bytes | Date | Timestamp) {
-                    bail!(
-                        "table {:?}: key column {:?} on the {side} is {} ({:?}); keys must be integers, strings, \
-                         bytes, dates or timestamps",
-                        t.name,
-                        c.name,
-                        c.db_type,
-                        c.kind
-                    );
-                }
-                if let Some(coll) = &c.byte_collation {
-                    tracing::warn!(
-                        table = %t.name, column = %c.name, side,
-                        "string key is ordered with COLLATE {coll} so both sides agree byte-wise; the key's index \
-                         may not serve that order (see docs/design/validator-sql-decoding.md section 7)"
-                    );
-                }
-            }
-        }
-        if self.native(&t.comparator).is_none() {
-            self.module(&t.comparator, Capability::Comparator, &t.name)?;
-        }
-        if let Some(tagger) = &t.tagger {
-            self.module(tagger, Capability::Tagger, &t.name)?;
-        }
-        let settings = |m: &str| self.engine.settings(m);
-        let layout: Vec<(String, movex_guest::Kind)> = src[..n_compared].iter().map(|c| (c.name.clone(), c.kind)).collect();
-        let binding = Binding::new(t.name.clone(), layout.clone(), settings(&t.comparator));
-        let tag_binding = t.tagger.as_ref().map(|m| Binding::new(t.name.clone(), layout, settings(m)));
-        let key_len = t.key.len();
-        let source = Side::new(self.engine.source.clone(), "source", t.source_table().to_owned(), src, key_len, utime.map(|u| u.0));
-        let destination =
-            Side::new(self.engine.destination.clone(), "destination", t.destination_table().to_owned(), dst, key_len, utime.map(|u| u.0));
-        let (base, target) = match direction {
-            Direction::Src => (source, destination),
-            Direction::Dst => (destination, source),
-        };
-        Ok(Prepared { base, target, key_len, utime, binding, tag_binding })
+        Prepared::new(&self.engine, t, direction, self.native(&t.comparator).is_some()).await
     }
 
     async fn run_table(&self, t: &config::Table, req: &Request, direction: Direction, cancel: CancellationToken, board: &Board) -> TableReport {

@@ -1,0 +1,66 @@
+//! `[proxy]` and `[proxy.mysql]`: the front doors applications connect to
+//! instead of the database — the address, who may log in, the session
+//! threads, and the limits that keep hostile or idle clients from holding
+//! the door (login time, connections, packet size).
+
+use serde::Deserialize;
+
+/// `[proxy]`: front doors applications connect to.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Proxy {
+    /// The MySQL wire protocol (source and destination must be MySQL/MariaDB).
+    pub mysql: Option<MysqlProxy>,
+}
+
+/// `[proxy.mysql]`. `listen` is required, so, as in `[events.kafka]`, the
+/// other keys take their defaults one by one (no struct-wide default).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct MysqlProxy {
+    pub listen: String,
+    /// Who may connect to movex (backends are reached with the source and
+    /// destination URLs' credentials).
+    #[serde(default)]
+    pub users: Vec<ProxyUser>,
+    /// Threads that run client sessions, each a single-threaded runtime
+    /// (sessions are dealt to them in turn). 0: one per core, at most 4.
+    #[serde(default)]
+    pub threads: usize,
+    /// A client that has not logged in this long after connecting is sent
+    /// ER_HANDSHAKE_ERROR and dropped: idle unauthenticated connections
+    /// must not hold the door's connections and files for ever.
+    #[serde(default = "MysqlProxy::default_handshake_timeout_ms")]
+    pub handshake_timeout_ms: u64,
+    /// Client connections at once, logged in or not; past it a new client
+    /// gets ER_CON_COUNT_ERROR ("Too many connections"). Each client holds
+    /// up to three files (its socket, one per database): keep it well
+    /// under the process's file limit.
+    #[serde(default = "MysqlProxy::default_max_connections")]
+    pub max_connections: usize,
+    /// The largest command a logged-in client may send, in bytes (MySQL's
+    /// `max_allowed_packet`); a larger one gets ER_NET_PACKET_TOO_LARGE
+    /// and the connection is closed, as the server does. The default is
+    /// MariaDB's; raise it with the databases' own.
+    #[serde(default = "MysqlProxy::default_max_packet_bytes")]
+    pub max_packet_bytes: usize,
+}
+
+impl MysqlProxy {
+    fn default_handshake_timeout_ms() -> u64 {
+        10_000
+    }
+    fn default_max_connections() -> usize {
+        1000
+    }
+    fn default_max_packet_bytes() -> usize {
+        16 * 1024 * 1024
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ProxyUser {
+    pub name: String,
+    pub password: String,
+}
