@@ -20,8 +20,9 @@
 //! (a third each of target_missing, neq, base_missing).
 
 use movex::config::Config;
-use movex::validate::side::{Db, Side};
-use movex::validate::{Board, NativeComparator, Request, RunMode, Validator, schema};
+use movex::db::Db;
+use movex::validate::side::Side;
+use movex::validate::{Board, NativeComparator, Request, RunMode, Validator};
 use movex::wasm::{Batch, Binding, PairOutcome};
 use movex_guest::batch::{Scratch, compare_batch};
 use movex_guest::{Column, Layout, Plugin, Settings, Verdict};
@@ -142,7 +143,7 @@ async fn raw_scan(dir: &Path) -> Measured {
     let mut sides = Vec::new();
     for (url, what) in [(&cfg.source.url, "source"), (&cfg.destination.url, "destination")] {
         let db = Db::connect(url, what, 4).await.unwrap();
-        let info = schema::columns(&db, "t").await.unwrap();
+        let info = db.columns("t").await.unwrap();
         sides.push(Side::new(db, what, "t".into(), info, 1, None));
     }
     let t0 = Instant::now();

@@ -12,7 +12,7 @@ use super::merge::{self, Next, Step, Stream};
 use super::side::Side;
 use crate::db::Row;
 use crate::store::{Checkpoint, Mode};
-use super::table::{Outcome, TableRun};
+use super::table::{Ended, TableRun};
 use anyhow::{Context, Result};
 use tokio::sync::mpsc;
 
@@ -40,7 +40,7 @@ fn reader(side: Side, after: Option<Key>, limit: u64, key_len: usize) -> mpsc::R
     rx
 }
 
-pub async fn run(t: &mut TableRun, resume: Option<Checkpoint>) -> Result<Outcome> {
+pub async fn run(t: &mut TableRun, resume: Option<Checkpoint>) -> Result<Ended> {
     let (start, mut merged_base, mut merged_target) = match &resume {
         Some(cp) => {
             let k = key::decode(&cp.cursor).context("the checkpoint's key does not read back; run with --restart")?;
@@ -62,7 +62,7 @@ pub async fn run(t: &mut TableRun, resume: Option<Checkpoint>) -> Result<Outcome
             if let Some(k) = &last {
                 t.commit_batch(std::mem::take(&mut pending), Mode::Full, key::encode(k), (merged_base, merged_target), covered).await?;
             }
-            return Ok(Outcome::Stopped);
+            return Ok(Ended::Stopped);
         }
         match merge::next(&mut base, &mut target, t.key_len) {
             Next::Refill { base: is_base } => {
@@ -110,7 +110,7 @@ pub async fn run(t: &mut TableRun, resume: Option<Checkpoint>) -> Result<Outcome
                 if let Some(k) = &last {
                     t.commit_batch(std::mem::take(&mut pending), Mode::Full, key::encode(k), (merged_base, merged_target), covered).await?;
                 }
-                return Ok(Outcome::Completed);
+                return Ok(Ended::Completed);
             }
         }
     }

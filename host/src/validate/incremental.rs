@@ -16,7 +16,7 @@ use super::judge::Pending;
 use crate::db::key::{self, cmp_keys, find_row, sort_rows};
 use crate::db::Row;
 use crate::store::{Checkpoint, Mode};
-use super::table::{Outcome, TableRun};
+use super::table::{Ended, TableRun};
 use crate::config::TimeUnit;
 use movex_guest::civil::date_from_days;
 use anyhow::{Context, Result};
@@ -56,7 +56,7 @@ fn within(v: &OwnedValue, from: &OwnedValue, until: &OwnedValue) -> bool {
 
 /// Run from `since_ms`; a checkpoint of an interrupted run from the same
 /// time resumes its cursors.
-pub async fn run(t: &mut TableRun, since_ms: i64, interval: Duration, resume: Option<Checkpoint>) -> Result<Outcome> {
+pub async fn run(t: &mut TableRun, since_ms: i64, interval: Duration, resume: Option<Checkpoint>) -> Result<Ended> {
     let (u, unit) = t.utime.context("incremental mode needs the table's `utime = { column, unit }`")?;
     let from = bound(since_ms, unit);
     let limit = t.load.batch_size;
@@ -85,7 +85,7 @@ pub async fn run(t: &mut TableRun, since_ms: i64, interval: Duration, resume: Op
         for pass in [1, 2] {
             loop {
                 if t.cancel.is_cancelled() {
-                    return Ok(Outcome::Stopped);
+                    return Ok(Ended::Stopped);
                 }
                 let (scanned, other, cursor) = if pass == 1 {
                     (&t.base, &t.target, &cur_base)
@@ -144,11 +144,11 @@ pub async fn run(t: &mut TableRun, since_ms: i64, interval: Duration, resume: Op
         // Each round's findings are committed before the next one waits.
         t.flush().await?;
         if interval.is_zero() {
-            return Ok(Outcome::Completed);
+            return Ok(Ended::Completed);
         }
         tokio::select! {
             _ = tokio::time::sleep(interval) => {}
-            _ = t.cancel.cancelled() => return Ok(Outcome::Stopped),
+            _ = t.cancel.cancelled() => return Ok(Ended::Stopped),
         }
     }
 }

@@ -13,7 +13,7 @@ use super::progress::Progress;
 use super::report::{Report, RowsRead, TableReport, empty_counts};
 use crate::engine::Engine;
 use crate::store::{Checkpoint, Mode};
-use super::table::{Load, Outcome, TableRun};
+use super::table::{Ended, Load, TableRun};
 use super::{full, incremental};
 use crate::config::{self, Config, Sink};
 use anyhow::{Result, anyhow, bail};
@@ -174,8 +174,8 @@ impl Validator {
         }
         .await;
         let (status, error) = match &result {
-            Ok(Outcome::Completed) => ("completed", None),
-            Ok(Outcome::Stopped) => ("stopped", None),
+            Ok(Ended::Completed) => ("completed", None),
+            Ok(Ended::Stopped) => ("stopped", None),
             Err(e) => ("failed", Some(format!("{e:#}"))),
         };
         if !report.run_id.is_empty() {

@@ -31,7 +31,7 @@ pub struct Load {
 /// How a run ended, when it did not fail.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Outcome {
+pub enum Ended {
     Completed,
     /// Stopped on request; the checkpoint is kept to resume from.
     Stopped,
