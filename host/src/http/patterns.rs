@@ -4,7 +4,7 @@
 
 use super::envelope::{Body, Reply, fail, ok, store_failed};
 use super::App;
-use crate::model::MoveRefused;
+use crate::model::state::MoveError;
 use crate::model::{Pattern, State};
 use axum::extract::State as Shared;
 use axum::http::StatusCode;
@@ -26,8 +26,11 @@ async fn move_to(app: App, to: State, body: MoveBody) -> Reply {
     let reason = body.reason.unwrap_or_else(|| format!("requested by {by}"));
     match app.migration.move_to(to, body.force, &reason, &by).await {
         Ok(t) => ok(t),
-        Err(e) if e.downcast_ref::<MoveRefused>().is_some() => fail(StatusCode::CONFLICT, format!("{e:#}")),
-        Err(e) => store_failed(&format!("moving to {to}"), &e),
+        Err(MoveError::Refused(e)) => fail(StatusCode::CONFLICT, e.to_string()),
+        Err(e @ MoveError::Store { .. }) => {
+            fail(StatusCode::SERVICE_UNAVAILABLE, format!("{e}. Check the state store ([state] url) and GET /health, then retry"))
+        }
+        Err(e @ MoveError::Unconfirmed { .. }) => fail(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
     }
 }
 
