@@ -116,11 +116,20 @@ impl Migration {
         // before the move is recorded, so a store failing here leaves the
         // migration where it was (at worst wanting one more validation),
         // never in the new state with the old one's clean runs counted.
-        self.engine.store.set_meta("last_full_clean", "false").await.map_err(failed)?;
-        self.engine.store.set_counter("consecutive_clean_runs", 0).await.map_err(failed)?;
+        let reset_clean_runs = async || -> Result<()> {
+            self.engine.store.set_meta("last_full_clean", "false").await?;
+            self.engine.store.set_counter("consecutive_clean_runs", 0).await
+        };
+        reset_clean_runs().await.map_err(failed)?;
         let t = self.engine.store.record_transition(from, to, reason, by, force).await?;
         self.pool.set_pattern(to.pattern());
         tracing::info!(from = from.as_str(), to = to.as_str(), reason, by, force, "migration moved");
+        // And again once moved: a validation of the old state that finished
+        // in between counted its clean run, which is not the new state's.
+        // The move is done either way, so a failure here is not the move's.
+        if let Err(e) = reset_clean_runs().await {
+            tracing::warn!(to = to.as_str(), "moved, but resetting the clean runs again failed (a validation of {from} that finished during the move may count for {to}): {e:#}");
+        }
         Ok(t)
     }
 }
