@@ -7,12 +7,16 @@
 //!   not); then `movex repair`, and `movex validate` exits 0. The server is
 //!   a private `mariadbd` the test starts (the shared one stays up);
 //! - a second `movex serve` on one state store is refused, naming the
-//!   first, until the first is gone.
+//!   first, until the first is gone;
+//! - the state store's server (a private `mariadbd`) killed under a
+//!   running `movex serve`: every move, forced or not, is 503 saying the
+//!   store failed and the migration did not move; a move the state machine
+//!   refuses is 409 before and after; nothing moved meanwhile.
 
 use movex_tests::broker::free_port;
 use movex_tests::door::{config, repair, secondary_failed, validates_clean};
 use movex_tests::mariadbd::Mariadbd;
-use movex_tests::server::{http, serve_logging};
+use movex_tests::server::{http, http_body, serve_logging};
 use movex_tests::{dbs, tools};
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -171,4 +175,62 @@ async fn a_second_serve_on_one_state_store_is_refused_until_the_first_is_gone() 
     assert_eq!(http(b, "GET", "/status").0, 200);
     second.kill().unwrap();
     second.wait().unwrap();
+}
+
+/// A move answered 503 because the state store failed: code 5, and a
+/// message naming the store, the cause, that the migration did not move,
+/// and what to do.
+fn assert_store_failed(answer: &(u16, serde_json::Value), to: &str) {
+    let (code, r) = answer;
+    assert_eq!((*code, &r["code"]), (503, &serde_json::json!(5)), "POST /{to} with the state store down: {r}");
+    let msg = r["msg"].as_str().unwrap_or_default();
+    assert!(msg.contains("the state store failed: ") && msg.contains(&format!("the migration did not move to {to}")), "{msg}");
+    assert!(msg.contains("[state] url") && msg.contains("GET /health") && msg.contains("retry"), "says what to do: {msg}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(not(has_tool = "mariadbd"), ignore = "needs mariadbd (tests/support/tools.rs)")]
+async fn the_state_store_killed_under_serve_makes_moves_503_and_refused_moves_stay_409() {
+    tools::require("mariadbd");
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Mariadbd::start(dir.path());
+    let src = dbs::sqlite(dir.path(), "src", "CREATE TABLE t (id INTEGER PRIMARY KEY);").await;
+    let dst = dbs::sqlite(dir.path(), "dst", "CREATE TABLE t (id INTEGER PRIMARY KEY);").await;
+    let port = free_port();
+    // No policy timer: only the requests below move the migration.
+    let (cfg, sqlite_state) = dbs::config(dir.path(), &src, &dst, &format!("[http]\nlisten = \"127.0.0.1:{port}\"\n[policy]\ninterval_ms = 0"), "");
+    std::fs::write(&cfg, std::fs::read_to_string(&cfg).unwrap().replace(&sqlite_state, &store.url())).unwrap();
+    // Killed however the test ends: a failed assertion must not leave it running.
+    struct Killed(std::process::Child);
+    impl Drop for Killed {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _serve = Killed(serve_logging(&cfg, port, Some(&dir.path().join("serve.log"))));
+
+    assert_eq!(http(port, "POST", "/src_only").0, 200);
+    let (code, r) = http(port, "POST", "/dst_only");
+    assert_eq!((code, &r["code"]), (409, &serde_json::json!(5)), "refused with the store up: {r}");
+    assert!(r["msg"].as_str().unwrap().contains("force"), "{r}");
+
+    store.kill();
+    // Each waits out the store's connect timeout (10 s), then answers.
+    assert_store_failed(&http(port, "POST", "/src_first"), "src_first");
+    assert_store_failed(&http_body(port, "POST", "/dst_only", r#"{"force": true, "reason": "drill"}"#), "dst_only");
+    // Whether a move is refused depends on the state, which cannot be read
+    // now: a move that would be refused is 503 too, not a guess of 409.
+    assert_store_failed(&http(port, "POST", "/dst_only"), "dst_only");
+
+    store.restart();
+    let (code, s) = http(port, "GET", "/status");
+    assert_eq!(code, 200, "the store answers again: {s}");
+    assert_eq!((&s["data"]["current_state"], &s["data"]["current_pattern"]), (&serde_json::json!("src_only"), &serde_json::json!("src_only")), "nothing moved: {s}");
+    let (_, h) = http(port, "GET", "/history");
+    assert_eq!(h["data"].as_array().map(Vec::len), Some(1), "one transition recorded, initial -> src_only: {h}");
+    let (code, r) = http(port, "POST", "/dst_only");
+    assert_eq!((code, &r["code"]), (409, &serde_json::json!(5)), "refused again once the store is back: {r}");
+    let (code, r) = http(port, "POST", "/src_first");
+    assert_eq!((code, &r["data"]["to"]), (200, &serde_json::json!("src_first")), "{r}");
 }

@@ -8,8 +8,14 @@ use std::time::{Duration, Instant};
 
 /// One HTTP/1.1 request; the status code and body.
 pub fn http(port: u16, method: &str, path: &str) -> (u16, serde_json::Value) {
+    http_body(port, method, path, "")
+}
+
+/// As [`http`], sending `body` (JSON).
+pub fn http_body(port: u16, method: &str, path: &str, body: &str) -> (u16, serde_json::Value) {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(s, "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").unwrap();
+    let json = if body.is_empty() { "" } else { "Content-Type: application/json\r\n" };
+    write!(s, "{method} {path} HTTP/1.1\r\nHost: localhost\r\n{json}Content-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).unwrap();
     let mut out = String::new();
     s.read_to_string(&mut out).unwrap();
     let status = out.split_whitespace().nth(1).unwrap().parse().unwrap();

@@ -4,7 +4,7 @@
 //! Compared as SHA-256 digests, so the comparison takes the same time
 //! whatever the guess.
 
-use super::envelope::unauthorized;
+use super::error::ApiError;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -25,6 +25,6 @@ pub async fn require(State(token): State<Token>, req: Request, next: Next) -> Re
     if Sha256::digest(given.as_bytes()) == Sha256::digest(expected.as_bytes()) {
         next.run(req).await
     } else {
-        unauthorized().into_response()
+        ApiError::Unauthorized.into_response()
     }
 }

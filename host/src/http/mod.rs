@@ -14,8 +14,12 @@
 //! | `GET /discrepancies` | findings, paged (`after`, `limit`), by `table`, `type`, `tag`, `run` |
 //! | `GET /validations/current` `/history` `/metrics` `/openapi.json` | progress, transitions, Prometheus, API |
 //!
-//! - [`envelope`]: `{code, msg, data}` for every answer, strict JSON bodies
-//!   (400 on a bad one, 413 over the limit), the framework's rejections too.
+//! - [`envelope`]: `{code, msg, data}` for every answer, the framework's
+//!   rejections too.
+//! - [`error`]: [`error::ApiError`], every failure by cause with its status
+//!   (400, 401, 404, 409, 413, 422, 500, 503) and code; what handlers return.
+//! - [`body`]: strict JSON bodies (400 on a bad one, 413 over the limit)
+//!   and module uploads.
 //! - [`auth`]: the bearer token on every mutating route, module upload, and
 //!   every route that can answer with row data (`/discrepancies`,
 //!   `/repair/status`, `/validations/current`).
@@ -25,7 +29,9 @@
 //! non-loopback address unless a token is configured.
 
 pub mod auth;
+pub mod body;
 pub mod envelope;
+pub mod error;
 pub mod modules;
 pub mod patterns;
 pub mod repair;
@@ -36,7 +42,7 @@ use crate::config::Http;
 use crate::migration::Migration;
 use anyhow::{Context, Result, bail};
 use axum::Router;
-use axum::http::{StatusCode, Uri};
+use axum::http::Uri;
 use axum::routing::{get, post, put};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -88,9 +94,7 @@ pub fn router(migration: Arc<Migration>, token: Option<String>, max_upload_bytes
         .route("/modules", get(modules::list))
         .route("/history", get(patterns::history))
         .merge(guarded)
-        .fallback(|uri: Uri| async move {
-            envelope::fail(StatusCode::NOT_FOUND, format!("no route {uri}; the routes are in GET /openapi.json"))
-        })
+        .fallback(|uri: Uri| async move { error::ApiError::NotFound(format!("no route {uri}; the routes are in GET /openapi.json")) })
         .layer(axum::middleware::map_response(envelope::envelop_rejections))
         .with_state(App { migration, max_upload_bytes, modules_dir: Arc::default() })
 }

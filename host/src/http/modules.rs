@@ -14,11 +14,12 @@
 //! refused at warm-up, two files of one module, a module with no file.
 
 use super::App;
-use super::envelope::{Reply, Upload, bad_request, fail, ok};
+use super::body::Upload;
+use super::envelope::{Reply, ok};
+use super::error::ApiError;
 use crate::migration::Migration;
 use crate::wasm;
 use axum::extract::{Path, State as Shared};
-use axum::http::StatusCode;
 use std::path::{Path as FsPath, PathBuf};
 
 /// The fault `/health` names while the modules directory is out of step.
@@ -28,8 +29,12 @@ fn valid_name(name: &str) -> bool {
     !name.is_empty() && name.len() <= 64 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
-fn invalid_name(name: &str) -> Reply {
-    bad_request(format!("module name {name:?}: use 1-64 letters, digits, '-' or '_'"))
+/// The name, if it is one a module may have; a 400 saying why if not.
+fn checked(name: &str) -> Result<(), ApiError> {
+    if valid_name(name) {
+        return Ok(());
+    }
+    Err(ApiError::BadRequest(format!("module name {name:?}: use 1-64 letters, digits, '-' or '_'")))
 }
 
 /// Every file warm-up would load (`*.wasm`, as `wasm::warm_up` picks
@@ -142,10 +147,8 @@ pub async fn list(Shared(app): Shared<App>) -> Reply {
     }))
 }
 
-pub async fn put(Shared(app): Shared<App>, Path(name): Path<String>, Upload(body): Upload) -> Reply {
-    if !valid_name(&name) {
-        return invalid_name(&name);
-    }
+pub async fn put(Shared(app): Shared<App>, Path(name): Path<String>, Upload(body): Upload) -> Result<Reply, ApiError> {
+    checked(&name)?;
     // One upload or delete at a time: load and file must change together.
     let _dir = app.modules_dir.lock().await;
     let registry = app.migration.engine.modules.clone();
@@ -155,11 +158,9 @@ pub async fn put(Shared(app): Shared<App>, Path(name): Path<String>, Upload(body
         let (name, bytes) = (name.clone(), bytes.clone());
         tokio::task::spawn_blocking(move || registry.load_as(&name, &bytes)).await
     };
-    let loaded = match loaded {
-        Ok(Ok(l)) => l,
-        Ok(Err(e)) => return fail(StatusCode::UNPROCESSABLE_ENTITY, format!("module {name:?} refused: {e}")),
-        Err(e) => return fail(StatusCode::INTERNAL_SERVER_ERROR, format!("loading {name:?}: {e}")),
-    };
+    let loaded = loaded
+        .map_err(|e| ApiError::Internal(format!("loading {name:?}: {e}")))?
+        .map_err(|e| ApiError::Unprocessable(format!("module {name:?} refused: {e}")))?;
     let m = &loaded.module;
     // Keep it for the next start as `{name}.wasm`, and drop every other file
     // that held this module or the one it replaces.
@@ -169,19 +170,13 @@ pub async fn put(Shared(app): Shared<App>, Path(name): Path<String>, Upload(body
         remove_holding(dir, &hashes, Some(&file)).map(|removed| (file, removed))
     });
     check_dir(&app.migration);
-    let (file, removed) = match saved {
-        Ok(s) => s,
-        Err(e) => {
-            return fail(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                format!(
-                    "module {name:?} loaded and serving, but the modules directory could not be updated ({e}): \
-                     the next start would not load what serves now (GET /health names it). Fix the directory, then upload again"
-                ),
-            );
-        }
-    };
-    ok(serde_json::json!({
+    let (file, removed) = saved.map_err(|e| {
+        ApiError::Internal(format!(
+            "module {name:?} loaded and serving, but the modules directory could not be updated ({e}): \
+             the next start would not load what serves now (GET /health names it). Fix the directory, then upload again"
+        ))
+    })?;
+    Ok(ok(serde_json::json!({
         "name": name,
         "version": m.version,
         "description": m.description,
@@ -190,16 +185,14 @@ pub async fn put(Shared(app): Shared<App>, Path(name): Path<String>, Upload(body
         "exercises": loaded.exercises,
         "file": file.display().to_string(),
         "replaced_files": removed,
-    }))
+    })))
 }
 
-pub async fn delete(Shared(app): Shared<App>, Path(name): Path<String>) -> Reply {
-    if !valid_name(&name) {
-        return invalid_name(&name);
-    }
+pub async fn delete(Shared(app): Shared<App>, Path(name): Path<String>) -> Result<Reply, ApiError> {
+    checked(&name)?;
     let _dir = app.modules_dir.lock().await;
     let Some(gone) = &app.migration.engine.modules.unload(&name) else {
-        return fail(StatusCode::NOT_FOUND, format!("no module {name:?} is loaded (GET /modules lists them)"));
+        return Err(ApiError::NotFound(format!("no module {name:?} is loaded (GET /modules lists them)")));
     };
     // Its file, whatever it is called, and `{name}.wasm` if that holds
     // another version: nothing of this name loads at the next start.
@@ -214,11 +207,8 @@ pub async fn delete(Shared(app): Shared<App>, Path(name): Path<String>) -> Reply
         Err(e) => Err(format!("removing {}: {e}", own.display())),
     });
     check_dir(&app.migration);
-    match removed {
-        Ok(removed) => ok(serde_json::json!({"unloaded": name, "removed_files": removed})),
-        Err(e) => fail(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("module {name:?} is unloaded, but its file stays ({e}): the next start would load it again. Remove the file by hand"),
-        ),
-    }
+    let removed = removed.map_err(|e| {
+        ApiError::Internal(format!("module {name:?} is unloaded, but its file stays ({e}): the next start would load it again. Remove the file by hand"))
+    })?;
+    Ok(ok(serde_json::json!({"unloaded": name, "removed_files": removed})))
 }

@@ -1,13 +1,14 @@
 //! Moving the migration: the pattern routes (`POST /src_only`, ...),
 //! `/auto-migrate` (and its cancel) and `GET /history`. A move the state
-//! machine refuses is 409; a state store that fails under it is 503.
+//! machine refuses is 409; a state store that fails under it is 503, forced
+//! or not ([`crate::model::state::MoveError`], mapped by [`ApiError`]).
 
-use super::envelope::{Body, Reply, fail, ok, store_failed};
 use super::App;
-use crate::model::MoveRefused;
+use super::body::Body;
+use super::envelope::{Reply, ok};
+use super::error::ApiError;
 use crate::model::{Pattern, State};
 use axum::extract::State as Shared;
-use axum::http::StatusCode;
 use serde::Deserialize;
 
 /// Optional body of a pattern route.
@@ -21,51 +22,44 @@ pub struct MoveBody {
     pub reason: Option<String>,
 }
 
-async fn move_to(app: App, to: State, body: MoveBody) -> Reply {
+async fn move_to(app: App, to: State, body: MoveBody) -> Result<Reply, ApiError> {
     let by = format!("POST /{to}");
     let reason = body.reason.unwrap_or_else(|| format!("requested by {by}"));
-    match app.migration.move_to(to, body.force, &reason, &by).await {
-        Ok(t) => ok(t),
-        Err(e) if e.downcast_ref::<MoveRefused>().is_some() => fail(StatusCode::CONFLICT, format!("{e:#}")),
-        Err(e) => store_failed(&format!("moving to {to}"), &e),
-    }
+    Ok(ok(app.migration.move_to(to, body.force, &reason, &by).await?))
 }
 
-pub async fn src_only(Shared(app): Shared<App>, Body(b): Body<MoveBody>) -> Reply {
+pub async fn src_only(Shared(app): Shared<App>, Body(b): Body<MoveBody>) -> Result<Reply, ApiError> {
     move_to(app, State::of(Pattern::SrcOnly), b).await
 }
 
-pub async fn src_first(Shared(app): Shared<App>, Body(b): Body<MoveBody>) -> Reply {
+pub async fn src_first(Shared(app): Shared<App>, Body(b): Body<MoveBody>) -> Result<Reply, ApiError> {
     move_to(app, State::of(Pattern::SrcFirst), b).await
 }
 
-pub async fn dst_first(Shared(app): Shared<App>, Body(b): Body<MoveBody>) -> Reply {
+pub async fn dst_first(Shared(app): Shared<App>, Body(b): Body<MoveBody>) -> Result<Reply, ApiError> {
     move_to(app, State::of(Pattern::DstFirst), b).await
 }
 
-pub async fn dst_only(Shared(app): Shared<App>, Body(b): Body<MoveBody>) -> Reply {
+pub async fn dst_only(Shared(app): Shared<App>, Body(b): Body<MoveBody>) -> Result<Reply, ApiError> {
     move_to(app, State::of(Pattern::DstOnly), b).await
 }
 
 /// `POST /completed`: the last step, from `dst_only`.
-pub async fn completed(Shared(app): Shared<App>, Body(b): Body<MoveBody>) -> Reply {
+pub async fn completed(Shared(app): Shared<App>, Body(b): Body<MoveBody>) -> Result<Reply, ApiError> {
     move_to(app, State::Completed, b).await
 }
 
-pub async fn auto_migrate(Shared(app): Shared<App>) -> Reply {
-    match app.migration.start_auto_migrate().await {
-        Ok(()) => ok(serde_json::json!({"started": true, "follow": "GET /status (auto_migrate) or GET /history"})),
-        Err(e) => fail(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}")),
-    }
+/// Starts the plan in the background: its moves answer in `GET /status`
+/// (`auto_migrate`) and `GET /history`, not here.
+pub async fn auto_migrate(Shared(app): Shared<App>) -> Result<Reply, ApiError> {
+    app.migration.start_auto_migrate().await?;
+    Ok(ok(serde_json::json!({"started": true, "follow": "GET /status (auto_migrate) or GET /history"})))
 }
 
 pub async fn auto_migrate_cancel(Shared(app): Shared<App>) -> Reply {
     ok(serde_json::json!({"cancelled": app.migration.cancel_auto_migrate().await}))
 }
 
-pub async fn history(Shared(app): Shared<App>) -> Reply {
-    match app.migration.engine.store.history(1000).await {
-        Ok(h) => ok(h),
-        Err(e) => store_failed("reading the history", &e),
-    }
+pub async fn history(Shared(app): Shared<App>) -> Result<Reply, ApiError> {
+    Ok(ok(app.migration.engine.store.history(1000).await.map_err(ApiError::store("reading the history"))?))
 }

@@ -5,28 +5,24 @@
 //! about a row).
 
 use super::App;
-use super::envelope::{Body, Reply, fail, ok, store_failed};
+use super::body::Body;
+use super::envelope::{Reply, ok};
+use super::error::ApiError;
 use crate::repair::service::Start;
 use axum::extract::State as Shared;
-use axum::http::StatusCode;
 
-pub async fn start(Shared(app): Shared<App>, Body(req): Body<Start>) -> Reply {
+pub async fn start(Shared(app): Shared<App>, Body(req): Body<Start>) -> Result<Reply, ApiError> {
     let from = req.from;
-    match app.migration.repair.start(req).await {
-        Ok(()) => ok(serde_json::json!({"started": "repair", "from": from})),
-        // Well formed, but not servable as configured (no Kafka section,
-        // a table not configured): the request is fine, the setup is not.
-        Err(e) => fail(StatusCode::UNPROCESSABLE_ENTITY, format!("{e:#}")),
-    }
+    // Well formed, but not servable as configured (no Kafka section,
+    // a table not configured): the request is fine, the setup is not.
+    app.migration.repair.start(req).await.map_err(|e| ApiError::Unprocessable(format!("{e:#}")))?;
+    Ok(ok(serde_json::json!({"started": "repair", "from": from})))
 }
 
 pub async fn stop(Shared(app): Shared<App>) -> Reply {
     ok(serde_json::json!({"stopped": app.migration.repair.stop().await}))
 }
 
-pub async fn status(Shared(app): Shared<App>) -> Reply {
-    match app.migration.repair.status().await {
-        Ok(s) => ok(s),
-        Err(e) => store_failed("reading the repair outcomes", &e),
-    }
+pub async fn status(Shared(app): Shared<App>) -> Result<Reply, ApiError> {
+    Ok(ok(app.migration.repair.status().await.map_err(ApiError::store("reading the repair outcomes"))?))
 }

@@ -3,23 +3,18 @@
 //! `/openapi.json`.
 
 use super::App;
-use super::envelope::{Envelope, Reply, ok, store_failed};
+use super::envelope::{Envelope, Reply, ok};
+use super::error::ApiError;
 use axum::extract::State as Shared;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-pub async fn status(Shared(app): Shared<App>) -> Reply {
-    match app.migration.status().await {
-        Ok(s) => ok(s),
-        Err(e) => store_failed("reading the status", &e),
-    }
+pub async fn status(Shared(app): Shared<App>) -> Result<Reply, ApiError> {
+    Ok(ok(app.migration.status().await.map_err(ApiError::store("reading the status"))?))
 }
 
-pub async fn stats(Shared(app): Shared<App>) -> Reply {
-    match app.migration.status().await {
-        Ok(s) => ok(s.migration_stats),
-        Err(e) => store_failed("reading the statistics", &e),
-    }
+pub async fn stats(Shared(app): Shared<App>) -> Result<Reply, ApiError> {
+    Ok(ok(app.migration.status().await.map_err(ApiError::store("reading the statistics"))?.migration_stats))
 }
 
 /// Both databases, the module warm-up and the faults in force (a stopped
@@ -59,11 +54,9 @@ pub async fn health(Shared(app): Shared<App>) -> Reply {
     }
 }
 
-pub async fn metrics(Shared(app): Shared<App>) -> Response {
-    match app.migration.metrics_text().await {
-        Ok(text) => ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], text).into_response(),
-        Err(e) => store_failed("reading the metrics", &e).into_response(),
-    }
+pub async fn metrics(Shared(app): Shared<App>) -> Result<Response, ApiError> {
+    let text = app.migration.metrics_text().await.map_err(ApiError::store("reading the metrics"))?;
+    Ok(([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], text).into_response())
 }
 
 /// The OpenAPI document (docs/openapi.json, checked against the router by

@@ -6,14 +6,15 @@
 //! progress counts findings by tag (a tag is a column's value).
 
 use super::App;
-use super::envelope::{Body, Reply, bad_request, fail, ok, store_failed};
+use super::body::Body;
+use super::envelope::{Reply, ok};
+use super::error::ApiError;
 use crate::store::findings::FindingFilter;
 use crate::model::FindingType;
 use crate::validate::RunMode;
 use axum::extract::Query;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::State as Shared;
-use axum::http::StatusCode;
 use serde::Deserialize;
 use std::time::Duration;
 
@@ -28,11 +29,8 @@ pub struct FullBody {
     pub restart: bool,
 }
 
-pub async fn full_start(Shared(app): Shared<App>, Body(b): Body<FullBody>) -> Reply {
-    match app.migration.start_validation(RunMode::Full, b.restart).await {
-        Ok(started) => ok(started),
-        Err(e) => fail(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}")),
-    }
+pub async fn full_start(Shared(app): Shared<App>, Body(b): Body<FullBody>) -> Result<Reply, ApiError> {
+    Ok(ok(app.migration.start_validation(RunMode::Full, b.restart).await?))
 }
 
 pub async fn full_stop(Shared(app): Shared<App>) -> Reply {
@@ -64,20 +62,18 @@ fn whole<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error
     n.as_i64().or_else(float).map(Some).ok_or_else(|| D::Error::custom(format!("{n}: expected a whole number of milliseconds")))
 }
 
-pub async fn incr_start(Shared(app): Shared<App>, Body(b): Body<IncrBody>) -> Reply {
+pub async fn incr_start(Shared(app): Shared<App>, Body(b): Body<IncrBody>) -> Result<Reply, ApiError> {
     let Some(since_ms) = b.utime else {
-        return bad_request("`utime` (epoch milliseconds to validate from) is required; `interval` (ms, <= 0: once) is optional");
+        return Err(ApiError::BadRequest("`utime` (epoch milliseconds to validate from) is required; `interval` (ms, <= 0: once) is optional".into()));
     };
     // Years 1 to 9999: what a DATETIME column can hold, and far from the
     // arithmetic's limits when the bound is converted to the column's unit.
     if !(UTIME_MIN..=UTIME_MAX).contains(&since_ms) {
-        return bad_request(format!("utime {since_ms}: epoch milliseconds from {UTIME_MIN} (year 1) to {UTIME_MAX} (year 9999)"));
+        return Err(ApiError::BadRequest(format!("utime {since_ms}: epoch milliseconds from {UTIME_MIN} (year 1) to {UTIME_MAX} (year 9999)")));
     }
     let interval = Duration::from_millis(b.interval.unwrap_or(0).max(0) as u64);
-    match app.migration.start_validation(RunMode::Incr { since_ms, interval }, false).await {
-        Ok(_) => ok(serde_json::json!({"started": "incr", "utime": since_ms, "interval": interval.as_millis() as u64})),
-        Err(e) => fail(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}")),
-    }
+    app.migration.start_validation(RunMode::Incr { since_ms, interval }, false).await?;
+    Ok(ok(serde_json::json!({"started": "incr", "utime": since_ms, "interval": interval.as_millis() as u64})))
 }
 
 pub async fn incr_stop(Shared(app): Shared<App>) -> Reply {
@@ -88,46 +84,38 @@ pub async fn current(Shared(app): Shared<App>) -> Reply {
     ok(app.migration.current().await)
 }
 
-pub async fn discrepancies(Shared(app): Shared<App>, query: Result<Query<FindingFilter>, QueryRejection>) -> Reply {
-    let filter = match query {
-        Ok(Query(f)) => f,
-        Err(e) => return bad_request(format!("{}; known parameters: table, type, tag, run, after, limit", e.body_text())),
-    };
+pub async fn discrepancies(Shared(app): Shared<App>, query: Result<Query<FindingFilter>, QueryRejection>) -> Result<Reply, ApiError> {
+    let Query(filter) = query.map_err(|e| ApiError::BadRequest(format!("{}; known parameters: table, type, tag, run, after, limit", e.body_text())))?;
     if let Some(t) = &filter.kind
         && FindingType::parse(t).is_none()
     {
-        return bad_request(format!("type {t:?}: expected target_missing, base_missing, neq or comparator_error"));
+        return Err(ApiError::BadRequest(format!("type {t:?}: expected target_missing, base_missing, neq or comparator_error")));
     }
     if let Some(n) = filter.limit
         && !(1..=1000).contains(&n)
     {
-        return bad_request(format!("limit {n}: a page holds 1 to 1000 findings (default 100)"));
+        return Err(ApiError::BadRequest(format!("limit {n}: a page holds 1 to 1000 findings (default 100)")));
     }
     // No state store takes a NUL inside a string (PostgreSQL refuses it):
     // a filter holding one cannot match, and is a mistake.
     if [&filter.table, &filter.tag, &filter.run].into_iter().flatten().any(|s| s.contains('\0')) {
-        return bad_request("table, tag and run cannot hold a NUL character");
+        return Err(ApiError::BadRequest("table, tag and run cannot hold a NUL character".into()));
     }
-    match app.migration.engine.store.query_findings(&filter).await {
-        Ok((items, next)) => {
-            // Findings stored before a table was marked `redact_values` still
-            // hold values: they leave without them all the same.
-            let redacted: Vec<&str> =
-                app.migration.engine.config.tables.iter().filter(|t| t.redact_values).map(|t| t.name.as_str()).collect();
-            let items: Vec<_> = items
-                .into_iter()
-                .map(|f| {
-                    if !redacted.contains(&f.table.as_str()) || f.redacted {
-                        return f;
-                    }
-                    // Which reason the module wrote is not known any more: none is kept.
-                    let mut f = f.without_values();
-                    f.reason = None;
-                    f
-                })
-                .collect();
-            ok(serde_json::json!({"items": items, "next": next}))
-        }
-        Err(e) => store_failed("reading the findings", &e),
-    }
+    let (items, next) = app.migration.engine.store.query_findings(&filter).await.map_err(ApiError::store("reading the findings"))?;
+    // Findings stored before a table was marked `redact_values` still
+    // hold values: they leave without them all the same.
+    let redacted: Vec<&str> = app.migration.engine.config.tables.iter().filter(|t| t.redact_values).map(|t| t.name.as_str()).collect();
+    let items: Vec<_> = items
+        .into_iter()
+        .map(|f| {
+            if !redacted.contains(&f.table.as_str()) || f.redacted {
+                return f;
+            }
+            // Which reason the module wrote is not known any more: none is kept.
+            let mut f = f.without_values();
+            f.reason = None;
+            f
+        })
+        .collect();
+    Ok(ok(serde_json::json!({"items": items, "next": next})))
 }

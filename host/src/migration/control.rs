@@ -8,12 +8,13 @@ use crate::store::Mode;
 use crate::task::Slot;
 use crate::validate::Board;
 use crate::model::State;
+use crate::model::state::{MoveError, MoveRefused};
 use crate::config::Config;
 use crate::engine::Engine;
 use crate::pool::Pool;
 use crate::store::{Store, Transition};
 use crate::validate::Validator;
-use anyhow::{Result, bail};
+use anyhow::Result;
 use prometheus_client::registry::Registry;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -90,32 +91,49 @@ impl Migration {
     }
 
     /// Move to `to`: one step forward or back unless `force`. Recorded with
-    /// `reason` and `by` (a route, a policy, a command).
-    pub async fn move_to(&self, to: State, force: bool, reason: &str, by: &str) -> Result<Transition> {
+    /// `reason` and `by` (a route, a policy, a command). Refused, or the
+    /// state store failed: [`MoveError`] tells which; either way the
+    /// migration stays where it was, unless the store failed at the commit
+    /// ([`MoveError::Unconfirmed`]).
+    pub async fn move_to(&self, to: State, force: bool, reason: &str, by: &str) -> Result<Transition, MoveError> {
         let _guard = self.moving.lock().await;
-        let (from, _) = self.engine.store.migration_state().await?;
+        let failed = |cause| MoveError::Store { to, cause };
+        let (from, _) = self.engine.store.migration_state().await.map_err(failed)?;
         if from == to {
-            bail!(crate::model::MoveRefused(format!("the migration is already in {to}")));
+            return Err(MoveRefused(format!("the migration is already in {to}")).into());
         }
         if !force && let Err(e) = from.may_go(to) {
-            bail!(crate::model::MoveRefused(e));
+            return Err(MoveRefused(e).into());
         }
         // A write one side missed that is not in the store yet is invisible
         // to validation and repair: moving forward now would leave it behind.
         let waiting = self.pool.journal().waiting();
         if waiting > 0 && from.is_forward(to) {
-            bail!(crate::model::MoveRefused(format!(
+            return Err(MoveRefused(format!(
                 "{from} -> {to} refused: {waiting} journal entries are not in the state store yet (they wait in {}); \
                  moves forward wait until the store takes them (GET /health names the cause). Moving back is allowed",
                 self.pool.journal().spool_path().display()
-            )));
+            ))
+            .into());
         }
+        // Validations count per state: the new one has had none yet. Reset
+        // before the move is recorded, so a store failing here leaves the
+        // migration where it was (at worst wanting one more validation),
+        // never in the new state with the old one's clean runs counted.
+        let reset_clean_runs = async || -> Result<()> {
+            self.engine.store.set_meta("last_full_clean", "false").await?;
+            self.engine.store.set_counter("consecutive_clean_runs", 0).await
+        };
+        reset_clean_runs().await.map_err(failed)?;
         let t = self.engine.store.record_transition(from, to, reason, by, force).await?;
         self.pool.set_pattern(to.pattern());
-        // Validations count per state: the new one has had none yet.
-        self.engine.store.set_meta("last_full_clean", "false").await?;
-        self.engine.store.set_counter("consecutive_clean_runs", 0).await?;
         tracing::info!(from = from.as_str(), to = to.as_str(), reason, by, force, "migration moved");
+        // And again once moved: a validation of the old state that finished
+        // in between counted its clean run, which is not the new state's.
+        // The move is done either way, so a failure here is not the move's.
+        if let Err(e) = reset_clean_runs().await {
+            tracing::warn!(to = to.as_str(), "moved, but resetting the clean runs again failed (a validation of {from} that finished during the move may count for {to}): {e:#}");
+        }
         Ok(t)
     }
 }

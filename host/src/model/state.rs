@@ -10,13 +10,35 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// A move the state machine refuses as things stand (already there, not
-/// one step, moved meanwhile): the caller's request conflicts with the
-/// state (HTTP 409). Any other error from a move is the state store
-/// failing (HTTP 503). Typed so callers tell the two apart without reading
-/// the text.
+/// one step, moved meanwhile, journal entries waiting): the caller's
+/// request conflicts with the state (HTTP 409).
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct MoveRefused(pub String);
+
+/// Why a move did not happen: refused, or the state store failed. An enum
+/// rather than an `anyhow::Error` to downcast, so every caller of a move
+/// (the control plane, auto-migrate, the policy) meets both cases by type,
+/// and a store outage cannot pass for a refusal or a refusal for an outage.
+#[derive(Debug, thiserror::Error)]
+pub enum MoveError {
+    /// The state machine refuses it (HTTP 409); nothing was written.
+    #[error(transparent)]
+    Refused(#[from] MoveRefused),
+    /// The state store failed before the move was recorded (HTTP 503):
+    /// the migration stays where it was; retry once the store answers.
+    #[error("the state store failed: {cause:#}; the migration did not move to {to}")]
+    Store { to: State, cause: anyhow::Error },
+    /// The state store failed while committing the move (HTTP 503): it may
+    /// or may not be recorded, and the pool still writes by the pattern of
+    /// the state it left. (A commit whose answer was lost may have landed.)
+    #[error(
+        "the state store failed while committing the move to {to} ({cause:#}), so whether it was recorded is not known; \
+         the pool still writes by the pattern it had. Once the store answers, GET /status says where the migration is: \
+         if it is in {to}, restart movex serve so the pool writes by {to}'s pattern; if not, retry the move"
+    )]
+    Unconfirmed { to: State, cause: anyhow::Error },
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -7,6 +7,7 @@
 
 use super::{Store, now, text};
 use crate::model::State;
+use crate::model::state::{MoveError, MoveRefused};
 use anyhow::{Result, bail};
 use serde::Serialize;
 use sqlx::Row;
@@ -40,15 +41,18 @@ impl Store {
         })
     }
 
-    /// Record `from -> to` atomically: fails if the state is no longer
-    /// `from` (another request moved it first).
-    pub async fn record_transition(&self, from: State, to: State, reason: &str, by: &str, forced: bool) -> Result<Transition> {
-        let mut tx = self.pool.begin().await?;
-        let current = sqlx::query(&self.sql("SELECT v FROM movex_meta WHERE k = 'state'")).fetch_optional(&mut *tx).await?;
-        let current = current.map(|r| text(&r, 0)).transpose()?;
+    /// Record `from -> to` atomically. Refused if the state is no longer
+    /// `from` (another request moved it first); a store failure before the
+    /// commit leaves nothing written ([`MoveError::Store`]), one at the
+    /// commit may or may not have ([`MoveError::Unconfirmed`]).
+    pub async fn record_transition(&self, from: State, to: State, reason: &str, by: &str, forced: bool) -> Result<Transition, MoveError> {
+        let failed = |cause: sqlx::Error| MoveError::Store { to, cause: cause.into() };
+        let mut tx = self.pool.begin().await.map_err(failed)?;
+        let current = sqlx::query(&self.sql("SELECT v FROM movex_meta WHERE k = 'state'")).fetch_optional(&mut *tx).await.map_err(failed)?;
+        let current = current.map(|r| text(&r, 0)).transpose().map_err(failed)?;
         let current = current.as_deref().unwrap_or("initial");
         if current != from.as_str() {
-            bail!(crate::model::MoveRefused(format!("the migration is in {current}, not {from} (moved meanwhile); retry from {current}")));
+            return Err(MoveRefused(format!("the migration is in {current}, not {from} (moved meanwhile); retry from {current}")).into());
         }
         let at = now();
         for (k, v) in [("state", to.as_str()), ("pattern", to.pattern().as_str()), ("state_since", at.as_str())] {
@@ -56,12 +60,13 @@ impl Store {
                 .bind(k)
                 .bind(v)
                 .execute(&mut *tx)
-                .await?;
+                .await
+                .map_err(failed)?;
         }
         let sql = self.sql("INSERT INTO movex_transitions (at, from_state, to_state, reason, by_whom, forced) VALUES (?, ?, ?, ?, ?, ?) RETURNING id");
         let q = sqlx::query(&sql).bind(&at).bind(from.as_str()).bind(to.as_str()).bind(reason).bind(by).bind(i64::from(forced));
-        let id = self.returned_id(&mut tx, q).await?;
-        tx.commit().await?;
+        let id = self.returned_id(&mut tx, q).await.map_err(|cause| MoveError::Store { to, cause })?;
+        tx.commit().await.map_err(|e| MoveError::Unconfirmed { to, cause: e.into() })?;
         Ok(Transition { id, at, from: from.as_str().into(), to: to.as_str().into(), reason: reason.into(), by: by.into(), forced })
     }
 
