@@ -22,7 +22,7 @@
 
 use super::envelope::{Envelope, Reply};
 use crate::model::MoveRefused;
-use crate::model::state::MoveError;
+use crate::model::MoveError;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 

@@ -1,7 +1,7 @@
 //! Moving the migration: the pattern routes (`POST /src_only`, ...),
 //! `/auto-migrate` (and its cancel) and `GET /history`. A move the state
 //! machine refuses is 409; a state store that fails under it is 503, forced
-//! or not ([`crate::model::state::MoveError`], mapped by [`ApiError`]).
+//! or not ([`crate::model::MoveError`], mapped by [`ApiError`]).
 
 use super::App;
 use super::body::Body;

@@ -13,4 +13,4 @@ pub mod state;
 
 pub use finding::{ColumnDiff, Direction, Finding, FindingType};
 pub use pattern::{Pattern, SideName};
-pub use state::{MoveRefused, State};
+pub use state::{MoveError, MoveRefused, State};
