@@ -111,7 +111,7 @@ async fn with_the_destination_cut_clients_keep_writing_and_the_journal_holds_eve
     tools::require("pymysql");
     let dir = tempfile::tempdir().unwrap();
     let mut d = cuttable_door(dir.path(), "px_cut", &format!("{TABLE};"), "").await;
-    let (http_port, proxy_port, cfg, src) = (d.http_port, d.proxy_port, d.cfg.clone(), d.src.clone());
+    let (http_port, proxy_port, cfg, src) = (d.http_port, d.proxy_port, d.cfg.clone(), d.src.to_string());
     let db = db_name(&src).to_owned();
     let script = r#"
 import os, sys, pymysql
@@ -157,7 +157,7 @@ print("ok")
 async fn a_transaction_the_secondary_fails_part_way_is_rolled_back_there_and_journaled_whole() {
     let dir = tempfile::tempdir().unwrap();
     let d = door(dir.path(), "px_tx", &format!("{TABLE};"), &format!("{TABLE}; ALTER TABLE t ADD CONSTRAINT small CHECK (n < 100);")).await;
-    let (src, dst, http_port, proxy_port, cfg) = (d.src.clone(), d.dst.clone(), d.http_port, d.proxy_port, d.cfg.clone());
+    let (src, dst, http_port, proxy_port, cfg) = (d.src.to_string(), d.dst.clone(), d.http_port, d.proxy_port, d.cfg.clone());
     let (code, out) = mariadb(
         proxy_port,
         "app-secret",
@@ -190,7 +190,7 @@ async fn a_transaction_the_secondary_fails_part_way_is_rolled_back_there_and_jou
 async fn a_read_the_secondary_refuses_in_a_transaction_is_found_at_its_next_statement() {
     let dir = tempfile::tempdir().unwrap();
     let d = door(dir.path(), "px_rd", &format!("{TABLE}; CREATE TABLE only_src (id INT);"), &format!("{TABLE};")).await;
-    let (src, dst, http_port, proxy_port, cfg) = (d.src.clone(), d.dst.clone(), d.http_port, d.proxy_port, d.cfg.clone());
+    let (src, dst, http_port, proxy_port, cfg) = (d.src.to_string(), d.dst.clone(), d.http_port, d.proxy_port, d.cfg.clone());
     let (code, out) = mariadb(
         proxy_port,
         "app-secret",
@@ -290,7 +290,7 @@ print("committed")
 "#,
     );
     assert_eq!(out, "rows 30000\ncommitted\n");
-    for side in [&d.src, &d.dst] {
+    for side in [d.src.url(), d.dst.as_str()] {
         assert_eq!(dbs::query_strings(side, "SELECT v FROM t").await, ["after a long think"], "{side}");
     }
     let (journaled, status) = secondary_failed(d.http_port);
@@ -467,7 +467,7 @@ print(hashlib.sha256(value).hexdigest())
     );
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(&lines[..2], ["text True", "prepared True"], "{out}");
-    for url in [&d.src, &d.dst] {
+    for url in [d.src.url(), d.dst.as_str()] {
         let got = dbs::query_strings(url, "SELECT id, LENGTH(b), SHA2(IF(id = 1, b, REVERSE(b)), 256) FROM big ORDER BY id").await;
         assert_eq!(got, [format!("1 17825792 {}", lines[2]), format!("2 17825792 {}", lines[2])], "{url}");
     }

@@ -111,7 +111,7 @@ async fn in_strict_mode_with_the_destination_cut_mid_load_clients_get_errors_and
     tools::require("pymysql");
     let dir = tempfile::tempdir().unwrap();
     let mut d = cuttable_door(dir.path(), "pxs_cut", &format!("{TABLE};"), "strict = true").await;
-    let (proxy_port, src) = (d.proxy_port, d.src.clone());
+    let (proxy_port, src) = (d.proxy_port, d.src.to_string());
     // Two clients, each for 4 s from its first write: a transaction of two
     // rows, then one autocommit row, again and again; each outcome printed.
     let script = format!(
