@@ -9,7 +9,8 @@
 //!   not build, or a wasm file that is not there after, fails the build.
 //! - sets `--cfg has_tool="<name>"` for each tool in `support/tools.rs` this
 //!   machine has (all of them under `CI`), so tests that need a missing tool
-//!   are ignored, and counted as skipped, instead of passing without running.
+//!   are ignored, and counted as skipped, instead of passing without running;
+//!   and warns, for each one missing, with the command that installs it.
 
 #[allow(dead_code)] // `require` is for the tests, not for this script
 #[path = "support/tools.rs"]
@@ -37,6 +38,9 @@ fn has_tool() {
     for tool in tools::TOOLS {
         if ci || tools::found(tool) {
             println!("cargo::rustc-cfg=has_tool={:?}", tool.name);
+        } else {
+            // nextest prints no reason for a skipped test: cargo prints this.
+            println!("cargo::warning=no {} here: the tests that need it are skipped; install it: {}", tool.name, tool.install);
         }
     }
 }

@@ -9,6 +9,7 @@
 //! - a second `movex serve` on one state store is refused, naming the
 //!   first, until the first is gone.
 
+use movex_tests::needs_tool;
 use movex_tests::broker::free_port;
 use movex_tests::door::{config, repair, secondary_failed, validates_clean};
 use movex_tests::mariadbd::Mariadbd;
@@ -109,8 +110,8 @@ async fn load_across_a_kill(dir: &Path, server: &mut Mariadbd, strict: bool) -> 
     (ids("ok"), ids("failed"), journaled, cfg)
 }
 
+#[needs_tool("pymysql", "mariadbd")]
 #[tokio::test(flavor = "multi_thread")]
-#[cfg_attr(not(all(has_tool = "pymysql", has_tool = "mariadbd")), ignore = "needs PyMySQL and mariadbd (tests/support/tools.rs)")]
 async fn the_destination_killed_mid_load_under_the_front_door_is_repaired_to_a_clean_validation() {
     tools::require("pymysql");
     tools::require("mariadbd");

@@ -16,6 +16,7 @@
 //! destination cut, clients keep succeeding and the journal holds every
 //! write the destination missed; `movex repair` then settles it.
 
+use movex_tests::needs_tool;
 use movex_tests::broker::free_port;
 use movex_tests::dbs;
 use movex_tests::door::{Setup, cuttable_door, db_name, door, door_set_up, mariadb, python, repair, secondary_failed, validate, validates_clean};
@@ -26,8 +27,8 @@ use std::time::Instant;
 
 const TABLE: &str = "CREATE TABLE t (id BIGINT AUTO_INCREMENT PRIMARY KEY, v VARCHAR(40), n INT, at DATETIME(6), b VARBINARY(8))";
 
+#[needs_tool("pymysql")]
 #[tokio::test(flavor = "multi_thread")]
-#[cfg_attr(not(has_tool = "pymysql"), ignore = "needs PyMySQL and mysql-connector-python (tests/support/tools.rs)")]
 async fn real_clients_write_through_the_front_door_to_both_sides() {
     tools::require("pymysql");
     let dir = tempfile::tempdir().unwrap();
@@ -105,8 +106,8 @@ print(cur.fetchall())
     assert_eq!(journaled, 0, "{status}");
 }
 
+#[needs_tool("pymysql")]
 #[tokio::test(flavor = "multi_thread")]
-#[cfg_attr(not(has_tool = "pymysql"), ignore = "needs PyMySQL and mysql-connector-python (tests/support/tools.rs)")]
 async fn with_the_destination_cut_clients_keep_writing_and_the_journal_holds_every_missed_write() {
     tools::require("pymysql");
     let dir = tempfile::tempdir().unwrap();
@@ -215,8 +216,8 @@ async fn a_read_the_secondary_refuses_in_a_transaction_is_found_at_its_next_stat
 /// found before the transaction's next statement is sent there, so that
 /// statement is journaled, not run on a fresh connection outside the
 /// transaction.
+#[needs_tool("pymysql")]
 #[tokio::test(flavor = "multi_thread")]
-#[cfg_attr(not(has_tool = "pymysql"), ignore = "needs PyMySQL and mysql-connector-python (tests/support/tools.rs)")]
 async fn a_secondary_connection_that_dies_under_a_deferred_read_loses_the_transaction_there_whole() {
     tools::require("pymysql");
     let dir = tempfile::tempdir().unwrap();
@@ -265,8 +266,8 @@ print("committed")
 /// writing it while the client thinks, and `net_write_timeout` (1 s here,
 /// set through movex on both sides) would drop the connection and the
 /// transaction with it.
+#[needs_tool("pymysql")]
 #[tokio::test(flavor = "multi_thread")]
-#[cfg_attr(not(has_tool = "pymysql"), ignore = "needs PyMySQL and mysql-connector-python (tests/support/tools.rs)")]
 async fn a_large_read_in_a_transaction_does_not_leave_the_secondary_blocked_while_the_client_thinks() {
     tools::require("pymysql");
     let dir = tempfile::tempdir().unwrap();
@@ -303,8 +304,8 @@ print("committed")
 /// (it ignores deadlocks, as against MariaDB directly), and the tables
 /// validate clean (or, where the secondary deadlocked on its own, the
 /// journal holds it and repair settles it).
+#[needs_tool("sysbench")]
 #[tokio::test(flavor = "multi_thread")]
-#[cfg_attr(not(has_tool = "sysbench"), ignore = "needs sysbench (tests/support/tools.rs)")]
 async fn sysbench_through_movex_across_pattern_switches_validates_clean() {
     tools::require("sysbench");
     let dir = tempfile::tempdir().unwrap();
@@ -368,8 +369,8 @@ async fn sysbench_through_movex_across_pattern_switches_validates_clean() {
 /// A Go program with go-sql-driver/mysql (`tests/clients/go`): its
 /// parameterised queries are server-side prepared statements, in and out
 /// of transactions; both sides end up with the same rows and ids.
+#[needs_tool("go-sql-driver")]
 #[tokio::test(flavor = "multi_thread")]
-#[cfg_attr(not(has_tool = "go-sql-driver"), ignore = "needs Go and go-sql-driver/mysql (tests/support/tools.rs)")]
 async fn a_go_program_with_go_sql_driver_writes_through_movex() {
     tools::require("go-sql-driver");
     let gopath = "/usr/share/gocode";
@@ -401,8 +402,8 @@ async fn a_go_program_with_go_sql_driver_writes_through_movex() {
 /// A client that starts its login with `caching_sha2_password` (MySQL 8's
 /// default) is switched to `mysql_native_password` and logs in; a wrong
 /// password that way is refused with 1045.
+#[needs_tool("pymysql")]
 #[tokio::test(flavor = "multi_thread")]
-#[cfg_attr(not(has_tool = "pymysql"), ignore = "needs PyMySQL and mysql-connector-python (tests/support/tools.rs)")]
 async fn a_caching_sha2_password_client_is_switched_and_logs_in() {
     tools::require("pymysql");
     let dir = tempfile::tempdir().unwrap();
@@ -431,8 +432,8 @@ print(login("wrong"))
 /// Packets over 16 MiB, both ways: a 17 MiB value written through movex
 /// (text protocol and a prepared statement) lands whole on both sides and
 /// reads back whole.
+#[needs_tool("pymysql")]
 #[tokio::test(flavor = "multi_thread")]
-#[cfg_attr(not(has_tool = "pymysql"), ignore = "needs PyMySQL and mysql-connector-python (tests/support/tools.rs)")]
 async fn values_over_16_mib_cross_the_front_door_both_ways() {
     tools::require("pymysql");
     // The server's own limit must let such a packet in (MariaDB's default

@@ -19,6 +19,8 @@ use std::process::Command;
 use std::sync::{Arc, OnceLock};
 
 pub use guests::{EXAMPLES, FIXTURES, WASIP2_FIXTURE};
+/// `#[needs_tool("tansu")]` above `#[test]`: see `tools.rs`.
+pub use movex_tests_macros::needs_tool;
 
 // GUEST_FILES: (package, path of its wasm file), written by tests/build.rs.
 include!(concat!(env!("OUT_DIR"), "/guests.rs"));
