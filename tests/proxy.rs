@@ -157,7 +157,7 @@ print("ok")
 #[tokio::test(flavor = "multi_thread")]
 async fn a_transaction_the_secondary_fails_part_way_is_rolled_back_there_and_journaled_whole() {
     let dir = tempfile::tempdir().unwrap();
-    let d = door(dir.path(), "px_tx", &format!("{TABLE};"), &format!("{TABLE}; ALTER TABLE t ADD CONSTRAINT small CHECK (n < 100);")).await;
+    let mut d = door(dir.path(), "px_tx", &format!("{TABLE};"), &format!("{TABLE}; ALTER TABLE t ADD CONSTRAINT small CHECK (n < 100);")).await;
     let (src, dst, http_port, proxy_port, cfg) = (d.src.to_string(), d.dst.clone(), d.http_port, d.proxy_port, d.cfg.clone());
     let (code, out) = mariadb(
         proxy_port,
@@ -172,7 +172,8 @@ async fn a_transaction_the_secondary_fails_part_way_is_rolled_back_there_and_jou
     assert_eq!(dbs::query_strings(&dst, "SELECT v, n FROM t ORDER BY id").await, ["before 1", "after 4"], "none of the transaction on the destination");
     let (journaled, status) = secondary_failed(http_port);
     assert_eq!(journaled, 3, "the failure, and each statement after it: {status}");
-    drop(d);
+    // Stop serve; the databases live on with `d`, dropped when the test passes.
+    d.stop();
 
     // Without the constraint, repair brings the destination level.
     dbs::exec(&dst, "ALTER TABLE t DROP CONSTRAINT small").await;
@@ -190,7 +191,7 @@ async fn a_transaction_the_secondary_fails_part_way_is_rolled_back_there_and_jou
 #[tokio::test(flavor = "multi_thread")]
 async fn a_read_the_secondary_refuses_in_a_transaction_is_found_at_its_next_statement() {
     let dir = tempfile::tempdir().unwrap();
-    let d = door(dir.path(), "px_rd", &format!("{TABLE}; CREATE TABLE only_src (id INT);"), &format!("{TABLE};")).await;
+    let mut d = door(dir.path(), "px_rd", &format!("{TABLE}; CREATE TABLE only_src (id INT);"), &format!("{TABLE};")).await;
     let (src, dst, http_port, proxy_port, cfg) = (d.src.to_string(), d.dst.clone(), d.http_port, d.proxy_port, d.cfg.clone());
     let (code, out) = mariadb(
         proxy_port,
@@ -204,7 +205,8 @@ async fn a_read_the_secondary_refuses_in_a_transaction_is_found_at_its_next_stat
     assert_eq!(dbs::query_strings(&dst, "SELECT v, n FROM t ORDER BY id").await, ["after 3"], "none of the transaction on the destination");
     let (journaled, status) = secondary_failed(http_port);
     assert_eq!(journaled, 3, "the read, and each statement after it: {status}");
-    drop(d);
+    // Stop serve; the databases live on with `d`, dropped when the test passes.
+    d.stop();
 
     let (code, summary) = repair(&cfg);
     assert_eq!(code, Some(0), "repair: {summary}");
@@ -221,7 +223,7 @@ async fn a_read_the_secondary_refuses_in_a_transaction_is_found_at_its_next_stat
 async fn a_secondary_connection_that_dies_under_a_deferred_read_loses_the_transaction_there_whole() {
     tools::require("pymysql");
     let dir = tempfile::tempdir().unwrap();
-    let d = door(dir.path(), "px_kill", &format!("{TABLE};"), &format!("{TABLE};")).await;
+    let mut d = door(dir.path(), "px_kill", &format!("{TABLE};"), &format!("{TABLE};")).await;
     let script = r#"
 import os, time, pymysql
 c = pymysql.connect(host="127.0.0.1", port=int(os.environ["PORT"]), user="app", password="app-secret",
@@ -255,7 +257,8 @@ print("committed")
     let (journaled, status) = secondary_failed(d.http_port);
     assert_eq!(journaled, 3, "the read with the insert before it, the insert after, the commit: {status}");
     let cfg = d.cfg.clone();
-    drop(d);
+    // Stop serve; the databases live on with `d`, dropped when the test passes.
+    d.stop();
     let (code, summary) = repair(&cfg);
     assert_eq!(code, Some(0), "repair: {summary}");
     validates_clean(&cfg);
