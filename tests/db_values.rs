@@ -5,16 +5,9 @@
 //! works in its own database, schema or file, so they run in parallel.
 
 use movex::db;
+use movex_tests::dbs;
 use movex_guest::{Date, OwnedValue as V, Time, Timestamp};
 use sqlx::Connection;
-
-fn mysql_url() -> String {
-    std::env::var("MOVEX_TEST_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".into())
-}
-
-fn pg_url() -> String {
-    std::env::var("MOVEX_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
-}
 
 fn ts(year: i32, month: u8, day: u8, micros_of_day: u64) -> V {
     V::Timestamp(Timestamp { date: Date { year, month, day }, micros_of_day })
@@ -28,16 +21,10 @@ const SECS_838: i64 = (838 * 3600 + 59 * 60 + 59) * 1_000_000;
 
 #[tokio::test]
 async fn mariadb_values_round_trip_without_loss() {
-    let url = mysql_url();
-    let mut admin = sqlx::MySqlConnection::connect(&url)
-        .await
-        .unwrap_or_else(|e| panic!("MariaDB at {url} (set MOVEX_TEST_MYSQL_URL): {e}"));
-    let schema = format!("movex_values_{}", std::process::id());
-    sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {schema}; CREATE DATABASE {schema}"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    let mut c = sqlx::MySqlConnection::connect(&format!("{}/{schema}", url.rsplit_once('/').unwrap().0)).await.unwrap();
+    // Dropped when the test passes.
+    let guard = dbs::mariadb(&dbs::unique("values"), "").await;
+    let schema = guard.name();
+    let mut c = sqlx::MySqlConnection::connect(&guard).await.unwrap();
     // Zero dates are refused under the default strict mode; migrations meet
     // them in old data, so they must read back as stored.
     sqlx::raw_sql(
@@ -59,7 +46,7 @@ async fn mariadb_values_round_trip_without_loss() {
     .await
     .unwrap();
 
-    let binary = db::mysql::binary_columns(&mut c, &schema, "v").await.unwrap();
+    let binary = db::mysql::binary_columns(&mut c, schema, "v").await.unwrap();
     let mut bin_cols: Vec<_> = binary.iter().cloned().collect();
     bin_cols.sort();
     assert_eq!(bin_cols, ["bin", "blb"], "from information_schema");
@@ -117,19 +104,16 @@ async fn mariadb_values_round_trip_without_loss() {
         ],
     ];
     assert_eq!(read, want);
-    sqlx::raw_sql(&format!("DROP DATABASE {schema}")).execute(&mut admin).await.unwrap();
 }
 
 #[tokio::test]
 async fn postgres_values_round_trip_without_loss() {
-    let url = pg_url();
-    let mut c = sqlx::PgConnection::connect(&url)
-        .await
-        .unwrap_or_else(|e| panic!("PostgreSQL at {url} (set MOVEX_TEST_PG_URL): {e}"));
-    let schema = format!("movex_values_{}", std::process::id());
+    // Dropped when the test passes.
+    let guard = dbs::postgres_schema(&dbs::unique("values")).await;
+    let schema = guard.name();
+    let mut c = sqlx::PgConnection::connect(&guard).await.unwrap();
     sqlx::raw_sql(&format!(
-        "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema};
-         CREATE TABLE {schema}.v (
+        "CREATE TABLE {schema}.v (
             id int4, b bool, i2 int2, i8 int8, f4 real, f8 double precision,
             n numeric, n2 numeric(10,2), nn numeric, t text, bp char(4), by bytea,
             d date, dinf date, tm time, ts timestamp, tstz timestamptz, tsinf timestamp,
@@ -179,7 +163,6 @@ async fn postgres_values_round_trip_without_loss() {
     let row = sqlx::query("SELECT interval '1 day' AS gap").fetch_one(&mut c).await.unwrap();
     let err = db::postgres::value(&row, 0).unwrap_err();
     assert!(err.to_string().contains("gap") && err.to_string().contains("::text"), "{err}");
-    sqlx::raw_sql(&format!("DROP SCHEMA {schema} CASCADE")).execute(&mut c).await.unwrap();
 }
 
 #[tokio::test]

@@ -8,13 +8,17 @@ use std::time::{Duration, Instant};
 
 fn demo(args: &[&str]) -> (i32, String, Duration, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    // The demo reads the example modules from the target directory.
-    for p in ["tolerant", "tag-by-column", "promote-when-clean"] {
-        movex_tests::wasm(p);
+    // The example modules as the tests built them (the demo's default is
+    // where `cargo build-examples` puts them).
+    let examples = movex_tests::wasm("tolerant").parent().unwrap().to_path_buf();
+    for p in ["tag-by-column", "promote-when-clean"] {
+        assert_eq!(movex_tests::wasm(p).parent(), Some(examples.as_path()));
     }
     let t0 = Instant::now();
     let out = Command::new(movex_tests::movex_bin())
-        .args(["demo", "--listen", "127.0.0.1:0", "--dir"])
+        .args(["demo", "--listen", "127.0.0.1:0", "--examples"])
+        .arg(&examples)
+        .arg("--dir")
         .arg(dir.path())
         .args(args)
         .output()

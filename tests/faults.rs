@@ -13,6 +13,7 @@
 //!   store failed and the migration did not move; a move the state machine
 //!   refuses is 409 before and after; nothing moved meanwhile.
 
+use movex_tests::needs_tool;
 use movex_tests::broker::free_port;
 use movex_tests::door::{config, repair, secondary_failed, validates_clean};
 use movex_tests::mariadbd::Mariadbd;
@@ -70,8 +71,9 @@ async fn until_rows(url: &str, n: i64) {
 }
 
 /// One run of the load with the destination killed and started again
-/// part-way; the ids the client saw succeed and fail, and the journal's count.
-async fn load_across_a_kill(dir: &Path, server: &mut Mariadbd, strict: bool) -> (BTreeSet<i64>, BTreeSet<i64>, String, std::path::PathBuf) {
+/// part-way; the ids the client saw succeed and fail, the journal's count,
+/// the config, and the source (dropped with the guard, when the test passes).
+async fn load_across_a_kill(dir: &Path, server: &mut Mariadbd, strict: bool) -> (BTreeSet<i64>, BTreeSet<i64>, String, std::path::PathBuf, dbs::Db) {
     let name = if strict { "strict" } else { "lax" };
     let src = dbs::mariadb(&dbs::unique(&format!("kill_{name}_src")), TABLE).await;
     dbs::exec(&server.url(), &format!("CREATE DATABASE kill_{name}; CREATE TABLE kill_{name}.t (id BIGINT PRIMARY KEY, v BIGINT NOT NULL)")).await;
@@ -110,11 +112,11 @@ async fn load_across_a_kill(dir: &Path, server: &mut Mariadbd, strict: bool) -> 
     let _ = serve.wait();
     let on_source: BTreeSet<i64> = dbs::query_strings(&src, "SELECT id FROM t").await.iter().map(|s| s.parse().unwrap()).collect();
     assert_eq!(on_source, ids("ok"), "the source holds exactly the writes the client was told succeeded");
-    (ids("ok"), ids("failed"), journaled, cfg)
+    (ids("ok"), ids("failed"), journaled, cfg, src)
 }
 
+#[needs_tool("pymysql", "mariadbd")]
 #[tokio::test(flavor = "multi_thread")]
-#[cfg_attr(not(all(has_tool = "pymysql", has_tool = "mariadbd")), ignore = "needs PyMySQL and mariadbd (tests/support/tools.rs)")]
 async fn the_destination_killed_mid_load_under_the_front_door_is_repaired_to_a_clean_validation() {
     tools::require("pymysql");
     tools::require("mariadbd");
@@ -123,7 +125,7 @@ async fn the_destination_killed_mid_load_under_the_front_door_is_repaired_to_a_c
 
     let lax = dir.path().join("lax");
     std::fs::create_dir_all(&lax).unwrap();
-    let (ok, failed, journaled, cfg) = load_across_a_kill(&lax, &mut server, false).await;
+    let (ok, failed, journaled, cfg, _src) = load_across_a_kill(&lax, &mut server, false).await;
     assert!(failed.is_empty(), "non-strict: the source took every write, so every client write succeeded: {failed:?}");
     assert!(journaled.parse::<u64>().unwrap() > 0, "the writes the destination missed are journaled: {journaled}");
     assert!(ok.len() >= 60);
@@ -133,7 +135,7 @@ async fn the_destination_killed_mid_load_under_the_front_door_is_repaired_to_a_c
 
     let strict = dir.path().join("strict");
     std::fs::create_dir_all(&strict).unwrap();
-    let (ok, failed, _, cfg) = load_across_a_kill(&strict, &mut server, true).await;
+    let (ok, failed, _, cfg, _src) = load_across_a_kill(&strict, &mut server, true).await;
     assert!(!failed.is_empty(), "strict: the writes tried while the destination was dead are errors");
     assert!(ok.len() >= 60);
     let (code, summary) = repair(&cfg);

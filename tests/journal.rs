@@ -14,6 +14,7 @@ use movex::config::Config;
 use movex::migration::Migration;
 use movex::model::State;
 use movex::pool::Statement;
+use movex_tests::needs_tool;
 use movex_tests::dbs;
 use movex_tests::door::{door, mariadb, repair, secondary_failed, validates_clean};
 use movex_tests::tools;
@@ -43,8 +44,8 @@ async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
+#[needs_tool("chattr")]
 #[tokio::test(flavor = "multi_thread")]
-#[cfg_attr(not(has_tool = "chattr"), ignore = "needs chattr +i: root on ext4 (tests/support/tools.rs)")]
 async fn a_journal_the_sqlite_store_cannot_take_is_spooled_counted_and_moved_there_later() {
     tools::require("chattr");
     let dir = tempfile::tempdir().unwrap();

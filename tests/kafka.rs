@@ -10,6 +10,7 @@
 //! with memory storage a restart would lose acknowledged messages and the
 //! test could not tell movex's losses from the broker's.
 
+use movex_tests::needs_tool;
 use movex_tests::broker::{self, free_port, stop, tansu};
 use movex_tests::dbs;
 use rdkafka::ClientConfig;
@@ -25,8 +26,8 @@ use std::time::{Duration, Instant};
 /// on a busy machine the module's compile alone can take minutes.
 const HANG: Duration = Duration::from_secs(600);
 
+#[needs_tool("tansu")]
 #[tokio::test(flavor = "multi_thread")]
-#[cfg_attr(not(has_tool = "tansu"), ignore = "needs tansu (tests/support/tools.rs)")]
 async fn no_finding_is_lost_when_the_broker_is_stopped_and_restarted_mid_run() {
     let bin = tansu();
     let dir = tempfile::tempdir().unwrap();

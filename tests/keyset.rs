@@ -4,6 +4,7 @@
 //! primary key's index as a range.
 
 use movex::db::keyset::{Dialect, page};
+use movex_tests::dbs;
 use sqlx::{Connection, Row};
 
 /// Keys (-50..=50) x ("", "a", "ab", ..., lowercase only: every database
@@ -57,12 +58,12 @@ macro_rules! page_all {
 
 #[tokio::test]
 async fn mariadb_pages_a_composite_key_once_each_using_the_index() {
-    let url = std::env::var("MOVEX_TEST_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".into());
-    let mut c = sqlx::MySqlConnection::connect(&url).await.unwrap_or_else(|e| panic!("MariaDB at {url}: {e}"));
-    let schema = format!("movex_keyset_{}", std::process::id());
+    // Dropped when the test passes.
+    let db = dbs::mariadb(&dbs::unique("keyset"), "").await;
+    let schema = db.name();
+    let mut c = sqlx::MySqlConnection::connect(&db).await.unwrap();
     sqlx::raw_sql(&format!(
-        "DROP DATABASE IF EXISTS {schema}; CREATE DATABASE {schema};
-         CREATE TABLE {schema}.t (a BIGINT, b VARCHAR(8), v BIGINT, PRIMARY KEY (a, b));
+        "CREATE TABLE {schema}.t (a BIGINT, b VARCHAR(8), v BIGINT, PRIMARY KEY (a, b));
          {}; ANALYZE TABLE {schema}.t;",
         insert_sql(&format!("{schema}.t"))
     ))
@@ -84,17 +85,16 @@ async fn mariadb_pages_a_composite_key_once_each_using_the_index() {
         plan.try_get_unchecked::<Option<String>, _>(name).unwrap().unwrap_or_default()
     };
     assert_eq!((text("type").as_str(), text("key").as_str()), ("range", "PRIMARY"), "plan: {:?}", (text("type"), text("key"), text("Extra")));
-    sqlx::raw_sql(&format!("DROP DATABASE {schema}")).execute(&mut c).await.unwrap();
 }
 
 #[tokio::test]
 async fn postgres_pages_a_composite_key_once_each() {
-    let url = std::env::var("MOVEX_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let mut c = sqlx::PgConnection::connect(&url).await.unwrap_or_else(|e| panic!("PostgreSQL at {url}: {e}"));
-    let schema = format!("movex_keyset_{}", std::process::id());
+    // Dropped when the test passes.
+    let guard = dbs::postgres_schema(&dbs::unique("keyset")).await;
+    let schema = guard.name();
+    let mut c = sqlx::PgConnection::connect(&guard).await.unwrap();
     sqlx::raw_sql(&format!(
-        "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema};
-         CREATE TABLE {schema}.t (a BIGINT, b VARCHAR(8), v BIGINT, PRIMARY KEY (a, b));
+        "CREATE TABLE {schema}.t (a BIGINT, b VARCHAR(8), v BIGINT, PRIMARY KEY (a, b));
          {};",
         insert_sql(&format!("{schema}.t"))
     ))
@@ -103,7 +103,6 @@ async fn postgres_pages_a_composite_key_once_each() {
     .unwrap();
     let table = format!("{schema}.t");
     assert_eq!(page_all!(&mut c, Dialect::Postgres, &table, 7), keys());
-    sqlx::raw_sql(&format!("DROP SCHEMA {schema} CASCADE")).execute(&mut c).await.unwrap();
 }
 
 #[tokio::test]

@@ -15,8 +15,8 @@ const TABLE: &str = "CREATE TABLE acct (id BIGINT PRIMARY KEY, balance BIGINT NO
 const UNREACHABLE_PG: &str = "postgres://postgres@127.0.0.1:1/nowhere";
 
 struct Fixture {
-    src: String,
-    dst: String,
+    src: dbs::Db,
+    dst: dbs::Db,
     store: Store,
     _dir: tempfile::TempDir,
 }

@@ -16,6 +16,7 @@
 //! destination cut, clients keep succeeding and the journal holds every
 //! write the destination missed; `movex repair` then settles it.
 
+use movex_tests::needs_tool;
 use movex_tests::broker::free_port;
 use movex_tests::dbs;
 use movex_tests::door::{Setup, cuttable_door, db_name, door, door_set_up, mariadb, python, repair, secondary_failed, validate, validates_clean};
@@ -26,8 +27,8 @@ use std::time::Instant;
 
 const TABLE: &str = "CREATE TABLE t (id BIGINT AUTO_INCREMENT PRIMARY KEY, v VARCHAR(40), n INT, at DATETIME(6), b VARBINARY(8))";
 
+#[needs_tool("pymysql")]
 #[tokio::test(flavor = "multi_thread")]
-#[cfg_attr(not(has_tool = "pymysql"), ignore = "needs PyMySQL and mysql-connector-python (tests/support/tools.rs)")]
 async fn real_clients_write_through_the_front_door_to_both_sides() {
     tools::require("pymysql");
     let dir = tempfile::tempdir().unwrap();
@@ -105,13 +106,13 @@ print(cur.fetchall())
     assert_eq!(journaled, 0, "{status}");
 }
 
+#[needs_tool("pymysql")]
 #[tokio::test(flavor = "multi_thread")]
-#[cfg_attr(not(has_tool = "pymysql"), ignore = "needs PyMySQL and mysql-connector-python (tests/support/tools.rs)")]
 async fn with_the_destination_cut_clients_keep_writing_and_the_journal_holds_every_missed_write() {
     tools::require("pymysql");
     let dir = tempfile::tempdir().unwrap();
     let mut d = cuttable_door(dir.path(), "px_cut", &format!("{TABLE};"), "").await;
-    let (http_port, proxy_port, cfg, src) = (d.http_port, d.proxy_port, d.cfg.clone(), d.src.clone());
+    let (http_port, proxy_port, cfg, src) = (d.http_port, d.proxy_port, d.cfg.clone(), d.src.to_string());
     let db = db_name(&src).to_owned();
     let script = r#"
 import os, sys, pymysql
@@ -156,8 +157,8 @@ print("ok")
 #[tokio::test(flavor = "multi_thread")]
 async fn a_transaction_the_secondary_fails_part_way_is_rolled_back_there_and_journaled_whole() {
     let dir = tempfile::tempdir().unwrap();
-    let d = door(dir.path(), "px_tx", &format!("{TABLE};"), &format!("{TABLE}; ALTER TABLE t ADD CONSTRAINT small CHECK (n < 100);")).await;
-    let (src, dst, http_port, proxy_port, cfg) = (d.src.clone(), d.dst.clone(), d.http_port, d.proxy_port, d.cfg.clone());
+    let mut d = door(dir.path(), "px_tx", &format!("{TABLE};"), &format!("{TABLE}; ALTER TABLE t ADD CONSTRAINT small CHECK (n < 100);")).await;
+    let (src, dst, http_port, proxy_port, cfg) = (d.src.to_string(), d.dst.clone(), d.http_port, d.proxy_port, d.cfg.clone());
     let (code, out) = mariadb(
         proxy_port,
         "app-secret",
@@ -171,7 +172,8 @@ async fn a_transaction_the_secondary_fails_part_way_is_rolled_back_there_and_jou
     assert_eq!(dbs::query_strings(&dst, "SELECT v, n FROM t ORDER BY id").await, ["before 1", "after 4"], "none of the transaction on the destination");
     let (journaled, status) = secondary_failed(http_port);
     assert_eq!(journaled, 3, "the failure, and each statement after it: {status}");
-    drop(d);
+    // Stop serve; the databases live on with `d`, dropped when the test passes.
+    d.stop();
 
     // Without the constraint, repair brings the destination level.
     dbs::exec(&dst, "ALTER TABLE t DROP CONSTRAINT small").await;
@@ -189,8 +191,8 @@ async fn a_transaction_the_secondary_fails_part_way_is_rolled_back_there_and_jou
 #[tokio::test(flavor = "multi_thread")]
 async fn a_read_the_secondary_refuses_in_a_transaction_is_found_at_its_next_statement() {
     let dir = tempfile::tempdir().unwrap();
-    let d = door(dir.path(), "px_rd", &format!("{TABLE}; CREATE TABLE only_src (id INT);"), &format!("{TABLE};")).await;
-    let (src, dst, http_port, proxy_port, cfg) = (d.src.clone(), d.dst.clone(), d.http_port, d.proxy_port, d.cfg.clone());
+    let mut d = door(dir.path(), "px_rd", &format!("{TABLE}; CREATE TABLE only_src (id INT);"), &format!("{TABLE};")).await;
+    let (src, dst, http_port, proxy_port, cfg) = (d.src.to_string(), d.dst.clone(), d.http_port, d.proxy_port, d.cfg.clone());
     let (code, out) = mariadb(
         proxy_port,
         "app-secret",
@@ -203,7 +205,8 @@ async fn a_read_the_secondary_refuses_in_a_transaction_is_found_at_its_next_stat
     assert_eq!(dbs::query_strings(&dst, "SELECT v, n FROM t ORDER BY id").await, ["after 3"], "none of the transaction on the destination");
     let (journaled, status) = secondary_failed(http_port);
     assert_eq!(journaled, 3, "the read, and each statement after it: {status}");
-    drop(d);
+    // Stop serve; the databases live on with `d`, dropped when the test passes.
+    d.stop();
 
     let (code, summary) = repair(&cfg);
     assert_eq!(code, Some(0), "repair: {summary}");
@@ -215,12 +218,12 @@ async fn a_read_the_secondary_refuses_in_a_transaction_is_found_at_its_next_stat
 /// found before the transaction's next statement is sent there, so that
 /// statement is journaled, not run on a fresh connection outside the
 /// transaction.
+#[needs_tool("pymysql")]
 #[tokio::test(flavor = "multi_thread")]
-#[cfg_attr(not(has_tool = "pymysql"), ignore = "needs PyMySQL and mysql-connector-python (tests/support/tools.rs)")]
 async fn a_secondary_connection_that_dies_under_a_deferred_read_loses_the_transaction_there_whole() {
     tools::require("pymysql");
     let dir = tempfile::tempdir().unwrap();
-    let d = door(dir.path(), "px_kill", &format!("{TABLE};"), &format!("{TABLE};")).await;
+    let mut d = door(dir.path(), "px_kill", &format!("{TABLE};"), &format!("{TABLE};")).await;
     let script = r#"
 import os, time, pymysql
 c = pymysql.connect(host="127.0.0.1", port=int(os.environ["PORT"]), user="app", password="app-secret",
@@ -254,7 +257,8 @@ print("committed")
     let (journaled, status) = secondary_failed(d.http_port);
     assert_eq!(journaled, 3, "the read with the insert before it, the insert after, the commit: {status}");
     let cfg = d.cfg.clone();
-    drop(d);
+    // Stop serve; the databases live on with `d`, dropped when the test passes.
+    d.stop();
     let (code, summary) = repair(&cfg);
     assert_eq!(code, Some(0), "repair: {summary}");
     validates_clean(&cfg);
@@ -265,8 +269,8 @@ print("committed")
 /// writing it while the client thinks, and `net_write_timeout` (1 s here,
 /// set through movex on both sides) would drop the connection and the
 /// transaction with it.
+#[needs_tool("pymysql")]
 #[tokio::test(flavor = "multi_thread")]
-#[cfg_attr(not(has_tool = "pymysql"), ignore = "needs PyMySQL and mysql-connector-python (tests/support/tools.rs)")]
 async fn a_large_read_in_a_transaction_does_not_leave_the_secondary_blocked_while_the_client_thinks() {
     tools::require("pymysql");
     let dir = tempfile::tempdir().unwrap();
@@ -290,7 +294,7 @@ print("committed")
 "#,
     );
     assert_eq!(out, "rows 30000\ncommitted\n");
-    for side in [&d.src, &d.dst] {
+    for side in [d.src.url(), d.dst.as_str()] {
         assert_eq!(dbs::query_strings(side, "SELECT v FROM t").await, ["after a long think"], "{side}");
     }
     let (journaled, status) = secondary_failed(d.http_port);
@@ -303,8 +307,8 @@ print("committed")
 /// (it ignores deadlocks, as against MariaDB directly), and the tables
 /// validate clean (or, where the secondary deadlocked on its own, the
 /// journal holds it and repair settles it).
+#[needs_tool("sysbench")]
 #[tokio::test(flavor = "multi_thread")]
-#[cfg_attr(not(has_tool = "sysbench"), ignore = "needs sysbench (tests/support/tools.rs)")]
 async fn sysbench_through_movex_across_pattern_switches_validates_clean() {
     tools::require("sysbench");
     let dir = tempfile::tempdir().unwrap();
@@ -368,8 +372,8 @@ async fn sysbench_through_movex_across_pattern_switches_validates_clean() {
 /// A Go program with go-sql-driver/mysql (`tests/clients/go`): its
 /// parameterised queries are server-side prepared statements, in and out
 /// of transactions; both sides end up with the same rows and ids.
+#[needs_tool("go-sql-driver")]
 #[tokio::test(flavor = "multi_thread")]
-#[cfg_attr(not(has_tool = "go-sql-driver"), ignore = "needs Go and go-sql-driver/mysql (tests/support/tools.rs)")]
 async fn a_go_program_with_go_sql_driver_writes_through_movex() {
     tools::require("go-sql-driver");
     let gopath = "/usr/share/gocode";
@@ -401,8 +405,8 @@ async fn a_go_program_with_go_sql_driver_writes_through_movex() {
 /// A client that starts its login with `caching_sha2_password` (MySQL 8's
 /// default) is switched to `mysql_native_password` and logs in; a wrong
 /// password that way is refused with 1045.
+#[needs_tool("pymysql")]
 #[tokio::test(flavor = "multi_thread")]
-#[cfg_attr(not(has_tool = "pymysql"), ignore = "needs PyMySQL and mysql-connector-python (tests/support/tools.rs)")]
 async fn a_caching_sha2_password_client_is_switched_and_logs_in() {
     tools::require("pymysql");
     let dir = tempfile::tempdir().unwrap();
@@ -431,8 +435,8 @@ print(login("wrong"))
 /// Packets over 16 MiB, both ways: a 17 MiB value written through movex
 /// (text protocol and a prepared statement) lands whole on both sides and
 /// reads back whole.
+#[needs_tool("pymysql")]
 #[tokio::test(flavor = "multi_thread")]
-#[cfg_attr(not(has_tool = "pymysql"), ignore = "needs PyMySQL and mysql-connector-python (tests/support/tools.rs)")]
 async fn values_over_16_mib_cross_the_front_door_both_ways() {
     tools::require("pymysql");
     // The server's own limit must let such a packet in (MariaDB's default
@@ -467,7 +471,7 @@ print(hashlib.sha256(value).hexdigest())
     );
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(&lines[..2], ["text True", "prepared True"], "{out}");
-    for url in [&d.src, &d.dst] {
+    for url in [d.src.url(), d.dst.as_str()] {
         let got = dbs::query_strings(url, "SELECT id, LENGTH(b), SHA2(IF(id = 1, b, REVERSE(b)), 256) FROM big ORDER BY id").await;
         assert_eq!(got, [format!("1 17825792 {}", lines[2]), format!("2 17825792 {}", lines[2])], "{url}");
     }

@@ -6,6 +6,7 @@
 //! (mysql-connector-python), with the destination refusing (a CHECK
 //! constraint it alone has) or cut off mid-load.
 
+use movex_tests::needs_tool;
 use movex_tests::dbs;
 use movex_tests::door::{Setup, cuttable_door, db_name, door_set_up, door_with, mariadb, python, repair, secondary_failed, validates_clean};
 use movex_tests::tools;
@@ -33,8 +34,8 @@ def run(cur, sql, *args):
 /// several rows — gets the destination's error (4025) through movex, and
 /// the source keeps none of it; the rest of the writes land on both sides.
 /// DDL cannot be rolled back: the client gets the error and it is journaled.
+#[needs_tool("pymysql")]
 #[tokio::test(flavor = "multi_thread")]
-#[cfg_attr(not(has_tool = "pymysql"), ignore = "needs PyMySQL and mysql-connector-python (tests/support/tools.rs)")]
 async fn in_strict_mode_a_write_the_destination_refuses_is_an_error_and_the_source_keeps_none_of_it() {
     tools::require("pymysql");
     let dir = tempfile::tempdir().unwrap();
@@ -105,13 +106,13 @@ for v, n in (("p-big", 700), ("p", 5)):
 /// strict mode while the destination is cut off mid-load. Every write the
 /// client was told succeeded is on the source, whole; every one it got an
 /// error for is not there at all: no half-applied transaction.
+#[needs_tool("pymysql")]
 #[tokio::test(flavor = "multi_thread")]
-#[cfg_attr(not(has_tool = "pymysql"), ignore = "needs PyMySQL and mysql-connector-python (tests/support/tools.rs)")]
 async fn in_strict_mode_with_the_destination_cut_mid_load_clients_get_errors_and_the_source_has_no_half_transaction() {
     tools::require("pymysql");
     let dir = tempfile::tempdir().unwrap();
     let mut d = cuttable_door(dir.path(), "pxs_cut", &format!("{TABLE};"), "strict = true").await;
-    let (proxy_port, src) = (d.proxy_port, d.src.clone());
+    let (proxy_port, src) = (d.proxy_port, d.src.to_string());
     // Two clients, each for 4 s from its first write: a transaction of two
     // rows, then one autocommit row, again and again; each outcome printed.
     let script = format!(

@@ -116,11 +116,8 @@ async fn the_guarded_upsert_and_delete_never_replace_a_newer_row_on_any_dialect(
     let cols = [col("id", "bigint"), col("v", "varchar(20)"), col("ut", "bigint")];
     let dir = tempfile::tempdir().unwrap();
     let setup = "CREATE TABLE g (id BIGINT PRIMARY KEY, v VARCHAR(20), ut BIGINT); INSERT INTO g VALUES (1, 'app', 5), (2, 'app', 5);";
-    let dbs = [
-        (Dialect::MySql, dbs::mariadb(&dbs::unique("guard"), setup).await),
-        (Dialect::Postgres, dbs::postgres(&dbs::unique("guard"), setup).await),
-        (Dialect::Sqlite, dbs::sqlite(dir.path(), "guard", setup).await),
-    ];
+    let (my, pg) = (dbs::mariadb(&dbs::unique("guard"), setup).await, dbs::postgres(&dbs::unique("guard"), setup).await);
+    let dbs = [(Dialect::MySql, my.to_string()), (Dialect::Postgres, pg.to_string()), (Dialect::Sqlite, dbs::sqlite(dir.path(), "guard", setup).await)];
     for (dialect, url) in dbs {
         let up = upsert(dialect, "g", &cols, 1, Some(2));
         let del = delete(dialect, "g", &cols[..1], Some(&cols[2]));

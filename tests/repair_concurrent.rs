@@ -76,7 +76,7 @@ async fn writer(pool: Arc<Pool>, stop: CancellationToken) -> (BTreeMap<i64, i64>
     (last, writes)
 }
 
-async fn repair_under_a_live_writer(src: String, dst: String) {
+async fn repair_under_a_live_writer(src: dbs::Db, dst: dbs::Db) {
     let dir = tempfile::tempdir().unwrap();
     let table = "[[tables]]\nname = \"acct\"\nkey = [\"id\"]\nutime = { column = \"utime\", unit = \"ms\" }\ncomparator = \"exact\"\n";
     let (cfg, state) = dbs::config(dir.path(), &src, &dst, "[validation]\nbatch_size = 64\n", table);

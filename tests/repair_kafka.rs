@@ -18,6 +18,7 @@
 //! (uncommitted findings are taken again, harmlessly) is the same code path
 //! as the second group's pass below.
 
+use movex_tests::needs_tool;
 use movex_tests::broker::{self, free_port, tansu};
 use movex_tests::dbs;
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -75,8 +76,8 @@ fn committed_and_end(brokers: &str, group: &str, topic: &str) -> (i64, i64) {
     (done, end)
 }
 
+#[needs_tool("tansu")]
 #[tokio::test(flavor = "multi_thread")]
-#[cfg_attr(not(has_tool = "tansu"), ignore = "needs tansu (tests/support/tools.rs)")]
 async fn two_workers_share_the_findings_and_one_stopped_mid_run_loses_none() {
     let bin = tansu();
     let dir = tempfile::tempdir().unwrap();

@@ -7,6 +7,7 @@
 //! (skipped in the summary; `has_tool`, tests/support/tools.rs); CI
 //! installs it (.ci/run), and under `CI` a missing one fails.
 
+use movex_tests::needs_tool;
 use movex_tests::broker::free_port;
 use movex_tests::dbs;
 use movex_tests::server::serve_logging;
@@ -26,8 +27,8 @@ expected-statuses = ["2xx", "401", "404", "409", "422"]
 /// The whole run's bound; beyond it the test fails (and stops the run).
 const BOUND: Duration = Duration::from_secs(150);
 
+#[needs_tool("schemathesis")]
 #[tokio::test(flavor = "multi_thread")]
-#[cfg_attr(not(has_tool = "schemathesis"), ignore = "needs schemathesis (tests/support/tools.rs)")]
 async fn the_control_plane_passes_schemathesis_with_every_check() {
     tools::require("schemathesis");
     let st = "schemathesis";

@@ -86,7 +86,7 @@ async fn a_migration_with_its_state_in_postgres_or_mariadb_comes_back_in_its_pat
         let dst = dbs::sqlite(dir.path(), "dst", "CREATE TABLE t (id INTEGER PRIMARY KEY);").await;
         let (path, _) = dbs::config(dir.path(), &src, &dst, "", "");
         let mut config = movex::config::Config::load(&path).unwrap();
-        config.state.url = state.clone();
+        config.state.url = state.to_string();
         {
             let m = movex::migration::Migration::open(config.clone()).await.unwrap();
             for to in [State::SrcOnly, State::SrcFirst, State::DstFirst] {

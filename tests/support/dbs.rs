@@ -1,10 +1,13 @@
 //! Real databases for the validator tests: a fresh MariaDB database or
-//! PostgreSQL database per test (named with the test and the process id, so
-//! tests run in parallel), a modules directory with the example modules, and
-//! the `movex validate` binary run as a pipeline would run it.
+//! PostgreSQL database (or schema) per test, named with the test and the
+//! process id, so tests run in parallel, and dropped when the test passes
+//! ([`Db`]); a modules directory with the example modules; and the `movex
+//! validate` binary run as a pipeline would run it.
 
+use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
 pub fn mysql_url() -> String {
     std::env::var("MOVEX_TEST_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".into())
@@ -25,8 +28,132 @@ pub fn unique(name: &str) -> String {
     format!("mvx_{name}_{}", std::process::id())
 }
 
-/// A new, empty MariaDB database; its URL. `setup` runs in it.
-pub async fn mariadb(name: &str, setup: &str) -> String {
+/// A database (or PostgreSQL schema) made for one test; derefs to its URL.
+///
+/// Dropped when the guard is, if the test passed; kept if it failed (the
+/// guard is dropped while the test's panic unwinds), with its name printed,
+/// so it can be looked at. Dropping does not wait on whatever still holds it
+/// (a `movex` the test started, a connection it leaked): on MariaDB the
+/// connections using the database are killed first and the drop waits at
+/// most 10 s for a lock; on PostgreSQL `WITH (FORCE)` ends them, and for a
+/// schema the sessions holding locks in it are ended and the drop waits at
+/// most 10 s for a lock. A database that could not be dropped is reported
+/// on stderr, not a failure: the test passed.
+pub struct Db {
+    url: String,
+    name: String,
+    kind: Kind,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    MariaDb,
+    Postgres,
+    PostgresSchema,
+}
+
+impl Db {
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The database's (or schema's) name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl std::ops::Deref for Db {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.url
+    }
+}
+
+impl AsRef<str> for Db {
+    fn as_ref(&self) -> &str {
+        &self.url
+    }
+}
+
+impl fmt::Display for Db {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.url)
+    }
+}
+
+impl fmt::Debug for Db {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?} ({:?})", self.url, self.kind)
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        let what = if matches!(self.kind, Kind::PostgresSchema) { "schema" } else { "database" };
+        if std::thread::panicking() {
+            eprintln!("the test failed: kept its {what} {} to look at ({})", self.name, self.url);
+            return;
+        }
+        // A guard is often dropped inside the test's tokio runtime, which
+        // cannot be blocked on: the drop runs on a thread of its own, with a
+        // runtime of its own, and is waited for.
+        let (name, kind) = (self.name.clone(), self.kind);
+        let dropped = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+            rt.block_on(async { tokio::time::timeout(Duration::from_secs(30), drop_now(&name, kind)).await.map_err(|_| "timed out after 30 s".to_owned())? })
+        })
+        .join()
+        .unwrap_or_else(|_| Err("the thread dropping it panicked".into()));
+        if let Err(e) = dropped {
+            eprintln!("the test passed but its {what} {} was not dropped: {e}", self.name);
+        }
+    }
+}
+
+async fn drop_now(name: &str, kind: Kind) -> Result<(), String> {
+    use sqlx::Connection;
+    let e = |e: sqlx::Error| e.to_string();
+    match kind {
+        Kind::MariaDb => {
+            let mut c = sqlx::MySqlConnection::connect(&mysql_url()).await.map_err(e)?;
+            let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM information_schema.processlist WHERE db = ? AND id <> CONNECTION_ID()")
+                .bind(name)
+                .fetch_all(&mut c)
+                .await
+                .map_err(e)?;
+            for id in ids {
+                // It may have ended meanwhile.
+                let _ = sqlx::raw_sql(&format!("KILL CONNECTION {id}")).execute(&mut c).await;
+            }
+            sqlx::raw_sql(&format!("SET SESSION lock_wait_timeout = 10; DROP DATABASE IF EXISTS {name}")).execute(&mut c).await.map_err(e)?;
+        }
+        Kind::Postgres => {
+            let mut c = sqlx::PgConnection::connect(&pg_url()).await.map_err(e)?;
+            sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut c).await.map_err(e)?;
+        }
+        Kind::PostgresSchema => {
+            let mut c = sqlx::PgConnection::connect(&pg_url()).await.map_err(e)?;
+            // The database is shared: end only the sessions holding locks in this schema.
+            // (A lock on a table in it, or on the schema itself: a session creating a table there.)
+            sqlx::query(
+                "SELECT pg_terminate_backend(l.pid) FROM pg_locks l WHERE l.pid <> pg_backend_pid() AND ( \
+                   l.relation IN (SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1) \
+                   OR (l.classid = 'pg_namespace'::regclass AND l.objid IN (SELECT oid FROM pg_namespace WHERE nspname = $1)))",
+            )
+            .bind(name)
+            .execute(&mut c)
+            .await
+            .map_err(e)?;
+            sqlx::raw_sql(&format!("SET lock_timeout = '10s'; DROP SCHEMA IF EXISTS {name} CASCADE")).execute(&mut c).await.map_err(e)?;
+        }
+    }
+    Ok(())
+}
+
+/// A new, empty MariaDB database, dropped when the test passes. `setup`
+/// runs in it.
+pub async fn mariadb(name: &str, setup: &str) -> Db {
     use sqlx::Connection;
     let url = mysql_url();
     let mut c = sqlx::MySqlConnection::connect(&url).await.unwrap_or_else(|e| panic!("MariaDB at {url}: {e}"));
@@ -34,27 +161,38 @@ pub async fn mariadb(name: &str, setup: &str) -> String {
         .execute(&mut c)
         .await
         .unwrap();
-    let url = with_database(&url, name);
+    let db = Db { url: with_database(&url, name), name: name.to_owned(), kind: Kind::MariaDb };
     if !setup.is_empty() {
-        let mut c = sqlx::MySqlConnection::connect(&url).await.unwrap();
+        let mut c = sqlx::MySqlConnection::connect(&db.url).await.unwrap();
         sqlx::raw_sql(setup).execute(&mut c).await.unwrap_or_else(|e| panic!("setup of {name}: {e}"));
     }
-    url
+    db
 }
 
-/// A new, empty PostgreSQL database; its URL. `setup` runs in it.
-pub async fn postgres(name: &str, setup: &str) -> String {
+/// A new, empty PostgreSQL database, dropped when the test passes. `setup`
+/// runs in it.
+pub async fn postgres(name: &str, setup: &str) -> Db {
     use sqlx::Connection;
     let url = pg_url();
     let mut c = sqlx::PgConnection::connect(&url).await.unwrap_or_else(|e| panic!("PostgreSQL at {url}: {e}"));
     sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut c).await.unwrap();
     sqlx::raw_sql(&format!("CREATE DATABASE {name}")).execute(&mut c).await.unwrap();
-    let url = with_database(&url, name);
+    let db = Db { url: with_database(&url, name), name: name.to_owned(), kind: Kind::Postgres };
     if !setup.is_empty() {
-        let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
+        let mut c = sqlx::PgConnection::connect(&db.url).await.unwrap();
         sqlx::raw_sql(setup).execute(&mut c).await.unwrap_or_else(|e| panic!("setup of {name}: {e}"));
     }
-    url
+    db
+}
+
+/// A new, empty schema in the PostgreSQL test database, dropped when the
+/// test passes; the guard's URL is the database's.
+pub async fn postgres_schema(name: &str) -> Db {
+    use sqlx::Connection;
+    let url = pg_url();
+    let mut c = sqlx::PgConnection::connect(&url).await.unwrap_or_else(|e| panic!("PostgreSQL at {url}: {e}"));
+    sqlx::raw_sql(&format!("DROP SCHEMA IF EXISTS {name} CASCADE; CREATE SCHEMA {name}")).execute(&mut c).await.unwrap();
+    Db { url, name: name.to_owned(), kind: Kind::PostgresSchema }
 }
 
 /// A new SQLite file in `dir`; its URL. `setup` runs in it.

@@ -4,7 +4,7 @@
 //! forwarder a test can cut to stop the destination mid-load.
 
 use crate::broker::free_port;
-use crate::dbs;
+use crate::dbs::{self, Db};
 use crate::server::{http, serve_limited};
 use std::process::Command;
 use tokio::net::{TcpListener, TcpStream};
@@ -82,11 +82,12 @@ pub fn config(dir: &std::path::Path, src: &str, dst: &str, http_port: u16, proxy
 /// `movex serve` in front of them in `src_first`. A cuttable door reaches
 /// the destination through a TCP forwarder ([`Door::cut`]).
 pub struct Door {
-    pub src: String,
+    /// The source database (dropped when the test passes).
+    pub src: Db,
     /// The destination's URL as movex has it (through the forwarder, if any).
     pub dst: String,
-    /// The destination's URL without the forwarder.
-    pub dst_direct: String,
+    /// The destination database, its URL without the forwarder.
+    pub dst_direct: Db,
     pub http_port: u16,
     pub proxy_port: u16,
     pub cfg: std::path::PathBuf,
@@ -113,7 +114,7 @@ impl Door {
     pub fn stop(&mut self) {
         let _ = self.server.kill();
         let _ = self.server.wait();
-        if self.dst != self.dst_direct {
+        if self.dst != self.dst_direct.url() {
             std::fs::write(&self.cfg, std::fs::read_to_string(&self.cfg).unwrap().replace(&self.dst, &self.dst_direct)).unwrap();
         }
     }
@@ -176,7 +177,7 @@ async fn open(dir: &std::path::Path, name: &str, src_setup: &str, dst_setup: &st
     } else if let Some(port) = how.destination_port {
         (dst_direct.replace("127.0.0.1:3306", &format!("127.0.0.1:{port}")), None)
     } else {
-        (dst_direct.clone(), None)
+        (dst_direct.to_string(), None)
     };
     let (http_port, proxy_port) = (free_port(), free_port());
     let cfg = config(dir, &src, &dst, http_port, proxy_port, how.pool, how.proxy);

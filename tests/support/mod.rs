@@ -1,11 +1,13 @@
-//! Shared helpers for the integration tests: build the real guests (examples
-//! and broken fixtures) and the `movex` binary once per test process, then
-//! hand out their paths. A missing wasm file is a build failure that fails
-//! the test, never a skip.
+//! Shared helpers for the integration tests: the real guests (examples and
+//! broken fixtures), built once by the tests' build script (`guests.rs`,
+//! `tests/build.rs`), and the `movex` binary, built once per test process.
+//! A guest that does not build fails the build of the tests, never a skip.
 
 pub mod broker;
 pub mod dbs;
 pub mod door;
+#[allow(dead_code)] // `target_of` and `file_name` are for tests/build.rs
+mod guests;
 pub mod mariadbd;
 pub mod server;
 pub mod tools;
@@ -16,31 +18,15 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, OnceLock};
 
-/// Example modules (wasm32-unknown-unknown core modules).
-pub const EXAMPLES: [&str; 4] = ["exact", "tolerant", "tag-by-column", "promote-when-clean"];
-/// Broken fixtures built for wasm32-unknown-unknown.
-pub const FIXTURES: [&str; 11] = [
-    "fixture-undecided",
-    "fixture-loop",
-    "fixture-memory-bomb",
-    "fixture-panic",
-    "fixture-recursion",
-    "fixture-wrong-interface",
-    "fixture-probe-a",
-    "fixture-probe-b",
-    "fixture-probe-broken",
-    "fixture-core-import",
-    "fixture-tagger",
-];
-/// The one fixture built for wasm32-wasip2 (it imports wasi:*).
-pub const WASIP2_FIXTURE: &str = "fixture-forbidden-import";
+pub use guests::{EXAMPLES, FIXTURES, WASIP2_FIXTURE};
+/// `#[needs_tool("tansu")]` above `#[test]`: see `tools.rs`.
+pub use movex_tests_macros::needs_tool;
+
+// GUEST_FILES: (package, path of its wasm file), written by tests/build.rs.
+include!(concat!(env!("OUT_DIR"), "/guests.rs"));
 
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is in the workspace").to_path_buf()
-}
-
-pub fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| workspace_root().join("target"))
 }
 
 fn cargo(args: &[&str]) {
@@ -53,26 +39,14 @@ fn cargo(args: &[&str]) {
     assert!(status.success(), "`cargo {}` failed: the test cannot run without it", args.join(" "));
 }
 
-/// Build every guest once per test process (cargo makes repeat builds no-ops
-/// and serializes concurrent ones on its own lock).
-fn build_guests() {
-    static BUILT: OnceLock<()> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        let mut args = vec!["build", "--release", "--target", "wasm32-unknown-unknown"];
-        for p in EXAMPLES.iter().chain(&FIXTURES) {
-            args.extend(["-p", p]);
-        }
-        cargo(&args);
-        cargo(&["build", "--release", "--target", "wasm32-wasip2", "-p", WASIP2_FIXTURE]);
-    });
-}
-
-/// Path of a guest's wasm file, by package name.
+/// Path of a guest's wasm file, by package name (built with the tests).
 pub fn wasm(package: &str) -> PathBuf {
-    build_guests();
-    let target = if package == WASIP2_FIXTURE { "wasm32-wasip2" } else { "wasm32-unknown-unknown" };
-    let path = target_dir().join(target).join("release").join(format!("{}.wasm", package.replace('-', "_")));
-    assert!(path.is_file(), "{} was not built", path.display());
+    let (_, path) = GUEST_FILES
+        .iter()
+        .find(|(p, _)| *p == package)
+        .unwrap_or_else(|| panic!("{package} is not a guest the tests build (tests/support/guests.rs)"));
+    let path = PathBuf::from(path);
+    assert!(path.is_file(), "{} was built with the tests and is gone since: build them again", path.display());
     path
 }
 

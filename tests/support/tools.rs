@@ -5,16 +5,23 @@
 //!
 //! The mechanism is the `has_tool` cfg:
 //! - [`TOOLS`] names each tool, how to tell that it is there, and how to
-//!   install it.
+//!   install it: the one place that is written.
 //! - `tests/build.rs` includes this file and probes every tool when the
 //!   tests are built: `--cfg has_tool="<name>"` for each one found, and for
-//!   all of them when `CI` is set (CI installs them: `.ci/run`).
-//! - A test that needs one says so, and calls [`require`] first, which
-//!   panics (it never returns early) when the tool is missing:
+//!   all of them when `CI` is set (CI installs them: `.ci/run`). For each
+//!   one missing it prints a cargo warning with the command that installs
+//!   it (cargo shows it on every build, so above nextest's `... skipped`:
+//!   nextest does not print why a test is skipped).
+//! - A test that needs one says so with `#[needs_tool("<name>", ...)]`
+//!   (`tests/macros`, which includes this file too) above `#[test]`, which
+//!   ignores it where the tool was not found, the install command as the
+//!   reason (`cargo test` prints it: `ignored, needs tansu, ...`), and
+//!   calls [`require`] first, which panics (it never returns early) when
+//!   the tool is missing:
 //!
 //!   ```ignore
+//!   #[needs_tool("tansu")]
 //!   #[test]
-//!   #[cfg_attr(not(has_tool = "tansu"), ignore = "needs tansu (tests/support/tools.rs)")]
 //!   fn delivers_to_kafka() {
 //!       tools::require("tansu");
 //!       // ...
@@ -29,7 +36,7 @@
 //! The probe runs again when this file, `PATH` or `CI` changes; after
 //! installing a tool into a directory already on `PATH`, touch this file.
 //!
-//! This file is also compiled into the build script: std only.
+//! This file is also compiled into the build script and the macro: std only.
 
 use std::process::Command;
 
@@ -67,7 +74,7 @@ pub const TOOLS: &[Tool] = &[
     Tool {
         name: "chattr",
         probe: &["sh", "-c", "f=$(mktemp) && chattr +i \"$f\" && chattr -i \"$f\" && rm \"$f\""],
-        install: "run as root on a file system with the immutable attribute (ext4), with e2fsprogs' chattr",
+        install: "apt-get install e2fsprogs, and run the tests as root on a file system with the immutable attribute (ext4)",
     },
     Tool {
         name: "mariadbd",
@@ -99,5 +106,5 @@ pub fn require(name: &str) {
     } else {
         "the test ran because it was there when the tests were built, or because of --run-ignored"
     };
-    panic!("this test needs {name}, which is missing ({why}); install it with `{}`", tool.install);
+    panic!("this test needs {name}, which is missing ({why}); install it: {}", tool.install);
 }

@@ -36,6 +36,10 @@ pub struct DemoArgs {
     /// Rows in the demo table.
     #[arg(long, default_value_t = 5000)]
     rows: i64,
+    /// Where the example modules' .wasm files are (default: where `cargo
+    /// build-examples` puts them).
+    #[arg(long)]
+    examples: Option<PathBuf>,
 }
 
 const TABLE: &str = "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL, \
@@ -47,7 +51,10 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
 }
 
 /// The example modules, built by `cargo build-examples`.
-fn examples_dir() -> Result<PathBuf> {
+fn examples_dir(given: Option<&Path>) -> Result<PathBuf> {
+    if let Some(dir) = given {
+        return Ok(dir.to_path_buf());
+    }
     let mut candidates = vec![PathBuf::from("target/wasm32-unknown-unknown/release")];
     if let Ok(exe) = std::env::current_exe()
         && let Some(target) = exe.parent().and_then(Path::parent)
@@ -86,7 +93,7 @@ fn injected(n: i64) -> Vec<(i64, &'static str)> {
 async fn demo(args: DemoArgs) -> Result<ExitCode> {
     let t0 = Instant::now();
     let dir = &args.dir;
-    let examples = examples_dir()?;
+    let examples = examples_dir(args.examples.as_deref())?;
     for f in ["src.db", "dst.db", "state.db", "state.db-wal", "state.db-shm"] {
         let _ = std::fs::remove_file(dir.join(f));
     }
