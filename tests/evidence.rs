@@ -75,7 +75,7 @@ async fn a_run_resumed_from_its_checkpoint_does_not_promote_and_says_why() {
     let started = m.start_validation(RunMode::Full, false).await.unwrap();
     assert_eq!((started.mode, started.counts_toward_promotion), ("resume", true), "nothing to resume yet: {started:?}");
     until_read(&m, 1000).await;
-    assert!(m.stop_validation(true).await, "stopped part-way");
+    assert!(m.stop_validation(movex::store::Mode::Full).await, "stopped part-way");
     // Row 10 was compared already; the resumed run will not read it again.
     dbs::exec(&dst, "UPDATE t SET v = 'corrupt' WHERE id = 10").await;
 
