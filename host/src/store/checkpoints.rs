@@ -69,7 +69,7 @@ impl Store {
 
     /// Commit a batch: its findings and the checkpoint past it, atomically.
     pub async fn commit(&self, table: &str, mode: Mode, direction: Direction, cp: &Checkpoint, findings: &[Finding]) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         insert_findings(self, &mut tx, findings).await?;
         sqlx::query(&self.sql("INSERT INTO movex_checkpoints (table_name, mode, direction, run_id, position, rows_base, rows_target, updated_at)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?)
@@ -93,7 +93,7 @@ impl Store {
     /// A run ended (`completed`, `stopped` or `failed`): record how, and
     /// drop its checkpoint when it completed.
     pub async fn finish_run(&self, run_id: &str, table: &str, mode: Mode, direction: Direction, status: &str, error: Option<&str>) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(&self.sql("UPDATE movex_runs SET status = ?, finished_at = ?, error = ? WHERE id = ?"))
             .bind(status)
             .bind(now())

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 impl Store {
     /// Store findings without moving a checkpoint.
     pub async fn insert(&self, findings: &[Finding]) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         insert_findings(self, &mut tx, findings).await?;
         tx.commit().await?;
         Ok(())
@@ -63,7 +63,7 @@ impl Store {
 
     pub async fn mark_delivered(&self, seqs: &[i64]) -> Result<()> {
         let at = now();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         for chunk in seqs.chunks(500) {
             let params = vec!["?"; chunk.len()].join(", ");
             let sql = self.sql(&format!("UPDATE movex_findings SET delivered_at = ? WHERE seq IN ({params})"));

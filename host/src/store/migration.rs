@@ -47,7 +47,7 @@ impl Store {
     /// commit may or may not have ([`MoveError::Unconfirmed`]).
     pub async fn record_transition(&self, from: State, to: State, reason: &str, by: &str, forced: bool) -> Result<Transition, MoveError> {
         let failed = |cause: sqlx::Error| MoveError::Store { to, cause: cause.into() };
-        let mut tx = self.pool.begin().await.map_err(failed)?;
+        let mut tx = self.begin_write().await.map_err(failed)?;
         let current = sqlx::query(&self.sql("SELECT v FROM movex_meta WHERE k = 'state'")).fetch_optional(&mut *tx).await.map_err(failed)?;
         let current = current.map(|r| text(&r, 0)).transpose().map_err(failed)?;
         let current = current.as_deref().unwrap_or("initial");
@@ -93,7 +93,7 @@ impl Store {
 
     /// Add to named counters (runs, discrepancies, ...).
     pub async fn bump(&self, counters: &[(&str, u64)]) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         for (k, n) in counters {
             sqlx::query(&self.sql("INSERT INTO movex_counters (k, n) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET n = movex_counters.n + excluded.n"))
                 .bind(k)

@@ -179,6 +179,18 @@ impl Store {
         ddl.replace("{auto}", auto).replace("{key}", key).replace("{text}", text).replace("{if_not_exists}", ine)
     }
 
+    /// A transaction that will write. On SQLite it takes the write lock at
+    /// `BEGIN` (`BEGIN IMMEDIATE`), so one that reads before it writes
+    /// waits its turn (`busy_timeout`) rather than failing with "database is
+    /// locked" when another connection wrote since its read; the other
+    /// databases lock by row as they go.
+    pub(crate) async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+        match self.dialect {
+            Dialect::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            _ => self.pool.begin().await,
+        }
+    }
+
     /// One SQL text for every dialect: `?` placeholders become `$1, $2...`
     /// on PostgreSQL; on MySQL `ON CONFLICT (...) DO UPDATE SET c = excluded.c`
     /// becomes `ON DUPLICATE KEY UPDATE c = VALUES(c)`, `DO NOTHING` a no-op
