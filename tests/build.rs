@@ -83,7 +83,7 @@ fn cargo_build(root: &Path, target_dir: &Path, target: &str, packages: &[&str]) 
     }
     // The outer cargo's flags are for the host: left set, they would replace
     // the guests' own (`.cargo/config.toml`). Its target directory is locked.
-    cmd.current_dir(root).env_remove("CARGO_ENCODED_RUSTFLAGS").env_remove("CARGO_TARGET_DIR");
+    cmd.current_dir(root).env_remove("CARGO_ENCODED_RUSTFLAGS").env_remove("RUSTFLAGS").env_remove("CARGO_TARGET_DIR");
     // Cargo reads a build script's stdout for instructions: the inner
     // cargo's output goes to stderr, shown when the build fails.
     cmd.stdout(std::io::stderr());

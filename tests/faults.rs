@@ -191,7 +191,7 @@ fn assert_store_failed(answer: &(u16, serde_json::Value), to: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-#[cfg_attr(not(has_tool = "mariadbd"), ignore = "needs mariadbd (tests/support/tools.rs)")]
+#[needs_tool("mariadbd")]
 async fn the_state_store_killed_under_serve_makes_moves_503_and_refused_moves_stay_409() {
     tools::require("mariadbd");
     let dir = tempfile::tempdir().unwrap();

@@ -2,32 +2,34 @@
 //! `super::` and inline `crate::` path in `host/src` is resolved to the file
 //! it names, then
 //! - a top-level module imports only from layers below its own (the table
-//!   in `host/src/lib.rs`'s `# Layout`, repeated in [`LAYERS`]), and
+//!   in `host/src/lib.rs`'s `# Layout`, read from there), and
 //! - inside every folder, the files (and sub-folders) import one another
 //!   without a cycle.
 //!
 //! A parent's `pub use child::Name` is followed to the child, so a re-export
-//! does not hide an edge. `#[cfg(test)] mod tests` blocks are not read.
+//! does not hide an edge; grouped paths (`crate::{a, b::c}`) are expanded
+//! wherever they stand; aliases of the crate root (`use crate as x`) and
+//! glob imports from it (`use super::*`), which would hide a path, are
+//! refused. `#[cfg(test)] mod tests { .. }` blocks are not read.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-/// Lowest first; a module may import from lower layers only.
-const LAYERS: &[&[&str]] = &[
-    &["db"],
-    &["model"],
-    &["health", "task"],
-    &["store"],
-    &["wasm"],
-    &["pool"],
-    &["config"],
-    &["engine"],
-    &["validate"],
-    &["repair"],
-    &["migration"],
-    &["http", "proxy"],
-    &["cli"],
-];
+/// The layers, lowest first, as `lib.rs`'s `# Layout` table gives them
+/// (rows `//! | 3 | [`health`], [`task`] | ...`): a module may import from
+/// lower layers only.
+fn layers() -> Vec<Vec<String>> {
+    let lib = std::fs::read_to_string(src_dir().join("lib.rs")).expect("read lib.rs");
+    let mut out = Vec::new();
+    for line in lib.lines() {
+        let cells: Vec<&str> = line.trim_start_matches("//!").split('|').map(str::trim).collect();
+        if cells.len() > 3 && cells[1].parse::<usize>().is_ok() {
+            out.push(cells[2].split(',').map(|m| m.trim().trim_matches(|c| c == '[' || c == ']' || c == '`').to_owned()).collect());
+        }
+    }
+    assert!(out.len() >= 8, "lib.rs's # Layout table has {} layer rows; expected the `| n | [`module`], ... | ... |` rows", out.len());
+    out
+}
 
 type ModPath = Vec<String>;
 
@@ -60,18 +62,38 @@ fn read_tree(dir: &Path, prefix: &ModPath, out: &mut BTreeMap<ModPath, String>) 
 
 /// The code without comments and without the unit-test module.
 fn code_of(text: &str) -> String {
-    let text = match text.find("#[cfg(test)]\nmod tests") {
-        Some(i) => &text[..i],
-        None => text,
-    };
-    text.lines()
+    let code = text
+        .lines()
         .map(|l| match l.find("//") {
             // A `//` inside a string ("http://...") keeps the line whole.
             Some(i) if l[..i].matches('"').count() % 2 == 0 => &l[..i],
             _ => l,
         })
         .collect::<Vec<_>>()
-        .join("\n")
+        .join("\n");
+    // Cut the balanced `#[cfg(test)] mod tests { .. }` block, and only it.
+    let Some(start) = code.find("#[cfg(test)]\nmod tests {") else { return code };
+    let open = start + code[start..].find('{').expect("a brace");
+    let close = balanced(&code, open).unwrap_or(code.len());
+    format!("{}{}", &code[..start], &code[close..])
+}
+
+/// The index just past the brace that closes the one at `open`.
+fn balanced(code: &str, open: usize) -> Option<usize> {
+    let mut depth = 0;
+    for (i, c) in code[open..].char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(open + i + 1);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 /// `a::{b, c::{d, e}}` -> `a::b`, `a::c::d`, `a::c::e`.
@@ -103,34 +125,35 @@ fn expand(tree: &str) -> Vec<String> {
         .collect()
 }
 
-/// Every path the code names that starts with `crate::` or `super::`.
+/// Every path the code names that starts with `crate::` or `super::`, in
+/// `use` declarations or inline, a grouped one expanded.
 fn paths(code: &str) -> Vec<String> {
     let mut out = Vec::new();
-    // `use` declarations, each from a line's start to its `;` (grouped
-    // imports need expanding).
-    let mut offset = 0;
-    for line in code.split_inclusive('\n') {
-        let trimmed = line.trim_start();
-        let decl = ["use ", "pub use ", "pub(crate) use ", "pub(super) use "].iter().find_map(|p| trimmed.strip_prefix(p));
-        if let Some(decl) = decl {
-            let at = offset + (line.len() - decl.len());
-            let end = code[at..].find(';').map_or(code.len(), |e| at + e);
-            out.extend(expand(&code[at..end]).into_iter().filter(|p| p.starts_with("crate::") || p.starts_with("super::")));
-        }
-        offset += line.len();
-    }
-    // Inline paths.
     let bytes = code.as_bytes();
-    for start in ["crate::", "super::"] {
-        let mut from = 0;
-        while let Some(i) = code[from..].find(start).map(|i| i + from) {
-            from = i + start.len();
-            if i > 0 && (bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_' || bytes[i - 1] == b':') {
-                continue;
-            }
-            let end = code[i..].find(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':')).map_or(code.len(), |e| i + e);
-            out.push(code[i..end].trim_end_matches(':').to_owned());
+    let mut from = 0;
+    while let Some(i) = code[from..].find("::").map(|i| i + from) {
+        from = i + 2;
+        // The segment before `::` must be a whole `crate` or `super`.
+        let start = code[..i].rfind(|c: char| !(c.is_alphanumeric() || c == '_')).map_or(0, |s| s + 1);
+        let root = &code[start..i];
+        if !matches!(root, "crate" | "super") || (start > 0 && bytes[start - 1] == b':') {
+            continue;
         }
+        // The path: segments and `::`, then perhaps a `{ .. }` group.
+        let mut end = i;
+        while end < code.len() {
+            let c = bytes[end];
+            if c.is_ascii_alphanumeric() || c == b'_' || c == b':' {
+                end += 1;
+            } else if c == b'{' && code[..end].ends_with("::") {
+                end = balanced(code, end).unwrap_or(code.len());
+                break;
+            } else {
+                break;
+            }
+        }
+        out.extend(expand(code[start..end].trim_end_matches(':')));
+        from = end.max(from);
     }
     out
 }
@@ -214,22 +237,24 @@ impl Source {
     }
 }
 
-fn layer_of(module: &str) -> Option<usize> {
-    LAYERS.iter().position(|l| l.contains(&module))
+fn layer_of(layers: &[Vec<String>], module: &str) -> Option<usize> {
+    layers.iter().position(|l| l.iter().any(|m| m == module))
 }
 
 #[test]
 fn every_top_level_module_has_a_layer() {
     let src = Source::read();
     let tops: BTreeSet<&str> = src.files.keys().filter_map(|m| m.first().map(String::as_str)).collect();
-    let missing: Vec<&&str> = tops.iter().filter(|m| layer_of(m).is_none()).collect();
-    assert!(missing.is_empty(), "modules without a layer in tests/layers.rs and lib.rs's # Layout: {missing:?}");
+    let layers = layers();
+    let missing: Vec<&&str> = tops.iter().filter(|m| layer_of(&layers, m).is_none()).collect();
+    assert!(missing.is_empty(), "modules without a layer in lib.rs's # Layout table: {missing:?}");
     assert!(tops.len() >= 10, "read too few modules from {}: {tops:?}", src_dir().display());
 }
 
 #[test]
 fn imports_point_down_the_layers() {
     let src = Source::read();
+    let layers = layers();
     let edges = src.edges();
     assert!(edges.len() > 100, "found only {} imports: the reader is broken", edges.len());
     let mut wrong = Vec::new();
@@ -238,7 +263,7 @@ fn imports_point_down_the_layers() {
         if a == b {
             continue;
         }
-        let (la, lb) = (layer_of(a).expect("layered"), layer_of(b).expect("layered"));
+        let (la, lb) = (layer_of(&layers, a).expect("layered"), layer_of(&layers, b).expect("layered"));
         if lb >= la {
             wrong.push(format!("{} (layer {}) imports {} (layer {})", from.join("/"), la + 1, to.join("/"), lb + 1));
         }
@@ -294,14 +319,37 @@ fn find_cycle(g: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>> {
 }
 
 #[test]
+fn no_path_hides_behind_an_alias_or_a_glob() {
+    let src = Source::read();
+    let mut hidden = Vec::new();
+    for (m, code) in &src.files {
+        for bad in ["crate as ", "super as ", "crate::*", "super::*"] {
+            if code.contains(bad) {
+                hidden.push(format!("host/src/{}: `{bad}`", m.join("/")));
+            }
+        }
+    }
+    assert!(hidden.is_empty(), "name what you import, so the layer check sees it:\n{}", hidden.join("\n"));
+}
+
+#[test]
 fn the_reader_sees_grouped_imports_and_cycles() {
     assert_eq!(expand("crate::a::{b, c::{d, e as f}, self}"), ["crate::a::b", "crate::a::c::d", "crate::a::c::e", "crate::a"]);
     assert_eq!(paths("let x = crate::db::key::encode(v);\n    use super::side::{Side, Row};"), [
+        "crate::db::key::encode",
         "super::side::Side",
         "super::side::Row",
-        "crate::db::key::encode",
-        "super::side",
     ]);
+    // Grouped paths wherever they stand, in macros too; `super::super`.
+    assert_eq!(paths("#[allow(unused)] use crate::{cli::X, http};\nfn f() { use $crate::{a::b}; super::super::x::y(); }"), [
+        "crate::cli::X",
+        "crate::http",
+        "crate::a::b",
+        "super::super::x::y",
+    ]);
+    // Only the unit-test block is cut: what follows it is read.
+    let code = code_of("use crate::a;\n#[cfg(test)]\nmod tests {\n    use crate::cli::X;\n}\nfn after() { crate::http::y(); } // crate::no\n");
+    assert_eq!(paths(&code), ["crate::a", "crate::http::y"]);
     let g: BTreeMap<String, BTreeSet<String>> =
         [("a", "b"), ("b", "c"), ("c", "a")].iter().map(|(x, y)| (x.to_string(), BTreeSet::from([y.to_string()]))).collect();
     assert_eq!(find_cycle(&g), Some(vec!["a".into(), "b".into(), "c".into(), "a".into()]));

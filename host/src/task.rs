@@ -75,14 +75,14 @@ impl<T> Held<'_, T> {
         }
     }
 
-    /// Spawn `work` in the slot (after [`Held::stop`]: a task still in it
-    /// would be detached, not stopped, so that is a bug and panics in debug
-    /// builds). `work` gets the token that asks it to stop.
+    /// Spawn `work` in the slot, after [`Held::stop`]: a task still in it
+    /// would be detached, not stopped, so starting over one is a bug and
+    /// panics. `work` gets the token that asks it to stop.
     pub fn start<F>(&mut self, data: T, work: impl FnOnce(CancellationToken) -> F)
     where
         F: Future<Output = ()> + Send + 'static,
     {
-        debug_assert!(self.0.is_none(), "start after stop: the previous task would be detached");
+        assert!(self.0.is_none(), "start after stop: the previous task would be detached");
         let cancel = CancellationToken::new();
         let handle = tokio::spawn(work(cancel.clone()));
         *self.0 = Some(Task { cancel, handle, started: Instant::now(), data });

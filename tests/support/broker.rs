@@ -2,7 +2,7 @@
 //! Apache-Kafka-compatible broker, ../shared/KAFKA.md), started per test on
 //! a free port with its log in a SQLite file in the test's directory, so
 //! what it acknowledged survives a restart. Tests that use it carry
-//! `#[cfg_attr(not(has_tool = "tansu"), ignore = ...)]` (`tools.rs`).
+//! `#[needs_tool("tansu")]` (`tools.rs` says how to install it).
 
 use std::net::TcpListener;
 use std::path::Path;
