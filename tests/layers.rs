@@ -203,14 +203,10 @@ impl Source {
             let line = line.trim();
             let Some(tree) = line.strip_prefix("pub use ").or_else(|| line.strip_prefix("pub(crate) use ")) else { continue };
             for p in expand(tree) {
-                let segs: Vec<&str> = p.split("::").collect();
+                let segs: Vec<&str> = p.split("::").skip_while(|s| *s == "self").collect();
                 if segs.last() == Some(&name) && !matches!(segs[0], "crate" | "super") {
                     let mut child = parent.clone();
-                    child.push(segs[0].trim_start_matches("self::").to_owned());
-                    if segs[0] == "self" && segs.len() > 1 {
-                        child.pop();
-                        child.push(segs[1].to_owned());
-                    }
+                    child.push(segs[0].to_owned());
                     if self.files.contains_key(&child) {
                         return Some(child);
                     }

@@ -1,9 +1,9 @@
 //! The engine: everything a migration's work shares, built once from the
 //! config and handed down — the config itself, the state store, the module
 //! registry (with its start-up warm-up), and a reading connection pool to
-//! each database. The validator, the scheduler, auto-migrate and repair
-//! each hold an `Arc<Engine>` and own only their own state; none reaches
-//! another's objects through a third.
+//! each database. The validator holds an `Arc<Engine>`; the migration
+//! (scheduler, auto-migrate) holds the same one, and repair reaches it
+//! through the validator it runs; each owns only its own state.
 //!
 //! The double-write pool is not here: it is the application's write path,
 //! with its own connections sized by `[pool]`, and sits below the config

@@ -12,7 +12,6 @@
 //! in the journal for a person to look at).
 
 use crate::config::{Config, Table};
-use crate::engine::Engine;
 use crate::store::journal::JournalEntry;
 use crate::validate::{Board, Request, RunMode, Validator};
 use anyhow::Result;
@@ -77,7 +76,8 @@ pub fn tables_touched<'c>(config: &'c Config, entry: &JournalEntry) -> Result<Ve
 /// Validate the tables the journal's unsettled entries wrote; their
 /// findings are then the repair pass's to settle. A `dry_run` only says
 /// which tables it would validate.
-pub async fn settle(engine: &Engine, validator: &Validator, cancel: &CancellationToken, dry_run: bool) -> Result<JournalSummary> {
+pub async fn settle(validator: &Validator, cancel: &CancellationToken, dry_run: bool) -> Result<JournalSummary> {
+    let engine = validator.engine();
     let store = &engine.store;
     let after: i64 = store.meta(META).await?.and_then(|s| s.parse().ok()).unwrap_or(0);
     let mut summary = JournalSummary { settled_through: after, dry_run, ..Default::default() };

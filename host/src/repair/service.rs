@@ -8,7 +8,6 @@
 use super::kafka::{self, Until};
 use super::worker::{Outcome, Repairer, Summary};
 use crate::store::now;
-use crate::engine::Engine;
 use crate::model::Finding;
 use crate::validate::Validator;
 use anyhow::{Result, bail};
@@ -73,7 +72,6 @@ pub struct Status {
 type Labels = Vec<(String, String)>;
 
 pub struct Service {
-    engine: Arc<Engine>,
     validator: Arc<Validator>,
     status: Arc<Mutex<Status>>,
     slot: Slot,
@@ -88,7 +86,7 @@ impl Service {
         for name in Outcome::NAMES {
             let _ = outcomes.get_or_create(&vec![("outcome".into(), name.into())]);
         }
-        Service { engine: validator.engine().clone(), validator, status: Arc::default(), slot: Slot::default(), outcomes }
+        Service { validator, status: Arc::default(), slot: Slot::default(), outcomes }
     }
 
     /// A repairer that counts into this service's status and metrics.
@@ -103,11 +101,11 @@ impl Service {
 
     /// Start a repair, cancelling one already running.
     pub async fn start(&self, req: Start) -> Result<()> {
-        if req.from == Source::Kafka && self.engine.config.events.kafka.is_none() {
+        if req.from == Source::Kafka && self.validator.engine().config.events.kafka.is_none() {
             bail!("repair from Kafka needs an [events.kafka] section (brokers, topic) in the config");
         }
         if let Some(t) = &req.table
-            && !self.engine.config.tables.iter().any(|c| &c.name == t)
+            && !self.validator.engine().config.tables.iter().any(|c| &c.name == t)
         {
             bail!("table {t:?} is not configured");
         }
@@ -156,7 +154,7 @@ impl Service {
 
     pub async fn status(&self) -> Result<Status> {
         let mut s = self.status.lock().expect("repair status").clone();
-        s.recorded = self.engine.store.repair_counts().await?;
+        s.recorded = self.validator.engine().store.repair_counts().await?;
         Ok(s)
     }
 }

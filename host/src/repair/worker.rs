@@ -119,7 +119,6 @@ pub type Observer = Arc<dyn Fn(&Finding, &Outcome) + Send + Sync>;
 pub const WRITES: usize = 3;
 
 pub struct Repairer {
-    engine: Arc<Engine>,
     validator: Arc<Validator>,
     dry_run: bool,
     prepared: HashMap<(String, Direction), (Prepared, Arc<Judge>)>,
@@ -140,7 +139,7 @@ enum Step {
 
 impl Repairer {
     pub fn new(validator: Arc<Validator>, dry_run: bool) -> Repairer {
-        Repairer { engine: validator.engine().clone(), validator, dry_run, prepared: HashMap::new(), observer: None }
+        Repairer { validator, dry_run, prepared: HashMap::new(), observer: None }
     }
 
     pub fn observe(mut self, observer: Observer) -> Repairer {
@@ -148,8 +147,9 @@ impl Repairer {
         self
     }
 
+    /// The engine the validator runs on: the store and the config.
     pub fn engine(&self) -> &Arc<Engine> {
-        &self.engine
+        self.validator.engine()
     }
 
     pub fn dry_run(&self) -> bool {
@@ -161,7 +161,7 @@ impl Repairer {
     pub async fn take(&mut self, f: &Finding) -> Result<Outcome> {
         let outcome = self.settle(f).await.unwrap_or_else(|e| Outcome::Failed(format!("{e:#}")));
         if !self.dry_run {
-            self.engine.store.record_repair(&f.id, outcome.name(), &outcome.detail()).await?;
+            self.engine().store.record_repair(&f.id, outcome.name(), &outcome.detail()).await?;
         }
         if let Some(o) = &self.observer {
             o(f, &outcome);
@@ -174,8 +174,8 @@ impl Repairer {
     /// findings), then every unsettled finding in the state store.
     pub async fn pass(&mut self, table: Option<&str>, cancel: &CancellationToken) -> Result<Summary> {
         let t0 = Instant::now();
-        let journal = Some(super::journal::settle(&self.engine, &self.validator, cancel, self.dry_run).await?);
-        let limit = Some(self.engine.config.repair.max_rows_per_sec).filter(|&n| n > 0);
+        let journal = Some(super::journal::settle(&self.validator, cancel, self.dry_run).await?);
+        let limit = Some(self.engine().config.repair.max_rows_per_sec).filter(|&n| n > 0);
         let mut summary = self.run_once(table, limit, cancel).await?;
         summary.journal = journal.filter(|j| j.entries > 0);
         summary.duration_ms = t0.elapsed().as_millis() as u64;
@@ -190,7 +190,7 @@ impl Repairer {
         let mut pace = Pace::new(max_rows_per_sec);
         let mut after = 0;
         'pages: loop {
-            let page = self.engine.store.findings_to_repair(after, PAGE).await?;
+            let page = self.engine().store.findings_to_repair(after, PAGE).await?;
             let Some((last, _)) = page.last() else { break };
             after = *last;
             for (_, f) in page {
@@ -217,7 +217,7 @@ impl Repairer {
 
     async fn prepared(&mut self, table: &str, direction: Direction) -> Result<(Prepared, Arc<Judge>, config::Table)> {
         let t = self
-            .engine
+            .engine()
             .config
             .tables
             .iter()
@@ -287,7 +287,7 @@ impl Repairer {
     /// the two sides applied differently (a data-dependent statement, see
     /// docs/design/faults.md), and the base is right.
     async fn newer(&self, f: &Finding, p: &Prepared, judge: &Arc<Judge>, key: &[OwnedValue], base: Row, target: Row) -> Result<Outcome> {
-        let r = &self.engine.config.repair;
+        let r = &self.engine().config.repair;
         let Some((u, _)) = p.utime else { return Ok(Outcome::SkippedNewer) };
         if r.settle_newer_after == 0 || f.direction != self.validator.current_direction().await? {
             return Ok(Outcome::SkippedNewer);
@@ -298,7 +298,7 @@ impl Repairer {
         let target_utime = value_json(&target[u]).to_string();
         let now_ms = crate::store::now_ms();
         let key_text = serde_json::Value::Array(key.iter().map(value_json).collect()).to_string();
-        let seen = self.engine.store.newer_sighting(&f.table, &key_text, &base_hash, &target_utime, now_ms, !self.dry_run).await?;
+        let seen = self.engine().store.newer_sighting(&f.table, &key_text, &base_hash, &target_utime, now_ms, !self.dry_run).await?;
         let waited = now_ms.saturating_sub(seen.first_seen_ms) as u64;
         if seen.times < u64::from(r.settle_newer_after) || waited < r.settle_newer_after_ms {
             return Ok(Outcome::SkippedNewer);
