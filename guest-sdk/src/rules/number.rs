@@ -41,10 +41,13 @@ pub(super) fn floats_equal(x: f64, y: f64, tolerance: Option<f64>) -> bool {
     }
 }
 
-/// A decimal against a decimal or an integer, by value: the integer is
-/// written out in a stack buffer, so nothing allocates.
-#[inline]
+/// A decimal against a decimal or an integer, by value: an integer is
+/// written out in a stack buffer, so nothing allocates; two decimals are
+/// compared as they are.
 pub(super) fn decimal_by_value(a: &Value<'_>, b: &Value<'_>) -> bool {
+    if let (Value::Decimal(x), Value::Decimal(y)) = (*a, *b) {
+        return plain_decimals_equal(x, y).unwrap_or(false);
+    }
     let text = |v: &Value<'_>| match *v {
         Value::Int(i) => IntText::new(i),
         Value::Uint(u) => IntText::new(u),
