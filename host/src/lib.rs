@@ -12,7 +12,7 @@
 //!
 //! | layer | modules | what they own |
 //! |---|---|---|
-//! | 1 | [`db`] | connections to the three databases (one place dispatches on the driver), values read without loss, statements, schemas, keys and key order, keyset pages |
+//! | 1 | [`db`] | connections to the three databases (one place dispatches on the driver), values read without loss into pages of encoded rows, statements, schemas, keys and key order, keyset pages |
 //! | 2 | [`model`] | the shared nouns: the migration's [`model::State`] and write [`model::Pattern`], the two databases, findings and their direction |
 //! | 3 | [`health`], [`task`] | named faults that make `/health` 503; background work started, cancelled and joined one way |
 //! | 4 | [`store`] | the state store (SQLite by default; MariaDB/MySQL or PostgreSQL): runs, checkpoints, findings and the Kafka outbox, the journal, the migration's state and transitions, the serving lease |

@@ -6,13 +6,12 @@
 use super::bind::{bind_mysql, bind_postgres, bind_postgres_as_text, bind_sqlite};
 use super::keyset::Dialect;
 use super::schema::{self, ColumnInfo};
-use super::{ValueError, mysql, postgres, sqlite};
+use super::rows::{Row, Rows};
+use super::{mysql, postgres, sqlite};
 use anyhow::{Context, Result};
-use movex_guest::OwnedValue;
+use movex_guest::{OwnedValue, Value};
 use sqlx::Row as _;
 use std::time::Duration;
-
-pub type Row = Vec<OwnedValue>;
 
 /// A pool for one database, by driver.
 #[derive(Clone, Debug)]
@@ -110,9 +109,9 @@ impl Decode<'_> {
         }
     }
 
-    fn finish(&self, i: usize, v: OwnedValue) -> OwnedValue {
+    fn finish<'v>(&self, i: usize, v: Value<'v>) -> Value<'v> {
         match (self, v) {
-            (Decode::Columns(info), OwnedValue::Text(s)) if info[i].json => OwnedValue::Json(s),
+            (Decode::Columns(info), Value::Text(s)) if info[i].json => Value::Json(s),
             (_, v) => v,
         }
     }
@@ -172,23 +171,52 @@ impl Db {
 
     /// Read rows with parameters, each decoded into contract values.
     pub async fn fetch(&self, sql: &str, binds: &[&OwnedValue], decode: Decode<'_>) -> Result<Vec<Row>> {
-        fn rows<R: sqlx::Row>(rows: &[R], value: impl Fn(&R, usize) -> Result<OwnedValue, ValueError>, decode: Decode<'_>) -> Result<Vec<Row>> {
-            rows.iter().map(|r| (0..r.len()).map(|i| Ok(decode.finish(i, value(r, i)?))).collect::<Result<Row>>()).collect()
-        }
+        Ok(self.fetch_rows(sql, binds, decode).await?.to_rows())
+    }
+
+    /// Read rows with parameters into one page of encoded rows, as they
+    /// stream in: each value goes from the driver's buffer into the page,
+    /// with nothing owned per value or per row. Every reader of table rows
+    /// (validation, repair, [`Db::fetch`]) comes through here.
+    pub async fn fetch_rows(&self, sql: &str, binds: &[&OwnedValue], decode: Decode<'_>) -> Result<Rows> {
+        use futures::TryStreamExt;
+        let mut out = Rows::default();
         match self {
-            Db::MySql(p) => {
-                let fetched = query!(sql, binds.iter().copied(), bind_mysql, |q| q.fetch_all(p).await?);
-                rows(&fetched, |r, i| mysql::value(r, i, decode.binary(r, i)), decode)
-            }
-            Db::Postgres(p) => {
-                let fetched = query!(sql, binds.iter().copied(), bind_postgres, |q| q.fetch_all(p).await?);
-                rows(&fetched, postgres::value, decode)
-            }
-            Db::Sqlite(p) => {
-                let fetched = query!(sql, binds.iter().copied(), bind_sqlite, |q| q.fetch_all(p).await?);
-                rows(&fetched, sqlite::value, decode)
-            }
+            Db::MySql(p) => query!(sql, binds.iter().copied(), bind_mysql, |q| {
+                let mut stream = q.fetch(p);
+                // How to read each column, from the first row's types.
+                let mut wires: Vec<mysql::Wire> = Vec::new();
+                while let Some(r) = stream.try_next().await? {
+                    if wires.is_empty() {
+                        wires = (0..r.len()).map(|i| mysql::wire(&r, i, decode.binary(&r, i))).collect();
+                    }
+                    out.begin_row();
+                    for (i, &wire) in wires.iter().enumerate() {
+                        out.push_value(&decode.finish(i, mysql::value_ref(&r, i, wire)?));
+                    }
+                }
+            }),
+            Db::Postgres(p) => query!(sql, binds.iter().copied(), bind_postgres, |q| {
+                let mut stream = q.fetch(p);
+                let mut scratch = String::new();
+                while let Some(r) = stream.try_next().await? {
+                    out.begin_row();
+                    for i in 0..r.len() {
+                        out.push_value(&decode.finish(i, postgres::value_ref(&r, i, &mut scratch)?));
+                    }
+                }
+            }),
+            Db::Sqlite(p) => query!(sql, binds.iter().copied(), bind_sqlite, |q| {
+                let mut stream = q.fetch(p);
+                while let Some(r) = stream.try_next().await? {
+                    out.begin_row();
+                    for i in 0..r.len() {
+                        out.push_value(&decode.finish(i, sqlite::value_ref(&r, i)?));
+                    }
+                }
+            }),
         }
+        Ok(out)
     }
 
     /// The columns of `table`, in table order. Fails naming the table when

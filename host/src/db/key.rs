@@ -5,7 +5,7 @@
 //! a one-column key, an array otherwise) and kept in checkpoints in a tagged
 //! form that reads back exactly.
 
-use movex_guest::{Date, OwnedValue, Timestamp};
+use movex_guest::{Date, OwnedValue, Timestamp, Value};
 use serde_json::{Value as Json, json};
 use std::cmp::Ordering;
 
@@ -15,7 +15,7 @@ pub type Key = Vec<OwnedValue>;
 /// unsigned on the other; text and bytes compare as bytes.
 pub fn cmp_keys(a: &[OwnedValue], b: &[OwnedValue]) -> Ordering {
     for (x, y) in a.iter().zip(b) {
-        let o = cmp_value(x, y);
+        let o = cmp_value(&x.as_value(), &y.as_value());
         if o != Ordering::Equal {
             return o;
         }
@@ -23,13 +23,15 @@ pub fn cmp_keys(a: &[OwnedValue], b: &[OwnedValue]) -> Ordering {
     a.len().cmp(&b.len())
 }
 
-fn cmp_value(a: &OwnedValue, b: &OwnedValue) -> Ordering {
-    use OwnedValue as V;
-    match (a, b) {
+/// One key column's order, on borrowed values (see [`cmp_keys`]).
+pub fn cmp_value(a: &Value<'_>, b: &Value<'_>) -> Ordering {
+    use Value as V;
+    match (*a, *b) {
+        (V::Int(x), V::Int(y)) => x.cmp(&y),
         (V::Int(_) | V::Uint(_), V::Int(_) | V::Uint(_)) => int(a).cmp(&int(b)),
         (V::Text(_) | V::Bytes(_), V::Text(_) | V::Bytes(_)) => bytes(a).cmp(bytes(b)),
-        (V::Date(x), V::Date(y)) => x.cmp(y),
-        (V::Timestamp(x), V::Timestamp(y)) => x.cmp(y),
+        (V::Date(x), V::Date(y)) => x.cmp(&y),
+        (V::Timestamp(x), V::Timestamp(y)) => x.cmp(&y),
         (V::Null, V::Null) => Ordering::Equal,
         // Databases sort NULL first in ascending order on MySQL and SQLite;
         // key columns are NOT NULL in practice.
@@ -40,24 +42,24 @@ fn cmp_value(a: &OwnedValue, b: &OwnedValue) -> Ordering {
     }
 }
 
-fn int(v: &OwnedValue) -> i128 {
-    match v {
-        OwnedValue::Int(i) => i128::from(*i),
-        OwnedValue::Uint(u) => i128::from(*u),
+fn int(v: &Value<'_>) -> i128 {
+    match *v {
+        Value::Int(i) => i128::from(i),
+        Value::Uint(u) => i128::from(u),
         _ => 0,
     }
 }
 
-fn bytes(v: &OwnedValue) -> &[u8] {
-    match v {
-        OwnedValue::Text(s) => s.as_bytes(),
-        OwnedValue::Bytes(b) => b,
+fn bytes<'a>(v: &Value<'a>) -> &'a [u8] {
+    match *v {
+        Value::Text(s) => s.as_bytes(),
+        Value::Bytes(b) => b,
         _ => &[],
     }
 }
 
-fn rank(v: &OwnedValue) -> u8 {
-    use OwnedValue as V;
+fn rank(v: &Value<'_>) -> u8 {
+    use Value as V;
     match v {
         V::Null => 0,
         V::Bool(_) => 1,

@@ -8,6 +8,8 @@
 //! - [`statement`]: [`Statement`], SQL with its parameters, as the pool
 //!   journals it; placeholders per dialect.
 //! - [`schema`]: a table's columns, kinds and byte-wise key order.
+//! - [`rows`]: [`Rows`], a page of rows as the contract's encoded bytes,
+//!   written straight from the driver's buffers; keys compared in place.
 //! - [`key`]: key order across databases; keys as JSON.
 //! - [`mysql`]: MySQL/MariaDB, binary protocol.
 //! - [`postgres`]: PostgreSQL, binary protocol, by type OID.
@@ -23,11 +25,13 @@ pub mod key;
 pub mod keyset;
 pub mod mysql;
 pub mod postgres;
+pub mod rows;
 pub mod schema;
 pub mod sqlite;
 pub mod statement;
 
-pub use connection::{Db, Decode, Executed, Params, Row, Tx, redact};
+pub use connection::{Db, Decode, Executed, Params, Tx, redact};
+pub use rows::{Row, RowRef, Rows};
 pub use statement::Statement;
 
 /// A value that could not be read as any contract value. Says which column,

@@ -8,7 +8,7 @@
 //! `information_schema` ([`binary_columns`]), not from the row metadata.
 
 use super::ValueError;
-use movex_guest::{Date, OwnedValue, Time, Timestamp};
+use movex_guest::{Date, OwnedValue, Time, Timestamp, Value};
 use sqlx::mysql::{MySql, MySqlRow, MySqlValueRef};
 use sqlx::{Column, Decode, Row, Type, TypeInfo};
 use std::collections::HashSet;
@@ -38,32 +38,76 @@ pub async fn binary_columns<'e>(
     Ok(out)
 }
 
+/// How a column of a result is read: worked out once per result from its
+/// type (`plan`), so the per-value path is a match on a small enum.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wire {
+    Int { unsigned: bool },
+    Float,
+    Double,
+    Decimal,
+    Date,
+    DateTime,
+    Time,
+    Bit,
+    Json,
+    Bytes,
+    Text,
+    Null,
+}
+
+/// How to read column `i` of rows shaped like `row`; `binary` says whether
+/// a string column holds bytes.
+pub fn wire(row: &MySqlRow, i: usize, binary: bool) -> Wire {
+    let ti = row.columns()[i].type_info();
+    let unsigned = <u64 as Type<MySql>>::compatible(ti);
+    match ti.name().strip_suffix(" UNSIGNED").unwrap_or(ti.name()) {
+        // "BOOLEAN" is any TINYINT(1): it holds -128..127, so it stays an integer.
+        "BOOLEAN" | "TINYINT" | "SMALLINT" | "MEDIUMINT" | "INT" | "BIGINT" | "YEAR" => Wire::Int { unsigned },
+        "FLOAT" => Wire::Float,
+        "DOUBLE" => Wire::Double,
+        "DECIMAL" => Wire::Decimal,
+        "DATE" => Wire::Date,
+        "DATETIME" | "TIMESTAMP" => Wire::DateTime,
+        "TIME" => Wire::Time,
+        "BIT" => Wire::Bit,
+        "JSON" => Wire::Json,
+        "GEOMETRY" => Wire::Bytes,
+        "NULL" => Wire::Null,
+        _ if binary => Wire::Bytes,
+        _ => Wire::Text,
+    }
+}
+
 /// Column `i` of `row`; `binary` says whether a string column holds bytes.
 pub fn value(row: &MySqlRow, i: usize, binary: bool) -> Result<OwnedValue, ValueError> {
-    let col = &row.columns()[i];
-    let ti = col.type_info();
-    let name = ti.name();
-    let err = |detail: String| ValueError::new(col.name(), name, detail);
+    value_ref(row, i, wire(row, i, binary)).map(|v| v.to_owned_value())
+}
+
+/// Column `i` of `row` read as `wire` says, borrowing text and bytes from
+/// the row.
+pub fn value_ref(row: &MySqlRow, i: usize, wire: Wire) -> Result<Value<'_>, ValueError> {
+    let err = |detail: String| {
+        let col = &row.columns()[i];
+        ValueError::new(col.name(), col.type_info().name(), detail)
+    };
     let raw = row.try_get_raw(i).map_err(|e| err(e.to_string()))?;
     // `is_null()` is also true for zero dates: only a missing value is NULL.
-    let Some(b) = raw_bytes(raw) else { return Ok(OwnedValue::Null) };
-    let unsigned = <u64 as Type<MySql>>::compatible(ti);
-    let text = |b: &[u8]| String::from_utf8(b.to_vec()).map_err(|e| err(format!("not UTF-8: {e}")));
-    Ok(match name.trim_end_matches(" UNSIGNED") {
-        // "BOOLEAN" is any TINYINT(1): it holds -128..127, so it stays an integer.
-        "BOOLEAN" | "TINYINT" | "SMALLINT" | "MEDIUMINT" | "INT" | "BIGINT" | "YEAR" => integer(b, unsigned).map_err(err)?,
-        "FLOAT" => OwnedValue::Float(f64::from(f32::from_le_bytes(b.try_into().map_err(|_| err(width(b)))?))),
-        "DOUBLE" => OwnedValue::Float(f64::from_le_bytes(b.try_into().map_err(|_| err(width(b)))?)),
-        "DECIMAL" => OwnedValue::Decimal(text(b)?),
-        "DATE" => OwnedValue::Date(datetime(b).map_err(err)?.date),
-        "DATETIME" | "TIMESTAMP" => OwnedValue::Timestamp(datetime(b).map_err(err)?),
-        "TIME" => OwnedValue::Time(time(b).map_err(err)?),
-        "BIT" => OwnedValue::Uint(b.iter().fold(0u64, |acc, &x| (acc << 8) | u64::from(x))),
-        "JSON" => OwnedValue::Json(text(b)?),
-        "GEOMETRY" => OwnedValue::Bytes(b.to_vec()),
-        "NULL" => OwnedValue::Null,
-        _ if binary => OwnedValue::Bytes(b.to_vec()),
-        _ => OwnedValue::Text(text(b)?),
+    let Some(b) = raw_bytes(raw) else { return Ok(Value::Null) };
+    let text = |b| std::str::from_utf8(b).map_err(|e| err(format!("not UTF-8: {e}")));
+    Ok(match wire {
+        Wire::Int { unsigned } => integer(b, unsigned).map_err(err)?,
+        Wire::Float => Value::Float(f64::from(f32::from_le_bytes(b.try_into().map_err(|_| err(width(b)))?))),
+        Wire::Double => Value::Float(f64::from_le_bytes(b.try_into().map_err(|_| err(width(b)))?)),
+        Wire::Decimal => Value::Decimal(text(b)?),
+        Wire::Date => Value::Date(datetime(b).map_err(err)?.date),
+        Wire::DateTime => Value::Timestamp(datetime(b).map_err(err)?),
+        Wire::Time => Value::Time(time(b).map_err(err)?),
+        Wire::Bit => Value::Uint(b.iter().fold(0u64, |acc, &x| (acc << 8) | u64::from(x))),
+        Wire::Json => Value::Json(text(b)?),
+        Wire::Bytes => Value::Bytes(b),
+        Wire::Text => Value::Text(text(b)?),
+        Wire::Null => Value::Null,
     })
 }
 
@@ -76,7 +120,7 @@ fn width(b: &[u8]) -> String {
     format!("unexpected width {}", b.len())
 }
 
-fn integer(b: &[u8], unsigned: bool) -> Result<OwnedValue, String> {
+fn integer(b: &[u8], unsigned: bool) -> Result<Value<'static>, String> {
     if b.is_empty() || b.len() > 8 {
         return Err(width(b));
     }
@@ -84,10 +128,10 @@ fn integer(b: &[u8], unsigned: bool) -> Result<OwnedValue, String> {
     buf[..b.len()].copy_from_slice(b);
     let u = u64::from_le_bytes(buf);
     if unsigned {
-        return Ok(OwnedValue::Uint(u));
+        return Ok(Value::Uint(u));
     }
     let shift = 64 - 8 * b.len() as u32; // sign-extend narrower integers
-    Ok(OwnedValue::Int(((u << shift) as i64) >> shift))
+    Ok(Value::Int(((u << shift) as i64) >> shift))
 }
 
 /// DATE/DATETIME/TIMESTAMP: a length byte (0, 4, 7 or 11) then the fields.

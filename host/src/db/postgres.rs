@@ -7,7 +7,7 @@
 
 use super::ValueError;
 use movex_guest::civil::date_from_days;
-use movex_guest::{Date, MICROS_PER_DAY_I64, OwnedValue, Time, Timestamp};
+use movex_guest::{Date, MICROS_PER_DAY_I64, OwnedValue, Time, Timestamp, Value};
 use sqlx::postgres::{PgRow, PgValueFormat};
 use sqlx::{Column, Row, TypeInfo, ValueRef};
 
@@ -15,41 +15,55 @@ use sqlx::{Column, Row, TypeInfo, ValueRef};
 const PG_EPOCH_DAYS: i64 = 10_957;
 
 pub fn value(row: &PgRow, i: usize) -> Result<OwnedValue, ValueError> {
-    let col = &row.columns()[i];
-    let ti = col.type_info();
-    let err = |detail: String| ValueError::new(col.name(), ti.name(), detail);
+    value_ref(row, i, &mut String::new()).map(|v| v.to_owned_value())
+}
+
+/// Column `i` of `row`, borrowing text and bytes from the row; the types
+/// PostgreSQL sends in another form than the contract's text (NUMERIC,
+/// uuid) are written into `scratch` and borrowed from there.
+pub fn value_ref<'a>(row: &'a PgRow, i: usize, scratch: &'a mut String) -> Result<Value<'a>, ValueError> {
+    let err = |detail: String| {
+        let col = &row.columns()[i];
+        ValueError::new(col.name(), col.type_info().name(), detail)
+    };
     let raw = row.try_get_raw(i).map_err(|e| err(e.to_string()))?;
     if raw.is_null() {
-        return Ok(OwnedValue::Null);
+        return Ok(Value::Null);
     }
     if raw.format() != PgValueFormat::Binary {
         return Err(err("text-format value: read rows with sqlx::query (binary protocol)".into()));
     }
+    let oid = raw.type_info().oid().map(|o| o.0);
     let b = raw.as_bytes().map_err(|e| err(e.to_string()))?;
     let fixed = |n: usize| -> Result<&[u8], ValueError> {
         if b.len() == n { Ok(b) } else { Err(err(format!("expected {n} bytes, got {}", b.len()))) }
     };
-    let text = |b: &[u8]| String::from_utf8(b.to_vec()).map_err(|e| err(format!("not UTF-8: {e}")));
-    let oid = ti.oid().map(|o| o.0);
+    let text = |b| std::str::from_utf8(b).map_err(|e| err(format!("not UTF-8: {e}")));
     Ok(match oid {
-        Some(16) => OwnedValue::Bool(fixed(1)?[0] != 0),
-        Some(21) => OwnedValue::Int(i16::from_be_bytes(fixed(2)?.try_into().expect("2")).into()),
-        Some(23) => OwnedValue::Int(i32::from_be_bytes(fixed(4)?.try_into().expect("4")).into()),
-        Some(20) => OwnedValue::Int(i64::from_be_bytes(fixed(8)?.try_into().expect("8"))),
-        Some(700) => OwnedValue::Float(f32::from_be_bytes(fixed(4)?.try_into().expect("4")).into()),
-        Some(701) => OwnedValue::Float(f64::from_be_bytes(fixed(8)?.try_into().expect("8"))),
-        Some(1700) => OwnedValue::Decimal(numeric_text(b).map_err(err)?),
-        Some(25 | 1043 | 1042 | 19 | 18) => OwnedValue::Text(text(b)?),
-        Some(17) => OwnedValue::Bytes(b.to_vec()),
-        Some(1082) => OwnedValue::Date(date(i32::from_be_bytes(fixed(4)?.try_into().expect("4")))),
-        Some(1083) => OwnedValue::Time(Time { micros: i64::from_be_bytes(fixed(8)?.try_into().expect("8")) }),
-        Some(1114 | 1184) => OwnedValue::Timestamp(timestamp(i64::from_be_bytes(fixed(8)?.try_into().expect("8")))),
-        Some(114) => OwnedValue::Json(text(b)?),
+        Some(16) => Value::Bool(fixed(1)?[0] != 0),
+        Some(21) => Value::Int(i16::from_be_bytes(fixed(2)?.try_into().expect("2")).into()),
+        Some(23) => Value::Int(i32::from_be_bytes(fixed(4)?.try_into().expect("4")).into()),
+        Some(20) => Value::Int(i64::from_be_bytes(fixed(8)?.try_into().expect("8"))),
+        Some(700) => Value::Float(f32::from_be_bytes(fixed(4)?.try_into().expect("4")).into()),
+        Some(701) => Value::Float(f64::from_be_bytes(fixed(8)?.try_into().expect("8"))),
+        Some(1700) => {
+            numeric_text(b, scratch).map_err(err)?;
+            Value::Decimal(scratch)
+        }
+        Some(25 | 1043 | 1042 | 19 | 18) => Value::Text(text(b)?),
+        Some(17) => Value::Bytes(b),
+        Some(1082) => Value::Date(date(i32::from_be_bytes(fixed(4)?.try_into().expect("4")))),
+        Some(1083) => Value::Time(Time { micros: i64::from_be_bytes(fixed(8)?.try_into().expect("8")) }),
+        Some(1114 | 1184) => Value::Timestamp(timestamp(i64::from_be_bytes(fixed(8)?.try_into().expect("8")))),
+        Some(114) => Value::Json(text(b)?),
         Some(3802) => match b.split_first() {
-            Some((1, json)) => OwnedValue::Json(text(json)?),
+            Some((1, json)) => Value::Json(text(json)?),
             _ => return Err(err("unknown jsonb version".into())),
         },
-        Some(2950) => OwnedValue::Text(uuid(fixed(16)?)),
+        Some(2950) => {
+            uuid(fixed(16)?, scratch);
+            Value::Text(scratch)
+        }
         _ => return Err(err("no contract kind for this type: select it as text (`column::text`)".into())),
     })
 }
@@ -73,23 +87,31 @@ fn timestamp(micros: i64) -> Timestamp {
     }
 }
 
-fn uuid(b: &[u8]) -> String {
-    let h = hex::encode(b);
-    format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
+fn uuid(b: &[u8], out: &mut String) {
+    use std::fmt::Write;
+    out.clear();
+    for (i, x) in b.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            out.push('-');
+        }
+        write!(out, "{x:02x}").expect("writing to a String");
+    }
 }
 
 /// NUMERIC's binary form (base-10000 digits) as PostgreSQL prints it: the
 /// declared scale kept (`1.50` stays `1.50`), any number of digits.
-fn numeric_text(b: &[u8]) -> Result<String, String> {
+fn numeric_text(b: &[u8], out: &mut String) -> Result<(), String> {
+    use std::fmt::Write;
+    out.clear();
     if b.len() < 8 {
         return Err("short NUMERIC".into());
     }
     let rd = |i: usize| u16::from_be_bytes([b[i], b[i + 1]]);
     let (ndigits, weight, sign, dscale) = (rd(0) as usize, i32::from(rd(2) as i16), rd(4), rd(6) as usize);
     match sign {
-        0xC000 => return Ok("NaN".into()),
-        0xD000 => return Ok("Infinity".into()),
-        0xF000 => return Ok("-Infinity".into()),
+        0xC000 => return Ok(out.push_str("NaN")),
+        0xD000 => return Ok(out.push_str("Infinity")),
+        0xF000 => return Ok(out.push_str("-Infinity")),
         0x0000 | 0x4000 => {}
         s => return Err(format!("bad NUMERIC sign {s:#06x}")),
     }
@@ -97,7 +119,6 @@ fn numeric_text(b: &[u8]) -> Result<String, String> {
         return Err("NUMERIC length mismatch".into());
     }
     let digit = |d: i32| if d >= 0 && (d as usize) < ndigits { rd(8 + 2 * d as usize) } else { 0 };
-    let mut out = String::new();
     if sign == 0x4000 {
         out.push('-');
     }
@@ -106,10 +127,10 @@ fn numeric_text(b: &[u8]) -> Result<String, String> {
         out.push('0');
         d = weight + 1;
     } else {
-        out.push_str(&digit(0).to_string());
+        write!(out, "{}", digit(0)).expect("writing to a String");
         d = 1;
         while d <= weight {
-            out.push_str(&format!("{:04}", digit(d)));
+            write!(out, "{:04}", digit(d)).expect("writing to a String");
             d += 1;
         }
     }
@@ -117,10 +138,10 @@ fn numeric_text(b: &[u8]) -> Result<String, String> {
         out.push('.');
         let start = out.len();
         while out.len() - start < dscale {
-            out.push_str(&format!("{:04}", digit(d)));
+            write!(out, "{:04}", digit(d)).expect("writing to a String");
             d += 1;
         }
         out.truncate(start + dscale);
     }
-    Ok(out)
+    Ok(())
 }

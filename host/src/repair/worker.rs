@@ -12,11 +12,11 @@
 use super::sql;
 use crate::config;
 use crate::model::{Direction, Finding, FindingType};
-use crate::validate::judge::{Judge, Pending};
+use crate::validate::judge::Judge;
 use crate::db::key::{cmp_keys, key_from_json, value_json};
 use crate::validate::pace::Pace;
 use crate::validate::prepare::Prepared;
-use crate::db::Row;
+use crate::db::{Row, Rows};
 use crate::engine::Engine;
 use crate::validate::Validator;
 use anyhow::{Context, Result};
@@ -238,14 +238,15 @@ impl Repairer {
     async fn rows(p: &Prepared, key: &[OwnedValue]) -> Result<(Option<Row>, Option<Row>)> {
         let keys = [key.to_vec()];
         let (b, t) = tokio::try_join!(p.base.lookup(&keys), p.target.lookup(&keys))?;
-        let find = |rows: Vec<Row>| rows.into_iter().find(|r| cmp_keys(&r[..p.key_len], key) == Ordering::Equal);
+        let find = |rows: Rows| rows.iter().find(|r| cmp_keys(&r.key(p.key_len), key) == Ordering::Equal).map(|r| r.to_row());
         Ok((find(b), find(t)))
     }
 
     /// Whether both rows are equal by the table's comparator.
-    async fn equal(judge: &Arc<Judge>, key: &[OwnedValue], base: Row, target: Row) -> Result<bool> {
+    async fn equal(judge: &Arc<Judge>, base: Row, target: Row) -> Result<bool> {
         let judge = judge.clone();
-        let pending = Pending { pairs: vec![(key.to_vec(), base, target)], found: vec![] };
+        let mut pending = judge.pending();
+        pending.push_row_pair(&base, &target);
         let found = tokio::task::spawn_blocking(move || judge.rule(pending)).await??;
         Ok(found.is_empty())
     }
@@ -262,7 +263,7 @@ impl Repairer {
                 {
                     return Ok(Step::Newer(b, t));
                 }
-                if Self::equal(judge, key, b.clone(), t).await? {
+                if Self::equal(judge, b.clone(), t).await? {
                     return Ok(Step::Consistent);
                 }
                 Step::Write(sql::upsert(dialect, &p.target.table, cols, p.key_len, utime), b)
@@ -318,7 +319,7 @@ impl Repairer {
             seen.times, waited
         );
         let consistent = match Self::rows(p, key).await? {
-            (Some(b), Some(t)) => Self::equal(judge, key, b, t).await?,
+            (Some(b), Some(t)) => Self::equal(judge, b, t).await?,
             _ => false,
         };
         // Not consistent: the row changed under the guard (the application

@@ -6,11 +6,10 @@
 //! so a resumed run starts both scans just after it.
 
 use crate::model::{Finding, FindingType};
-use super::judge::Pending;
 use crate::db::key::{self, Key};
 use super::merge::{self, Next, Step, Stream};
 use super::side::Side;
-use crate::db::Row;
+use crate::db::{RowRef, Rows};
 use crate::store::{Checkpoint, Mode};
 use super::table::{Ended, TableRun};
 use anyhow::{Context, Result};
@@ -19,15 +18,17 @@ use tokio::sync::mpsc;
 /// Pages a reader may hold ready ahead of the merge.
 const READ_AHEAD: usize = 2;
 
-fn reader(side: Side, after: Option<Key>, limit: u64, key_len: usize) -> mpsc::Receiver<Result<Vec<Row>>> {
+fn reader(side: Side, after: Option<Key>, limit: u64, key_len: usize) -> mpsc::Receiver<Result<Rows>> {
     let (tx, rx) = mpsc::channel(READ_AHEAD);
     tokio::spawn(async move {
         let mut after = after;
         loop {
             let page = side.page(after.as_ref(), limit).await;
             let last = match &page {
-                Ok(rows) if rows.is_empty() => return,
-                Ok(rows) => Some(rows[rows.len() - 1][..key_len].to_vec()),
+                Ok(rows) => match rows.last() {
+                    Some(row) => Some(row.key(key_len)),
+                    None => return,
+                },
                 Err(_) => None,
             };
             let short = page.as_ref().map_or(true, |r| (r.len() as u64) < limit);
@@ -38,6 +39,34 @@ fn reader(side: Side, after: Option<Key>, limit: u64, key_len: usize) -> mpsc::R
         }
     });
     rx
+}
+
+/// The last merged key, kept as the bytes of its values in a buffer that
+/// is reused, and decoded only when a checkpoint needs it.
+struct LastKey {
+    bytes: Vec<u8>,
+    key_len: usize,
+    set: bool,
+}
+
+impl LastKey {
+    fn new(start: Option<&Key>, key_len: usize) -> LastKey {
+        let mut last = LastKey { bytes: Vec::new(), key_len, set: false };
+        if let Some(k) = start {
+            last.set(Rows::from_rows([k]).row(0));
+        }
+        last
+    }
+
+    fn set(&mut self, row: RowRef<'_>) {
+        self.bytes.clear();
+        self.bytes.extend_from_slice(row.prefix(self.key_len));
+        self.set = true;
+    }
+
+    fn cursor(&self) -> Option<serde_json::Value> {
+        self.set.then(|| key::encode(&RowRef::from_bytes(&self.bytes).key(self.key_len)))
+    }
 }
 
 pub async fn run(t: &mut TableRun, resume: Option<Checkpoint>) -> Result<Ended> {
@@ -51,20 +80,21 @@ pub async fn run(t: &mut TableRun, resume: Option<Checkpoint>) -> Result<Ended> 
     t.progress.set_resumed(merged_base);
     t.progress.set_estimate(t.base.estimate_rows().await);
     let limit = t.load.batch_size;
-    let mut rx_base = reader(t.base.clone(), start.clone(), limit, t.key_len);
-    let mut rx_target = reader(t.target.clone(), start.clone(), limit, t.key_len);
+    let key_len = t.key_len;
+    let mut rx_base = reader(t.base.clone(), start.clone(), limit, key_len);
+    let mut rx_target = reader(t.target.clone(), start.clone(), limit, key_len);
     let (mut base, mut target) = (Stream::default(), Stream::default());
-    let mut pending = Pending::default();
-    let mut last: Option<Key> = start;
+    let mut pending = t.judge.pending();
+    let mut last = LastKey::new(start.as_ref(), key_len);
     let mut covered = 0u64;
     loop {
         if t.cancel.is_cancelled() {
-            if let Some(k) = &last {
-                t.commit_batch(std::mem::take(&mut pending), Mode::Full, key::encode(k), (merged_base, merged_target), covered).await?;
+            if let Some(cursor) = last.cursor() {
+                t.commit_batch(std::mem::replace(&mut pending, t.judge.pending()), Mode::Full, cursor, (merged_base, merged_target), covered).await?;
             }
             return Ok(Ended::Stopped);
         }
-        match merge::next(&mut base, &mut target, t.key_len) {
+        match merge::next(&base, &target, key_len) {
             Next::Refill { base: is_base } => {
                 let (rx, stream) = if is_base { (&mut rx_base, &mut base) } else { (&mut rx_target, &mut target) };
                 match rx.recv().await {
@@ -72,43 +102,46 @@ pub async fn run(t: &mut TableRun, resume: Option<Checkpoint>) -> Result<Ended> 
                         let rows = page?;
                         let n = rows.len() as u64;
                         if is_base { t.progress.read(n, 0) } else { t.progress.read(0, n) }
-                        stream.rows.extend(rows);
+                        stream.push(rows);
                     }
                     None => stream.exhausted = true,
                 }
             }
             Next::Step(step) => {
                 covered += 1;
-                let k = match step {
-                    Step::OnlyBase(row) => {
+                match step {
+                    Step::OnlyBase | Step::OnlyTarget => {
+                        let (stream, kind) = match step {
+                            Step::OnlyBase => (&mut base, FindingType::TargetMissing),
+                            _ => (&mut target, FindingType::BaseMissing),
+                        };
+                        let head = stream.head().expect("the merge saw a head");
+                        let row = head.to_row();
+                        let k: Key = row[..key_len].to_vec();
+                        pending.found.push((k.clone(), Finding::new(&t.run_id, &t.name, t.direction, kind, &k), row));
+                        last.set(head);
+                        stream.advance();
+                        if step == Step::OnlyBase { merged_base += 1 } else { merged_target += 1 }
+                    }
+                    Step::Both => {
+                        let (b, tg) = (base.head().expect("a base head"), target.head().expect("a target head"));
+                        pending.push_pair(b, tg);
+                        last.set(b);
+                        base.advance();
+                        target.advance();
                         merged_base += 1;
-                        let k = t.key_of(&row);
-                        pending.found.push((k.clone(), Finding::new(&t.run_id, &t.name, t.direction, FindingType::TargetMissing, &k), row));
-                        k
-                    }
-                    Step::OnlyTarget(row) => {
                         merged_target += 1;
-                        let k = t.key_of(&row);
-                        pending.found.push((k.clone(), Finding::new(&t.run_id, &t.name, t.direction, FindingType::BaseMissing, &k), row));
-                        k
                     }
-                    Step::Both { base, target } => {
-                        merged_base += 1;
-                        merged_target += 1;
-                        let k = t.key_of(&base);
-                        pending.pairs.push((k.clone(), base, target));
-                        k
-                    }
-                };
+                }
                 if pending.len() as u64 >= limit {
-                    t.commit_batch(std::mem::take(&mut pending), Mode::Full, key::encode(&k), (merged_base, merged_target), covered).await?;
+                    let cursor = last.cursor().expect("a row was merged");
+                    t.commit_batch(std::mem::replace(&mut pending, t.judge.pending()), Mode::Full, cursor, (merged_base, merged_target), covered).await?;
                     covered = 0;
                 }
-                last = Some(k);
             }
             Next::Done => {
-                if let Some(k) = &last {
-                    t.commit_batch(std::mem::take(&mut pending), Mode::Full, key::encode(k), (merged_base, merged_target), covered).await?;
+                if let Some(cursor) = last.cursor() {
+                    t.commit_batch(std::mem::replace(&mut pending, t.judge.pending()), Mode::Full, cursor, (merged_base, merged_target), covered).await?;
                 }
                 return Ok(Ended::Completed);
             }

@@ -12,7 +12,6 @@
 //! otherwise it polls, each round continuing from the cursors of the last.
 
 use crate::model::{Finding, FindingType};
-use super::judge::Pending;
 use crate::db::key::{self, cmp_keys, find_row, sort_rows};
 use crate::db::Row;
 use crate::store::{Checkpoint, Mode};
@@ -92,12 +91,13 @@ pub async fn run(t: &mut TableRun, since_ms: i64, interval: Duration, resume: Op
                 } else {
                     (&t.target, &t.base, &cur_target)
                 };
-                let page = scanned.changed(&from, &until, cursor.as_deref(), limit).await?;
+                // Changed rows are few next to a full scan: held as values.
+                let page = scanned.changed(&from, &until, cursor.as_deref(), limit).await?.to_rows();
                 if page.is_empty() {
                     break;
                 }
                 let keys: Vec<Row> = page.iter().map(|r| t.key_of(r)).collect();
-                let mut others = other.lookup(&keys).await?;
+                let mut others = other.lookup(&keys).await?.to_rows();
                 sort_rows(&mut others, t.key_len);
                 let n = page.len() as u64;
                 if pass == 1 {
@@ -107,12 +107,12 @@ pub async fn run(t: &mut TableRun, since_ms: i64, interval: Duration, resume: Op
                     rows_target += n;
                     t.progress.read(others.len() as u64, n);
                 }
-                let mut pending = Pending::default();
+                let mut pending = t.judge.pending();
                 for row in &page {
                     let k = t.key_of(row);
                     let found = find_row(&others, &k, t.key_len);
                     match (pass, found) {
-                        (1, Some(target)) => pending.pairs.push((k, row.clone(), target.clone())),
+                        (1, Some(target)) => pending.push_row_pair(row, target),
                         (1, None) => {
                             let f = Finding::new(&t.run_id, &t.name, t.direction, FindingType::TargetMissing, &k);
                             pending.found.push((k, f, row.clone()))
@@ -125,7 +125,7 @@ pub async fn run(t: &mut TableRun, since_ms: i64, interval: Duration, resume: Op
                         (_, Some(base))
                             if within(&base[u], &from, &until)
                                 && round_start.as_ref().is_none_or(|s| cmp_keys(&cursor_of(base, t.key_len), s) == Ordering::Greater) => {}
-                        (_, Some(base)) => pending.pairs.push((k, base.clone(), row.clone())),
+                        (_, Some(base)) => pending.push_row_pair(base, row),
                     }
                 }
                 let last = cursor_of(&page[page.len() - 1], t.key_len);

@@ -7,21 +7,41 @@
 //! lose their values, before the store, Kafka, logs or HTTP see them.
 
 use crate::model::{Direction, Finding, FindingType};
-use crate::db::key::{Key, key_json};
-use crate::db::Row;
+use crate::db::key::Key;
+use crate::db::{Row, RowRef, Rows};
 use crate::wasm::{Batch, Binding, PairOutcome, Registry};
 use anyhow::{Result, anyhow};
 use std::sync::Arc;
 
-/// What the batch holds before settling: pairs to compare, and findings
-/// already known (missing rows) with the row to tag them by.
-#[derive(Default)]
+/// What the batch holds before settling: pairs to compare, already in the
+/// comparator's batch encoding (copied from the pages as read), and findings
+/// already known (missing rows) with the row to tag them by. Made by
+/// [`Judge::pending`], which knows the column layout and the direction.
 pub struct Pending {
-    pub pairs: Vec<(Key, Row, Row)>,
+    pairs: Batch,
+    /// Comparators see (source, destination), whichever is the base.
+    direction: Direction,
+    /// Values per row the comparator sees (the compared columns lead).
+    compared: usize,
     pub found: Vec<(Key, Finding, Row)>,
 }
 
 impl Pending {
+    /// A pair of rows with equal keys, from the pages they were read into.
+    pub fn push_pair(&mut self, base: RowRef<'_>, target: RowRef<'_>) {
+        let (base, target) = (base.prefix(self.compared), target.prefix(self.compared));
+        match self.direction {
+            Direction::Src => self.pairs.push_encoded_pair(base, target),
+            Direction::Dst => self.pairs.push_encoded_pair(target, base),
+        }
+    }
+
+    /// A pair of rows held as values (rows read again by key).
+    pub fn push_row_pair(&mut self, base: &Row, target: &Row) {
+        let page = Rows::from_rows([base, target]);
+        self.push_pair(page.row(0), page.row(1));
+    }
+
     pub fn len(&self) -> usize {
         self.pairs.len() + self.found.len()
     }
@@ -50,6 +70,8 @@ pub struct Judge {
     pub binding: Binding,
     pub tag_binding: Option<Binding>,
     pub direction: Direction,
+    /// Key columns: the leading ones of each row.
+    pub key_len: usize,
     pub run_id: String,
     pub table: String,
     /// `[[tables]] redact_values`: findings keep no row values.
@@ -61,21 +83,25 @@ impl Judge {
         self.binding.columns.iter().map(|(n, _)| n.clone()).collect()
     }
 
+    /// An empty batch for this table's pairs.
+    pub fn pending(&self) -> Pending {
+        let compared = self.binding.columns.len();
+        // The batch reads each pair's key from its base row.
+        let skip = match self.direction {
+            Direction::Src => 0,
+            Direction::Dst => compared,
+        };
+        Pending { pairs: Batch::keyed_by_columns(0, skip, self.key_len), direction: self.direction, compared, found: Vec::new() }
+    }
+
     /// Compare the pairs and tag every finding, each with its key.
-    /// Blocking (guest calls).
+    /// Blocking (guest calls). Only pairs found different are decoded
+    /// into values, for their findings.
     pub fn rule(&self, pending: Pending) -> Result<Vec<(Key, Finding)>> {
-        let n = self.binding.columns.len();
+        let n = pending.compared;
         let mut found = pending.found;
-        if !pending.pairs.is_empty() {
-            let mut batch = Batch::with_capacity(pending.pairs.len() * 64);
-            for (key, base, target) in &pending.pairs {
-                // Comparators see (source, destination), whichever is the base.
-                let (src, dst) = match self.direction {
-                    Direction::Src => (base, target),
-                    Direction::Dst => (target, base),
-                };
-                batch.push_pair(key_json(key).to_string(), src[..n].iter().map(|v| v.as_value()), dst[..n].iter().map(|v| v.as_value()));
-            }
+        let batch = pending.pairs;
+        if !batch.is_empty() {
             let outcomes = match &self.native {
                 Some(native) => native.compare(&self.binding, &batch),
                 None => {
@@ -86,7 +112,7 @@ impl Judge {
                 }
             };
             let names = self.names();
-            for ((key, base, target), outcome) in pending.pairs.into_iter().zip(outcomes) {
+            for (i, outcome) in outcomes.into_iter().enumerate() {
                 // Whether the reason is the module's own text, which may
                 // quote the values it saw; the host's account of a module
                 // failing (a timeout, a trap) does not.
@@ -96,10 +122,17 @@ impl Judge {
                     PairOutcome::Error { reason } => (FindingType::ComparatorError, reason, Vec::new(), true),
                     PairOutcome::Failed(e) => (FindingType::ComparatorError, e.to_string(), Vec::new(), false),
                 };
+                let values = RowRef::from_bytes(batch.item(i)).to_row();
+                let (src, dst) = values.split_at(n);
+                let (base, target) = match self.direction {
+                    Direction::Src => (src, dst),
+                    Direction::Dst => (dst, src),
+                };
+                let key: Key = base[..self.key_len].to_vec();
                 let mut f = Finding::new(&self.run_id, &self.table, self.direction, kind, &key)
-                    .with_columns(&columns, &names, &base[..n], &target[..n]);
+                    .with_columns(&columns, &names, base, target);
                 f.reason = (!(self.redact && written_by_module)).then_some(reason);
-                found.push((key, f, base));
+                found.push((key, f, base.to_vec()));
             }
         }
         self.tag(&mut found);

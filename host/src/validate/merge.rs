@@ -4,16 +4,17 @@
 //! for the comparator. Pure logic over two buffers; the caller refills a
 //! buffer when asked, so memory stays at a few pages per side.
 
-use crate::db::key::cmp_keys;
-use crate::db::Row;
+use crate::db::rows::{RowRef, Rows, cmp_row_keys};
 use std::cmp::Ordering;
 use std::collections::VecDeque;
 
-#[derive(Debug, PartialEq)]
+/// Which heads the next step takes: the caller reads them with
+/// [`Stream::head`], then moves past them with [`Stream::advance`].
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
 pub enum Step {
-    OnlyBase(Row),
-    OnlyTarget(Row),
-    Both { base: Row, target: Row },
+    OnlyBase,
+    OnlyTarget,
+    Both,
 }
 
 #[derive(Debug, PartialEq)]
@@ -24,43 +25,71 @@ pub enum Next {
     Done,
 }
 
-/// One side's buffered rows and whether its stream has more.
+/// One side's buffered pages, where it stands in the first, and whether
+/// its stream has more.
 #[derive(Debug, Default)]
 pub struct Stream {
-    pub rows: VecDeque<Row>,
+    pages: VecDeque<Rows>,
+    pos: usize,
     pub exhausted: bool,
 }
 
 impl Stream {
+    pub fn push(&mut self, page: Rows) {
+        if !page.is_empty() {
+            self.pages.push_back(page);
+        }
+    }
+
+    /// The first row not yet merged.
+    pub fn head(&self) -> Option<RowRef<'_>> {
+        self.pages.front().map(|p| p.row(self.pos))
+    }
+
+    /// Move past the head.
+    pub fn advance(&mut self) {
+        let Some(front) = self.pages.front() else { return };
+        self.pos += 1;
+        if self.pos == front.len() {
+            self.pages.pop_front();
+            self.pos = 0;
+        }
+    }
+
+    /// Rows buffered and not yet merged.
+    pub fn buffered(&self) -> usize {
+        self.pages.iter().map(Rows::len).sum::<usize>() - self.pos
+    }
+
     fn needs_refill(&self) -> bool {
-        self.rows.is_empty() && !self.exhausted
+        self.pages.is_empty() && !self.exhausted
     }
 }
 
 /// The next step of the merge; rows carry their key in the first `key_len` values.
-pub fn next(base: &mut Stream, target: &mut Stream, key_len: usize) -> Next {
+pub fn next(base: &Stream, target: &Stream, key_len: usize) -> Next {
     if base.needs_refill() {
         return Next::Refill { base: true };
     }
     if target.needs_refill() {
         return Next::Refill { base: false };
     }
-    let order = match (base.rows.front(), target.rows.front()) {
+    Next::Step(match (base.head(), target.head()) {
         (None, None) => return Next::Done,
-        (Some(_), None) => Ordering::Less,
-        (None, Some(_)) => Ordering::Greater,
-        (Some(b), Some(t)) => cmp_keys(&b[..key_len], &t[..key_len]),
-    };
-    Next::Step(match order {
-        Ordering::Less => Step::OnlyBase(base.rows.pop_front().expect("head")),
-        Ordering::Greater => Step::OnlyTarget(target.rows.pop_front().expect("head")),
-        Ordering::Equal => Step::Both { base: base.rows.pop_front().expect("head"), target: target.rows.pop_front().expect("head") },
+        (Some(_), None) => Step::OnlyBase,
+        (None, Some(_)) => Step::OnlyTarget,
+        (Some(b), Some(t)) => match cmp_row_keys(b, t, key_len) {
+            Ordering::Less => Step::OnlyBase,
+            Ordering::Greater => Step::OnlyTarget,
+            Ordering::Equal => Step::Both,
+        },
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::db::Row;
     use movex_guest::OwnedValue;
 
     fn rows(keys: &[i64]) -> Vec<Row> {
@@ -72,25 +101,33 @@ mod tests {
         let (mut bsrc, mut tsrc) = (rows(base).into_iter(), rows(target).into_iter());
         let (mut b, mut t) = (Stream::default(), Stream::default());
         let (mut only_b, mut only_t, mut both) = (vec![], vec![], vec![]);
-        let key = |r: &Row| match r[0] {
+        let key = |s: &Stream| match s.head().expect("a head").to_row()[0] {
             OwnedValue::Int(k) => k,
             _ => unreachable!(),
         };
         let mut max_buffered = 0;
         loop {
-            max_buffered = max_buffered.max(b.rows.len() + t.rows.len());
-            match next(&mut b, &mut t, 1) {
+            max_buffered = max_buffered.max(b.buffered() + t.buffered());
+            match next(&b, &t, 1) {
                 Next::Refill { base } => {
                     let (s, src) = if base { (&mut b, &mut bsrc) } else { (&mut t, &mut tsrc) };
                     let got: Vec<Row> = src.by_ref().take(page).collect();
                     s.exhausted = got.len() < page;
-                    s.rows.extend(got);
+                    s.push(Rows::from_rows(&got));
                 }
-                Next::Step(Step::OnlyBase(r)) => only_b.push(key(&r)),
-                Next::Step(Step::OnlyTarget(r)) => only_t.push(key(&r)),
-                Next::Step(Step::Both { base, target }) => {
-                    assert_eq!(base, target);
-                    both.push(key(&base));
+                Next::Step(Step::OnlyBase) => {
+                    only_b.push(key(&b));
+                    b.advance();
+                }
+                Next::Step(Step::OnlyTarget) => {
+                    only_t.push(key(&t));
+                    t.advance();
+                }
+                Next::Step(Step::Both) => {
+                    assert_eq!(b.head().unwrap().bytes(), t.head().unwrap().bytes());
+                    both.push(key(&b));
+                    b.advance();
+                    t.advance();
                 }
                 Next::Done => break,
             }

@@ -95,6 +95,7 @@ impl Validator {
             binding: p.binding.clone(),
             tag_binding: p.tag_binding.clone(),
             direction,
+            key_len: p.key_len,
             run_id: run_id.to_owned(),
             table: t.name.clone(),
             redact: t.redact_values,

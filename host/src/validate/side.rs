@@ -1,12 +1,12 @@
 //! One side of a table: its database and the queries the validator runs
 //! against it — a page in key order, a page of rows changed in a time range,
-//! and a batch lookup by key — each decoded into the contract's values. Rows hold the selected columns in order, key
-//! columns first.
+//! and a batch lookup by key — each read into a page of encoded rows
+//! ([`Rows`]). Rows hold the selected columns in order, key columns first.
 
 use crate::db::key::Key;
 use crate::db::keyset::{Dialect, OrderCol, Scan};
 use crate::db::schema::ColumnInfo;
-use crate::db::{Db, Decode, Params, Row};
+use crate::db::{Db, Decode, Params, Rows};
 use anyhow::{Context, Result};
 use movex_guest::OwnedValue;
 
@@ -47,7 +47,7 @@ impl Side {
     }
 
     /// The next `limit` rows in key order after `after` (from the start when none).
-    pub async fn page(&self, after: Option<&Key>, limit: u64) -> Result<Vec<Row>> {
+    pub async fn page(&self, after: Option<&Key>, limit: u64) -> Result<Rows> {
         let p = self.scan(&self.key, limit).page(after.is_some(), false);
         let binds = after.map(|k| p.bind_values(k)).unwrap_or_default();
         self.fetch(&p.sql, &binds).await
@@ -55,7 +55,7 @@ impl Side {
 
     /// The next `limit` rows whose update time is in `[from, until]`, in
     /// (update time, key) order, after the cursor `after` = (time, key...).
-    pub async fn changed(&self, from: &OwnedValue, until: &OwnedValue, after: Option<&[OwnedValue]>, limit: u64) -> Result<Vec<Row>> {
+    pub async fn changed(&self, from: &OwnedValue, until: &OwnedValue, after: Option<&[OwnedValue]>, limit: u64) -> Result<Rows> {
         let order = self.by_time.as_deref().context("the table has no `utime` configured")?;
         let p = self.scan(order, limit).page(after.is_some(), true);
         let mut binds = vec![from, until];
@@ -66,9 +66,9 @@ impl Side {
     }
 
     /// The rows with these keys (any order; missing keys have no row).
-    pub async fn lookup(&self, keys: &[Key]) -> Result<Vec<Row>> {
+    pub async fn lookup(&self, keys: &[Key]) -> Result<Rows> {
         if keys.is_empty() {
-            return Ok(Vec::new());
+            return Ok(Rows::default());
         }
         let sql = self.scan(&self.key, 0).lookup(keys.len());
         let binds: Vec<&OwnedValue> = keys.iter().flat_map(|k| k.iter()).collect();
@@ -111,8 +111,8 @@ impl Side {
         Ok(self.db.execute(sql, binds, Params::Text).await.with_context(context)?.rows_affected)
     }
 
-    async fn fetch(&self, sql: &str, binds: &[&OwnedValue]) -> Result<Vec<Row>> {
+    async fn fetch(&self, sql: &str, binds: &[&OwnedValue]) -> Result<Rows> {
         let context = || format!("reading {} on the {} ({sql})", self.table, self.what);
-        self.db.fetch(sql, binds, Decode::Columns(&self.info)).await.with_context(context)
+        self.db.fetch_rows(sql, binds, Decode::Columns(&self.info)).await.with_context(context)
     }
 }

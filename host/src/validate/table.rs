@@ -180,14 +180,15 @@ impl TableRun {
     async fn recheck(&self, found: Vec<(Key, Finding)>) -> Result<Vec<(Key, Finding)>> {
         let (mut keep, suspects): (Vec<_>, Vec<_>) = found.into_iter().partition(|(_, f)| f.kind == FindingType::ComparatorError);
         let keys: Vec<Key> = suspects.into_iter().map(|(k, _)| k).collect();
-        let (mut base, mut target) = tokio::try_join!(self.base.lookup(&keys), self.target.lookup(&keys))?;
+        let (base, target) = tokio::try_join!(self.base.lookup(&keys), self.target.lookup(&keys))?;
+        let (mut base, mut target) = (base.to_rows(), target.to_rows());
         sort_rows(&mut base, self.key_len);
         sort_rows(&mut target, self.key_len);
         let find = |rows: &[Row], k: &Key| find_row(rows, k, self.key_len).cloned();
-        let mut pending = Pending::default();
+        let mut pending = self.judge.pending();
         for k in keys {
             match (find(&base, &k), find(&target, &k)) {
-                (Some(b), Some(t)) => pending.pairs.push((k, b, t)),
+                (Some(b), Some(t)) => pending.push_row_pair(&b, &t),
                 (Some(b), None) => {
                     let f = Finding::new(&self.run_id, &self.name, self.direction, FindingType::TargetMissing, &k);
                     pending.found.push((k, f, b))

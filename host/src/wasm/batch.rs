@@ -1,10 +1,13 @@
 //! Batches of rows in the contract's row encoding, as the host sends them:
 //! pairs (source, destination) for comparators, single rows for taggers. Each
-//! item keeps its key and byte range, so a failed batch can be re-run item by
-//! item to pin the failure on one row.
+//! item keeps its byte range, and its key is known (given, or read back from
+//! the item's own key columns), so a failed batch can be re-run item by item
+//! to pin the failure on one row.
 
+use crate::db::RowRef;
+use crate::db::key::key_json;
 use movex_guest::Value;
-use movex_guest::codec::Encoder;
+use movex_guest::codec::{Encoder, Reader};
 use std::ops::Range;
 
 /// Bytes reserved for the item count: a 5-byte (padded) LEB128, patched as
@@ -15,7 +18,17 @@ const HEADER: usize = 5;
 pub struct Batch {
     enc: Encoder,
     items: Vec<Range<usize>>,
-    keys: Vec<String>,
+    keys: Keys,
+}
+
+/// Where an item's key comes from.
+#[derive(Debug, Clone)]
+enum Keys {
+    /// Given with each item.
+    Given(Vec<String>),
+    /// The `len` values after the item's first `skip` values: rows that lead
+    /// with their key, so nothing is kept per item.
+    Leading { skip: usize, len: usize },
 }
 
 impl Default for Batch {
@@ -32,7 +45,25 @@ impl Batch {
     pub fn with_capacity(bytes: usize) -> Self {
         let mut enc = Encoder::with_capacity(bytes + HEADER);
         enc.buf.extend_from_slice(&padded_leb128(0));
-        Batch { enc, items: Vec::new(), keys: Vec::new() }
+        Batch { enc, items: Vec::new(), keys: Keys::Given(Vec::new()) }
+    }
+
+    /// A batch whose items lead with their key: `len` key values after the
+    /// item's first `skip` values (pairs whose second row is the base skip
+    /// the first row's values). Items go in with [`Batch::push_encoded_pair`].
+    pub fn keyed_by_columns(bytes: usize, skip: usize, len: usize) -> Self {
+        Batch { keys: Keys::Leading { skip, len }, ..Self::with_capacity(bytes) }
+    }
+
+    /// A comparator item from rows already encoded (source then
+    /// destination), copied as they are. For batches made with
+    /// [`Batch::keyed_by_columns`].
+    pub fn push_encoded_pair(&mut self, src: &[u8], dst: &[u8]) {
+        debug_assert!(matches!(self.keys, Keys::Leading { .. }), "a batch of given keys needs a key per item");
+        let start = self.enc.buf.len();
+        self.enc.buf.extend_from_slice(src);
+        self.enc.buf.extend_from_slice(dst);
+        self.finish_item(None, start);
     }
 
     /// A comparator item: the source row then the destination row, both in the
@@ -46,19 +77,21 @@ impl Batch {
         let start = self.enc.buf.len();
         self.enc.row(src);
         self.enc.row(dst);
-        self.finish_item(key.into(), start);
+        self.finish_item(Some(key.into()), start);
     }
 
     /// A tagger item: one row.
     pub fn push_row<'v>(&mut self, key: impl Into<String>, row: impl IntoIterator<Item = Value<'v>>) {
         let start = self.enc.buf.len();
         self.enc.row(row);
-        self.finish_item(key.into(), start);
+        self.finish_item(Some(key.into()), start);
     }
 
-    fn finish_item(&mut self, key: String, start: usize) {
+    fn finish_item(&mut self, key: Option<String>, start: usize) {
         self.items.push(start..self.enc.buf.len());
-        self.keys.push(key);
+        if let (Keys::Given(keys), Some(key)) = (&mut self.keys, key) {
+            keys.push(key);
+        }
         let n = u32::try_from(self.items.len()).expect("batch under 2^32 items");
         self.enc.buf[..HEADER].copy_from_slice(&padded_leb128(n));
     }
@@ -75,7 +108,9 @@ impl Batch {
         self.enc.buf.truncate(HEADER);
         self.enc.buf[..HEADER].copy_from_slice(&padded_leb128(0));
         self.items.clear();
-        self.keys.clear();
+        if let Keys::Given(keys) = &mut self.keys {
+            keys.clear();
+        }
     }
 
     /// The encoded batch, as the guest receives it.
@@ -83,8 +118,24 @@ impl Batch {
         &self.enc.buf
     }
 
-    pub fn key(&self, i: usize) -> &str {
-        &self.keys[i]
+    /// Item `i`'s bytes (its row or rows).
+    pub fn item(&self, i: usize) -> &[u8] {
+        &self.enc.buf[self.items[i].clone()]
+    }
+
+    /// Item `i`'s key, as findings show it.
+    pub fn key(&self, i: usize) -> String {
+        match &self.keys {
+            Keys::Given(keys) => keys[i].clone(),
+            Keys::Leading { skip, len } => {
+                let item = self.item(i);
+                let mut r = Reader::new(item);
+                for _ in 0..*skip {
+                    r.skip().expect("items are encoded by this process");
+                }
+                key_json(&RowRef::from_bytes(&item[r.position()..]).key(*len)).to_string()
+            }
+        }
     }
 
     /// A batch of just item `i`, to re-run it alone.
@@ -128,5 +179,24 @@ mod tests {
         assert_eq!(b.key(150), "k150");
         b.clear();
         assert_eq!(Reader::new(b.bytes()).count().unwrap(), 0);
+    }
+
+    #[test]
+    fn keys_read_back_from_the_items_key_columns() {
+        let mut enc = Encoder::new();
+        enc.row([Value::Int(7), Value::Text("k"), Value::Null]);
+        let src = enc.buf.clone();
+        let mut enc = Encoder::new();
+        enc.row([Value::Uint(7), Value::Text("k"), Value::Int(1)]);
+        let dst = enc.buf.clone();
+        let mut by_src = Batch::keyed_by_columns(0, 0, 2);
+        by_src.push_encoded_pair(&src, &dst);
+        assert_eq!(by_src.key(0), r#"[7,"k"]"#);
+        let mut by_dst = Batch::keyed_by_columns(0, 3, 1);
+        by_dst.push_encoded_pair(&src, &dst);
+        assert_eq!(by_dst.key(0), "7");
+        let mut r = Reader::new(by_dst.bytes());
+        assert_eq!(r.count().unwrap(), 1);
+        assert_eq!(&by_dst.bytes()[r.position()..], [src, dst].concat(), "the rows as encoded, source first");
     }
 }

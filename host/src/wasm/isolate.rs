@@ -40,8 +40,8 @@ impl Part {
     /// The key of answer `j` of this call.
     pub fn key(self, batch: &Batch, j: usize) -> String {
         match self {
-            Part::Batch => batch.key(j).to_owned(),
-            Part::Item { index, .. } => batch.key(index).to_owned(),
+            Part::Batch => batch.key(j),
+            Part::Item { index, .. } => batch.key(index),
         }
     }
 }
@@ -60,13 +60,13 @@ pub(crate) fn run<T>(
         Err(e) => e,
     };
     if batch.len() == 1 {
-        return vec![failed(GuestError { key: Some(batch.key(0).to_owned()), ..first })];
+        return vec![failed(GuestError { key: Some(batch.key(0)), ..first })];
     }
     let after_timeout = first.kind == FailureKind::Timeout;
     let mut breakages = 0;
     (0..batch.len())
         .map(|i| {
-            let key = Some(batch.key(i).to_owned());
+            let key = Some(batch.key(i));
             if breakages >= MAX_ISOLATED_FAILURES {
                 return failed(GuestError {
                     key,
