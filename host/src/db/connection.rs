@@ -199,10 +199,14 @@ impl Db {
             Db::Postgres(p) => query!(sql, binds.iter().copied(), bind_postgres, |q| {
                 let mut stream = q.fetch(p);
                 let mut scratch = String::new();
+                let mut oids: Vec<Option<u32>> = Vec::new();
                 while let Some(r) = stream.try_next().await? {
+                    if oids.is_empty() {
+                        oids = (0..r.len()).map(|i| postgres::oid(&r, i)).collect();
+                    }
                     out.begin_row();
-                    for i in 0..r.len() {
-                        out.push_value(&decode.finish(i, postgres::value_ref(&r, i, &mut scratch)?));
+                    for (i, &oid) in oids.iter().enumerate() {
+                        out.push_value(&decode.finish(i, postgres::value_ref(&r, i, oid, &mut scratch)?));
                     }
                 }
             }),

@@ -15,13 +15,20 @@ use sqlx::{Column, Row, TypeInfo, ValueRef};
 const PG_EPOCH_DAYS: i64 = 10_957;
 
 pub fn value(row: &PgRow, i: usize) -> Result<OwnedValue, ValueError> {
-    value_ref(row, i, &mut String::new()).map(|v| v.to_owned_value())
+    value_ref(row, i, oid(row, i), &mut String::new()).map(|v| v.to_owned_value())
 }
 
-/// Column `i` of `row`, borrowing text and bytes from the row; the types
-/// PostgreSQL sends in another form than the contract's text (NUMERIC,
-/// uuid) are written into `scratch` and borrowed from there.
-pub fn value_ref<'a>(row: &'a PgRow, i: usize, scratch: &'a mut String) -> Result<Value<'a>, ValueError> {
+/// The type OID of column `i` of rows shaped like `row`: worked out once
+/// per result, not per value.
+pub fn oid(row: &PgRow, i: usize) -> Option<u32> {
+    row.columns()[i].type_info().oid().map(|o| o.0)
+}
+
+/// Column `i` of `row`, of type `oid` ([`oid`]), borrowing text and bytes
+/// from the row; the types PostgreSQL sends in another form than the
+/// contract's text (NUMERIC, uuid) are written into `scratch` and borrowed
+/// from there.
+pub fn value_ref<'a>(row: &'a PgRow, i: usize, oid: Option<u32>, scratch: &'a mut String) -> Result<Value<'a>, ValueError> {
     let err = |detail: String| {
         let col = &row.columns()[i];
         ValueError::new(col.name(), col.type_info().name(), detail)
@@ -33,7 +40,6 @@ pub fn value_ref<'a>(row: &'a PgRow, i: usize, scratch: &'a mut String) -> Resul
     if raw.format() != PgValueFormat::Binary {
         return Err(err("text-format value: read rows with sqlx::query (binary protocol)".into()));
     }
-    let oid = raw.type_info().oid().map(|o| o.0);
     let b = raw.as_bytes().map_err(|e| err(e.to_string()))?;
     let fixed = |n: usize| -> Result<&[u8], ValueError> {
         if b.len() == n { Ok(b) } else { Err(err(format!("expected {n} bytes, got {}", b.len()))) }
@@ -98,10 +104,18 @@ fn uuid(b: &[u8], out: &mut String) {
     }
 }
 
+/// One base-10000 digit of a NUMERIC in decimal: four digits with `pad`,
+/// else without leading zeros.
+fn push_base10000(out: &mut String, d: u16, pad: bool) {
+    let d = d.min(9999);
+    let digits = [d / 1000, d / 100 % 10, d / 10 % 10, d % 10].map(|x| char::from(b'0' + x as u8));
+    let first = if pad { 0 } else { digits.iter().position(|&c| c != '0').unwrap_or(3) };
+    out.extend(&digits[first..]);
+}
+
 /// NUMERIC's binary form (base-10000 digits) as PostgreSQL prints it: the
 /// declared scale kept (`1.50` stays `1.50`), any number of digits.
 fn numeric_text(b: &[u8], out: &mut String) -> Result<(), String> {
-    use std::fmt::Write;
     out.clear();
     if b.len() < 8 {
         return Err("short NUMERIC".into());
@@ -127,10 +141,10 @@ fn numeric_text(b: &[u8], out: &mut String) -> Result<(), String> {
         out.push('0');
         d = weight + 1;
     } else {
-        write!(out, "{}", digit(0)).expect("writing to a String");
+        push_base10000(out, digit(0), false);
         d = 1;
         while d <= weight {
-            write!(out, "{:04}", digit(d)).expect("writing to a String");
+            push_base10000(out, digit(d), true);
             d += 1;
         }
     }
@@ -138,10 +152,24 @@ fn numeric_text(b: &[u8], out: &mut String) -> Result<(), String> {
         out.push('.');
         let start = out.len();
         while out.len() - start < dscale {
-            write!(out, "{:04}", digit(d)).expect("writing to a String");
+            push_base10000(out, digit(d), true);
             d += 1;
         }
         out.truncate(start + dscale);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::push_base10000;
+
+    #[test]
+    fn base_10000_digits_are_written_as_four_decimals_or_without_leading_zeros() {
+        for (d, pad, want) in [(0, false, "0"), (7, false, "7"), (10, false, "10"), (1000, false, "1000"), (5, true, "0005"), (9999, true, "9999"), (0, true, "0000")] {
+            let mut out = String::from("x");
+            push_base10000(&mut out, d, pad);
+            assert_eq!(out, format!("x{want}"), "{d} pad={pad}");
+        }
+    }
 }

@@ -20,11 +20,13 @@ pub struct Rows {
     enc: Encoder,
     /// Where each row starts in `enc.buf`.
     starts: Vec<usize>,
+    /// Values written, over all rows.
+    values: usize,
 }
 
 impl Rows {
     pub fn with_capacity(rows: usize, bytes: usize) -> Rows {
-        Rows { enc: Encoder::with_capacity(bytes), starts: Vec::with_capacity(rows) }
+        Rows { enc: Encoder::with_capacity(bytes), starts: Vec::with_capacity(rows), values: 0 }
     }
 
     /// Start a row: the values written next belong to it.
@@ -34,6 +36,7 @@ impl Rows {
 
     pub fn push_value(&mut self, v: &Value<'_>) {
         self.enc.value(v);
+        self.values += 1;
     }
 
     /// Owned rows encoded (tests, and readers that write rows back).
@@ -63,7 +66,9 @@ impl Rows {
 
     pub fn row(&self, i: usize) -> RowRef<'_> {
         let end = self.starts.get(i + 1).copied().unwrap_or(self.enc.buf.len());
-        RowRef { bytes: &self.enc.buf[self.starts[i]..end] }
+        // Every row of a result has the same columns.
+        let width = self.values / self.starts.len();
+        RowRef { bytes: &self.enc.buf[self.starts[i]..end], width }
     }
 
     pub fn iter(&self) -> impl ExactSizeIterator<Item = RowRef<'_>> + '_ {
@@ -84,12 +89,14 @@ impl Rows {
 #[derive(Debug, Clone, Copy)]
 pub struct RowRef<'a> {
     bytes: &'a [u8],
+    /// Values in the row (`usize::MAX`: not known).
+    width: usize,
 }
 
 impl<'a> RowRef<'a> {
     /// A row from bytes some [`Rows`] (or batch) wrote.
     pub fn from_bytes(bytes: &'a [u8]) -> RowRef<'a> {
-        RowRef { bytes }
+        RowRef { bytes, width: usize::MAX }
     }
 
     pub fn bytes(&self) -> &'a [u8] {
@@ -105,6 +112,9 @@ impl<'a> RowRef<'a> {
 
     /// The bytes of the first `n` values (the compared columns lead).
     pub fn prefix(&self, n: usize) -> &'a [u8] {
+        if n >= self.width {
+            return self.bytes;
+        }
         let mut r = Reader::new(self.bytes);
         for _ in 0..n {
             if r.is_empty() {
