@@ -8,7 +8,9 @@
 //! - (b) full validation with the `exact` comparator compiled into the host;
 //! - (c) full validation with the `exact` comparator as a wasm module;
 //!
-//! each with the allocations it made per row read (a counting allocator).
+//! each with the allocations it made per row read (a counting allocator),
+//! beside (a0) sqlx alone on the same pages, rows dropped undecoded, and on
+//! PostgreSQL (a1) the same pages as binary COPY (a feasibility figure).
 //! Then whole processes, as a user runs them, interleaved round by round:
 //! - (e) `movex validate` (the release binary);
 //! - (f) the databases' own clients streaming both tables at once
@@ -340,6 +342,59 @@ async fn driver_alone(pair: Pair) -> Measured {
     Measured::new("(a0) driver alone", a.unwrap() + b.unwrap(), t0.elapsed().as_secs_f64(), "-".into())
 }
 
+/// (a1) PostgreSQL pages as `COPY (...) TO STDOUT (FORMAT binary)` through
+/// sqlx's `copy_out_raw`, tuples walked to the last key and dropped: what a
+/// COPY-based page reader would start from (a feasibility figure; movex does
+/// not read this way yet).
+async fn copy_binary(pair: Pair) -> Measured {
+    async fn scan(url: String) -> u64 {
+        use futures::TryStreamExt;
+        use sqlx::postgres::PgPoolCopyExt;
+        let pool = sqlx::PgPool::connect(&url).await.unwrap();
+        let (mut n, mut after) = (0u64, i64::MIN);
+        loop {
+            let sql = format!(
+                "COPY (SELECT id, c1, c2, c3, c4, c5, c6, c7, c8, c9 FROM t WHERE id > {after} ORDER BY id LIMIT {BATCH}) TO STDOUT (FORMAT binary)"
+            );
+            let mut stream = pool.copy_out_raw(&sql).await.unwrap();
+            let mut data = Vec::new();
+            while let Some(chunk) = stream.try_next().await.unwrap() {
+                data.extend_from_slice(&chunk);
+            }
+            // Header: 11-byte signature, flags, extension length (+ extension).
+            let ext = u32::from_be_bytes(data[15..19].try_into().unwrap()) as usize;
+            let mut at = 19 + ext;
+            let mut page = 0u64;
+            loop {
+                let fields = i16::from_be_bytes(data[at..at + 2].try_into().unwrap());
+                at += 2;
+                if fields < 0 {
+                    break;
+                }
+                for f in 0..fields {
+                    let len = i32::from_be_bytes(data[at..at + 4].try_into().unwrap());
+                    at += 4;
+                    if len > 0 {
+                        if f == 0 {
+                            after = i64::from_be_bytes(data[at..at + 8].try_into().unwrap());
+                        }
+                        at += len as usize;
+                    }
+                }
+                page += 1;
+            }
+            n += page;
+            if page < BATCH {
+                return n;
+            }
+        }
+    }
+    assert!(pair.src == Server::Postgres && pair.dst == Server::Postgres, "(a1) is for PostgreSQL -> PostgreSQL");
+    let t0 = Instant::now();
+    let (a, b) = tokio::join!(tokio::spawn(scan(url(pair.src, "movex_bench_src"))), tokio::spawn(scan(url(pair.dst, "movex_bench_dst"))));
+    Measured::new("(a1) COPY binary pages", a.unwrap() + b.unwrap(), t0.elapsed().as_secs_f64(), "-".into())
+}
+
 async fn validation(dir: &Path, pair: Pair, native: bool) -> Measured {
     let cfg = Config::parse(&config(dir, pair, "exact"), "bench").unwrap();
     let v = Validator::open(cfg).await.unwrap();
@@ -532,7 +587,7 @@ fn report(pair: Pair, runs: &[Measured], expected: &str, versus: &str) {
             m.findings
         );
     }
-    for label in ["(a0) driver alone", "(a) raw scan", "(b) native comparator", "(c) wasm comparator", "(e) movex validate", "(f) database clients", "(d) reladiff"] {
+    for label in ["(a0) driver alone", "(a1) COPY binary pages", "(a) raw scan", "(b) native comparator", "(c) wasm comparator", "(e) movex validate", "(f) database clients", "(d) reladiff"] {
         if let Some(r) = median(runs, label) {
             println!("median {label}: {r:.0} rows/s = {:.2}x {versus}", r / limit);
         }
@@ -569,6 +624,9 @@ fn main() {
         if only.as_deref() != Some("whole") {
             for _ in 0..repeat {
                 runs.push(rt.block_on(counted(driver_alone(pair))));
+                if pair.src == Server::Postgres && pair.dst == Server::Postgres {
+                    runs.push(rt.block_on(counted(copy_binary(pair))));
+                }
                 runs.push(rt.block_on(counted(raw_scan(&dir, pair))));
                 runs.push(rt.block_on(counted(validation(&dir, pair, true))));
                 runs.push(rt.block_on(counted(validation(&dir, pair, false))));
