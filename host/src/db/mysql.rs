@@ -39,7 +39,7 @@ pub async fn binary_columns<'e>(
 }
 
 /// How a column of a result is read: worked out once per result from its
-/// type (`plan`), so the per-value path is a match on a small enum.
+/// type ([`wire`]), so the per-value path is a match on a small enum.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Wire {
     Int { unsigned: bool },

@@ -25,10 +25,6 @@ pub struct Rows {
 }
 
 impl Rows {
-    pub fn with_capacity(rows: usize, bytes: usize) -> Rows {
-        Rows { enc: Encoder::with_capacity(bytes), starts: Vec::with_capacity(rows), values: 0 }
-    }
-
     /// Start a row: the values written next belong to it.
     pub fn begin_row(&mut self) {
         self.starts.push(self.enc.buf.len());
@@ -39,10 +35,12 @@ impl Rows {
         self.values += 1;
     }
 
-    /// Owned rows encoded (tests, and readers that write rows back).
+    /// Owned rows encoded (tests, and readers that write rows back). They
+    /// must have the same columns, as the rows of one result do.
     pub fn from_rows<'r>(rows: impl IntoIterator<Item = &'r Row>) -> Rows {
         let mut out = Rows::default();
         for r in rows {
+            assert!(out.is_empty() || out.values == out.len() * r.len(), "rows of one page have the same columns");
             out.begin_row();
             for v in r {
                 out.push_value(&v.as_value());
@@ -57,11 +55,6 @@ impl Rows {
 
     pub fn is_empty(&self) -> bool {
         self.starts.is_empty()
-    }
-
-    /// Bytes held, for memory accounting.
-    pub fn byte_len(&self) -> usize {
-        self.enc.buf.len()
     }
 
     pub fn row(&self, i: usize) -> RowRef<'_> {

@@ -111,9 +111,9 @@ pub async fn run(t: &mut TableRun, resume: Option<Checkpoint>) -> Result<Ended> 
                 covered += 1;
                 match step {
                     Step::OnlyBase | Step::OnlyTarget => {
-                        let (stream, kind) = match step {
-                            Step::OnlyBase => (&mut base, FindingType::TargetMissing),
-                            _ => (&mut target, FindingType::BaseMissing),
+                        let (stream, kind, merged) = match step {
+                            Step::OnlyBase => (&mut base, FindingType::TargetMissing, &mut merged_base),
+                            _ => (&mut target, FindingType::BaseMissing, &mut merged_target),
                         };
                         let head = stream.head().expect("the merge saw a head");
                         let row = head.to_row();
@@ -121,7 +121,7 @@ pub async fn run(t: &mut TableRun, resume: Option<Checkpoint>) -> Result<Ended> 
                         pending.found.push((k.clone(), Finding::new(&t.run_id, &t.name, t.direction, kind, &k), row));
                         last.set(head);
                         stream.advance();
-                        if step == Step::OnlyBase { merged_base += 1 } else { merged_target += 1 }
+                        *merged += 1;
                     }
                     Step::Both => {
                         let (b, tg) = (base.head().expect("a base head"), target.head().expect("a target head"));

@@ -91,7 +91,7 @@ impl Judge {
             Direction::Src => 0,
             Direction::Dst => compared,
         };
-        Pending { pairs: Batch::keyed_by_columns(0, skip, self.key_len), direction: self.direction, compared, found: Vec::new() }
+        Pending { pairs: Batch::keyed_by_columns(skip, self.key_len), direction: self.direction, compared, found: Vec::new() }
     }
 
     /// Compare the pairs and tag every finding, each with its key.

@@ -7,7 +7,7 @@
 use crate::db::RowRef;
 use crate::db::key::key_json;
 use movex_guest::Value;
-use movex_guest::codec::{Encoder, Reader};
+use movex_guest::codec::Encoder;
 use std::ops::Range;
 
 /// Bytes reserved for the item count: a 5-byte (padded) LEB128, patched as
@@ -51,8 +51,8 @@ impl Batch {
     /// A batch whose items lead with their key: `len` key values after the
     /// item's first `skip` values (pairs whose second row is the base skip
     /// the first row's values). Items go in with [`Batch::push_encoded_pair`].
-    pub fn keyed_by_columns(bytes: usize, skip: usize, len: usize) -> Self {
-        Batch { keys: Keys::Leading { skip, len }, ..Self::with_capacity(bytes) }
+    pub fn keyed_by_columns(skip: usize, len: usize) -> Self {
+        Batch { keys: Keys::Leading { skip, len }, ..Self::new() }
     }
 
     /// A comparator item from rows already encoded (source then
@@ -129,18 +129,15 @@ impl Batch {
             Keys::Given(keys) => keys[i].clone(),
             Keys::Leading { skip, len } => {
                 let item = self.item(i);
-                let mut r = Reader::new(item);
-                for _ in 0..*skip {
-                    r.skip().expect("items are encoded by this process");
-                }
-                key_json(&RowRef::from_bytes(&item[r.position()..]).key(*len)).to_string()
+                let skipped = RowRef::from_bytes(item).prefix(*skip).len();
+                key_json(&RowRef::from_bytes(&item[skipped..]).key(*len)).to_string()
             }
         }
     }
 
     /// A batch of just item `i`, to re-run it alone.
     pub fn single(&self, i: usize) -> Vec<u8> {
-        let item = &self.enc.buf[self.items[i].clone()];
+        let item = self.item(i);
         let mut out = Vec::with_capacity(item.len() + 1);
         out.push(1);
         out.extend_from_slice(item);
@@ -189,10 +186,10 @@ mod tests {
         let mut enc = Encoder::new();
         enc.row([Value::Uint(7), Value::Text("k"), Value::Int(1)]);
         let dst = enc.buf.clone();
-        let mut by_src = Batch::keyed_by_columns(0, 0, 2);
+        let mut by_src = Batch::keyed_by_columns(0, 2);
         by_src.push_encoded_pair(&src, &dst);
         assert_eq!(by_src.key(0), r#"[7,"k"]"#);
-        let mut by_dst = Batch::keyed_by_columns(0, 3, 1);
+        let mut by_dst = Batch::keyed_by_columns(3, 1);
         by_dst.push_encoded_pair(&src, &dst);
         assert_eq!(by_dst.key(0), "7");
         let mut r = Reader::new(by_dst.bytes());
