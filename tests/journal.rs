@@ -5,6 +5,8 @@
 //!   front door: each missed write is spooled and counted, `/health` is 503
 //!   naming the journal, `/dst_first` is refused; once the store is
 //!   writable again the spool moves into it, whole.
+//! - Connections the SQLite store opened while its file was unwritable are
+//!   not kept (SQLite would keep them read-only for good).
 //! - A PostgreSQL state store behind a TCP relay the test kills, under the
 //!   library pool: writes return within the configured bound rather than
 //!   the store's 10 s connect wait, the entries are spooled, and they reach
@@ -89,6 +91,48 @@ async fn a_journal_the_sqlite_store_cannot_take_is_spooled_counted_and_moved_the
     assert_eq!(code, Some(0), "{summary}");
     assert_eq!(summary["journal"]["entries"], 5, "repair sees the journal: {summary}");
     validates_clean(&d.cfg);
+}
+
+/// SQLite opens a write-protected file read-only without a word, and such a
+/// connection stays read-only once the file is writable again. Connections
+/// the store's pool opens while its file is immutable must not be kept:
+/// four writes at once make the pool open every connection it may, during
+/// the fault; once the file is writable, every write through every
+/// connection lands. (Found in CI: under load the front door's journal
+/// drainer met such a connection and never emptied the spool.)
+#[needs_tool("chattr")]
+#[tokio::test(flavor = "multi_thread")]
+async fn connections_opened_while_the_sqlite_store_is_unwritable_are_not_kept() {
+    use movex::store::journal::NewEntry;
+    use movex::store::{JournalKind, Store};
+    tools::require("chattr");
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.db");
+    let store = Store::open(&format!("sqlite://{}", state.display())).await.unwrap();
+    let entry = |i: usize| NewEntry::new("src_first", "destination", JournalKind::SecondaryFailed, &[Statement::new("INSERT INTO t VALUES (?)").bind(i as i64)], "test");
+    store.journal(&entry(0)).await.unwrap();
+    let files: Vec<_> = ["", "-wal", "-shm"].iter().map(|s| std::path::PathBuf::from(format!("{}{s}", state.display()))).collect();
+    chattr("+i", &files);
+    let mut writes = JoinSet::new();
+    for i in 1..=4 {
+        let (store, e) = (store.clone(), entry(i));
+        writes.spawn(async move { store.journal(&e).await.is_ok() });
+    }
+    let during: Vec<bool> = writes.join_all().await;
+    chattr("-i", &files);
+    assert!(during.iter().any(|ok| !ok), "the store took writes while immutable: {during:?}");
+    let mut writes = JoinSet::new();
+    for i in 5..=12 {
+        let (store, e) = (store.clone(), entry(i));
+        writes.spawn(async move { store.journal(&e).await });
+    }
+    let after = writes.join_all().await;
+    for r in &after {
+        assert!(r.is_ok(), "a write after the fault failed: {:?}", r.as_ref().err());
+    }
+    let stored = dbs::query_strings(&format!("sqlite://{}", state.display()), "SELECT count(*) FROM movex_journal").await;
+    let took = 1 + during.iter().filter(|ok| **ok).count() + after.len();
+    assert_eq!(stored, [took.to_string()]);
 }
 
 /// A TCP relay to PostgreSQL on `listener`, killed by aborting the task

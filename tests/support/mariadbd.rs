@@ -1,7 +1,11 @@
 //! A private MariaDB server a test may kill: its own data directory (made
 //! by `mariadb-install-db`) and port, no grant tables (any user logs in),
 //! run as root. Killing the shared server on 3306 would break every other
-//! test; this one is the test's alone.
+//! test; this one is the test's alone. Its temporary files go to a
+//! directory of its own too: with the default `/tmp`, a bootstrap that ran
+//! beside another test once lost the temporary table it was building
+//! (`Could not remove temporary table '/tmp/#sql-temptable-...'`, then
+//! `Unknown table 'mysql.tmp_user_sys'`) and the install failed.
 
 use crate::broker::free_port;
 use std::path::{Path, PathBuf};
@@ -20,9 +24,11 @@ impl Mariadbd {
     pub fn start(dir: &Path) -> Mariadbd {
         let datadir = dir.join("mariadb-data");
         std::fs::create_dir_all(&datadir).unwrap();
+        std::fs::create_dir_all(dir.join("mariadb-tmp")).unwrap();
         let out = Command::new("mariadb-install-db")
             .args(["--no-defaults", "--user=root", "--skip-test-db", "--auth-root-authentication-method=normal"])
             .arg(format!("--datadir={}", datadir.display()))
+            .arg(format!("--tmpdir={}", dir.join("mariadb-tmp").display()))
             .output()
             .unwrap();
         assert!(out.status.success(), "mariadb-install-db: {}", String::from_utf8_lossy(&out.stderr));
@@ -45,6 +51,7 @@ impl Mariadbd {
             .args(["--no-defaults", "--user=root", "--skip-grant-tables", "--bind-address=127.0.0.1", "--innodb-buffer-pool-size=32M"])
             .arg(format!("--datadir={}", self.datadir.display()))
             .arg(format!("--port={}", self.port))
+            .arg(format!("--tmpdir={}", self.datadir.with_file_name("mariadb-tmp").display()))
             .arg(format!("--socket={}", self.datadir.join("mysqld.sock").display()))
             .arg(format!("--pid-file={}", self.datadir.join("mysqld.pid").display()))
             .stdout(Stdio::null())

@@ -110,6 +110,17 @@ pub(crate) fn now() -> String {
     humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
 }
 
+/// SQLite opens a file it may not write (write-protected, immutable, on a
+/// read-only mount) read-only without a word, and the connection stays
+/// read-only after the file is writable again: a pool that kept it would
+/// refuse every write until a restart. A new connection proves it can write
+/// (the header's `user_version` set to what it is) or is not kept; the next
+/// use opens another.
+async fn refuse_read_only(conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
+    let version: i64 = sqlx::query("PRAGMA user_version").fetch_one(&mut *conn).await?.try_get(0)?;
+    conn.execute(format!("PRAGMA user_version = {version}").as_str()).await.map(drop)
+}
+
 impl Store {
     /// Open the state store at `url`, creating its tables (and, for
     /// SQLite, the file).
@@ -131,6 +142,7 @@ impl Store {
                 Box::pin(async move {
                     if sqlite {
                         conn.execute("PRAGMA busy_timeout = 30000").await?;
+                        refuse_read_only(conn).await?;
                     }
                     Ok(())
                 })
