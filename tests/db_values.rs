@@ -130,8 +130,9 @@ async fn postgres_values_round_trip_without_loss() {
     .await
     .unwrap();
 
-    let row = sqlx::query(&format!("SELECT * FROM {schema}.v")).fetch_one(&mut c).await.unwrap();
-    let read: Vec<V> = (0..23).map(|i| db::postgres::value(&row, i).unwrap()).collect();
+    // Read as every reader of rows reads them: through the read path.
+    let db = db::Db::connect(&guard, "source", 1).await.unwrap();
+    let read = db.fetch(&format!("SELECT * FROM {schema}.v"), &[], db::Decode::ByType).await.unwrap().remove(0);
     let want = vec![
         V::Int(1),
         V::Bool(true),
@@ -160,8 +161,7 @@ async fn postgres_values_round_trip_without_loss() {
     assert_eq!(read, want);
 
     // A type with no contract kind is an error that says what to do.
-    let row = sqlx::query("SELECT interval '1 day' AS gap").fetch_one(&mut c).await.unwrap();
-    let err = db::postgres::value(&row, 0).unwrap_err();
+    let err = db.fetch("SELECT interval '1 day' AS gap", &[], db::Decode::ByType).await.unwrap_err();
     assert!(err.to_string().contains("gap") && err.to_string().contains("::text"), "{err}");
 }
 

@@ -9,8 +9,9 @@
 //! - (c) full validation with the `exact` comparator as a wasm module;
 //!
 //! each with the allocations it made per row read (a counting allocator),
-//! beside (a0) sqlx alone on the same pages, rows dropped undecoded, and on
-//! PostgreSQL (a1) the same pages as binary COPY (a feasibility figure).
+//! beside (a0) the driver movex reads with alone on the same pages, rows
+//! dropped undecoded (sqlx on MariaDB, `tokio-postgres` on PostgreSQL),
+//! and on PostgreSQL (a1) sqlx alone, the driver it read with before.
 //! Then whole processes, as a user runs them, interleaved round by round:
 //! - (e) `movex validate` (the release binary);
 //! - (f) the databases' own clients streaming both tables at once
@@ -304,34 +305,18 @@ async fn raw_scan(dir: &Path, pair: Pair) -> Measured {
     Measured::new("(a) raw scan", a.unwrap() + b.unwrap(), t0.elapsed().as_secs_f64(), "-".into())
 }
 
-/// (a0) The driver alone: the same keyset pages through sqlx, rows
-/// dropped undecoded. What sqlx itself costs, in time and allocations.
+/// The same keyset pages as movex reads, rows dropped undecoded but each
+/// column's bytes touched: what a driver itself costs, in time and
+/// allocations.
+const COLUMNS: &str = "id, c1, c2, c3, c4, c5, c6, c7, c8, c9";
+
+/// (a0) The driver movex reads with, alone: sqlx on MariaDB,
+/// `tokio-postgres` on PostgreSQL.
 async fn driver_alone(pair: Pair) -> Measured {
-    const COLUMNS: &str = "id, c1, c2, c3, c4, c5, c6, c7, c8, c9";
     async fn scan(server: Server, url: String) -> u64 {
-        use futures::TryStreamExt;
-        macro_rules! pages {
-            ($pool:ty, $placeholder:literal) => {{
-                let pool = <$pool>::connect(&url).await.unwrap();
-                let sql = format!("SELECT {COLUMNS} FROM t WHERE id > {} ORDER BY id LIMIT {BATCH}", $placeholder);
-                let (mut n, mut after) = (0u64, i64::MIN);
-                loop {
-                    let mut rows = sqlx::query(&sql).bind(after).fetch(&pool);
-                    let mut page = 0u64;
-                    while let Some(r) = rows.try_next().await.unwrap() {
-                        after = sqlx::Row::try_get(&r, 0).unwrap();
-                        page += 1;
-                    }
-                    n += page;
-                    if page < BATCH {
-                        return n;
-                    }
-                }
-            }};
-        }
         match server {
-            Server::MariaDb => pages!(sqlx::MySqlPool, "?"),
-            Server::Postgres => pages!(sqlx::PgPool, "$1"),
+            Server::MariaDb => sqlx_pages::<sqlx::MySql>(&url, "?").await,
+            Server::Postgres => tokio_postgres_pages(&url).await,
         }
     }
     let t0 = Instant::now();
@@ -342,57 +327,67 @@ async fn driver_alone(pair: Pair) -> Measured {
     Measured::new("(a0) driver alone", a.unwrap() + b.unwrap(), t0.elapsed().as_secs_f64(), "-".into())
 }
 
-/// (a1) PostgreSQL pages as `COPY (...) TO STDOUT (FORMAT binary)` through
-/// sqlx's `copy_out_raw`, tuples walked to the last key and dropped: what a
-/// COPY-based page reader would start from (a feasibility figure; movex does
-/// not read this way yet).
-async fn copy_binary(pair: Pair) -> Measured {
-    async fn scan(url: String) -> u64 {
-        use futures::TryStreamExt;
-        use sqlx::postgres::PgPoolCopyExt;
-        let pool = sqlx::PgPool::connect(&url).await.unwrap();
-        let (mut n, mut after) = (0u64, i64::MIN);
-        loop {
-            let sql = format!(
-                "COPY (SELECT id, c1, c2, c3, c4, c5, c6, c7, c8, c9 FROM t WHERE id > {after} ORDER BY id LIMIT {BATCH}) TO STDOUT (FORMAT binary)"
-            );
-            let mut stream = pool.copy_out_raw(&sql).await.unwrap();
-            let mut data = Vec::new();
-            while let Some(chunk) = stream.try_next().await.unwrap() {
-                data.extend_from_slice(&chunk);
-            }
-            // Header: 11-byte signature, flags, extension length (+ extension).
-            let ext = u32::from_be_bytes(data[15..19].try_into().unwrap()) as usize;
-            let mut at = 19 + ext;
-            let mut page = 0u64;
-            loop {
-                let fields = i16::from_be_bytes(data[at..at + 2].try_into().unwrap());
-                at += 2;
-                if fields < 0 {
-                    break;
-                }
-                for f in 0..fields {
-                    let len = i32::from_be_bytes(data[at..at + 4].try_into().unwrap());
-                    at += 4;
-                    if len > 0 {
-                        if f == 0 {
-                            after = i64::from_be_bytes(data[at..at + 8].try_into().unwrap());
-                        }
-                        at += len as usize;
-                    }
-                }
-                page += 1;
-            }
-            n += page;
-            if page < BATCH {
-                return n;
-            }
+/// (a1) On PostgreSQL, sqlx alone on the same pages: the driver movex read
+/// with before `tokio-postgres`, side by side.
+async fn sqlx_alone(pair: Pair) -> Measured {
+    async fn scan(server: Server, url: String) -> u64 {
+        match server {
+            Server::MariaDb => sqlx_pages::<sqlx::MySql>(&url, "?").await,
+            Server::Postgres => sqlx_pages::<sqlx::Postgres>(&url, "$1").await,
         }
     }
-    assert!(pair.src == Server::Postgres && pair.dst == Server::Postgres, "(a1) is for PostgreSQL -> PostgreSQL");
     let t0 = Instant::now();
-    let (a, b) = tokio::join!(tokio::spawn(scan(url(pair.src, "movex_bench_src"))), tokio::spawn(scan(url(pair.dst, "movex_bench_dst"))));
-    Measured::new("(a1) COPY binary pages", a.unwrap() + b.unwrap(), t0.elapsed().as_secs_f64(), "-".into())
+    let (a, b) = tokio::join!(
+        tokio::spawn(scan(pair.src, url(pair.src, "movex_bench_src"))),
+        tokio::spawn(scan(pair.dst, url(pair.dst, "movex_bench_dst")))
+    );
+    Measured::new("(a1) sqlx alone", a.unwrap() + b.unwrap(), t0.elapsed().as_secs_f64(), "-".into())
+}
+
+async fn sqlx_pages<DB: sqlx::Database>(url: &str, placeholder: &str) -> u64
+where
+    i64: for<'r> sqlx::Decode<'r, DB> + sqlx::Type<DB> + for<'q> sqlx::Encode<'q, DB>,
+    for<'c> &'c sqlx::Pool<DB>: sqlx::Executor<'c, Database = DB>,
+    for<'q> <DB as sqlx::Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    usize: sqlx::ColumnIndex<DB::Row>,
+{
+    use futures::TryStreamExt;
+    let pool = sqlx::Pool::<DB>::connect(url).await.unwrap();
+    let sql = format!("SELECT {COLUMNS} FROM t WHERE id > {placeholder} ORDER BY id LIMIT {BATCH}");
+    let (mut n, mut after) = (0u64, i64::MIN);
+    loop {
+        let mut rows = sqlx::query::<DB>(&sql).bind(after).fetch(&pool);
+        let mut page = 0u64;
+        while let Some(r) = rows.try_next().await.unwrap() {
+            after = sqlx::Row::try_get(&r, 0usize).unwrap();
+            page += 1;
+        }
+        n += page;
+        if page < BATCH {
+            return n;
+        }
+    }
+}
+
+async fn tokio_postgres_pages(url: &str) -> u64 {
+    use futures::TryStreamExt;
+    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(conn);
+    let st = client.prepare(&format!("SELECT {COLUMNS} FROM t WHERE id > $1 ORDER BY id LIMIT {BATCH}")).await.unwrap();
+    let (mut n, mut after) = (0u64, i64::MIN);
+    loop {
+        let rows = client.query_raw(&st, [after]).await.unwrap();
+        futures::pin_mut!(rows);
+        let mut page = 0u64;
+        while let Some(r) = rows.try_next().await.unwrap() {
+            after = r.get(0);
+            page += 1;
+        }
+        n += page;
+        if page < BATCH {
+            return n;
+        }
+    }
 }
 
 async fn validation(dir: &Path, pair: Pair, native: bool) -> Measured {
@@ -587,7 +582,7 @@ fn report(pair: Pair, runs: &[Measured], expected: &str, versus: &str) {
             m.findings
         );
     }
-    for label in ["(a0) driver alone", "(a1) COPY binary pages", "(a) raw scan", "(b) native comparator", "(c) wasm comparator", "(e) movex validate", "(f) database clients", "(d) reladiff"] {
+    for label in ["(a0) driver alone", "(a1) sqlx alone", "(a) raw scan", "(b) native comparator", "(c) wasm comparator", "(e) movex validate", "(f) database clients", "(d) reladiff"] {
         if let Some(r) = median(runs, label) {
             println!("median {label}: {r:.0} rows/s = {:.2}x {versus}", r / limit);
         }
@@ -624,8 +619,8 @@ fn main() {
         if only.as_deref() != Some("whole") {
             for _ in 0..repeat {
                 runs.push(rt.block_on(counted(driver_alone(pair))));
-                if pair.src == Server::Postgres && pair.dst == Server::Postgres {
-                    runs.push(rt.block_on(counted(copy_binary(pair))));
+                if pair.src == Server::Postgres || pair.dst == Server::Postgres {
+                    runs.push(rt.block_on(counted(sqlx_alone(pair))));
                 }
                 runs.push(rt.block_on(counted(raw_scan(&dir, pair))));
                 runs.push(rt.block_on(counted(validation(&dir, pair, true))));

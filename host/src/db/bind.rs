@@ -6,7 +6,7 @@
 use movex_guest::OwnedValue;
 
 /// Text for values bound as strings (dates and times; the SQL casts them).
-fn text(v: &OwnedValue) -> String {
+pub(crate) fn text(v: &OwnedValue) -> String {
     match v {
         OwnedValue::Text(s) | OwnedValue::Decimal(s) | OwnedValue::Json(s) => s.clone(),
         other => other.as_value().to_string(),

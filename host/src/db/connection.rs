@@ -7,17 +7,19 @@ use super::bind::{bind_mysql, bind_postgres, bind_postgres_as_text, bind_sqlite}
 use super::keyset::Dialect;
 use super::schema::{self, ColumnInfo};
 use super::rows::{Row, Rows};
-use super::{mysql, postgres, sqlite};
+use super::postgres_reader::PgReader;
+use super::{mysql, sqlite};
 use anyhow::{Context, Result};
 use movex_guest::{OwnedValue, Value};
 use sqlx::Row as _;
 use std::time::Duration;
 
-/// A pool for one database, by driver.
+/// A pool for one database, by driver. PostgreSQL has two: sqlx for writes,
+/// schemas and transactions, and [`PgReader`] for reading rows.
 #[derive(Clone, Debug)]
 pub enum Db {
     MySql(sqlx::MySqlPool),
-    Postgres(sqlx::PgPool),
+    Postgres(sqlx::PgPool, PgReader),
     Sqlite(sqlx::SqlitePool),
 }
 
@@ -51,7 +53,10 @@ impl Db {
         }
         Ok(match dialect {
             Dialect::MySql => Db::MySql(pool!(sqlx::mysql::MySqlPoolOptions)),
-            Dialect::Postgres => Db::Postgres(pool!(sqlx::postgres::PgPoolOptions)),
+            Dialect::Postgres => Db::Postgres(
+                pool!(sqlx::postgres::PgPoolOptions),
+                PgReader::lazy(url, max_connections, connect_timeout).map_err(|e| anyhow::anyhow!("[{what}] url {}: {e}", redact(url)))?,
+            ),
             Dialect::Sqlite => Db::Sqlite(pool!(sqlx::sqlite::SqlitePoolOptions)),
         })
     }
@@ -72,7 +77,7 @@ impl Db {
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
         match self {
             Db::MySql(p) => sqlx::query("SELECT 1").execute(p).await.map(drop),
-            Db::Postgres(p) => sqlx::query("SELECT 1").execute(p).await.map(drop),
+            Db::Postgres(p, _) => sqlx::query("SELECT 1").execute(p).await.map(drop),
             Db::Sqlite(p) => sqlx::query("SELECT 1").execute(p).await.map(drop),
         }
     }
@@ -80,7 +85,7 @@ impl Db {
     pub fn dialect(&self) -> Dialect {
         match self {
             Db::MySql(_) => Dialect::MySql,
-            Db::Postgres(_) => Dialect::Postgres,
+            Db::Postgres(..) => Dialect::Postgres,
             Db::Sqlite(_) => Dialect::Sqlite,
         }
     }
@@ -163,8 +168,8 @@ impl Db {
     pub async fn execute(&self, sql: &str, binds: &[&OwnedValue], params: Params) -> Result<Executed, sqlx::Error> {
         Ok(match self {
             Db::MySql(p) => mysql_executed(query!(sql, binds.iter().copied(), bind_mysql, |q| q.execute(p).await?)),
-            Db::Postgres(p) if params == Params::Text => postgres_executed(query!(sql, binds.iter().copied(), bind_postgres_as_text, |q| q.execute(p).await?)),
-            Db::Postgres(p) => postgres_executed(query!(sql, binds.iter().copied(), bind_postgres, |q| q.execute(p).await?)),
+            Db::Postgres(p, _) if params == Params::Text => postgres_executed(query!(sql, binds.iter().copied(), bind_postgres_as_text, |q| q.execute(p).await?)),
+            Db::Postgres(p, _) => postgres_executed(query!(sql, binds.iter().copied(), bind_postgres, |q| q.execute(p).await?)),
             Db::Sqlite(p) => sqlite_executed(query!(sql, binds.iter().copied(), bind_sqlite, |q| q.execute(p).await?)),
         })
     }
@@ -196,20 +201,7 @@ impl Db {
                     }
                 }
             }),
-            Db::Postgres(p) => query!(sql, binds.iter().copied(), bind_postgres, |q| {
-                let mut stream = q.fetch(p);
-                let mut scratch = String::new();
-                let mut oids: Vec<Option<u32>> = Vec::new();
-                while let Some(r) = stream.try_next().await? {
-                    if oids.is_empty() {
-                        oids = (0..r.len()).map(|i| postgres::oid(&r, i)).collect();
-                    }
-                    out.begin_row();
-                    for (i, &oid) in oids.iter().enumerate() {
-                        out.push_value(&decode.finish(i, postgres::value_ref(&r, i, oid, &mut scratch)?));
-                    }
-                }
-            }),
+            Db::Postgres(_, reader) => reader.fetch_rows(sql, binds, &mut out, |i, v| decode.finish(i, v)).await?,
             Db::Sqlite(p) => query!(sql, binds.iter().copied(), bind_sqlite, |q| {
                 let mut stream = q.fetch(p);
                 while let Some(r) = stream.try_next().await? {
@@ -228,7 +220,7 @@ impl Db {
     pub async fn columns(&self, table: &str) -> Result<Vec<ColumnInfo>> {
         let cols = match self {
             Db::MySql(pool) => schema::mysql(pool, table).await,
-            Db::Postgres(pool) => schema::postgres(pool, table).await,
+            Db::Postgres(pool, _) => schema::postgres(pool, table).await,
             Db::Sqlite(pool) => schema::sqlite(pool, table).await,
         }?;
         if cols.is_empty() {
@@ -241,7 +233,7 @@ impl Db {
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
         Ok(match self {
             Db::MySql(p) => Tx::MySql(p.begin().await?),
-            Db::Postgres(p) => Tx::Postgres(p.begin().await?),
+            Db::Postgres(p, _) => Tx::Postgres(p.begin().await?),
             Db::Sqlite(p) => Tx::Sqlite(p.begin().await?),
         })
     }

@@ -13,6 +13,8 @@
 //! - [`key`]: key order across databases; keys as JSON.
 //! - [`mysql`]: MySQL/MariaDB, binary protocol.
 //! - [`postgres`]: PostgreSQL, binary protocol, by type OID.
+//! - [`postgres_reader`]: PostgreSQL rows read on `tokio-postgres`, the
+//!   bytes of each row straight into a page.
 //! - [`sqlite`]: SQLite, by each value's storage class.
 //! - [`keyset`]: page queries in key order per dialect (no OFFSET).
 //! - [`bind`]: contract values as query parameters, per driver.
@@ -25,6 +27,7 @@ pub mod key;
 pub mod keyset;
 pub mod mysql;
 pub mod postgres;
+pub mod postgres_reader;
 pub mod rows;
 pub mod schema;
 pub mod sqlite;

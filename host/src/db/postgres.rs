@@ -3,74 +3,52 @@
 //! `NaN`/`Infinity` as text), dates and timestamps with BC years and
 //! infinities, `timestamptz` in UTC, `jsonb` without its version byte.
 //! Types without a contract kind (interval, arrays, ...) are an error that
-//! says to select them as text.
+//! says to select them as text. The bytes come from the reader
+//! ([`super::postgres_reader`]); nothing here knows a driver.
 
-use super::ValueError;
 use movex_guest::civil::date_from_days;
-use movex_guest::{Date, MICROS_PER_DAY_I64, OwnedValue, Time, Timestamp, Value};
-use sqlx::postgres::{PgRow, PgValueFormat};
-use sqlx::{Column, Row, TypeInfo, ValueRef};
+use movex_guest::{Date, MICROS_PER_DAY_I64, Time, Timestamp, Value};
 
 /// Days from 1970-01-01 to PostgreSQL's epoch, 2000-01-01.
 const PG_EPOCH_DAYS: i64 = 10_957;
 
-pub fn value(row: &PgRow, i: usize) -> Result<OwnedValue, ValueError> {
-    value_ref(row, i, oid(row, i), &mut String::new()).map(|v| v.to_owned_value())
-}
-
-/// The type OID of column `i` of rows shaped like `row`: worked out once
-/// per result, not per value.
-pub fn oid(row: &PgRow, i: usize) -> Option<u32> {
-    row.columns()[i].type_info().oid().map(|o| o.0)
-}
-
-/// Column `i` of `row`, of type `oid` ([`oid`]), borrowing text and bytes
-/// from the row; the types PostgreSQL sends in another form than the
-/// contract's text (NUMERIC, uuid) are written into `scratch` and borrowed
-/// from there.
-pub fn value_ref<'a>(row: &'a PgRow, i: usize, oid: Option<u32>, scratch: &'a mut String) -> Result<Value<'a>, ValueError> {
-    let err = |detail: String| {
-        let col = &row.columns()[i];
-        ValueError::new(col.name(), col.type_info().name(), detail)
+/// One value in binary format (`None` for NULL) of type `oid`, borrowing
+/// text and bytes from `raw`; the types PostgreSQL sends in another form
+/// than the contract's text (NUMERIC, uuid) are written into `scratch` and
+/// borrowed from there. The error says what was wrong with the bytes; the
+/// caller names the column.
+pub fn value_ref<'a>(raw: Option<&'a [u8]>, oid: u32, scratch: &'a mut String) -> Result<Value<'a>, String> {
+    let Some(b) = raw else { return Ok(Value::Null) };
+    let fixed = |n: usize| -> Result<&[u8], String> {
+        if b.len() == n { Ok(b) } else { Err(format!("expected {n} bytes, got {}", b.len())) }
     };
-    let raw = row.try_get_raw(i).map_err(|e| err(e.to_string()))?;
-    if raw.is_null() {
-        return Ok(Value::Null);
-    }
-    if raw.format() != PgValueFormat::Binary {
-        return Err(err("text-format value: read rows with sqlx::query (binary protocol)".into()));
-    }
-    let b = raw.as_bytes().map_err(|e| err(e.to_string()))?;
-    let fixed = |n: usize| -> Result<&[u8], ValueError> {
-        if b.len() == n { Ok(b) } else { Err(err(format!("expected {n} bytes, got {}", b.len()))) }
-    };
-    let text = |b| std::str::from_utf8(b).map_err(|e| err(format!("not UTF-8: {e}")));
+    let text = |b| std::str::from_utf8(b).map_err(|e| format!("not UTF-8: {e}"));
     Ok(match oid {
-        Some(16) => Value::Bool(fixed(1)?[0] != 0),
-        Some(21) => Value::Int(i16::from_be_bytes(fixed(2)?.try_into().expect("2")).into()),
-        Some(23) => Value::Int(i32::from_be_bytes(fixed(4)?.try_into().expect("4")).into()),
-        Some(20) => Value::Int(i64::from_be_bytes(fixed(8)?.try_into().expect("8"))),
-        Some(700) => Value::Float(f32::from_be_bytes(fixed(4)?.try_into().expect("4")).into()),
-        Some(701) => Value::Float(f64::from_be_bytes(fixed(8)?.try_into().expect("8"))),
-        Some(1700) => {
-            numeric_text(b, scratch).map_err(err)?;
+        16 => Value::Bool(fixed(1)?[0] != 0),
+        21 => Value::Int(i16::from_be_bytes(fixed(2)?.try_into().expect("2")).into()),
+        23 => Value::Int(i32::from_be_bytes(fixed(4)?.try_into().expect("4")).into()),
+        20 => Value::Int(i64::from_be_bytes(fixed(8)?.try_into().expect("8"))),
+        700 => Value::Float(f32::from_be_bytes(fixed(4)?.try_into().expect("4")).into()),
+        701 => Value::Float(f64::from_be_bytes(fixed(8)?.try_into().expect("8"))),
+        1700 => {
+            numeric_text(b, scratch)?;
             Value::Decimal(scratch)
         }
-        Some(25 | 1043 | 1042 | 19 | 18) => Value::Text(text(b)?),
-        Some(17) => Value::Bytes(b),
-        Some(1082) => Value::Date(date(i32::from_be_bytes(fixed(4)?.try_into().expect("4")))),
-        Some(1083) => Value::Time(Time { micros: i64::from_be_bytes(fixed(8)?.try_into().expect("8")) }),
-        Some(1114 | 1184) => Value::Timestamp(timestamp(i64::from_be_bytes(fixed(8)?.try_into().expect("8")))),
-        Some(114) => Value::Json(text(b)?),
-        Some(3802) => match b.split_first() {
+        25 | 1043 | 1042 | 19 | 18 => Value::Text(text(b)?),
+        17 => Value::Bytes(b),
+        1082 => Value::Date(date(i32::from_be_bytes(fixed(4)?.try_into().expect("4")))),
+        1083 => Value::Time(Time { micros: i64::from_be_bytes(fixed(8)?.try_into().expect("8")) }),
+        1114 | 1184 => Value::Timestamp(timestamp(i64::from_be_bytes(fixed(8)?.try_into().expect("8")))),
+        114 => Value::Json(text(b)?),
+        3802 => match b.split_first() {
             Some((1, json)) => Value::Json(text(json)?),
-            _ => return Err(err("unknown jsonb version".into())),
+            _ => return Err("unknown jsonb version".into()),
         },
-        Some(2950) => {
+        2950 => {
             uuid(fixed(16)?, scratch);
             Value::Text(scratch)
         }
-        _ => return Err(err("no contract kind for this type: select it as text (`column::text`)".into())),
+        _ => return Err("no contract kind for this type: select it as text (`column::text`)".into()),
     })
 }
 
