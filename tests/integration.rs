@@ -4,6 +4,7 @@
 
 mod auto_restart;
 mod cli;
+mod copy;
 mod db_values;
 mod demo;
 mod evidence;

@@ -21,7 +21,7 @@
 //! | 7 | [`config`] | the TOML file (unknown keys are errors); the sections of the layers below live with them ([`pool::PoolConfig`], [`wasm::Limits`]) |
 //! | 8 | [`engine`] | what the work shares, built once from the config: the config, the store, the modules, a reading pool per database |
 //! | 9 | [`validate`] | full and incremental runs in both directions, per-row wasm comparison, findings, checkpoints, Kafka delivery |
-//! | 10 | [`repair`] | drives the target back to the base from the findings, the journal or Kafka |
+//! | 10 | [`repair`], [`copy`] | drives the target back to the base from the findings, the journal or Kafka; copies the rows that already exist, in locked chunks, resumable |
 //! | 11 | [`migration`] | the running migration: moves, the scheduler of validations, the policy, auto-migrate, status |
 //! | 12 | [`http`], [`proxy`] | the doors: the HTTP control plane; the MySQL front door |
 //! | 13 | [`cli`] | the `movex` command line, one file per subcommand; `src/main.rs` only calls it |
@@ -44,6 +44,7 @@ pub mod config;
 pub mod engine;
 pub mod validate;
 pub mod repair;
+pub mod copy;
 pub mod migration;
 pub mod http;
 pub mod proxy;

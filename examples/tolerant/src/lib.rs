@@ -1,6 +1,6 @@
 //! `tolerant`: equal up to what a migration legitimately changes — floats
 //! within a tolerance, `utime` at a coarser precision, e-mail letter case,
-//! JSON spelling and decimal scale.
+//! JSON spelling, decimal scale, and values a SQLite side keeps as text.
 //!
 //! Settings: `tolerance` (default `1e-6`), `utime_column` (default `utime`),
 //! `utime_precision` (`s` | `ms`, default `s`), `email_column` (default `email`).
@@ -32,7 +32,8 @@ impl Plugin for Tolerant {
             .time_precision(s.get("utime_column").unwrap_or("utime"), precision)
             .case_insensitive(s.get("email_column").unwrap_or("email"))
             .json_semantic(ALL)
-            .decimal_scale_insensitive(ALL);
+            .decimal_scale_insensitive(ALL)
+            .stored_as_text(ALL);
         Ok(Tolerant { rules })
     }
 }

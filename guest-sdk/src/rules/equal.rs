@@ -39,6 +39,18 @@ pub(super) fn values_equal(a: &Value<'_>, b: &Value<'_>, rule: &ColumnRule) -> b
         (Time(x), Time(y)) => time::times_equal(x, y, rule.time_precision),
         (Date(x), Date(y)) => x == y,
         (Timestamp(x), Timestamp(y)) => time::timestamps_equal(x, y, rule.time_precision),
+        (Text(t), v) | (v, Text(t)) if rule.stored_as_text => spelled_by(t, &v),
+        _ => false,
+    }
+}
+
+/// Whether text `t` spells the typed value `v` ([`super::Rules::stored_as_text`]).
+fn spelled_by(t: &str, v: &Value<'_>) -> bool {
+    use Value::*;
+    match *v {
+        Int(_) | Uint(_) | Decimal(_) => decimal_by_value(&Decimal(t), v),
+        Date(_) | Time(_) | Timestamp(_) => v.to_string() == t,
+        Bool(b) => t == if b { "1" } else { "0" },
         _ => false,
     }
 }
@@ -56,5 +68,20 @@ mod tests {
         let dec = RowBuf::new().col("d", crate::value::OwnedValue::Decimal("5.00".into()));
         assert!(cmp(&r, dec, RowBuf::new().col("d", 5i64)).is_equal());
         assert!(!cmp(&r, RowBuf::new().col("n", None::<i64>), RowBuf::new().col("n", 0i64)).is_equal());
+    }
+
+    #[test]
+    fn values_kept_as_text_equal_the_typed_values_they_spell() {
+        use crate::value::{Date, OwnedValue, Timestamp};
+        let text = |s: &str| RowBuf::new().col("v", s);
+        let r = Rules::new().stored_as_text(crate::rules::ALL);
+        assert!(cmp(&r, RowBuf::new().col("v", u64::MAX), text("18446744073709551615")).is_equal());
+        assert!(!cmp(&r, RowBuf::new().col("v", u64::MAX), text("18446744073709551614")).is_equal());
+        assert!(cmp(&r, RowBuf::new().col("v", OwnedValue::Decimal("-1.50".into())), text("-1.5")).is_equal());
+        let ts = Timestamp { date: Date { year: 2024, month: 2, day: 29 }, micros_of_day: 86_399_000_001 };
+        assert!(cmp(&r, RowBuf::new().col("v", ts), text("2024-02-29 23:59:59.000001")).is_equal());
+        assert!(!cmp(&r, RowBuf::new().col("v", ts), text("2024-02-29 23:59:59")).is_equal());
+        assert!(!cmp(&r, RowBuf::new().col("v", 7i64), text("seven")).is_equal());
+        assert!(!cmp(&Rules::new(), RowBuf::new().col("v", 7i64), text("7")).is_equal(), "only under the rule");
     }
 }

@@ -98,6 +98,7 @@ struct ColumnRule {
     /// Text values of this column may hold JSON.
     json_text: bool,
     decimal_scale_insensitive: bool,
+    stored_as_text: bool,
 }
 
 type Edit = fn(&mut ColumnRule, &RuleArg);
@@ -218,6 +219,15 @@ impl Rules {
     /// Decimals compare by value: `1.50` equals `1.5` and `01.5`.
     pub fn decimal_scale_insensitive(self, cols: impl Into<Columns>) -> Self {
         self.with(cols.into(), |r, _| r.decimal_scale_insensitive = true, RuleArg::None)
+    }
+
+    /// A value one side keeps as text equals the other side's typed value
+    /// that the text spells: SQLite stores integers past 64 bits, exact
+    /// decimals, dates and times as TEXT. Numbers and decimals compare by
+    /// value (`"18446744073709551615"`, `"1.50"` against 1.5), dates and
+    /// times as the contract prints them (`2024-02-29 23:59:59.000001`).
+    pub fn stored_as_text(self, cols: impl Into<Columns>) -> Self {
+        self.with(cols.into(), |r, _| r.stored_as_text = true, RuleArg::None)
     }
 
     fn rule_for(&self, column: &str) -> ColumnRule {

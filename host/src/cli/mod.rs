@@ -9,8 +9,10 @@
 //! - [`demo`]: `movex demo`, the whole story on SQLite files.
 //! - [`shutdown`]: the one shutdown signal (ctrl-c or SIGTERM).
 
+pub mod copy;
 pub mod demo;
 pub mod module;
+pub mod progress;
 pub mod repair;
 pub mod serve;
 pub mod shutdown;
@@ -44,6 +46,9 @@ pub enum Command {
     Demo(demo::DemoArgs),
     /// Repair the target from the findings once (`--dry-run`: report only).
     Repair(repair::RepairArgs),
+    /// Copy the rows that exist on the source to the destination, resuming
+    /// from the checkpoint: 0 copied, 2 error (`--dry-run`: the plan only).
+    Copy(copy::CopyArgs),
 }
 
 /// Entry point for the binary.
@@ -75,5 +80,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Repair(args) => repair::run(args),
+        Command::Copy(args) => Ok(copy::run(args)),
     }
 }

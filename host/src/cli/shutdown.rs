@@ -15,3 +15,18 @@ pub async fn signal() {
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
 }
+
+/// A token cancelled on the first [`signal`]: a run stops between batches,
+/// keeps its checkpoint, and says so.
+pub fn stop_on_signal() -> tokio_util::sync::CancellationToken {
+    let cancel = tokio_util::sync::CancellationToken::new();
+    tokio::spawn({
+        let cancel = cancel.clone();
+        async move {
+            signal().await;
+            eprintln!("stopping: the next run resumes from the checkpoint");
+            cancel.cancel();
+        }
+    });
+    cancel
+}

@@ -8,12 +8,10 @@ use crate::config::Config;
 use crate::model::Direction;
 use crate::validate::{Board, Report, Request, RunMode, Validator};
 use clap::Args;
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio_util::sync::CancellationToken;
 
 #[derive(Args, Debug)]
 pub struct ValidateArgs {
@@ -90,72 +88,30 @@ async fn validate(args: &ValidateArgs) -> anyhow::Result<Report> {
     };
     let validator = Validator::open(config).await?;
     let request = Request { tables: args.tables.clone(), mode, direction: args.direction, restart: args.restart };
-    let cancel = CancellationToken::new();
-    // Ctrl-C or SIGTERM stops cleanly: the checkpoint is kept and the next run resumes.
-    tokio::spawn({
-        let cancel = cancel.clone();
-        async move {
-            super::shutdown::signal().await;
-            eprintln!("stopping: the next run resumes from the checkpoint");
-            cancel.cancel();
-        }
-    });
+    let cancel = super::shutdown::stop_on_signal();
     let board = Arc::new(Board::default());
-    let done = CancellationToken::new();
-    let watcher = tokio::spawn(watch(board.clone(), std::io::stderr().is_terminal(), done.clone()));
+    let shown = super::progress::show({
+        let board = board.clone();
+        move || lines(&board)
+    });
     let report = validator.run(&request, cancel, &board).await;
-    done.cancel();
-    let _ = watcher.await;
+    shown.finish().await;
     report
 }
 
-/// Show progress: a bar per table on a terminal, a log line every 5 s
-/// otherwise; on a terminal the bars get a last update when `done`.
-async fn watch(board: Arc<Board>, terminal: bool, done: CancellationToken) {
-    let multi = indicatif::MultiProgress::new();
-    let style = indicatif::ProgressStyle::with_template("{prefix:>12} [{bar:30}] {pos}/{len} rows {msg}")
-        .expect("template")
-        .progress_chars("=> ");
-    let mut bars: Vec<indicatif::ProgressBar> = Vec::new();
-    let period = if terminal { Duration::from_millis(200) } else { Duration::from_secs(5) };
-    let mut tick = tokio::time::interval(period);
-    tick.tick().await;
-    loop {
-        let last = tokio::select! {
-            _ = tick.tick() => false,
-            _ = done.cancelled() => true,
-        };
-        if last && !terminal {
-            return;
-        }
-        let tables = board.tables.lock().expect("board").clone();
-        for (i, p) in tables.iter().enumerate() {
+/// Each table's rows read, rate, findings and ETA, for [`super::progress`].
+fn lines(board: &Board) -> Vec<super::progress::Line> {
+    let tables = board.tables.lock().expect("board").clone();
+    tables
+        .iter()
+        .map(|p| {
             let s = p.snapshot();
             let found: u64 = s.findings.values().sum();
+            let pct = s.percent.map_or(String::new(), |p| format!(" ({p:.0}%)"));
             let eta = s.eta_secs.map_or(String::new(), |e| format!(", ETA {:.0}s", e));
-            if terminal {
-                if bars.len() <= i {
-                    let bar = multi.add(indicatif::ProgressBar::new(0).with_style(style.clone()).with_prefix(s.table.clone()));
-                    bars.push(bar);
-                }
-                bars[i].set_length(s.estimate.max(s.done));
-                bars[i].set_position(s.done);
-                bars[i].set_message(format!("{:.0} rows/s, {found} findings{eta}", s.rows_per_sec));
-                if last {
-                    bars[i].set_length(s.done);
-                    bars[i].finish();
-                }
-            } else {
-                let pct = s.percent.map_or(String::new(), |p| format!(" ({p:.0}%)"));
-                eprintln!("{}: {} rows{pct}, {:.0} rows/s, {found} findings{eta}", s.table, s.done, s.rows_per_sec);
-            }
-        }
-        if last {
-            // The finished bars stay; the report starts on a line of its own.
-            eprintln!();
-            return;
-        }
-    }
+            super::progress::Line { table: s.table.clone(), done: s.done, total: s.estimate, message: format!("{:.0} rows/s{pct}, {found} findings{eta}", s.rows_per_sec) }
+        })
+        .collect()
 }
 
 fn print_text(r: &Report) {

@@ -29,11 +29,13 @@
 //! - `events.rs`: `[events]`, `[events.kafka]` ([`Events`], [`Sink`], [`Kafka`]).
 //! - `policy.rs`: `[policy]` ([`Policy`]).
 //! - `repair.rs`: `[repair]` ([`Repair`]).
+//! - `copy.rs`: `[copy]` ([`Copy`], [`ZeroDates`]).
 //! - `http.rs`: `[http]` ([`Http`]).
 //! - `proxy.rs`: `[proxy]`, `[proxy.mysql]` ([`Proxy`], [`MysqlProxy`], [`ProxyUser`]).
 //! - `[sandbox]` and `[pool]` live with their layers: [`crate::wasm::Limits`],
 //!   [`crate::pool::PoolConfig`].
 
+mod copy;
 mod databases;
 mod events;
 mod http;
@@ -44,6 +46,7 @@ mod repair;
 mod tables;
 mod validation;
 
+pub use copy::{Copy, ZeroDates};
 pub use databases::{Database, StateStore};
 pub use events::{Events, Kafka, Sink};
 pub use http::Http;
@@ -83,6 +86,8 @@ pub struct Config {
     pub http: Http,
     #[serde(default)]
     pub repair: Repair,
+    #[serde(default)]
+    pub copy: Copy,
     #[serde(default)]
     pub proxy: Proxy,
     #[serde(default)]
@@ -151,6 +156,13 @@ impl Config {
         let v = &self.validation;
         if v.batch_size == 0 || v.batch_size > 100_000 {
             return Err(format!("[validation] batch_size = {}: use 1..=100000 (default 1000)", v.batch_size));
+        }
+        let c = &self.copy;
+        if c.chunk_size == 0 || c.chunk_size > 100_000 {
+            return Err(format!("[copy] chunk_size = {}: use 1..=100000 (default 1000)", c.chunk_size));
+        }
+        if c.tables_at_once == 0 {
+            return Err("[copy] tables_at_once = 0: at least one table must run".into());
         }
         if v.concurrency == 0 {
             return Err("[validation] concurrency = 0: at least one table must run".into());

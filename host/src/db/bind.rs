@@ -3,7 +3,7 @@
 //! pool binds for application statements. Dates and times go as their text,
 //! which each database converts (PostgreSQL through a `CAST` the query adds).
 
-use movex_guest::OwnedValue;
+use movex_guest::{OwnedValue, Value};
 
 /// Text for values bound as strings (dates and times; the SQL casts them).
 pub(crate) fn text(v: &OwnedValue) -> String {
@@ -68,5 +68,49 @@ pub fn bind_postgres_as_text<'q>(q: PgQuery<'q>, v: &OwnedValue) -> PgQuery<'q> 
         OwnedValue::Uint(u) => q.bind(u.to_string()),
         OwnedValue::Float(x) => q.bind(x.to_string()),
         other => q.bind(text(other)),
+    }
+}
+
+/// Borrowed values of a page, for writes that copy rows: text and bytes
+/// bound in place, dates and times as text.
+pub fn bind_value_mysql<'q>(q: MyQuery<'q>, v: &Value<'q>) -> MyQuery<'q> {
+    match *v {
+        Value::Null => q.bind(None::<i64>),
+        Value::Bool(b) => q.bind(b),
+        Value::Int(i) => q.bind(i),
+        Value::Uint(u) => q.bind(u),
+        Value::Float(x) => q.bind(x),
+        Value::Bytes(b) => q.bind(b),
+        Value::Text(s) | Value::Decimal(s) | Value::Json(s) => q.bind(s),
+        other => q.bind(other.to_string()),
+    }
+}
+
+/// As [`bind_value_mysql`]; an unsigned value past `i64::MAX` as text.
+pub fn bind_value_sqlite<'q>(q: LiteQuery<'q>, v: &Value<'q>) -> LiteQuery<'q> {
+    match *v {
+        Value::Null => q.bind(None::<i64>),
+        Value::Bool(b) => q.bind(b),
+        Value::Int(i) => q.bind(i),
+        Value::Uint(u) => match i64::try_from(u) {
+            Ok(i) => q.bind(i),
+            Err(_) => q.bind(u.to_string()),
+        },
+        Value::Float(x) => q.bind(x),
+        Value::Bytes(b) => q.bind(b),
+        Value::Text(s) | Value::Decimal(s) | Value::Json(s) => q.bind(s),
+        other => q.bind(other.to_string()),
+    }
+}
+
+/// As [`bind_postgres_as_text`], borrowed: every value as text (NULL too)
+/// for SQL that casts each parameter to its column's type.
+pub fn bind_value_postgres_as_text<'q>(q: PgQuery<'q>, v: &Value<'q>) -> PgQuery<'q> {
+    match *v {
+        Value::Null => q.bind(None::<&str>),
+        Value::Text(s) | Value::Decimal(s) | Value::Json(s) => q.bind(s),
+        Value::Bytes(b) => q.bind(format!("\\x{}", hex::encode(b))),
+        Value::Float(x) => q.bind(x.to_string()),
+        other => q.bind(other.to_string()),
     }
 }

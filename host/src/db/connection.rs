@@ -3,11 +3,11 @@
 //! that dispatches on the driver: statements run with their parameters
 //! bound per driver, rows read back as contract values.
 
-use super::bind::{bind_mysql, bind_postgres, bind_postgres_as_text, bind_sqlite};
+use super::bind::{bind_mysql, bind_postgres, bind_postgres_as_text, bind_sqlite, bind_value_mysql, bind_value_postgres_as_text, bind_value_sqlite};
 use super::keyset::Dialect;
 use super::schema::{self, ColumnInfo};
 use super::rows::{Row, Rows};
-use super::postgres_reader::PgReader;
+use super::postgres_reader::{PgReader, PgTx};
 use super::{mysql, sqlite};
 use anyhow::{Context, Result};
 use movex_guest::{OwnedValue, Value};
@@ -163,6 +163,37 @@ fn sqlite_executed(r: sqlx::sqlite::SqliteQueryResult) -> Executed {
 }
 
 
+type RowStream<'e, R> = futures::stream::BoxStream<'e, Result<R, sqlx::Error>>;
+
+/// MySQL rows as they stream in, into `out`.
+async fn read_mysql(mut stream: RowStream<'_, sqlx::mysql::MySqlRow>, decode: Decode<'_>, out: &mut Rows) -> Result<()> {
+    use futures::TryStreamExt;
+    // How to read each column, from the first row's types.
+    let mut wires: Vec<mysql::Wire> = Vec::new();
+    while let Some(r) = stream.try_next().await? {
+        if wires.is_empty() {
+            wires = (0..r.len()).map(|i| mysql::wire(&r, i, decode.binary(&r, i))).collect();
+        }
+        out.begin_row();
+        for (i, &wire) in wires.iter().enumerate() {
+            out.push_value(&decode.finish(i, mysql::value_ref(&r, i, wire)?));
+        }
+    }
+    Ok(())
+}
+
+/// SQLite rows as they stream in, into `out`.
+async fn read_sqlite(mut stream: RowStream<'_, sqlx::sqlite::SqliteRow>, decode: Decode<'_>, out: &mut Rows) -> Result<()> {
+    use futures::TryStreamExt;
+    while let Some(r) = stream.try_next().await? {
+        out.begin_row();
+        for i in 0..r.len() {
+            out.push_value(&decode.finish(i, sqlite::value_ref(&r, i)?));
+        }
+    }
+    Ok(())
+}
+
 impl Db {
     /// Run a statement with parameters on its own (autocommit).
     pub async fn execute(&self, sql: &str, binds: &[&OwnedValue], params: Params) -> Result<Executed, sqlx::Error> {
@@ -184,35 +215,24 @@ impl Db {
     /// with nothing owned per value or per row. Every reader of table rows
     /// (validation, repair, [`Db::fetch`]) comes through here.
     pub async fn fetch_rows(&self, sql: &str, binds: &[&OwnedValue], decode: Decode<'_>) -> Result<Rows> {
-        use futures::TryStreamExt;
         let mut out = Rows::default();
         match self {
-            Db::MySql(p) => query!(sql, binds.iter().copied(), bind_mysql, |q| {
-                let mut stream = q.fetch(p);
-                // How to read each column, from the first row's types.
-                let mut wires: Vec<mysql::Wire> = Vec::new();
-                while let Some(r) = stream.try_next().await? {
-                    if wires.is_empty() {
-                        wires = (0..r.len()).map(|i| mysql::wire(&r, i, decode.binary(&r, i))).collect();
-                    }
-                    out.begin_row();
-                    for (i, &wire) in wires.iter().enumerate() {
-                        out.push_value(&decode.finish(i, mysql::value_ref(&r, i, wire)?));
-                    }
-                }
-            }),
+            Db::MySql(p) => query!(sql, binds.iter().copied(), bind_mysql, |q| read_mysql(q.fetch(p), decode, &mut out).await?),
             Db::Postgres(_, reader) => reader.fetch_rows(sql, binds, &mut out, |i, v| decode.finish(i, v)).await?,
-            Db::Sqlite(p) => query!(sql, binds.iter().copied(), bind_sqlite, |q| {
-                let mut stream = q.fetch(p);
-                while let Some(r) = stream.try_next().await? {
-                    out.begin_row();
-                    for i in 0..r.len() {
-                        out.push_value(&decode.finish(i, sqlite::value_ref(&r, i)?));
-                    }
-                }
-            }),
+            Db::Sqlite(p) => query!(sql, binds.iter().copied(), bind_sqlite, |q| read_sqlite(q.fetch(p), decode, &mut out).await?),
         }
         Ok(out)
+    }
+
+    /// Open a transaction whose reads hold their locks (`FOR SHARE`, `LOCK
+    /// IN SHARE MODE`) until [`ReadTx::commit`]. On SQLite it takes the
+    /// write lock at once (`BEGIN IMMEDIATE`): SQLite locks the whole file.
+    pub async fn begin_read(&self) -> Result<ReadTx> {
+        Ok(match self {
+            Db::MySql(p) => ReadTx::MySql(p.begin().await?),
+            Db::Postgres(_, reader) => ReadTx::Postgres(reader.begin().await?),
+            Db::Sqlite(p) => ReadTx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+        })
     }
 
     /// The columns of `table`, in table order. Fails naming the table when
@@ -239,6 +259,36 @@ impl Db {
     }
 }
 
+/// A transaction of locking reads on one database ([`Db::begin_read`]).
+pub enum ReadTx {
+    MySql(sqlx::Transaction<'static, sqlx::MySql>),
+    Postgres(PgTx),
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+}
+
+impl ReadTx {
+    /// As [`Db::fetch_rows`], inside the transaction.
+    pub async fn fetch_rows(&mut self, sql: &str, binds: &[&OwnedValue], decode: Decode<'_>) -> Result<Rows> {
+        let mut out = Rows::default();
+        match self {
+            ReadTx::MySql(t) => query!(sql, binds.iter().copied(), bind_mysql, |q| read_mysql(q.fetch(&mut **t), decode, &mut out).await?),
+            ReadTx::Postgres(t) => t.fetch_rows(sql, binds, &mut out, |i, v| decode.finish(i, v)).await?,
+            ReadTx::Sqlite(t) => query!(sql, binds.iter().copied(), bind_sqlite, |q| read_sqlite(q.fetch(&mut **t), decode, &mut out).await?),
+        }
+        Ok(out)
+    }
+
+    /// End the transaction, releasing its locks.
+    pub async fn commit(self) -> Result<()> {
+        match self {
+            ReadTx::MySql(t) => t.commit().await?,
+            ReadTx::Postgres(t) => t.commit().await?,
+            ReadTx::Sqlite(t) => t.commit().await?,
+        }
+        Ok(())
+    }
+}
+
 /// An open transaction on one database.
 pub enum Tx {
     MySql(sqlx::Transaction<'static, sqlx::MySql>),
@@ -252,6 +302,17 @@ impl Tx {
             Tx::MySql(t) => mysql_executed(query!(sql, binds.iter().copied(), bind_mysql, |q| q.execute(&mut **t).await?)),
             Tx::Postgres(t) => postgres_executed(query!(sql, binds.iter().copied(), bind_postgres, |q| q.execute(&mut **t).await?)),
             Tx::Sqlite(t) => sqlite_executed(query!(sql, binds.iter().copied(), bind_sqlite, |q| q.execute(&mut **t).await?)),
+        })
+    }
+
+    /// Run `sql` with borrowed `values` (a page's, to copy rows). On
+    /// PostgreSQL every value goes as text, for SQL that casts each to its
+    /// column's type.
+    pub async fn execute_values(&mut self, sql: &str, values: &[Value<'_>]) -> Result<Executed, sqlx::Error> {
+        Ok(match self {
+            Tx::MySql(t) => mysql_executed(query!(sql, values, bind_value_mysql, |q| q.execute(&mut **t).await?)),
+            Tx::Postgres(t) => postgres_executed(query!(sql, values, bind_value_postgres_as_text, |q| q.execute(&mut **t).await?)),
+            Tx::Sqlite(t) => sqlite_executed(query!(sql, values, bind_value_sqlite, |q| q.execute(&mut **t).await?)),
         })
     }
 

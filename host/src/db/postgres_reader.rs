@@ -17,7 +17,7 @@ use super::postgres;
 use super::rows::Rows;
 use anyhow::{Context, Result};
 use bytes::{BufMut, BytesMut};
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::{ClientWrapper, Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
 use futures::TryStreamExt;
 use movex_guest::{OwnedValue, Value};
 use std::time::Duration;
@@ -70,24 +70,63 @@ impl PgReader {
     /// `finish(column, value)` (which texts hold JSON) on its way in.
     pub async fn fetch_rows(&self, sql: &str, binds: &[&OwnedValue], out: &mut Rows, finish: impl Fn(usize, Value<'_>) -> Value<'_>) -> Result<()> {
         let client = self.pool.get().await.map_err(|e| anyhow::anyhow!(describe(&e)))?;
-        let types: Vec<Type> = binds.iter().map(|v| param_type(v)).collect();
-        let statement = client.prepare_typed_cached(sql, &types).await.map_err(|e| anyhow::anyhow!(describe(&e))).with_context(|| format!("preparing {sql}"))?;
-        let columns = statement.columns();
-        let oids: Vec<u32> = columns.iter().map(|c| c.type_().oid()).collect();
-        let rows = client.query_raw(&statement, binds.iter().map(|v| Param(v))).await.map_err(|e| anyhow::anyhow!(describe(&e)))?;
-        futures::pin_mut!(rows);
-        let mut scratch = String::new();
-        while let Some(row) = rows.try_next().await.map_err(|e| anyhow::anyhow!(describe(&e)))? {
-            out.begin_row();
-            for (i, &oid) in oids.iter().enumerate() {
-                let Raw(raw) = row.try_get(i).map_err(|e| anyhow::anyhow!(describe(&e)))?;
-                let value = postgres::value_ref(raw, oid, &mut scratch)
-                    .map_err(|detail| ValueError::new(columns[i].name(), columns[i].type_().name(), detail))?;
-                out.push_value(&finish(i, value));
-            }
-        }
+        read(&client, sql, binds, out, finish).await
+    }
+
+    /// Open a transaction on one connection of the pool, for reads whose
+    /// locks must be held until [`PgTx::commit`].
+    pub async fn begin(&self) -> Result<PgTx> {
+        let client = self.pool.get().await.map_err(|e| anyhow::anyhow!(describe(&e)))?;
+        client.batch_execute("BEGIN").await.map_err(|e| anyhow::anyhow!(describe(&e)))?;
+        Ok(PgTx { client: Some(client) })
+    }
+}
+
+/// A transaction of reads on one connection. Dropped without
+/// [`PgTx::commit`], its connection leaves the pool and closes, which rolls
+/// the transaction back and releases its locks.
+pub struct PgTx {
+    client: Option<Object>,
+}
+
+impl PgTx {
+    pub async fn fetch_rows(&mut self, sql: &str, binds: &[&OwnedValue], out: &mut Rows, finish: impl Fn(usize, Value<'_>) -> Value<'_>) -> Result<()> {
+        read(self.client.as_ref().expect("open until commit"), sql, binds, out, finish).await
+    }
+
+    pub async fn commit(mut self) -> Result<()> {
+        let client = self.client.take().expect("open until commit");
+        client.batch_execute("COMMIT").await.map_err(|e| anyhow::anyhow!(describe(&e)))?;
         Ok(())
     }
+}
+
+impl Drop for PgTx {
+    fn drop(&mut self) {
+        if let Some(client) = self.client.take() {
+            drop(Object::take(client));
+        }
+    }
+}
+
+async fn read(client: &ClientWrapper, sql: &str, binds: &[&OwnedValue], out: &mut Rows, finish: impl Fn(usize, Value<'_>) -> Value<'_>) -> Result<()> {
+    let types: Vec<Type> = binds.iter().map(|v| param_type(v)).collect();
+    let statement = client.prepare_typed_cached(sql, &types).await.map_err(|e| anyhow::anyhow!(describe(&e))).with_context(|| format!("preparing {sql}"))?;
+    let columns = statement.columns();
+    let oids: Vec<u32> = columns.iter().map(|c| c.type_().oid()).collect();
+    let rows = client.query_raw(&statement, binds.iter().map(|v| Param(v))).await.map_err(|e| anyhow::anyhow!(describe(&e)))?;
+    futures::pin_mut!(rows);
+    let mut scratch = String::new();
+    while let Some(row) = rows.try_next().await.map_err(|e| anyhow::anyhow!(describe(&e)))? {
+        out.begin_row();
+        for (i, &oid) in oids.iter().enumerate() {
+            let Raw(raw) = row.try_get(i).map_err(|e| anyhow::anyhow!(describe(&e)))?;
+            let value = postgres::value_ref(raw, oid, &mut scratch)
+                .map_err(|detail| ValueError::new(columns[i].name(), columns[i].type_().name(), detail))?;
+            out.push_value(&finish(i, value));
+        }
+    }
+    Ok(())
 }
 
 /// A column's bytes as sent (binary format), `None` for NULL.

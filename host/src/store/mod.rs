@@ -5,6 +5,7 @@
 //! pool's repair journal. One file per kind of record:
 //!
 //! - [`checkpoints`]: validation runs and where each resumes;
+//! - [`copies`]: the copy's progress per table, where it resumes;
 //! - [`findings`]: findings, their counts, and the Kafka outbox;
 //! - [`journal`]: the pool's writes that reached one side only;
 //! - [`lease`]: one `movex serve` per state store;
@@ -24,6 +25,7 @@
 //! place to resume from, and never skips one.
 
 pub mod checkpoints;
+pub mod copies;
 pub mod findings;
 pub mod journal;
 pub mod lease;
@@ -31,6 +33,7 @@ pub mod migration;
 pub mod repairs;
 
 pub use checkpoints::{Checkpoint, Mode};
+pub use copies::CopyProgress;
 pub use journal::{JournalEntry, JournalKind};
 pub use migration::Transition;
 
@@ -71,6 +74,9 @@ const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS movex_transitions (
         id {auto}, at {key} NOT NULL, from_state {key} NOT NULL, to_state {key} NOT NULL,
         reason {text} NOT NULL, by_whom {key} NOT NULL, forced BIGINT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS movex_copies (
+        table_name {key} PRIMARY KEY, state VARCHAR(16) NOT NULL, last_key {text}, rows_copied BIGINT NOT NULL,
+        started_at {key} NOT NULL, updated_at {key} NOT NULL, finished_at {key}, error {text})",
     "CREATE TABLE IF NOT EXISTS movex_counters (k {key} PRIMARY KEY, n BIGINT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS movex_newer (
         id VARCHAR(64) PRIMARY KEY, table_name {key} NOT NULL, row_key {text} NOT NULL, base_hash VARCHAR(64) NOT NULL,

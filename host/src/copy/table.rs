@@ -1,0 +1,237 @@
+//! One table's copy: its plan (the source's columns, all of them on the
+//! destination, key first) and the loop over its chunks.
+//!
+//! A chunk is read from the source in key order with a locking read (`LOCK
+//! IN SHARE MODE` on MySQL/MariaDB, `FOR SHARE` on PostgreSQL, the file's
+//! write lock on SQLite), inserted into the destination where absent in one
+//! transaction, and only once that transaction has committed is the
+//! source's lock released. So no application write can change a row of the
+//! chunk on the source between the copy's read and its write: a
+//! double-write of such a row waits on the source and reaches the
+//! destination after the copy's row, on top of it. `docs/design/copy.md`
+//! has the whole argument and the window that remains.
+
+use super::insert::{insert_absent, rows_per_statement};
+use super::status::{Board, TableState};
+use super::throttle::Throttle;
+use crate::config::{self, ZeroDates};
+use crate::db::keyset::{Dialect, OrderCol, Scan};
+use crate::db::schema::ColumnInfo;
+use crate::db::{Db, Decode, RowRef, Rows, key};
+use crate::store::Store;
+use anyhow::{Context, Result, bail};
+use movex_guest::{Kind, OwnedValue, Value};
+use std::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// A table ready to copy.
+#[derive(Clone, Debug)]
+pub struct TablePlan {
+    /// The configured table's name (what the state store keys it by).
+    pub name: String,
+    pub source_table: String,
+    pub destination_table: String,
+    /// The source's columns, key first, as selected.
+    pub source_cols: Vec<ColumnInfo>,
+    /// The same columns on the destination, in the same order.
+    pub destination_cols: Vec<ColumnInfo>,
+    pub key_len: usize,
+    /// Rows the source holds, by its statistics (0: unknown).
+    pub estimated_rows: u64,
+}
+
+impl TablePlan {
+    /// Plan the copy of `t`: every source column must be on the
+    /// destination (a copy that dropped one would lose data), and so must
+    /// the key.
+    pub async fn new(source: &Db, destination: &Db, t: &config::Table) -> Result<TablePlan> {
+        let src = source.columns(t.source_table()).await.with_context(|| format!("table {:?} on the source", t.name))?;
+        let dst = destination.columns(t.destination_table()).await.map_err(|_| {
+            anyhow::anyhow!("table {:?}: the destination has no table {:?}; create it first (same columns and key)", t.name, t.destination_table())
+        })?;
+        let on_dst = |n: &str| dst.iter().find(|c| c.name == n).cloned();
+        let mut names: Vec<String> = t.key.clone();
+        names.extend(src.iter().map(|c| c.name.clone()).filter(|n| !t.key.contains(n)));
+        let mut source_cols = Vec::new();
+        let mut destination_cols = Vec::new();
+        for (i, n) in names.iter().enumerate() {
+            let what = if i < t.key.len() { "key column" } else { "column" };
+            let s = src.iter().find(|c| &c.name == n).cloned().with_context(|| format!("table {:?}: {what} {n:?} is not on the source", t.name))?;
+            let d = on_dst(n).with_context(|| format!("table {:?}: {what} {n:?} is on the source but not on the destination; add it there first", t.name))?;
+            source_cols.push(s);
+            destination_cols.push(d);
+        }
+        let estimated_rows = estimate_rows(source, t.source_table()).await;
+        Ok(TablePlan {
+            name: t.name.clone(),
+            source_table: t.source_table().to_owned(),
+            destination_table: t.destination_table().to_owned(),
+            source_cols,
+            destination_cols,
+            key_len: t.key.len(),
+            estimated_rows,
+        })
+    }
+
+    /// The query for the chunk after `after` (from the first key without),
+    /// in the source's own key order, taking share locks on what it reads.
+    pub fn chunk_sql(&self, dialect: Dialect, after: bool, limit: u64) -> (String, Vec<usize>) {
+        let order: Vec<OrderCol> = self.source_cols[..self.key_len].iter().map(|c| OrderCol { collate: None, ..c.order_col(dialect) }).collect();
+        let select: Vec<String> = self.source_cols.iter().map(|c| c.name.clone()).collect();
+        let page = Scan { dialect, table: &self.source_table, columns: &select, order: &order, limit }.page(after, false);
+        let lock = match dialect {
+            Dialect::MySql => " LOCK IN SHARE MODE",
+            Dialect::Postgres => " FOR SHARE",
+            Dialect::Sqlite => "",
+        };
+        (format!("{}{lock}", page.sql), page.binds)
+    }
+}
+
+/// Roughly how many rows `table` has, from the database's statistics.
+async fn estimate_rows(db: &Db, table: &str) -> u64 {
+    let side = crate::validate::side::Side::new(db.clone(), "source", table.to_owned(), Vec::new(), 0, None);
+    side.estimate_rows().await
+}
+
+/// Everything one table's copy needs.
+pub struct TableCopy<'a> {
+    pub plan: &'a TablePlan,
+    pub source: &'a Db,
+    pub destination: &'a Db,
+    pub store: &'a Store,
+    pub config: &'a config::Copy,
+    pub board: &'a Board,
+    pub cancel: &'a CancellationToken,
+}
+
+/// How one table's copy ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    Done,
+    Cancelled,
+}
+
+impl TableCopy<'_> {
+    /// Copy from the checkpoint (or the first key) to the end.
+    pub async fn run(&self) -> Result<Ended> {
+        let plan = self.plan;
+        let (sd, dd) = (self.source.dialect(), self.destination.dialect());
+        let resumed = self.store.copy_progress(&plan.name).await?;
+        let mut last: Option<key::Key> = match resumed.as_ref().and_then(|p| p.last_key.as_ref()) {
+            Some(j) => Some(key::decode(j).with_context(|| format!("table {:?}: the checkpoint's key {j} cannot be read; rerun with --restart", plan.name))?),
+            None => None,
+        };
+        let mut copied = resumed.as_ref().map_or(0, |p| p.rows_copied);
+        self.store.copy_started(&plan.name).await?;
+        self.board.start(&plan.name, copied, plan.estimated_rows, last.as_ref().map(|k| key::key_json(k)));
+        let per_statement = rows_per_statement(plan.destination_cols.len());
+        let mut throttle = Throttle::new(self.config.max_rows_per_sec, self.config.max_latency_ms);
+        let limit = self.config.chunk_size;
+        loop {
+            if self.cancel.is_cancelled() {
+                return Ok(Ended::Cancelled);
+            }
+            let (sql, binds) = plan.chunk_sql(sd, last.is_some(), limit);
+            let bind_values: Vec<&OwnedValue> = last.as_ref().map(|k| binds.iter().map(|&i| &k[i]).collect()).unwrap_or_default();
+            let t0 = Instant::now();
+            let mut lock = self.source.begin_read().await.with_context(|| format!("table {:?}: opening a transaction on the source", plan.name))?;
+            let rows: Rows = lock
+                .fetch_rows(&sql, &bind_values, Decode::Columns(&plan.source_cols))
+                .await
+                .with_context(|| format!("table {:?}: reading a chunk from the source", plan.name))?;
+            let read = t0.elapsed();
+            if rows.is_empty() {
+                lock.commit().await?;
+                break;
+            }
+            let t1 = Instant::now();
+            self.write(&rows, dd, per_statement).await?;
+            let wrote = t1.elapsed();
+            // Only now may the application change these rows on the source.
+            lock.commit().await.with_context(|| format!("table {:?}: releasing the chunk's locks on the source", plan.name))?;
+            let tail = rows.last().expect("not empty").key(plan.key_len);
+            copied += rows.len() as u64;
+            self.store.copy_checkpoint(&plan.name, &key::encode(&tail), copied).await?;
+            self.board.advance(&plan.name, rows.len() as u64, key::key_json(&tail));
+            let full = rows.len() as u64 == limit;
+            last = Some(tail);
+            if !full {
+                break;
+            }
+            let wait = throttle.after(rows.len() as u64, read.max(wrote));
+            self.board.throttled(&plan.name, throttle.reason());
+            if !wait.is_zero() {
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = self.cancel.cancelled() => return Ok(Ended::Cancelled),
+                }
+            }
+        }
+        self.store.copy_ended(&plan.name, None).await?;
+        self.board.finish(&plan.name, TableState::Done, None);
+        Ok(Ended::Done)
+    }
+
+    /// Insert the chunk's rows the destination lacks, in one transaction.
+    async fn write(&self, rows: &Rows, dialect: Dialect, per_statement: usize) -> Result<()> {
+        let plan = self.plan;
+        let what = || format!("table {:?}: writing a chunk to the destination", plan.name);
+        let mut tx = self.destination.begin().await.with_context(what)?;
+        let width = plan.destination_cols.len();
+        let mut values: Vec<Value<'_>> = Vec::with_capacity(per_statement.min(rows.len()) * width);
+        let mut statement = String::new();
+        let mut statement_rows = 0;
+        for (n, row) in rows.iter().enumerate() {
+            for (i, v) in row.values().enumerate() {
+                values.push(self.convert(v, i, dialect, row)?);
+            }
+            let in_batch = values.len() / width;
+            if in_batch == per_statement || n + 1 == rows.len() {
+                if statement_rows != in_batch {
+                    statement = insert_absent(dialect, &plan.destination_table, &plan.destination_cols, plan.key_len, in_batch);
+                    statement_rows = in_batch;
+                }
+                tx.execute_values(&statement, &values).await.map_err(|e| anyhow::anyhow!("{e}")).with_context(what)?;
+                values.clear();
+            }
+        }
+        tx.commit().await.with_context(what)?;
+        Ok(())
+    }
+
+    /// A value as the destination can take it: MySQL's zero dates have no
+    /// PostgreSQL equivalent (refused, or NULL by `[copy] zero_dates`).
+    fn convert<'v>(&self, v: Value<'v>, column: usize, dialect: Dialect, row: RowRef<'_>) -> Result<Value<'v>> {
+        let zero = match v {
+            Value::Date(d) => !d.is_calendar_day() && d.year != i32::MAX && d.year != i32::MIN,
+            Value::Timestamp(t) => !t.date.is_calendar_day() && t.date.year != i32::MAX && t.date.year != i32::MIN,
+            _ => false,
+        };
+        if !zero || dialect != Dialect::Postgres {
+            return Ok(v);
+        }
+        let col = &self.plan.source_cols[column];
+        match self.config.zero_dates {
+            ZeroDates::Null => Ok(Value::Null),
+            ZeroDates::Refuse => bail!(
+                "table {:?} column {:?} key {}: {v} is a MySQL zero date, which PostgreSQL cannot hold; \
+                 fix it on the source, or set [copy] zero_dates = \"null\" to write NULL",
+                self.plan.name,
+                col.name,
+                key::key_json(&row.key(self.plan.key_len))
+            ),
+        }
+    }
+}
+
+/// The kinds a key may have (`key::is_key_kind`): checked before copying so
+/// a bad key fails at once, naming the column.
+pub fn check_key(plan: &TablePlan) -> Result<()> {
+    for c in &plan.source_cols[..plan.key_len] {
+        if matches!(c.kind, Kind::Float | Kind::Json) {
+            bail!("table {:?}: key column {:?} is {:?}; a copy pages by an exact key (integer, decimal, text, bytes, date or time)", plan.name, c.name, c.kind);
+        }
+    }
+    Ok(())
+}
