@@ -26,7 +26,7 @@ fn module_check_prints_what_each_example_exports() {
         assert!(out.status.success(), "{package}: {}", text(&out.stderr));
         assert!(stdout.contains(&format!("name:          {name}")), "{stdout}");
         assert!(stdout.contains(&format!("capabilities:  {cap}")), "{stdout}");
-        assert!(stdout.contains("imports:       movex:plugin/host@0.2.0"), "{stdout}");
+        assert!(stdout.contains("imports:       movex:plugin/host@0.3.0"), "{stdout}");
         assert!(stdout.contains(&format!("exercise:      {cap}")), "{stdout}");
     }
 }
@@ -70,7 +70,7 @@ fn module_check_refuses_each_broken_fixture_naming_the_cause() {
         (wasm("fixture-panic"), "panicked"),
         (wasm("fixture-recursion"), "overflowed its stack"),
         (wasm(WASIP2_FIXTURE), "imports `wasi:"),
-        (wasm("fixture-wrong-interface"), "does not implement the movex:plugin@0.2.0 contract"),
+        (wasm("fixture-wrong-interface"), "does not implement the movex:plugin@0.3.0 contract"),
         (wasm("fixture-core-import"), "imports `env::movex_fixture_clock`"),
         (garbage, "not a wasm module or component"),
         (garbage_dir.path().join("missing.wasm"), "No such file"),

@@ -43,7 +43,7 @@ async fn users(db: &std::path::Path, ids: &[i64]) -> Vec<String> {
 
 #[test]
 fn the_demo_reaches_completed_writing_through_the_pool_all_along() {
-    let (code, out, took, _dir) = demo(&[]);
+    let (code, out, took, dir) = demo(&[]);
     assert_eq!(code, 0, "{out}");
     assert!(took < Duration::from_secs(120), "{took:?}");
     for step in ["initial -> src_only", "src_only -> src_first", "src_first -> dst_first by policy:promote-when-clean", "dst_first -> dst_only", "dst_only -> completed", "auto-migrate completed"] {
@@ -53,6 +53,13 @@ fn the_demo_reaches_completed_writing_through_the_pool_all_along() {
     assert!(line.contains(", 0 failed;") && line.contains("discrepancies found: 0"), "{line}");
     let writes: u64 = line.split_whitespace().nth(4).unwrap().parse().unwrap();
     assert!(writes > 50, "the workload ran during the migration: {line}");
+    // The destination started empty: the copy filled it while the
+    // application wrote, and the validations found it equal.
+    assert!(out.contains("none yet in"), "{out}");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let count = |f: &str| runtime.block_on(movex_tests::dbs::query_strings(&format!("sqlite://{}", dir.path().join(f).display()), "SELECT count(*) FROM users"));
+    assert!(count("src.db")[0].parse::<u64>().unwrap() >= 1000);
+    assert_eq!(count("dst.db"), count("src.db"));
 }
 
 #[tokio::test]

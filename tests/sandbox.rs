@@ -288,7 +288,7 @@ fn a_forbidden_import_is_refused_at_load_naming_it() {
 #[test]
 fn a_component_of_another_contract_is_refused() {
     match refused("fixture-wrong-interface") {
-        LoadError::WrongInterface { detail } => assert!(detail.contains("movex:plugin/module@0.2.0"), "{detail}"),
+        LoadError::WrongInterface { detail } => assert!(detail.contains("movex:plugin/module@0.3.0"), "{detail}"),
         other => panic!("{other}"),
     }
 }

@@ -54,6 +54,9 @@ impl Encoder {
         leb128(&mut self.buf, n);
     }
 
+    /// Inlined so a caller that builds a value of a known kind writes its
+    /// tag and payload directly, with no enum moved between the two.
+    #[inline]
     pub fn value(&mut self, v: &Value<'_>) {
         let b = &mut self.buf;
         match *v {

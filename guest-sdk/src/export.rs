@@ -192,6 +192,7 @@ impl<T: Policy> PolicySlot for Real<T> {
             discrepancies: pairs(s.discrepancies),
             errors: pairs(s.errors),
             repairs: pairs(s.repairs),
+            copy: pairs(s.copy),
             time_in_state_ms: s.time_in_state_ms,
         };
         with_bound::<T, _>(handle, |p| {

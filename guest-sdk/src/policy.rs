@@ -17,6 +17,9 @@ pub struct Stats {
     /// Repair's outcomes, each finding counted once by its latest outcome:
     /// `repaired`, `already_consistent`, `skipped_newer`, `skipped`, `failed`.
     pub repairs: Vec<(String, u64)>,
+    /// The copy of existing rows: `tables` configured, `done`, `running`
+    /// (or interrupted), `failed`, and `rows_copied` in all.
+    pub copy: Vec<(String, u64)>,
     pub time_in_state_ms: u64,
 }
 
@@ -28,6 +31,12 @@ impl Stats {
     /// Findings repair has left with this outcome (0 if none).
     pub fn repairs(&self, outcome: &str) -> u64 {
         self.repairs.iter().filter(|(n, _)| n == outcome).map(|(_, v)| v).sum()
+    }
+
+    /// The copy's count `name` (0 if none): `tables`, `done`, `running`,
+    /// `failed`, `rows_copied`.
+    pub fn copy(&self, name: &str) -> u64 {
+        self.copy.iter().filter(|(n, _)| n == name).map(|(_, v)| v).sum()
     }
 
     /// Findings per row checked (0 when nothing was checked).

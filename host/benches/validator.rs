@@ -35,6 +35,8 @@
 //! neq, base_missing). `--pair mariadb-postgres` reads the MariaDB source
 //! against the PostgreSQL destination.
 
+#[path = "support/process.rs"]
+mod process;
 use movex::config::Config;
 use movex::db::Db;
 use movex::validate::side::Side;
@@ -438,15 +440,6 @@ fn servers(pair: Pair) -> Vec<Server> {
     if pair.src == pair.dst { vec![pair.src] } else { vec![pair.src, pair.dst] }
 }
 
-/// A process's peak resident memory so far (VmHWM), while it runs. Not
-/// wait4's ru_maxrss: a child spawned by this (large) process inherits its
-/// high-water mark across exec.
-fn hwm_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
-
 /// Run `commands` at once; wall time until the last ends, their CPU
 /// (user + system, from wait4), the largest peak RSS, and their stdouts.
 fn run_at_once(commands: Vec<Command>, pair: Pair) -> (f64, f64, f64, u64, Vec<Vec<u8>>) {
@@ -467,7 +460,7 @@ fn run_at_once(commands: Vec<Command>, pair: Pair) -> (f64, f64, f64, u64, Vec<V
     // has no VmHWM); it only grows, so the last sample is the peak.
     let mut rss = 0u64;
     loop {
-        let samples: Vec<Option<u64>> = running.iter().map(|(c, _)| hwm_kib(c.id())).collect();
+        let samples: Vec<Option<u64>> = running.iter().map(|(c, _)| process::hwm_kib(c.id())).collect();
         rss = rss.max(samples.iter().flatten().copied().max().unwrap_or(0));
         if samples.iter().all(Option::is_none) {
             break;

@@ -1,7 +1,7 @@
 //! `promote-when-clean`: promote one step after N consecutive clean validation
 //! runs; roll back one step when the discrepancy ratio exceeds a threshold;
-//! stay while repair has findings it could not settle (`failed`); otherwise
-//! stay.
+//! stay while repair has findings it could not settle (`failed`) or a copy
+//! of existing rows is running or failed; otherwise stay.
 //!
 //! Settings: `clean_runs` (N, default 3), `rollback_ratio` (default 0.01, i.e.
 //! more than 1% of checked rows differ).
@@ -45,6 +45,12 @@ impl Policy for PromoteWhenClean {
         if failed > 0 {
             return Decision::stay(format!("{failed} findings repair could not settle; look at GET /repair/status"));
         }
+        let (copying, copy_failed) = (stats.copy("running"), stats.copy("failed"));
+        if copying + copy_failed > 0 {
+            return Decision::stay(format!(
+                "the copy of existing rows is not finished ({copying} tables copying, {copy_failed} failed); look at GET /copy/status"
+            ));
+        }
         if stats.consecutive_clean_runs >= self.clean_runs {
             if let Some(next) = next_state(&stats.state) {
                 return Decision::promote(next, format!(
@@ -78,6 +84,20 @@ mod tests {
             discrepancies: vec![("neq".into(), neq)],
             ..Stats::default()
         }
+    }
+
+    #[test]
+    fn holds_while_a_copy_is_running_or_failed() {
+        let p = policy();
+        let mut s = stats("src_first", 5, 1000, 0);
+        s.copy = vec![("tables".into(), 2), ("done".into(), 1), ("running".into(), 1)];
+        assert!(matches!(p.decide(&s).action, Action::Stay), "copying");
+        s.copy = vec![("tables".into(), 2), ("done".into(), 1), ("failed".into(), 1)];
+        assert!(matches!(p.decide(&s).action, Action::Stay), "failed");
+        s.copy = vec![("tables".into(), 2), ("done".into(), 2)];
+        assert!(matches!(p.decide(&s).action, Action::Promote(_)), "copied");
+        s.copy = vec![("tables".into(), 2)];
+        assert!(matches!(p.decide(&s).action, Action::Promote(_)), "never copied by movex (another tool backfilled)");
     }
 
     #[test]

@@ -1,11 +1,13 @@
 //! `movex demo`: the whole story on SQLite files, with no server to set up.
-//! It creates a source and a destination (the destination a backfilled
-//! copy), loads the example modules, writes through the double-write pool
-//! in the background as an application would, serves the control plane,
-//! and drives `/auto-migrate` to `completed`, printing what happens. With
-//! `--inject-diff` it first corrupts a few destination rows: validation
-//! finds each of them, repair (`[repair] auto`) drives them back to the
-//! source, the next validation is clean and the migration completes.
+//! It creates a source and an empty destination, loads the example
+//! modules, writes through the double-write pool in the background as an
+//! application would, serves the control plane, and drives `/auto-migrate`
+//! to `completed`: double-writes begin, the copy fills the destination
+//! while they run, validation finds it equal, the policy promotes. With
+//! `--inject-diff` the destination is instead a backfill made by another
+//! tool (no copy), with a few rows corrupted: validation finds each of
+//! them, repair (`[repair] auto`) drives them back to the source, the next
+//! validation is clean and the migration completes.
 
 use crate::config::Config;
 use crate::migration::Migration;
@@ -105,9 +107,9 @@ async fn demo(args: DemoArgs) -> Result<ExitCode> {
     let n = args.rows.max(100);
     let rows = rows_sql(n);
     sqlite(&dir.join("src.db"), &format!("{TABLE}; {rows}")).await?;
-    sqlite(&dir.join("dst.db"), &format!("{TABLE}; {rows}")).await?;
-    println!("movex demo: {n} users in {0}/src.db, copied to {0}/dst.db (the backfill)", dir.display());
     if args.inject_diff {
+        sqlite(&dir.join("dst.db"), &format!("{TABLE}; {rows}")).await?;
+        println!("movex demo: {n} users in {0}/src.db, backfilled into {0}/dst.db by another tool", dir.display());
         let d = injected(n);
         sqlite(
             &dir.join("dst.db"),
@@ -121,6 +123,9 @@ async fn demo(args: DemoArgs) -> Result<ExitCode> {
         )
         .await?;
         println!("injected 5 differences into the destination: {:?}", d);
+    } else {
+        sqlite(&dir.join("dst.db"), TABLE).await?;
+        println!("movex demo: {n} users in {0}/src.db, none yet in {0}/dst.db: auto-migrate copies them while the application writes", dir.display());
     }
     let text = format!(
         r#"# Written by `movex demo`; `movex serve --config {cfg}` runs it again.
@@ -146,6 +151,9 @@ listen = "{listen}"
 auto = true
 [validation]
 batch_size = 500
+[copy]
+chunk_size = 500
+in_auto_migrate = {copy}
 [[tables]]
 name = "users"
 key = ["id"]
@@ -159,6 +167,7 @@ tagger = "tag-by-column"
         state = dir.join("state.db").display(),
         modules = modules.display(),
         listen = args.listen,
+        copy = !args.inject_diff,
     );
     std::fs::write(dir.join("movex.toml"), &text)?;
     let config = Config::parse(&text, "movex-demo/movex.toml")?;
@@ -183,13 +192,16 @@ tagger = "tag-by-column"
         if last_line.elapsed() >= Duration::from_secs(1) {
             last_line = Instant::now();
             let state = m.state().await?;
-            let runs: Vec<String> = m
+            let mut runs: Vec<String> = m
                 .current()
                 .await
                 .iter()
                 .filter(|c| c.running)
                 .flat_map(|c| c.tables.iter().map(|t| format!("validating {}: {} rows", t.table, t.done)))
                 .collect();
+            if m.auto_status().await?.is_some_and(|a| a.step == "copying") {
+                runs.extend(m.engine.store.copies().await?.iter().map(|c| format!("copying {}: {} rows", c.table, c.rows_copied)));
+            }
             println!(
                 "[{:5.1}s] {state}: {} writes through the pool ({} failed){}",
                 t0.elapsed().as_secs_f64(),
@@ -267,7 +279,7 @@ tagger = "tag-by-column"
 }
 
 /// The application: updates and inserts through the pool, ~100/s, once
-/// double-writing has begun (before that the destination is being backfilled).
+/// double-writing has begun (before that, the destination would miss them).
 async fn workload(m: Arc<Migration>, n: i64, ok: Arc<AtomicU64>, failed: Arc<AtomicU64>, stop: CancellationToken) {
     let mut i: i64 = 0;
     while !stop.is_cancelled() {

@@ -23,6 +23,9 @@ pub struct Copy {
     /// equivalent: `refuse` stops the copy naming the table, column and
     /// key; `null` writes NULL instead.
     pub zero_dates: ZeroDates,
+    /// Auto-migrate copies the tables not copied yet once in `src_first`,
+    /// before its first validation.
+    pub in_auto_migrate: bool,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default, serde::Serialize)]
@@ -35,6 +38,6 @@ pub enum ZeroDates {
 
 impl Default for Copy {
     fn default() -> Copy {
-        Copy { chunk_size: 1000, max_rows_per_sec: 0, tables_at_once: 2, max_latency_ms: 0, zero_dates: ZeroDates::Refuse }
+        Copy { chunk_size: 1000, max_rows_per_sec: 0, tables_at_once: 2, max_latency_ms: 0, zero_dates: ZeroDates::Refuse, in_auto_migrate: true }
     }
 }

@@ -7,11 +7,13 @@
 //! - [`insert`]: the destination's insert of absent rows, per dialect.
 //! - [`throttle`]: rows per second and the pause when chunks are slow.
 //! - [`status`]: what each table's copy is doing now.
+//! - [`service`]: the copy started, stopped and reported by the control plane.
 //!
 //! Why a chunk cannot overwrite a newer double-write, and the one window
 //! that remains: `docs/design/copy.md`.
 
 pub mod insert;
+pub mod service;
 pub mod status;
 pub mod table;
 pub mod throttle;

@@ -3,6 +3,8 @@
 //! run, an ETA from the source's row estimate, the last key, and whether it
 //! is slowed down and why.
 
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 use serde::Serialize;
 use serde_json::Value as Json;
 use std::collections::BTreeMap;
@@ -42,13 +44,23 @@ struct Entry {
     this_run: u64,
 }
 
+/// A metric's labels.
+pub type Labels = Vec<(String, String)>;
+
 /// Every table's status, shared by the copy and whoever reports it.
 #[derive(Debug, Default)]
 pub struct Board {
     tables: Mutex<BTreeMap<String, Entry>>,
+    /// `movex_copy_rows_total{table}`, when the control plane counts.
+    rows: Option<Family<Labels, Counter>>,
 }
 
 impl Board {
+    /// A board that also counts the rows copied into `rows`.
+    pub fn counting(rows: Family<Labels, Counter>) -> Board {
+        Board { rows: Some(rows), ..Board::default() }
+    }
+
     fn with(&self, table: &str, f: impl FnOnce(&mut Entry)) {
         if let Some(e) = self.tables.lock().expect("board lock").get_mut(table) {
             f(e);
@@ -76,6 +88,9 @@ impl Board {
     }
 
     pub fn advance(&self, table: &str, rows: u64, last_key: Json) {
+        if let Some(family) = &self.rows {
+            family.get_or_create(&vec![("table".into(), table.into())]).inc_by(rows);
+        }
         self.with(table, |e| {
             e.this_run += rows;
             e.status.rows_copied += rows;

@@ -114,6 +114,11 @@ impl Decode<'_> {
         }
     }
 
+    /// Whether column `i`'s texts hold JSON.
+    fn json(&self, i: usize) -> bool {
+        matches!(self, Decode::Columns(info) if info[i].json)
+    }
+
     fn finish<'v>(&self, i: usize, v: Value<'v>) -> Value<'v> {
         match (self, v) {
             (Decode::Columns(info), Value::Text(s)) if info[i].json => Value::Json(s),
@@ -218,7 +223,7 @@ impl Db {
         let mut out = Rows::default();
         match self {
             Db::MySql(p) => query!(sql, binds.iter().copied(), bind_mysql, |q| read_mysql(q.fetch(p), decode, &mut out).await?),
-            Db::Postgres(_, reader) => reader.fetch_rows(sql, binds, &mut out, |i, v| decode.finish(i, v)).await?,
+            Db::Postgres(_, reader) => reader.fetch_rows(sql, binds, &mut out, &|i| decode.json(i)).await?,
             Db::Sqlite(p) => query!(sql, binds.iter().copied(), bind_sqlite, |q| read_sqlite(q.fetch(p), decode, &mut out).await?),
         }
         Ok(out)
@@ -272,7 +277,7 @@ impl ReadTx {
         let mut out = Rows::default();
         match self {
             ReadTx::MySql(t) => query!(sql, binds.iter().copied(), bind_mysql, |q| read_mysql(q.fetch(&mut **t), decode, &mut out).await?),
-            ReadTx::Postgres(t) => t.fetch_rows(sql, binds, &mut out, |i, v| decode.finish(i, v)).await?,
+            ReadTx::Postgres(t) => t.fetch_rows(sql, binds, &mut out, &|i| decode.json(i)).await?,
             ReadTx::Sqlite(t) => query!(sql, binds.iter().copied(), bind_sqlite, |q| read_sqlite(q.fetch(&mut **t), decode, &mut out).await?),
         }
         Ok(out)

@@ -6,6 +6,7 @@
 //! says to select them as text. The bytes come from the reader
 //! ([`super::postgres_reader`]); nothing here knows a driver.
 
+use super::rows::Rows;
 use movex_guest::civil::date_from_days;
 use movex_guest::{Date, MICROS_PER_DAY_I64, Time, Timestamp, Value};
 
@@ -17,6 +18,7 @@ const PG_EPOCH_DAYS: i64 = 10_957;
 /// than the contract's text (NUMERIC, uuid) are written into `scratch` and
 /// borrowed from there. The error says what was wrong with the bytes; the
 /// caller names the column.
+#[inline(always)]
 pub fn value_ref<'a>(raw: Option<&'a [u8]>, oid: u32, scratch: &'a mut String) -> Result<Value<'a>, String> {
     let Some(b) = raw else { return Ok(Value::Null) };
     let fixed = |n: usize| -> Result<&[u8], String> {
@@ -50,6 +52,19 @@ pub fn value_ref<'a>(raw: Option<&'a [u8]>, oid: u32, scratch: &'a mut String) -
         }
         _ => return Err("no contract kind for this type: select it as text (`column::text`)".into()),
     })
+}
+
+/// One value, decoded as [`value_ref`] does (a text as JSON when `json`),
+/// straight into `out`. One function, so each kind's arm writes its tag
+/// and payload without a `Value` moved through results and closures (a
+/// profile showed those moves stalling on store forwarding, about a fifth
+/// of a PostgreSQL validation's CPU).
+pub fn push(raw: Option<&[u8]>, oid: u32, json: bool, scratch: &mut String, out: &mut Rows) -> Result<(), String> {
+    match value_ref(raw, oid, scratch)? {
+        Value::Text(s) if json => out.push_value(&Value::Json(s)),
+        v => out.push_value(&v),
+    }
+    Ok(())
 }
 
 fn date(days: i32) -> Date {

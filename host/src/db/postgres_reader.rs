@@ -19,7 +19,7 @@ use anyhow::{Context, Result};
 use bytes::{BufMut, BytesMut};
 use deadpool_postgres::{ClientWrapper, Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
 use futures::TryStreamExt;
-use movex_guest::{OwnedValue, Value};
+use movex_guest::OwnedValue;
 use std::time::Duration;
 use tokio_postgres::types::{FromSql, IsNull, ToSql, Type, to_sql_checked};
 
@@ -66,11 +66,11 @@ impl PgReader {
         Ok(PgReader { pool })
     }
 
-    /// Read `sql` with `binds` into `out`, each value passed through
-    /// `finish(column, value)` (which texts hold JSON) on its way in.
-    pub async fn fetch_rows(&self, sql: &str, binds: &[&OwnedValue], out: &mut Rows, finish: impl Fn(usize, Value<'_>) -> Value<'_>) -> Result<()> {
+    /// Read `sql` with `binds` into `out`; `json(column)`: the column's
+    /// texts hold JSON.
+    pub async fn fetch_rows(&self, sql: &str, binds: &[&OwnedValue], out: &mut Rows, json: &(dyn Fn(usize) -> bool + Sync)) -> Result<()> {
         let client = self.pool.get().await.map_err(|e| anyhow::anyhow!(describe(&e)))?;
-        read(&client, sql, binds, out, finish).await
+        read(&client, sql, binds, out, json).await
     }
 
     /// Open a transaction on one connection of the pool, for reads whose
@@ -90,8 +90,8 @@ pub struct PgTx {
 }
 
 impl PgTx {
-    pub async fn fetch_rows(&mut self, sql: &str, binds: &[&OwnedValue], out: &mut Rows, finish: impl Fn(usize, Value<'_>) -> Value<'_>) -> Result<()> {
-        read(self.client.as_ref().expect("open until commit"), sql, binds, out, finish).await
+    pub async fn fetch_rows(&mut self, sql: &str, binds: &[&OwnedValue], out: &mut Rows, json: &(dyn Fn(usize) -> bool + Sync)) -> Result<()> {
+        read(self.client.as_ref().expect("open until commit"), sql, binds, out, json).await
     }
 
     pub async fn commit(mut self) -> Result<()> {
@@ -109,11 +109,12 @@ impl Drop for PgTx {
     }
 }
 
-async fn read(client: &ClientWrapper, sql: &str, binds: &[&OwnedValue], out: &mut Rows, finish: impl Fn(usize, Value<'_>) -> Value<'_>) -> Result<()> {
+async fn read(client: &ClientWrapper, sql: &str, binds: &[&OwnedValue], out: &mut Rows, json: &(dyn Fn(usize) -> bool + Sync)) -> Result<()> {
     let types: Vec<Type> = binds.iter().map(|v| param_type(v)).collect();
     let statement = client.prepare_typed_cached(sql, &types).await.map_err(|e| anyhow::anyhow!(describe(&e))).with_context(|| format!("preparing {sql}"))?;
     let columns = statement.columns();
     let oids: Vec<u32> = columns.iter().map(|c| c.type_().oid()).collect();
+    let json: Vec<bool> = (0..columns.len()).map(json).collect();
     let rows = client.query_raw(&statement, binds.iter().map(|v| Param(v))).await.map_err(|e| anyhow::anyhow!(describe(&e)))?;
     futures::pin_mut!(rows);
     let mut scratch = String::new();
@@ -121,9 +122,8 @@ async fn read(client: &ClientWrapper, sql: &str, binds: &[&OwnedValue], out: &mu
         out.begin_row();
         for (i, &oid) in oids.iter().enumerate() {
             let Raw(raw) = row.try_get(i).map_err(|e| anyhow::anyhow!(describe(&e)))?;
-            let value = postgres::value_ref(raw, oid, &mut scratch)
+            postgres::push(raw, oid, json[i], &mut scratch, out)
                 .map_err(|detail| ValueError::new(columns[i].name(), columns[i].type_().name(), detail))?;
-            out.push_value(&finish(i, value));
         }
     }
     Ok(())

@@ -30,6 +30,7 @@ impl Rows {
         self.starts.push(self.enc.buf.len());
     }
 
+    #[inline]
     pub fn push_value(&mut self, v: &Value<'_>) {
         self.enc.value(v);
         self.values += 1;

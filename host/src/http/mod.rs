@@ -23,13 +23,14 @@
 //! - [`auth`]: the bearer token on every mutating route, module upload, and
 //!   every route that can answer with row data (`/discrepancies`,
 //!   `/repair/status`, `/validations/current`).
-//! - [`patterns`], [`validations`], [`repair`], [`modules`], [`status`]: the handlers.
+//! - [`patterns`], [`validations`], [`repair`], [`copy`], [`modules`], [`status`]: the handlers.
 //!
 //! Security: listens on 127.0.0.1:8080 by default and refuses a
 //! non-loopback address unless a token is configured.
 
 pub mod auth;
 pub mod body;
+pub mod copy;
 pub mod envelope;
 pub mod error;
 pub mod modules;
@@ -84,6 +85,9 @@ pub fn router(migration: Arc<Migration>, token: Option<String>, max_upload_bytes
         .route("/discrepancies", get(validations::discrepancies))
         .route("/validations/current", get(validations::current))
         .route("/repair/status", get(repair::status))
+        .route("/copy/start", post(copy::start))
+        .route("/copy/stop", post(copy::stop))
+        .route("/copy/status", get(copy::status))
         .layer(axum::middleware::from_fn_with_state(auth::Token(token.map(Arc::new)), auth::require));
     Router::new()
         .route("/status", get(status::status))

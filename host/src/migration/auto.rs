@@ -1,5 +1,6 @@
 //! `/auto-migrate`: the whole plan, cancellable. `src_only` -> `src_first`
-//! -> full validation -> (policy) `dst_first` -> full validation ->
+//! -> copy (the tables not copied yet, with `[copy] in_auto_migrate`) ->
+//! full validation -> (policy) `dst_first` -> full validation ->
 //! (policy) `dst_only` -> `completed`. It stops
 //! where it is when a validation finds differences or the policy says stay
 //! or pause, and rolls back when the policy says so — always saying why.
@@ -28,8 +29,8 @@ pub struct AutoStatus {
     pub status: String,
     pub state: String,
     pub reason: String,
-    /// The step it is at (or ended at): `moving`, `soaking`, `validating`,
-    /// `repairing`, `consulting the policy`.
+    /// The step it is at (or ended at): `moving`, `copying`, `soaking`,
+    /// `validating`, `repairing`, `consulting the policy`.
     #[serde(default)]
     pub step: String,
 }
@@ -117,6 +118,20 @@ impl Migration {
                 // now would only find the writes it no longer gets.
                 State::DstOnly => drop(self.move_to(State::Completed, false, "auto-migrate: the destination is the only copy written", by).await?),
                 State::SrcFirst | State::DstFirst => {
+                    if state == State::SrcFirst && self.engine.config.copy.in_auto_migrate {
+                        self.record_auto(&at(state, "copying")).await?;
+                        let copier = crate::copy::Copier::new(self.engine.clone());
+                        let board = std::sync::Arc::new(crate::copy::Board::default());
+                        let report = copier.run(&crate::copy::Request::default(), board, cancel.child_token()).await?;
+                        if cancel.is_cancelled() {
+                            return Ok(end("cancelled", state, "cancelled on request (the copy keeps its checkpoints)".into()));
+                        }
+                        if let Some(t) = report.tables.iter().find(|t| t.state != crate::copy::TableState::Done) {
+                            let why = t.error.clone().unwrap_or_else(|| format!("{:?}", t.state));
+                            return Ok(end("held", state, format!("the copy of table {} did not finish: {why}", t.table)));
+                        }
+                        self.record_auto(&at(state, "soaking")).await?;
+                    }
                     let soak = std::time::Duration::from_millis(self.engine.config.policy.soak_ms);
                     tokio::select! {
                         _ = tokio::time::sleep(soak) => {}

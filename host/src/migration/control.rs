@@ -26,6 +26,8 @@ pub struct Migration {
     pub validator: Arc<Validator>,
     /// Repair started and stopped by the control plane (and auto-migrate).
     pub repair: crate::repair::service::Service,
+    /// The copy of existing rows, started and stopped by the control plane.
+    pub copy: crate::copy::service::Service,
     /// Faults in force (a stopped front door, ...): `/health` is 503 while
     /// any is set.
     pub faults: Arc<crate::health::Faults>,
@@ -67,6 +69,7 @@ impl Migration {
         let validator = Arc::new(Validator::new(engine.clone()));
         let mut registry = Registry::default();
         let repair = crate::repair::service::Service::new(validator.clone(), &mut registry);
+        let copy = crate::copy::service::Service::new(engine.clone(), &mut registry);
         let pool = Pool::new(&config.source.url, &config.destination.url, config.pool.clone(), store.clone(), &mut registry)?;
         let (state, _) = store.migration_state().await?;
         pool.set_pattern(state.pattern());
@@ -77,6 +80,7 @@ impl Migration {
             pool,
             validator,
             repair,
+            copy,
             faults,
             tasks: Tasks::default(),
             registry: Mutex::new(registry),

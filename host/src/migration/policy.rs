@@ -49,6 +49,19 @@ pub fn builtin(stats: &Stats, last_full_clean: bool) -> Decision {
 }
 
 impl Migration {
+    /// The copy's progress as the policy sees it.
+    async fn copy_counts(&self) -> Result<Vec<(String, u64)>> {
+        let copies = self.engine.store.copies().await?;
+        let n = |state: &str| copies.iter().filter(|c| c.state == state).count() as u64;
+        Ok(vec![
+            ("tables".into(), self.engine.config.tables.len() as u64),
+            ("done".into(), n("done")),
+            ("running".into(), n("running")),
+            ("failed".into(), n("failed")),
+            ("rows_copied".into(), copies.iter().map(|c| c.rows_copied).sum()),
+        ])
+    }
+
     async fn stats(&self) -> Result<(Stats, bool)> {
         let (state, since) = self.engine.store.migration_state().await?;
         let c = self.engine.store.counters().await?;
@@ -67,6 +80,7 @@ impl Migration {
             discrepancies: FindingType::ALL.iter().map(|t| (t.as_str().to_owned(), n(&format!("discrepancies_{}", t.as_str())))).collect(),
             errors: vec![("validation".into(), n("validation_errors"))],
             repairs: self.engine.store.repair_counts().await?.into_iter().collect(),
+            copy: self.copy_counts().await?,
             time_in_state_ms: since_ms,
         };
         let clean = self.engine.store.meta("last_full_clean").await?.as_deref() == Some("true");

@@ -119,12 +119,30 @@ pub(crate) fn now() -> String {
 /// SQLite opens a file it may not write (write-protected, immutable, on a
 /// read-only mount) read-only without a word, and the connection stays
 /// read-only after the file is writable again: a pool that kept it would
-/// refuse every write until a restart. A new connection proves it can write
-/// (the header's `user_version` set to what it is) or is not kept; the next
-/// use opens another.
-async fn refuse_read_only(conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
+/// refuse writes until a restart. A new connection tries a write (the
+/// header's `user_version` set to what it is); one that cannot is marked
+/// `query_only`, still serves reads while the fault lasts, and is dropped
+/// ([`still_read_only`]) as soon as the file can be written again.
+async fn mark_if_read_only(conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
     let version: i64 = sqlx::query("PRAGMA user_version").fetch_one(&mut *conn).await?.try_get(0)?;
-    conn.execute(format!("PRAGMA user_version = {version}").as_str()).await.map(drop)
+    match conn.execute(format!("PRAGMA user_version = {version}").as_str()).await {
+        Ok(_) => Ok(()),
+        Err(e) if e.to_string().contains("readonly") => conn.execute("PRAGMA query_only = 1").await.map(drop),
+        Err(e) => Err(e),
+    }
+}
+
+/// A SQLite store's file (none for a server or an in-memory database).
+fn sqlite_file(url: &str) -> Option<PathBuf> {
+    let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?.split('?').next()?;
+    (!path.is_empty() && !path.contains(":memory:")).then(|| PathBuf::from(path))
+}
+
+/// Whether a pooled connection may be used: not if it was opened read-only
+/// ([`mark_if_read_only`]) and the file `path` can be written now.
+async fn keep_connection(conn: &mut AnyConnection, path: &Path) -> Result<bool, sqlx::Error> {
+    let query_only: i64 = sqlx::query("PRAGMA query_only").fetch_one(&mut *conn).await?.try_get(0)?;
+    Ok(query_only == 0 || std::fs::OpenOptions::new().append(true).open(path).is_err())
 }
 
 impl Store {
@@ -148,10 +166,22 @@ impl Store {
                 Box::pin(async move {
                     if sqlite {
                         conn.execute("PRAGMA busy_timeout = 30000").await?;
-                        refuse_read_only(conn).await?;
+                        mark_if_read_only(conn).await?;
                     }
                     Ok(())
                 })
+            })
+            .before_acquire({
+                let file = sqlite_file(&url);
+                move |conn, _| {
+                    let file = file.clone();
+                    Box::pin(async move {
+                        match file {
+                            Some(path) => keep_connection(conn, &path).await,
+                            None => Ok(true),
+                        }
+                    })
+                }
             })
             .connect(&url)
             .await
@@ -160,7 +190,7 @@ impl Store {
             pool.execute("PRAGMA journal_mode = WAL").await?;
         }
         let spool = match dialect {
-            Dialect::Sqlite => url.trim_start_matches("sqlite://").trim_start_matches("sqlite:").split('?').next().filter(|p| !p.is_empty() && !p.contains(":memory:")).map(|p| PathBuf::from(format!("{p}.journal-spool"))),
+            Dialect::Sqlite => sqlite_file(&url).map(|p| PathBuf::from(format!("{}.journal-spool", p.display()))),
             // One spool per store: processes pointed at different stores
             // from one directory must not drain each other's entries.
             _ => {

@@ -43,7 +43,7 @@ pub enum LoadError {
     )]
     ForbiddenImport { import: String, allowed: String },
     #[error(
-        "module does not implement the movex:plugin@0.2.0 contract ({detail}); rebuild it against this \
+        "module does not implement the movex:plugin@0.3.0 contract ({detail}); rebuild it against this \
          movex's guest SDK"
     )]
     WrongInterface { detail: String },

@@ -151,6 +151,7 @@ fn decide(module: &Module, settings: &[(String, String)]) -> Result<String, Gues
         discrepancies: vec![("neq".into(), 0), ("target_missing".into(), 0)],
         errors: vec![],
         repairs: vec![("repaired".into(), 2)],
+        copy: vec![("tables".into(), 1), ("done".into(), 1), ("rows_copied".into(), 10_000)],
         time_in_state_ms: 3_600_000,
     };
     let d = module.decide(&binding, &stats)?;

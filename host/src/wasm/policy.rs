@@ -21,6 +21,7 @@ impl Module {
             discrepancies: counts(&stats.discrepancies),
             errors: counts(&stats.errors),
             repairs: counts(&stats.repairs),
+            copy: counts(&stats.copy),
             time_in_state_ms: stats.time_in_state_ms,
         };
         let d = self.with_instance(Capability::Policy, |inst| {

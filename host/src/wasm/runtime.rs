@@ -17,7 +17,7 @@ use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine};
 
 /// Imports the sandbox provides. Anything else is refused at load.
-pub const ALLOWED_IMPORTS: [&str; 2] = ["movex:plugin/host@0.2.0", "movex:plugin/types@0.2.0"];
+pub const ALLOWED_IMPORTS: [&str; 2] = ["movex:plugin/host@0.3.0", "movex:plugin/types@0.3.0"];
 
 /// How the runtime is set up.
 #[derive(Clone, Debug, Default)]
@@ -235,7 +235,7 @@ fn check_imports(imports: &[String]) -> Result<(), LoadError> {
 }
 
 /// A core module's imports, by import module name (`env`,
-/// `wasi_snapshot_preview1`, `movex:plugin/host@0.2.0`), each named
+/// `wasi_snapshot_preview1`, `movex:plugin/host@0.3.0`), each named
 /// `module::field` when it is refused.
 fn core_imports(bytes: &[u8]) -> Result<Vec<String>, LoadError> {
     let invalid = |e: wasmparser::BinaryReaderError| LoadError::NotWasm { detail: format!("invalid wasm: {e}") };

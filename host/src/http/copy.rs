@@ -1,0 +1,26 @@
+//! Copy routes: `POST /copy/start` (`{"tables", "restart", "offline"}`, all
+//! optional), `POST /copy/stop`, `GET /copy/status` (per table: rows
+//! copied, rows/s, ETA, last key, state; behind the token, since the last
+//! key is row data).
+
+use super::App;
+use super::body::Body;
+use super::envelope::{Reply, ok};
+use super::error::ApiError;
+use crate::copy::service::Start;
+use axum::extract::State as Shared;
+
+pub async fn start(Shared(app): Shared<App>, Body(req): Body<Start>) -> Result<Reply, ApiError> {
+    // Well formed, but refused as things stand (the state, a table not
+    // configured or not on the destination): 409 with what to do.
+    app.migration.copy.start(req).await.map_err(|e| ApiError::Refused(format!("{e:#}")))?;
+    Ok(ok(serde_json::json!({"started": "copy"})))
+}
+
+pub async fn stop(Shared(app): Shared<App>) -> Reply {
+    ok(serde_json::json!({"stopped": app.migration.copy.stop().await}))
+}
+
+pub async fn status(Shared(app): Shared<App>) -> Result<Reply, ApiError> {
+    Ok(ok(app.migration.copy.status().await.map_err(ApiError::store("reading the copy's progress"))?))
+}
