@@ -40,7 +40,7 @@ fn target_dir() -> PathBuf {
 }
 
 fn mariadb(sql: &str) {
-    let out = Command::new("mariadb").args(["-h127.0.0.1", "-uroot", "-e", sql]).output().unwrap();
+    let out = Command::new("mariadb").args(["-h127.0.0.1", "-uroot", "test", "-e", sql]).output().unwrap();
     assert!(out.status.success(), "{sql}: {}", String::from_utf8_lossy(&out.stderr));
 }
 
@@ -198,7 +198,7 @@ fn main() {
         empty_destinations();
         results.push((
             "MariaDB -> MariaDB",
-            shell(&dir, "mariadb-dump | mariadb", "mariadb-dump -h127.0.0.1 -uroot --single-transaction --quick movex_copy_src t | mariadb -h127.0.0.1 -uroot movex_copy_dst", &my_dst),
+            shell(&dir, "mariadb-dump, then mariadb", "mariadb-dump -h127.0.0.1 -uroot --single-transaction --quick movex_copy_src t | mariadb -h127.0.0.1 -uroot movex_copy_dst", &my_dst),
         ));
         if have("mydumper") {
             empty_destinations();
@@ -208,7 +208,7 @@ fn main() {
                 shell(
                     &dir,
                     "mydumper + myloader (2 threads)",
-                    "mydumper -h 127.0.0.1 -u root -B movex_copy_src -T movex_copy_src.t -t 2 -o dump && \
+                    "mydumper -h 127.0.0.1 -u root -B movex_copy_src -T t -t 2 -o dump && \
                      myloader -h 127.0.0.1 -u root -d dump -B movex_copy_dst -t 2 -o",
                     &my_dst,
                 ),

@@ -49,7 +49,10 @@ impl Engine {
         }
         let warmup = wasm::warm_up(&modules, &config.modules.dir)
             .with_context(|| format!("loading modules from {} ([modules] dir)", config.modules.dir.display()))?;
-        let max = (config.validation.concurrency as u32 * 3).max(4);
+        // Validation reads each side three ways at once per table; a copy
+        // holds two source transactions per table (one chunk written, the
+        // next read ahead).
+        let max = (config.validation.concurrency as u32 * 3).max(config.copy.tables_at_once as u32 * 2 + 1).max(4);
         let (source, destination) = if eager {
             tokio::try_join!(Db::connect(&config.source.url, "source", max), Db::connect(&config.destination.url, "destination", max))?
         } else {

@@ -159,7 +159,7 @@ impl Config {
         }
         let c = &self.copy;
         if c.chunk_size == 0 || c.chunk_size > 100_000 {
-            return Err(format!("[copy] chunk_size = {}: use 1..=100000 (default 1000)", c.chunk_size));
+            return Err(format!("[copy] chunk_size = {}: use 1..=100000 (default 5000)", c.chunk_size));
         }
         if c.tables_at_once == 0 {
             return Err("[copy] tables_at_once = 0: at least one table must run".into());

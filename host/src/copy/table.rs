@@ -11,12 +11,14 @@
 //! destination after the copy's row, on top of it. `docs/design/copy.md`
 //! has the whole argument and the window that remains.
 
-use super::insert::{insert_absent, rows_per_statement};
+use super::insert::{copy_in, insert_absent, insert_absent_unnest, push_copy_text, rows_per_statement};
 use super::status::{Board, TableState};
 use super::throttle::Throttle;
 use crate::config::{self, ZeroDates};
 use crate::db::keyset::{Dialect, OrderCol, Scan};
 use crate::db::schema::ColumnInfo;
+use crate::db::bind::postgres_text;
+use crate::db::connection::ReadTx;
 use crate::db::{Db, Decode, RowRef, Rows, key};
 use crate::store::Store;
 use anyhow::{Context, Result, bail};
@@ -118,7 +120,7 @@ impl TableCopy<'_> {
         let plan = self.plan;
         let (sd, dd) = (self.source.dialect(), self.destination.dialect());
         let resumed = self.store.copy_progress(&plan.name).await?;
-        let mut last: Option<key::Key> = match resumed.as_ref().and_then(|p| p.last_key.as_ref()) {
+        let last: Option<key::Key> = match resumed.as_ref().and_then(|p| p.last_key.as_ref()) {
             Some(j) => Some(key::decode(j).with_context(|| format!("table {:?}: the checkpoint's key {j} cannot be read; rerun with --restart", plan.name))?),
             None => None,
         };
@@ -128,37 +130,41 @@ impl TableCopy<'_> {
         let per_statement = rows_per_statement(plan.destination_cols.len());
         let mut throttle = Throttle::new(self.config.max_rows_per_sec, self.config.max_latency_ms);
         let limit = self.config.chunk_size;
-        loop {
+        // The next chunk is read (and locked) while this one is written: the
+        // two databases work at once. Each chunk's locks are still held
+        // until its own rows have committed on the destination.
+        let mut next = Some(self.read(sd, last.as_ref(), limit).await?);
+        while let Some((lock, rows, read)) = next.take() {
             if self.cancel.is_cancelled() {
                 return Ok(Ended::Cancelled);
             }
-            let (sql, binds) = plan.chunk_sql(sd, last.is_some(), limit);
-            let bind_values: Vec<&OwnedValue> = last.as_ref().map(|k| binds.iter().map(|&i| &k[i]).collect()).unwrap_or_default();
-            let t0 = Instant::now();
-            let mut lock = self.source.begin_read().await.with_context(|| format!("table {:?}: opening a transaction on the source", plan.name))?;
-            let rows: Rows = lock
-                .fetch_rows(&sql, &bind_values, Decode::Columns(&plan.source_cols))
-                .await
-                .with_context(|| format!("table {:?}: reading a chunk from the source", plan.name))?;
-            let read = t0.elapsed();
             if rows.is_empty() {
                 lock.commit().await?;
                 break;
             }
+            let tail = rows.last().expect("not empty").key(plan.key_len);
+            let full = rows.len() as u64 == limit;
             let t1 = Instant::now();
-            self.write(&rows, dd, per_statement).await?;
+            // SQLite locks the whole file: its next chunk waits for this one.
+            let read_ahead = full && sd != Dialect::Sqlite;
+            let (wrote, ahead) = tokio::join!(self.write(&rows, dd, per_statement), async {
+                match read_ahead {
+                    true => Some(self.read(sd, Some(&tail), limit).await),
+                    false => None,
+                }
+            });
+            wrote?;
             let wrote = t1.elapsed();
             // Only now may the application change these rows on the source.
             lock.commit().await.with_context(|| format!("table {:?}: releasing the chunk's locks on the source", plan.name))?;
-            let tail = rows.last().expect("not empty").key(plan.key_len);
+            next = match ahead {
+                Some(read) => Some(read?),
+                None if full => Some(self.read(sd, Some(&tail), limit).await?),
+                None => None,
+            };
             copied += rows.len() as u64;
             self.store.copy_checkpoint(&plan.name, &key::encode(&tail), copied).await?;
             self.board.advance(&plan.name, rows.len() as u64, key::key_json(&tail));
-            let full = rows.len() as u64 == limit;
-            last = Some(tail);
-            if !full {
-                break;
-            }
             let wait = throttle.after(rows.len() as u64, read.max(wrote));
             self.board.throttled(&plan.name, throttle.reason());
             if !wait.is_zero() {
@@ -173,11 +179,53 @@ impl TableCopy<'_> {
         Ok(Ended::Done)
     }
 
+    /// The chunk after `after` (from the first key without), read under the
+    /// share locks of the transaction returned with it; and how long it took.
+    async fn read(&self, dialect: Dialect, after: Option<&key::Key>, limit: u64) -> Result<(ReadTx, Rows, std::time::Duration)> {
+        let plan = self.plan;
+        let (sql, binds) = plan.chunk_sql(dialect, after.is_some(), limit);
+        let bind_values: Vec<&OwnedValue> = after.map(|k| binds.iter().map(|&i| &k[i]).collect()).unwrap_or_default();
+        let t0 = Instant::now();
+        let mut lock = self.source.begin_read().await.with_context(|| format!("table {:?}: opening a transaction on the source", plan.name))?;
+        let rows = lock
+            .fetch_rows(&sql, &bind_values, Decode::Columns(&plan.source_cols))
+            .await
+            .with_context(|| format!("table {:?}: reading a chunk from the source", plan.name))?;
+        Ok((lock, rows, t0.elapsed()))
+    }
+
     /// Insert the chunk's rows the destination lacks, in one transaction.
     async fn write(&self, rows: &Rows, dialect: Dialect, per_statement: usize) -> Result<()> {
         let plan = self.plan;
         let what = || format!("table {:?}: writing a chunk to the destination", plan.name);
         let mut tx = self.destination.begin().await.with_context(what)?;
+        if dialect == Dialect::Postgres {
+            let mut data = Vec::with_capacity(rows.len() * 128);
+            for row in rows.iter() {
+                for (i, v) in row.values().enumerate() {
+                    if i > 0 {
+                        data.push(b'\t');
+                    }
+                    push_copy_text(&mut data, postgres_text(&self.convert(v, i, dialect, row)?).as_deref());
+                }
+                data.push(b'\n');
+            }
+            let copy = copy_in(&plan.destination_table, &plan.destination_cols);
+            if tx.copy_in_unless_duplicate(&copy, &data).await.map_err(|e| anyhow::anyhow!("{e}")).with_context(what)? {
+                tx.commit().await.with_context(what)?;
+                return Ok(());
+            }
+            let mut columns: Vec<Vec<Option<String>>> = vec![Vec::with_capacity(rows.len()); plan.destination_cols.len()];
+            for row in rows.iter() {
+                for (i, v) in row.values().enumerate() {
+                    columns[i].push(postgres_text(&self.convert(v, i, dialect, row)?).map(|t| t.into_owned()));
+                }
+            }
+            let sql = insert_absent_unnest(&plan.destination_table, &plan.destination_cols);
+            tx.execute_text_arrays(&sql, columns).await.map_err(|e| anyhow::anyhow!("{e}")).with_context(what)?;
+            tx.commit().await.with_context(what)?;
+            return Ok(());
+        }
         let width = plan.destination_cols.len();
         let mut values: Vec<Value<'_>> = Vec::with_capacity(per_statement.min(rows.len()) * width);
         let mut statement = String::new();

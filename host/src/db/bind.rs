@@ -103,14 +103,25 @@ pub fn bind_value_sqlite<'q>(q: LiteQuery<'q>, v: &Value<'q>) -> LiteQuery<'q> {
     }
 }
 
+/// A value as PostgreSQL's text input for its column's type (`None` for
+/// NULL): text as it is, bytes as `\x` hex, the rest as the contract prints
+/// it.
+pub fn postgres_text<'v>(v: &Value<'v>) -> Option<std::borrow::Cow<'v, str>> {
+    use std::borrow::Cow;
+    Some(match *v {
+        Value::Null => return None,
+        Value::Text(s) | Value::Decimal(s) | Value::Json(s) => Cow::Borrowed(s),
+        Value::Bytes(b) => Cow::Owned(format!("\\x{}", hex::encode(b))),
+        other => Cow::Owned(other.to_string()),
+    })
+}
+
 /// As [`bind_postgres_as_text`], borrowed: every value as text (NULL too)
 /// for SQL that casts each parameter to its column's type.
 pub fn bind_value_postgres_as_text<'q>(q: PgQuery<'q>, v: &Value<'q>) -> PgQuery<'q> {
-    match *v {
-        Value::Null => q.bind(None::<&str>),
-        Value::Text(s) | Value::Decimal(s) | Value::Json(s) => q.bind(s),
-        Value::Bytes(b) => q.bind(format!("\\x{}", hex::encode(b))),
-        Value::Float(x) => q.bind(x.to_string()),
-        other => q.bind(other.to_string()),
+    match postgres_text(v) {
+        None => q.bind(None::<&str>),
+        Some(std::borrow::Cow::Borrowed(s)) => q.bind(s),
+        Some(std::borrow::Cow::Owned(s)) => q.bind(s),
     }
 }

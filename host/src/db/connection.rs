@@ -321,6 +321,48 @@ impl Tx {
         })
     }
 
+    /// PostgreSQL: `COPY ... FROM STDIN` (`sql`) of `data` in text format,
+    /// under a savepoint. Whether the rows went in: `false` when one of them
+    /// was already there (a unique violation), in which case the savepoint
+    /// is rolled back and nothing of `data` is written.
+    pub async fn copy_in_unless_duplicate(&mut self, sql: &str, data: &[u8]) -> Result<bool, sqlx::Error> {
+        let Tx::Postgres(t) = self else {
+            return Err(sqlx::Error::Protocol("COPY is for PostgreSQL".into()));
+        };
+        sqlx::query("SAVEPOINT movex_copy").execute(&mut **t).await?;
+        let copied = async {
+            let mut copy = t.copy_in_raw(sql).await?;
+            copy.send(data).await?;
+            copy.finish().await
+        }
+        .await;
+        match copied {
+            Ok(_) => {
+                sqlx::query("RELEASE SAVEPOINT movex_copy").execute(&mut **t).await?;
+                Ok(true)
+            }
+            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("23505") => {
+                sqlx::query("ROLLBACK TO SAVEPOINT movex_copy").execute(&mut **t).await?;
+                Ok(false)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// PostgreSQL: run `sql` with one `text[]` parameter per column (an
+    /// `INSERT ... SELECT FROM UNNEST(...)` that casts each array to its
+    /// column's type): one short statement for any number of rows.
+    pub async fn execute_text_arrays(&mut self, sql: &str, columns: Vec<Vec<Option<String>>>) -> Result<Executed, sqlx::Error> {
+        let Tx::Postgres(t) = self else {
+            return Err(sqlx::Error::Protocol("text arrays are for PostgreSQL".into()));
+        };
+        let mut q = sqlx::query(sql);
+        for c in columns {
+            q = q.bind(c);
+        }
+        Ok(postgres_executed(q.execute(&mut **t).await?))
+    }
+
     pub async fn commit(self) -> Result<(), sqlx::Error> {
         match self {
             Tx::MySql(t) => t.commit().await,
