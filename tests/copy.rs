@@ -296,3 +296,34 @@ async fn a_copy_under_front_door_writes_ends_with_nothing_lost() {
     assert_eq!(code, Some(0), "{summary}");
     validates_clean(&d.cfg);
 }
+
+/// `--create-tables`: a destination without the table gets it from the
+/// source's columns and key (types mapped), after `--dry-run` has shown
+/// the DDL and changed nothing; the copy then validates clean.
+#[tokio::test(flavor = "multi_thread")]
+async fn create_tables_makes_a_missing_destination_table_from_the_source() {
+    let src = dbs::mariadb(&dbs::unique("copy_create_src"), &format!("{ITEMS_MARIADB}{}", items_rows(20, false))).await;
+    for to in ["postgres", "sqlite"] {
+        let dir = tempfile::tempdir().unwrap();
+        let pg;
+        let dst = match to {
+            "postgres" => {
+                pg = dbs::postgres(&dbs::unique("copy_create_pg"), "").await;
+                pg.to_string()
+            }
+            _ => dbs::sqlite(dir.path(), "dst", "SELECT 1").await,
+        };
+        let (cfg, _) = dbs::config(dir.path(), &src, &dst, "", &ITEMS_TABLE.replace("exact", "tolerant"));
+        let out = Command::new(movex_tests::movex_bin()).args(["copy", "--offline", "--dry-run", "--create-tables", "--config"]).arg(&cfg).output().unwrap();
+        let plan = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success() && plan.contains("would create it on the destination") && plan.contains("PRIMARY KEY (\"region\", \"id\")"), "{to}: {plan}");
+        let (code, _, stderr) = copy(&cfg, &["--offline"]);
+        assert_eq!(code, 2, "{to}: without --create-tables a missing table is an error: {stderr}");
+        assert!(stderr.contains("--create-tables"), "{stderr}");
+        let (code, report, stderr) = copy(&cfg, &["--offline", "--create-tables"]);
+        assert_eq!(code, 0, "{to}: {report} {stderr}");
+        assert_eq!(report["tables"][0]["rows_copied"], 60, "{report}");
+        let run = dbs::validate(&cfg, &[]);
+        assert_eq!(run.code, 0, "{to}: {run:?}");
+    }
+}

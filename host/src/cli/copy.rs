@@ -30,6 +30,10 @@ pub struct CopyArgs {
     /// Nothing writes to the source: allow the copy before src_first.
     #[arg(long)]
     offline: bool,
+    /// Create a destination table that is missing, from the source's columns
+    /// and key (types mapped across databases; no secondary indexes).
+    #[arg(long)]
+    create_tables: bool,
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
@@ -74,7 +78,7 @@ async fn copy(args: &CopyArgs) -> anyhow::Result<Outcome> {
     let config = Config::load(&args.config)?;
     let engine = Engine::open(config).await?;
     let copier = Copier::new(engine.clone());
-    let request = Request { tables: args.tables.clone(), restart: args.restart, offline: args.offline };
+    let request = Request { tables: args.tables.clone(), restart: args.restart, offline: args.offline, create_tables: args.create_tables };
     if args.dry_run {
         return Ok(Outcome::Plan(copier.plan(&request).await?, engine.config.copy.chunk_size));
     }
@@ -112,6 +116,7 @@ fn print_plan(plans: &[TablePlan], chunk: u64, json: bool) {
                     "columns": p.source_cols.iter().map(|c| &c.name).collect::<Vec<_>>(),
                     "key": p.source_cols[..p.key_len].iter().map(|c| &c.name).collect::<Vec<_>>(),
                     "estimated_rows": p.estimated_rows, "chunk_size": chunk, "estimated_chunks": p.estimated_rows.div_ceil(chunk),
+                    "create": p.create,
                 })
             })
             .collect();
@@ -130,6 +135,9 @@ fn print_plan(plans: &[TablePlan], chunk: u64, json: bool) {
             p.estimated_rows,
             p.estimated_rows.div_ceil(chunk)
         );
+        if let Some(ddl) = &p.create {
+            println!("  would create it on the destination:\n{ddl};");
+        }
     }
     println!("dry run: nothing was copied");
 }

@@ -5,6 +5,8 @@
 //!
 //! - [`table`]: one table's plan and its loop of locked chunks.
 //! - [`insert`]: the destination's insert of absent rows, per dialect.
+//! - [`ddl`]: `--create-tables`: a missing destination table from the
+//!   source's columns and key, by a documented type map.
 //! - [`throttle`]: rows per second and the pause when chunks are slow.
 //! - [`status`]: what each table's copy is doing now.
 //! - [`service`]: the copy started, stopped and reported by the control plane.
@@ -12,6 +14,7 @@
 //! Why a chunk cannot overwrite a newer double-write, and the one window
 //! that remains: `docs/design/copy.md`.
 
+pub mod ddl;
 pub mod insert;
 pub mod service;
 pub mod status;
@@ -23,7 +26,7 @@ pub use table::TablePlan;
 
 use crate::engine::Engine;
 use crate::model::State;
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use std::sync::Arc;
 use table::{Ended, TableCopy};
 use tokio_util::sync::CancellationToken;
@@ -37,6 +40,9 @@ pub struct Request {
     pub restart: bool,
     /// Nobody writes: allow a copy in `src_only` (or before any move).
     pub offline: bool,
+    /// Make a destination table that is missing from the source's columns
+    /// and key ([`ddl`]).
+    pub create_tables: bool,
 }
 
 /// How a copy ended, per table.
@@ -75,7 +81,7 @@ impl Copier {
         }
         let mut plans = Vec::new();
         for t in cfg.tables.iter().filter(|t| req.tables.is_empty() || req.tables.contains(&t.name)) {
-            let plan = TablePlan::new(&self.engine.source, &self.engine.destination, t).await?;
+            let plan = TablePlan::new(&self.engine.source, &self.engine.destination, t, req.create_tables).await?;
             table::check_key(&plan)?;
             plans.push(plan);
         }
@@ -109,7 +115,13 @@ impl Copier {
         let store = &self.engine.store;
         let mut todo = Vec::new();
         let mut already_done = Vec::new();
-        for plan in plans {
+        for mut plan in plans {
+            if let Some(ddl) = &plan.create {
+                self.engine.destination.execute(ddl, &[], crate::db::Params::Typed).await.with_context(|| format!("table {:?}: creating it on the destination", plan.name))?;
+                tracing::info!(table = %plan.name, "created on the destination: {ddl}");
+                let t = self.engine.config.tables.iter().find(|t| t.name == plan.name).expect("planned from the config");
+                plan = TablePlan::new(&self.engine.source, &self.engine.destination, t, false).await?;
+            }
             if req.restart {
                 store.copy_forget(&plan.name).await?;
             } else if store.copy_progress(&plan.name).await?.is_some_and(|p| p.state == "done") {

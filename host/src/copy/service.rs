@@ -25,6 +25,8 @@ pub struct Start {
     pub restart: bool,
     /// Nothing writes to the source: allow a copy before `src_first`.
     pub offline: bool,
+    /// Make missing destination tables from the source's columns and key.
+    pub create_tables: bool,
 }
 
 /// `GET /copy/status`.
@@ -58,7 +60,7 @@ impl Service {
     /// Start a copy, stopping one already running. Refused at once (not in
     /// the background) when the state or the tables make it unsafe.
     pub async fn start(&self, req: Start) -> Result<()> {
-        let request = Request { tables: req.tables, restart: req.restart, offline: req.offline };
+        let request = Request { tables: req.tables, restart: req.restart, offline: req.offline, create_tables: req.create_tables };
         let copier = Copier::new(self.engine.clone());
         let mut slot = self.slot.lock().await;
         slot.stop().await;

@@ -40,17 +40,27 @@ pub struct TablePlan {
     pub key_len: usize,
     /// Rows the source holds, by its statistics (0: unknown).
     pub estimated_rows: u64,
+    /// `--create-tables` and the destination has no such table: the DDL
+    /// that makes it (run before the copy; printed by `--dry-run`). Until
+    /// then `destination_cols` are the source's.
+    pub create: Option<String>,
 }
 
 impl TablePlan {
     /// Plan the copy of `t`: every source column must be on the
     /// destination (a copy that dropped one would lose data), and so must
     /// the key.
-    pub async fn new(source: &Db, destination: &Db, t: &config::Table) -> Result<TablePlan> {
+    pub async fn new(source: &Db, destination: &Db, t: &config::Table, create_tables: bool) -> Result<TablePlan> {
         let src = source.columns(t.source_table()).await.with_context(|| format!("table {:?} on the source", t.name))?;
-        let dst = destination.columns(t.destination_table()).await.map_err(|_| {
-            anyhow::anyhow!("table {:?}: the destination has no table {:?}; create it first (same columns and key)", t.name, t.destination_table())
-        })?;
+        let (dst, missing) = match destination.columns(t.destination_table()).await {
+            Ok(cols) => (cols, false),
+            Err(_) if create_tables => (src.clone(), true),
+            Err(_) => bail!(
+                "table {:?}: the destination has no table {:?}; create it first (same columns and key), or pass --create-tables",
+                t.name,
+                t.destination_table()
+            ),
+        };
         let on_dst = |n: &str| dst.iter().find(|c| c.name == n).cloned();
         let mut names: Vec<String> = t.key.clone();
         names.extend(src.iter().map(|c| c.name.clone()).filter(|n| !t.key.contains(n)));
@@ -64,7 +74,12 @@ impl TablePlan {
             destination_cols.push(d);
         }
         let estimated_rows = estimate_rows(source, t.source_table()).await;
+        let create = match missing {
+            true => Some(super::ddl::create_table(source.dialect(), destination.dialect(), t.destination_table(), &source_cols, t.key.len()).with_context(|| format!("table {:?}", t.name))?),
+            false => None,
+        };
         Ok(TablePlan {
+            create,
             name: t.name.clone(),
             source_table: t.source_table().to_owned(),
             destination_table: t.destination_table().to_owned(),
