@@ -629,3 +629,73 @@ async fn a_module_the_exercise_refuses_leaves_no_compiled_artifact() {
     assert_eq!(artifacts(), before, "a refused module left a compiled artifact in {}", cache.display());
     assert!(!module_files(&dir.path().join("modules")).contains(&"fixture-panic.wasm".to_owned()));
 }
+
+/// The copy over HTTP: refused (409) before `src_first` unless `offline`,
+/// and with a bad body (400); then started with the token, its status live
+/// (rows, rate, the reason it is slowed down while chunks are slower than
+/// `max_latency_ms`), done with every row, counted in the metrics, and
+/// visible to the policy's stats.
+#[tokio::test(flavor = "multi_thread")]
+async fn copy_routes_start_report_slow_down_and_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let rows: Vec<String> = (1..=3000).map(|i| format!("({i}, 'user{i}', 'gold', {})", 1000 + i)).collect();
+    let src = dbs::sqlite(dir.path(), "src", &format!("{TABLE}INSERT INTO users VALUES {};", rows.join(", "))).await;
+    let dst = dbs::sqlite(dir.path(), "dst", TABLE).await;
+    let table = "[[tables]]\nname = \"users\"\nkey = [\"id\"]\ncomparator = \"exact\"\n";
+    // Chunks of 100; a chunk slower than 100 ms slows the copy down.
+    let extra = "[policy]\ninterval_ms = 0\n[copy]\nchunk_size = 100\nmax_latency_ms = 100\n";
+    let (path, _) = dbs::config(dir.path(), &src, &dst, extra, table);
+    let (app, m) = start(Config::load(&path).unwrap(), Some("s3cret")).await;
+    let token = Some("s3cret");
+    assert_eq!(call(&app, "POST", "/copy/start", "", None).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(call(&app, "GET", "/copy/status", "", None).await.0, StatusCode::UNAUTHORIZED, "the last key is row data");
+    let (code, r) = call(&app, "POST", "/copy/start", r#"{"tables": "users"}"#, token).await;
+    assert_eq!(code, StatusCode::BAD_REQUEST, "{r}");
+    let (code, r) = call(&app, "POST", "/copy/start", "", token).await;
+    assert_eq!(code, StatusCode::CONFLICT, "{r}");
+    assert!(r["msg"].as_str().unwrap().contains("src_first"), "{r}");
+
+    // Another writer holds the destination's write lock 300 ms at a time:
+    // every chunk waits for it, so every chunk is slow, whatever the load.
+    let busy = tokio_util::sync::CancellationToken::new();
+    let holder = tokio::spawn(hold_write_lock(format!("sqlite://{}", dir.path().join("dst.db").display()), busy.clone()));
+    let (code, r) = call(&app, "POST", "/copy/start", r#"{"offline": true}"#, token).await;
+    assert_eq!(code, StatusCode::OK, "{r}");
+    let mut slowed = None;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let done = loop {
+        let (_, r) = call(&app, "GET", "/copy/status", "", token).await;
+        let t = &r["data"]["tables"][0];
+        if let Some(why) = t["throttled"].as_str() {
+            slowed = Some(why.to_owned());
+            busy.cancel();
+        }
+        if r["data"]["running"] == false && !t.is_null() {
+            break r["data"].clone();
+        }
+        assert!(Instant::now() < deadline, "{r}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    busy.cancel();
+    holder.await.unwrap();
+    let t = &done["tables"][0];
+    assert_eq!((&t["state"], &t["rows_copied"], &done["recorded"][0]["state"]), (&json!("done"), &json!(3000), &json!("done")), "{done}");
+    assert!(slowed.as_deref().is_some_and(|w| w.contains("max_latency_ms = 100")), "the status said why it slowed down: {slowed:?}");
+    let (_, metrics) = call(&app, "GET", "/metrics", "", None).await;
+    assert!(metrics.as_str().unwrap().contains("movex_copy_rows_total{table=\"users\"} 3000"), "{metrics}");
+    assert_eq!(dbs::query_strings(&format!("sqlite://{}", dir.path().join("dst.db").display()), "SELECT count(*) FROM users").await, ["3000"]);
+    let copies = m.engine.store.copies().await.unwrap();
+    assert_eq!((copies.len(), copies[0].rows_copied), (1, 3000));
+}
+
+/// Hold SQLite's write lock on `url` 300 ms at a time (5 ms free between)
+/// until `busy` is cancelled.
+async fn hold_write_lock(url: String, busy: tokio_util::sync::CancellationToken) {
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    while !busy.is_cancelled() {
+        let tx = pool.begin_with("BEGIN IMMEDIATE").await.unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        tx.commit().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
