@@ -183,9 +183,21 @@ impl TableCopy<'_> {
             let wait = throttle.after(rows.len() as u64, read.max(wrote));
             self.board.throttled(&plan.name, throttle.reason());
             if !wait.is_zero() {
+                // No lock is held through a pause: a chunk read ahead is
+                // let go, and read again once the pause is over.
+                let read_again = match next.take() {
+                    Some((early, _, _)) => {
+                        early.commit().await?;
+                        true
+                    }
+                    None => false,
+                };
                 tokio::select! {
                     _ = tokio::time::sleep(wait) => {}
                     _ = self.cancel.cancelled() => return Ok(Ended::Cancelled),
+                }
+                if read_again {
+                    next = Some(self.read(sd, Some(&tail), limit).await?);
                 }
             }
         }
