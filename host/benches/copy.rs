@@ -23,7 +23,7 @@
 #[path = "support/process.rs"]
 mod process;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Instant;
 
 const MYSQL: &str = "mysql://root@127.0.0.1:3306";
@@ -87,13 +87,7 @@ fn empty_destinations() {
 /// peak RSS KiB (its own), stdout.
 fn run(mut c: Command) -> (f64, f64, u64, Vec<u8>) {
     let t0 = Instant::now();
-    let mut child = c.stdout(Stdio::piped()).spawn().unwrap_or_else(|e| panic!("{c:?}: {e}"));
-    let mut stdout = child.stdout.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        let mut out = Vec::new();
-        std::io::Read::read_to_end(&mut stdout, &mut out).unwrap();
-        out
-    });
+    let (child, reader) = process::spawn_reading(&mut c);
     let mut rss = 0;
     while let Some(s) = process::hwm_kib(child.id()) {
         rss = rss.max(s);

@@ -46,7 +46,7 @@ use movex_guest::batch::{Scratch, compare_batch};
 use movex_guest::{Column, Layout, Plugin, Settings, Verdict};
 use std::alloc::{GlobalAlloc, Layout as AllocLayout, System};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Instant;
@@ -447,14 +447,7 @@ fn run_at_once(commands: Vec<Command>, pair: Pair) -> (f64, f64, f64, u64, Vec<V
     let t0 = Instant::now();
     let mut running = Vec::new();
     for mut c in commands {
-        let mut child = c.stdout(Stdio::piped()).spawn().unwrap_or_else(|e| panic!("{c:?}: {e}"));
-        let mut stdout = child.stdout.take().unwrap();
-        let reader = std::thread::spawn(move || {
-            let mut out = Vec::new();
-            std::io::Read::read_to_end(&mut stdout, &mut out).unwrap();
-            out
-        });
-        running.push((child, reader));
+        running.push(process::spawn_reading(&mut c));
     }
     // Sample each child's high-water mark until it has ended (a zombie
     // has no VmHWM); it only grows, so the last sample is the peak.

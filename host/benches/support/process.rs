@@ -7,3 +7,16 @@ pub fn hwm_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()
 }
+
+/// Spawn `c` with its stdout read to the end on a thread of its own (a
+/// child blocked on a full pipe would never end).
+pub fn spawn_reading(c: &mut std::process::Command) -> (std::process::Child, std::thread::JoinHandle<Vec<u8>>) {
+    let mut child = c.stdout(std::process::Stdio::piped()).spawn().unwrap_or_else(|e| panic!("{c:?}: {e}"));
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut out = Vec::new();
+        std::io::Read::read_to_end(&mut stdout, &mut out).unwrap();
+        out
+    });
+    (child, reader)
+}

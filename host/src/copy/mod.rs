@@ -107,11 +107,22 @@ impl Copier {
         }
     }
 
-    /// Copy the planned tables, `[copy] tables_at_once` at a time, each from
-    /// its checkpoint; stops between chunks when `cancel` fires.
-    pub async fn run(&self, req: &Request, board: Arc<Board>, cancel: CancellationToken) -> Result<Report> {
+    /// What a copy needs checked before it starts ([`Copier::check_state`],
+    /// [`Copier::plan`]): refused here, nothing has been written.
+    pub async fn prepare(&self, req: &Request) -> Result<Vec<TablePlan>> {
         self.check_state(req).await?;
-        let plans = self.plan(req).await?;
+        self.plan(req).await
+    }
+
+    /// [`Copier::prepare`], then [`Copier::copy`].
+    pub async fn run(&self, req: &Request, board: Arc<Board>, cancel: CancellationToken) -> Result<Report> {
+        let plans = self.prepare(req).await?;
+        self.copy(plans, req, board, cancel).await
+    }
+
+    /// Copy the prepared tables, `[copy] tables_at_once` at a time, each
+    /// from its checkpoint; stops between chunks when `cancel` fires.
+    pub async fn copy(&self, plans: Vec<TablePlan>, req: &Request, board: Arc<Board>, cancel: CancellationToken) -> Result<Report> {
         let store = &self.engine.store;
         let mut todo = Vec::new();
         let mut already_done = Vec::new();

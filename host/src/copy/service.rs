@@ -64,14 +64,13 @@ impl Service {
         let copier = Copier::new(self.engine.clone());
         let mut slot = self.slot.lock().await;
         slot.stop().await;
-        copier.check_state(&request).await?;
-        copier.plan(&request).await?;
+        let plans = copier.prepare(&request).await?;
         let board = Arc::new(Board::counting(self.rows.clone()));
         *self.board.lock().expect("copy board") = board.clone();
         *self.status.lock().expect("copy status") = Status { running: true, started_at: Some(now()), ..Status::default() };
         let status = self.status.clone();
         slot.start((), move |cancel| async move {
-            let result = copier.run(&request, board, cancel).await;
+            let result = copier.copy(plans, &request, board, cancel).await;
             let mut s = status.lock().expect("copy status");
             s.running = false;
             s.finished_at = Some(now());

@@ -18,11 +18,11 @@ use crate::config::{self, ZeroDates};
 use crate::db::keyset::{Dialect, OrderCol, Scan};
 use crate::db::schema::ColumnInfo;
 use crate::db::bind::postgres_text;
-use crate::db::connection::ReadTx;
+use crate::db::connection::{ReadTx, Tx};
 use crate::db::{Db, Decode, RowRef, Rows, key};
 use crate::store::Store;
 use anyhow::{Context, Result, bail};
-use movex_guest::{Kind, OwnedValue, Value};
+use movex_guest::{Date, Kind, OwnedValue, Value};
 use std::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -223,36 +223,50 @@ impl TableCopy<'_> {
 
     /// Insert the chunk's rows the destination lacks, in one transaction.
     async fn write(&self, rows: &Rows, dialect: Dialect, per_statement: usize) -> Result<()> {
-        let plan = self.plan;
-        let what = || format!("table {:?}: writing a chunk to the destination", plan.name);
+        let what = || format!("table {:?}: writing a chunk to the destination", self.plan.name);
         let mut tx = self.destination.begin().await.with_context(what)?;
-        if dialect == Dialect::Postgres {
-            let mut data = Vec::with_capacity(rows.len() * 128);
-            for row in rows.iter() {
-                for (i, v) in row.values().enumerate() {
-                    if i > 0 {
-                        data.push(b'\t');
-                    }
-                    push_copy_text(&mut data, postgres_text(&self.convert(v, i, dialect, row)?).as_deref());
+        match dialect {
+            Dialect::Postgres => self.write_postgres(&mut tx, rows).await,
+            _ => self.write_values(&mut tx, rows, dialect, per_statement).await,
+        }
+        .with_context(what)?;
+        tx.commit().await.with_context(what)?;
+        Ok(())
+    }
+
+    /// PostgreSQL: the chunk by `COPY`, or, when a row of it is already
+    /// there, by `INSERT ... UNNEST ... ON CONFLICT DO NOTHING`.
+    async fn write_postgres(&self, tx: &mut Tx, rows: &Rows) -> Result<()> {
+        let (plan, dialect) = (self.plan, Dialect::Postgres);
+        let mut data = Vec::with_capacity(rows.len() * 128);
+        for row in rows.iter() {
+            for (i, v) in row.values().enumerate() {
+                if i > 0 {
+                    data.push(b'\t');
                 }
-                data.push(b'\n');
+                push_copy_text(&mut data, postgres_text(&self.convert(v, i, dialect, row)?).as_deref());
             }
-            let copy = copy_in(&plan.destination_table, &plan.destination_cols);
-            if tx.copy_in_unless_duplicate(&copy, &data).await.map_err(|e| anyhow::anyhow!("{e}")).with_context(what)? {
-                tx.commit().await.with_context(what)?;
-                return Ok(());
-            }
-            let mut columns: Vec<Vec<Option<String>>> = vec![Vec::with_capacity(rows.len()); plan.destination_cols.len()];
-            for row in rows.iter() {
-                for (i, v) in row.values().enumerate() {
-                    columns[i].push(postgres_text(&self.convert(v, i, dialect, row)?).map(|t| t.into_owned()));
-                }
-            }
-            let sql = insert_absent_unnest(&plan.destination_table, &plan.destination_cols);
-            tx.execute_text_arrays(&sql, columns).await.map_err(|e| anyhow::anyhow!("{e}")).with_context(what)?;
-            tx.commit().await.with_context(what)?;
+            data.push(b'\n');
+        }
+        let copy = copy_in(&plan.destination_table, &plan.destination_cols);
+        if tx.copy_in_unless_duplicate(&copy, &data).await? {
             return Ok(());
         }
+        let mut columns: Vec<Vec<Option<String>>> = vec![Vec::with_capacity(rows.len()); plan.destination_cols.len()];
+        for row in rows.iter() {
+            for (i, v) in row.values().enumerate() {
+                columns[i].push(postgres_text(&self.convert(v, i, dialect, row)?).map(|t| t.into_owned()));
+            }
+        }
+        let sql = insert_absent_unnest(&plan.destination_table, &plan.destination_cols);
+        tx.execute_text_arrays(&sql, columns).await?;
+        Ok(())
+    }
+
+    /// MySQL/MariaDB and SQLite: multi-row inserts of absent rows, as many
+    /// rows per statement as the parameter limit allows.
+    async fn write_values(&self, tx: &mut Tx, rows: &Rows, dialect: Dialect, per_statement: usize) -> Result<()> {
+        let plan = self.plan;
         let width = plan.destination_cols.len();
         let mut values: Vec<Value<'_>> = Vec::with_capacity(per_statement.min(rows.len()) * width);
         let mut statement = String::new();
@@ -267,20 +281,20 @@ impl TableCopy<'_> {
                     statement = insert_absent(dialect, &plan.destination_table, &plan.destination_cols, plan.key_len, in_batch);
                     statement_rows = in_batch;
                 }
-                tx.execute_values(&statement, &values).await.map_err(|e| anyhow::anyhow!("{e}")).with_context(what)?;
+                tx.execute_values(&statement, &values).await?;
                 values.clear();
             }
         }
-        tx.commit().await.with_context(what)?;
         Ok(())
     }
 
     /// A value as the destination can take it: MySQL's zero dates have no
     /// PostgreSQL equivalent (refused, or NULL by `[copy] zero_dates`).
     fn convert<'v>(&self, v: Value<'v>, column: usize, dialect: Dialect, row: RowRef<'_>) -> Result<Value<'v>> {
+        let zero_date = |d: Date| !d.is_calendar_day() && d != Date::INFINITY && d != Date::NEG_INFINITY;
         let zero = match v {
-            Value::Date(d) => !d.is_calendar_day() && d.year != i32::MAX && d.year != i32::MIN,
-            Value::Timestamp(t) => !t.date.is_calendar_day() && t.date.year != i32::MAX && t.date.year != i32::MIN,
+            Value::Date(d) => zero_date(d),
+            Value::Timestamp(t) => zero_date(t.date),
             _ => false,
         };
         if !zero || dialect != Dialect::Postgres {

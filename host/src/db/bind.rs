@@ -60,15 +60,7 @@ bind_signed_only!(bind_sqlite, LiteQuery<'q>);
 /// use, so a column bound as an integer once and as NULL (or text) later
 /// must always be bound the same way.
 pub fn bind_postgres_as_text<'q>(q: PgQuery<'q>, v: &OwnedValue) -> PgQuery<'q> {
-    match v {
-        OwnedValue::Null => q.bind(None::<String>),
-        OwnedValue::Bytes(b) => q.bind(format!("\\x{}", hex::encode(b))),
-        OwnedValue::Bool(b) => q.bind(b.to_string()),
-        OwnedValue::Int(i) => q.bind(i.to_string()),
-        OwnedValue::Uint(u) => q.bind(u.to_string()),
-        OwnedValue::Float(x) => q.bind(x.to_string()),
-        other => q.bind(text(other)),
-    }
+    q.bind(postgres_text(&v.as_value()).map(std::borrow::Cow::into_owned))
 }
 
 /// Borrowed values of a page, for writes that copy rows: text and bytes

@@ -120,9 +120,9 @@ impl Decode<'_> {
     }
 
     fn finish<'v>(&self, i: usize, v: Value<'v>) -> Value<'v> {
-        match (self, v) {
-            (Decode::Columns(info), Value::Text(s)) if info[i].json => Value::Json(s),
-            (_, v) => v,
+        match v {
+            Value::Text(s) if self.json(i) => Value::Json(s),
+            v => v,
         }
     }
 }

@@ -43,6 +43,8 @@ use sqlx::any::{AnyArguments, AnyPoolOptions};
 use sqlx::query::Query;
 use sqlx::{Any, AnyConnection, AnyPool, Executor, Row};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 /// Columns added since a table was first created: (table, column, type).
@@ -121,13 +123,18 @@ pub(crate) fn now() -> String {
 /// read-only after the file is writable again: a pool that kept it would
 /// refuse writes until a restart. A new connection tries a write (the
 /// header's `user_version` set to what it is); one that cannot is marked
-/// `query_only`, still serves reads while the fault lasts, and is dropped
-/// ([`still_read_only`]) as soon as the file can be written again.
-async fn mark_if_read_only(conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
+/// `query_only` and counted in `marked`, still serves reads while the
+/// fault lasts, and is dropped ([`keep_connection`]) as soon as the file
+/// can be written again.
+async fn mark_if_read_only(conn: &mut AnyConnection, marked: &AtomicUsize) -> Result<(), sqlx::Error> {
     let version: i64 = sqlx::query("PRAGMA user_version").fetch_one(&mut *conn).await?.try_get(0)?;
     match conn.execute(format!("PRAGMA user_version = {version}").as_str()).await {
         Ok(_) => Ok(()),
-        Err(e) if e.to_string().contains("readonly") => conn.execute("PRAGMA query_only = 1").await.map(drop),
+        Err(e) if e.to_string().contains("readonly") => {
+            conn.execute("PRAGMA query_only = 1").await?;
+            marked.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        }
         Err(e) => Err(e),
     }
 }
@@ -139,10 +146,18 @@ fn sqlite_file(url: &str) -> Option<PathBuf> {
 }
 
 /// Whether a pooled connection may be used: not if it was opened read-only
-/// ([`mark_if_read_only`]) and the file `path` can be written now.
-async fn keep_connection(conn: &mut AnyConnection, path: &Path) -> Result<bool, sqlx::Error> {
+/// ([`mark_if_read_only`]) and the file `path` can be written now. While no
+/// connection is marked (the usual case) this asks nothing.
+async fn keep_connection(conn: &mut AnyConnection, path: &Path, marked: &AtomicUsize) -> Result<bool, sqlx::Error> {
+    if marked.load(Ordering::SeqCst) == 0 {
+        return Ok(true);
+    }
     let query_only: i64 = sqlx::query("PRAGMA query_only").fetch_one(&mut *conn).await?.try_get(0)?;
-    Ok(query_only == 0 || std::fs::OpenOptions::new().append(true).open(path).is_err())
+    if query_only == 0 || std::fs::OpenOptions::new().append(true).open(path).is_err() {
+        return Ok(true);
+    }
+    marked.fetch_sub(1, Ordering::SeqCst);
+    Ok(false)
 }
 
 impl Store {
@@ -159,25 +174,30 @@ impl Store {
             _ => url.to_owned(),
         };
         let sqlite = dialect == Dialect::Sqlite;
+        let marked = Arc::new(AtomicUsize::new(0));
         let pool = AnyPoolOptions::new()
             .max_connections(if sqlite { 4 } else { 8 })
             .acquire_timeout(Duration::from_secs(10))
-            .after_connect(move |conn, _| {
-                Box::pin(async move {
-                    if sqlite {
-                        conn.execute("PRAGMA busy_timeout = 30000").await?;
-                        mark_if_read_only(conn).await?;
-                    }
-                    Ok(())
-                })
+            .after_connect({
+                let marked = marked.clone();
+                move |conn, _| {
+                    let marked = marked.clone();
+                    Box::pin(async move {
+                        if sqlite {
+                            conn.execute("PRAGMA busy_timeout = 30000").await?;
+                            mark_if_read_only(conn, &marked).await?;
+                        }
+                        Ok(())
+                    })
+                }
             })
             .before_acquire({
                 let file = sqlite_file(&url);
                 move |conn, _| {
-                    let file = file.clone();
+                    let (file, marked) = (file.clone(), marked.clone());
                     Box::pin(async move {
                         match file {
-                            Some(path) => keep_connection(conn, &path).await,
+                            Some(path) => keep_connection(conn, &path, &marked).await,
                             None => Ok(true),
                         }
                     })
