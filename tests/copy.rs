@@ -2,13 +2,15 @@
 //! PostgreSQL and SQLite with composite, string and non-positive keys, each
 //! destination validating clean afterwards; a copy killed with SIGKILL
 //! resumes from its checkpoint; bad input stops with an error naming the
-//! table and column, and leaves what a rerun can finish.
+//! table and column, and leaves what a rerun can finish; a chunk the
+//! destination was too busy to take is tried again.
 
 use movex_tests::dbs;
 use serde_json::Value as Json;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
+use tokio::io::AsyncBufReadExt;
 
 /// `movex copy --json --config CONFIG ARGS...`: exit code, report, stderr.
 fn copy(cfg: &Path, args: &[&str]) -> (i32, Json, String) {
@@ -217,6 +219,48 @@ async fn bad_input_stops_with_an_error_naming_the_table_and_column() {
     let (code, _, stderr) = copy(&cfg, &["--offline"]);
     assert_eq!(code, 2);
     assert!(stderr.contains("destination"), "{stderr}");
+}
+
+/// A destination another writer keeps locked for longer than SQLite's busy
+/// timeout (5 s): the chunk's write fails with "database is locked" (it did
+/// not run), is tried again, and the copy finishes with every row once the
+/// lock is let go.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_chunk_the_destination_was_too_busy_to_take_is_tried_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let schema = "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);";
+    let rows: Vec<String> = (1..=50).map(|i| format!("({i}, 'v{i}')")).collect();
+    let src = dbs::sqlite(dir.path(), "src", &format!("{schema} INSERT INTO t VALUES {};", rows.join(", "))).await;
+    let dst = dbs::sqlite(dir.path(), "dst", schema).await;
+    let table = "[[tables]]\nname = \"t\"\nkey = [\"id\"]\ncomparator = \"exact\"\n";
+    let (cfg, _) = dbs::config(dir.path(), &src, &dst, "[copy]\nchunk_size = 20\n", table);
+
+    let pool = sqlx::SqlitePool::connect(&dst).await.unwrap();
+    let lock = pool.begin_with("BEGIN IMMEDIATE").await.unwrap();
+    let mut run = tokio::process::Command::new(movex_tests::movex_bin())
+        .args(["copy", "--json", "--offline", "--config"])
+        .arg(&cfg)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The lock is let go only once the copy has said it tries again.
+    let mut stderr = tokio::io::BufReader::new(run.stderr.take().unwrap()).lines();
+    let mut said = String::new();
+    while !said.contains("trying the chunk again") {
+        let line = tokio::time::timeout(Duration::from_secs(120), stderr.next_line()).await;
+        match line {
+            Ok(Ok(Some(line))) => said = line,
+            other => panic!("the copy ended or hung without retrying: {other:?}"),
+        }
+    }
+    assert!(said.contains("database is locked"), "the retry says why: {said}");
+    lock.commit().await.unwrap();
+    let out = run.wait_with_output().await.unwrap();
+    let report: Json = serde_json::from_slice(&out.stdout).unwrap_or(Json::Null);
+    assert_eq!(out.status.code(), Some(0), "{report}");
+    assert_eq!(report["tables"][0]["rows_copied"], 50, "{report}");
+    assert_eq!(dbs::query_strings(&dst, "SELECT count(*) FROM t").await, ["50"]);
 }
 
 /// A small deterministic generator (no dependency for one test).

@@ -656,7 +656,8 @@ async fn copy_routes_start_report_slow_down_and_count() {
     assert!(r["msg"].as_str().unwrap().contains("src_first"), "{r}");
 
     // Another writer holds the destination's write lock 300 ms at a time:
-    // every chunk waits for it, so every chunk is slow, whatever the load.
+    // a chunk that comes while it does waits for it, so chunks are slow,
+    // whatever the load (a busy file past SQLite's timeout is retried).
     let busy = tokio_util::sync::CancellationToken::new();
     let holder = tokio::spawn(hold_write_lock(format!("sqlite://{}", dir.path().join("dst.db").display()), busy.clone()));
     let (code, r) = call(&app, "POST", "/copy/start", r#"{"offline": true}"#, token).await;
@@ -688,14 +689,16 @@ async fn copy_routes_start_report_slow_down_and_count() {
     assert_eq!((copies.len(), copies[0].rows_copied), (1, 3000));
 }
 
-/// Hold SQLite's write lock on `url` 300 ms at a time (5 ms free between)
-/// until `busy` is cancelled.
+/// Hold SQLite's write lock on `url` 300 ms at a time until `busy` is
+/// cancelled, free for 150 ms between: longer than the longest sleep of
+/// SQLite's busy handler (100 ms), so a writer waiting for the lock wakes
+/// while it is free, however slow the machine.
 async fn hold_write_lock(url: String, busy: tokio_util::sync::CancellationToken) {
     let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
     while !busy.is_cancelled() {
         let tx = pool.begin_with("BEGIN IMMEDIATE").await.unwrap();
         tokio::time::sleep(Duration::from_millis(300)).await;
         tx.commit().await.unwrap();
-        tokio::time::sleep(Duration::from_millis(5)).await;
+        tokio::time::sleep(Duration::from_millis(150)).await;
     }
 }

@@ -27,6 +27,12 @@ pub struct Copy {
     /// equivalent: `refuse` stops the copy naming the table, column and
     /// key; `null` writes NULL instead.
     pub zero_dates: ZeroDates,
+    /// Times a chunk's read or write is tried again after an error that
+    /// means it did not run (a lock wait timeout, a deadlock, SQLite's busy
+    /// file), waiting 100 ms longer each time, up to 2 s; then the table
+    /// fails. Safe because a chunk only inserts the rows the destination
+    /// lacks, in one transaction.
+    pub retry_attempts: u32,
     /// Auto-migrate copies the tables not copied yet once in `src_first`,
     /// before its first validation.
     pub in_auto_migrate: bool,
@@ -42,6 +48,6 @@ pub enum ZeroDates {
 
 impl Default for Copy {
     fn default() -> Copy {
-        Copy { chunk_size: 5000, max_rows_per_sec: 0, tables_at_once: 2, max_latency_ms: 0, zero_dates: ZeroDates::Refuse, in_auto_migrate: true }
+        Copy { chunk_size: 5000, max_rows_per_sec: 0, tables_at_once: 2, max_latency_ms: 0, zero_dates: ZeroDates::Refuse, retry_attempts: 10, in_auto_migrate: true }
     }
 }

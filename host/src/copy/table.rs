@@ -19,7 +19,7 @@ use crate::db::keyset::{Dialect, OrderCol, Scan};
 use crate::db::schema::ColumnInfo;
 use crate::db::bind::postgres_text;
 use crate::db::connection::{ReadTx, Tx};
-use crate::db::{Db, Decode, RowRef, Rows, key};
+use crate::db::{Db, Decode, RowRef, Rows, key, retry};
 use crate::store::Store;
 use anyhow::{Context, Result, bail};
 use movex_guest::{Date, Kind, OwnedValue, Value};
@@ -148,7 +148,7 @@ impl TableCopy<'_> {
         // The next chunk is read (and locked) while this one is written: the
         // two databases work at once. Each chunk's locks are still held
         // until its own rows have committed on the destination.
-        let mut next = Some(self.read(sd, last.as_ref(), limit).await?);
+        let mut next = Some(self.read_retrying(sd, last.as_ref(), limit).await?);
         while let Some((lock, rows, read)) = next.take() {
             if self.cancel.is_cancelled() {
                 return Ok(Ended::Cancelled);
@@ -162,9 +162,9 @@ impl TableCopy<'_> {
             let t1 = Instant::now();
             // SQLite locks the whole file: its next chunk waits for this one.
             let read_ahead = full && sd != Dialect::Sqlite;
-            let (wrote, ahead) = tokio::join!(self.write(&rows, dd, per_statement), async {
+            let (wrote, ahead) = tokio::join!(self.retrying(|| self.write(&rows, dd, per_statement)), async {
                 match read_ahead {
-                    true => Some(self.read(sd, Some(&tail), limit).await),
+                    true => Some(self.read_retrying(sd, Some(&tail), limit).await),
                     false => None,
                 }
             });
@@ -174,7 +174,7 @@ impl TableCopy<'_> {
             lock.commit().await.with_context(|| format!("table {:?}: releasing the chunk's locks on the source", plan.name))?;
             next = match ahead {
                 Some(read) => Some(read?),
-                None if full => Some(self.read(sd, Some(&tail), limit).await?),
+                None if full => Some(self.read_retrying(sd, Some(&tail), limit).await?),
                 None => None,
             };
             copied += rows.len() as u64;
@@ -197,13 +197,37 @@ impl TableCopy<'_> {
                     _ = self.cancel.cancelled() => return Ok(Ended::Cancelled),
                 }
                 if read_again {
-                    next = Some(self.read(sd, Some(&tail), limit).await?);
+                    next = Some(self.read_retrying(sd, Some(&tail), limit).await?);
                 }
             }
         }
         self.store.copy_ended(&plan.name, None).await?;
         self.board.finish(&plan.name, TableState::Done, None);
         Ok(Ended::Done)
+    }
+
+    /// [`TableCopy::read`], tried again while it fails without having run.
+    async fn read_retrying(&self, dialect: Dialect, after: Option<&key::Key>, limit: u64) -> Result<(ReadTx, Rows, std::time::Duration)> {
+        self.retrying(|| self.read(dialect, after, limit)).await
+    }
+
+    /// `op` again while it fails with an error that means it did not run (a
+    /// lock wait timeout, a deadlock, SQLite's busy file), up to `[copy]
+    /// retry_attempts` times, waiting 100 ms longer each time (at most 2 s).
+    /// A chunk's write inserts only the rows the destination lacks, in one
+    /// transaction, and a failed read keeps no lock: both may run again.
+    async fn retrying<T, F: Future<Output = Result<T>>>(&self, mut op: impl FnMut() -> F) -> Result<T> {
+        let mut attempt = 0;
+        loop {
+            match op().await {
+                Err(e) if attempt < self.config.retry_attempts && retry::is_transient_chain(&e) => {
+                    attempt += 1;
+                    tracing::warn!(table = %self.plan.name, attempt, "{e:#}; trying the chunk again");
+                    tokio::time::sleep(std::time::Duration::from_millis(100 * u64::from(attempt)).min(std::time::Duration::from_secs(2))).await;
+                }
+                r => return r,
+            }
+        }
     }
 
     /// The chunk after `after` (from the first key without), read under the

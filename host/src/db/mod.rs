@@ -18,6 +18,7 @@
 //! - [`sqlite`]: SQLite, by each value's storage class.
 //! - [`keyset`]: page queries in key order per dialect (no OFFSET).
 //! - [`bind`]: contract values as query parameters, per driver.
+//! - [`retry`]: which errors mean a statement did not run and may be retried.
 //!
 //! Background and sources: `docs/design/validator-sql-decoding.md`.
 
@@ -28,6 +29,7 @@ pub mod keyset;
 pub mod mysql;
 pub mod postgres;
 pub mod postgres_reader;
+pub mod retry;
 pub mod rows;
 pub mod schema;
 pub mod sqlite;

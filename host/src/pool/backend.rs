@@ -64,18 +64,3 @@ impl BackendTx {
     }
 }
 
-/// Whether an error means the statement did not run and may be retried:
-/// no connection could be had, or the database chose this statement as a
-/// deadlock or serialization victim (rolled back). Anything else (a broken
-/// connection mid-statement, a constraint) is not retried: the statement may
-/// have applied, or will fail again.
-pub fn is_transient(e: &sqlx::Error) -> bool {
-    match e {
-        sqlx::Error::PoolTimedOut => true,
-        sqlx::Error::Database(d) => {
-            matches!(d.code().as_deref(), Some("40001" | "40P01")) // PostgreSQL, MySQL SQLSTATE for 1213
-                || d.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>().is_some_and(|m| matches!(m.number(), 1213 | 1205))
-        }
-        _ => false,
-    }
-}

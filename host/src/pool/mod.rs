@@ -56,7 +56,7 @@ use crate::health::Faults;
 use crate::model::Pattern;
 use journal::Journal;
 use crate::store::{JournalKind, Store};
-use crate::db::{Db, Row};
+use crate::db::{Db, Row, retry};
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -266,7 +266,7 @@ impl Pool {
             let r = b.execute(stmt).await;
             self.metrics.record(b.name, r.is_ok(), t0.elapsed());
             match r {
-                Err(e) if n < self.config.retry_attempts && backend::is_transient(&e) => {
+                Err(e) if n < self.config.retry_attempts && retry::is_transient(&e) => {
                     tokio::time::sleep(Duration::from_millis(self.config.retry_backoff_ms * u64::from(n))).await;
                 }
                 r => return r,
