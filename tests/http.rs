@@ -332,7 +332,7 @@ async fn the_openapi_document_lists_every_route() {
         ("/modules/{name}", "delete"), ("/status", "get"), ("/stats", "get"), ("/health", "get"), ("/discrepancies", "get"),
         ("/validations/current", "get"), ("/history", "get"), ("/metrics", "get"), ("/openapi.json", "get"),
         ("/repair/start", "post"), ("/repair/stop", "post"), ("/repair/status", "get"),
-        ("/copy/start", "post"), ("/copy/stop", "post"), ("/copy/status", "get"),
+        ("/copy/start", "post"), ("/copy/stop", "post"), ("/copy/status", "get"), ("/instances", "get"),
     ];
     for (path, method) in routes {
         assert!(paths.get(path).and_then(|p| p.get(method)).is_some(), "{method} {path} missing from docs/openapi.json");

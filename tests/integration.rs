@@ -9,6 +9,7 @@ mod db_values;
 mod demo;
 mod evidence;
 mod faults;
+mod fleet;
 mod hot_swap;
 mod http;
 mod journal;

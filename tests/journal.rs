@@ -57,7 +57,11 @@ async fn a_journal_the_sqlite_store_cannot_take_is_spooled_counted_and_moved_the
     // Every write through the door now fails on the destination.
     dbs::exec(&d.dst_direct, "RENAME TABLE t TO t_away").await;
     let state = dir.path().join("state.db");
-    let files: Vec<_> = ["", "-wal", "-shm"].iter().map(|s| std::path::PathBuf::from(format!("{}{s}", state.display()))).collect();
+    // The database and its WAL refuse writes. Not the shared-memory index:
+    // SQLite maps it, and the kernel answers a write fault on a page of an
+    // immutable file with SIGBUS, killing the process (a reader writes its
+    // read mark there). A disk that refuses writes fails them with errors.
+    let files: Vec<_> = ["", "-wal"].iter().map(|s| std::path::PathBuf::from(format!("{}{s}", state.display()))).collect();
     chattr("+i", &files);
     let mut outcomes = Vec::new();
     for i in 1..=5 {
@@ -111,7 +115,8 @@ async fn connections_opened_while_the_sqlite_store_is_unwritable_are_not_kept() 
     let store = Store::open(&format!("sqlite://{}", state.display())).await.unwrap();
     let entry = |i: usize| NewEntry::new("src_first", "destination", JournalKind::SecondaryFailed, &[Statement::new("INSERT INTO t VALUES (?)").bind(i as i64)], "test");
     store.journal(&entry(0)).await.unwrap();
-    let files: Vec<_> = ["", "-wal", "-shm"].iter().map(|s| std::path::PathBuf::from(format!("{}{s}", state.display()))).collect();
+    // Not the shared-memory index: see the test above.
+    let files: Vec<_> = ["", "-wal"].iter().map(|s| std::path::PathBuf::from(format!("{}{s}", state.display()))).collect();
     chattr("+i", &files);
     let mut writes = JoinSet::new();
     for i in 1..=4 {

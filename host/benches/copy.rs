@@ -22,6 +22,7 @@
 
 #[path = "support/process.rs"]
 mod process;
+use process::{arg, target_dir};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
@@ -29,15 +30,6 @@ use std::time::Instant;
 const MYSQL: &str = "mysql://root@127.0.0.1:3306";
 const PG: &str = "postgres://root@127.0.0.1:5432";
 
-fn arg(name: &str) -> Option<String> {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
-}
-
-fn target_dir() -> PathBuf {
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
-    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| workspace.join("target"), PathBuf::from)
-}
 
 fn mariadb(sql: &str) {
     let out = Command::new("mariadb").args(["-h127.0.0.1", "-uroot", "test", "-e", sql]).output().unwrap();

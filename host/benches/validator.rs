@@ -37,6 +37,7 @@
 
 #[path = "support/process.rs"]
 mod process;
+use process::{arg, target_dir, workspace};
 use movex::config::Config;
 use movex::db::Db;
 use movex::validate::side::Side;
@@ -84,19 +85,6 @@ fn pg_server() -> String {
     std::env::var("MOVEX_BENCH_PG_URL").unwrap_or_else(|_| "postgres://root@127.0.0.1:5432".into())
 }
 
-fn arg(name: &str) -> Option<String> {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
-}
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
-}
-
-/// The target directory the release binary and the example modules are in.
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| workspace().join("target"), PathBuf::from)
-}
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Server {

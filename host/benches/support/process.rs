@@ -1,4 +1,24 @@
-//! What the benches read about a process they run.
+//! What the benches read about a process they run, and where they find
+//! it: their arguments, the workspace and its target directory.
+// Each bench uses a part.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+/// The value after `name` on the command line.
+pub fn arg(name: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
+}
+
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// The target directory the release binary and the example modules are in.
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| workspace().join("target"), PathBuf::from)
+}
 
 /// A process's peak resident memory so far (VmHWM), while it runs. Not
 /// wait4's ru_maxrss: a child spawned by a large process inherits its

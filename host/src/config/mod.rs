@@ -90,6 +90,9 @@ pub struct Config {
     pub copy: Copy,
     #[serde(default)]
     pub proxy: Proxy,
+    /// `[fleet]`: many instances writing for one migration.
+    #[serde(default)]
+    pub fleet: crate::fleet::FleetConfig,
     #[serde(default)]
     pub tables: Vec<Table>,
 }
@@ -153,6 +156,7 @@ impl Config {
             return Err("[events] sink = \"kafka\" needs an [events.kafka] section with `brokers`".into());
         }
         self.sandbox.validate().map_err(|e| format!("[sandbox] {e}"))?;
+        self.fleet.check()?;
         let v = &self.validation;
         if v.batch_size == 0 || v.batch_size > 100_000 {
             return Err(format!("[validation] batch_size = {}: use 1..=100000 (default 1000)", v.batch_size));

@@ -11,6 +11,10 @@ use crate::copy::service::Start;
 use axum::extract::State as Shared;
 
 pub async fn start(Shared(app): Shared<App>, Body(req): Body<Start>) -> Result<Reply, ApiError> {
+    // Nothing is copied on a move some live instance has not applied.
+    if let Some(why) = app.migration.unsettled().await.map_err(ApiError::store("reading the fleet"))? {
+        return Err(ApiError::Refused(format!("the copy does not start now: {why}")));
+    }
     // Well formed, but refused as things stand (the state, a table not
     // configured or not on the destination): 409 with what to do.
     app.migration.copy.start(req).await.map_err(|e| ApiError::Refused(format!("{e:#}")))?;

@@ -36,6 +36,9 @@ pub enum ApiError {
     TooLarge(String),
     NotFound(String),
     Refused(String),
+    /// Done, but not yet through: a move every instance has not
+    /// acknowledged (202; `code` 0, the message names who lags).
+    Pending(String),
     Unprocessable(String),
     /// The whole message: what failed, the cause, what to do.
     StoreFailed(String),
@@ -55,6 +58,7 @@ impl ApiError {
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Refused(_) => StatusCode::CONFLICT,
+            ApiError::Pending(_) => StatusCode::ACCEPTED,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::StoreFailed(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -66,6 +70,7 @@ impl ApiError {
     pub fn code(&self) -> i32 {
         match self {
             ApiError::BadRequest(_) | ApiError::Unauthorized | ApiError::TooLarge(_) => i32::from(self.status().as_u16()),
+            ApiError::Pending(_) => 0,
             _ => 5,
         }
     }
@@ -79,6 +84,7 @@ impl ApiError {
             | ApiError::TooLarge(m)
             | ApiError::NotFound(m)
             | ApiError::Refused(m)
+            | ApiError::Pending(m)
             | ApiError::Unprocessable(m)
             | ApiError::StoreFailed(m)
             | ApiError::Internal(m) => m.clone(),
@@ -99,6 +105,7 @@ impl From<MoveError> for ApiError {
             MoveError::Store { .. } => ApiError::StoreFailed(format!("{e}. {STORE_REMEDY}")),
             // Its message says what to do: a retry might find it moved.
             MoveError::Unconfirmed { .. } => ApiError::StoreFailed(e.to_string()),
+            MoveError::Pending { .. } => ApiError::Pending(e.to_string()),
         }
     }
 }
@@ -112,6 +119,7 @@ impl From<anyhow::Error> for ApiError {
                     MoveError::Refused(_) => ApiError::Refused(context),
                     MoveError::Store { .. } => ApiError::StoreFailed(format!("{context}. {STORE_REMEDY}")),
                     MoveError::Unconfirmed { .. } => ApiError::StoreFailed(context),
+                    MoveError::Pending { .. } => ApiError::Pending(context),
                 };
             }
             if cause.is::<MoveRefused>() {

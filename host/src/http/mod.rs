@@ -13,11 +13,12 @@
 //! | `POST /repair/start` (`{"from": "store"\|"kafka", "dry_run", "table"}`) `/repair/stop`, `GET /repair/status` | repair |
 //! | `GET /discrepancies` | findings, paged (`after`, `limit`), by `table`, `type`, `tag`, `run` |
 //! | `GET /validations/current` `/history` `/metrics` `/openapi.json` | progress, transitions, Prometheus, API |
+//! | `GET /instances` | the fleet: each instance, the generation it applies, who a move waits for |
 //!
 //! - [`envelope`]: `{code, msg, data}` for every answer, the framework's
 //!   rejections too.
 //! - [`error`]: [`error::ApiError`], every failure by cause with its status
-//!   (400, 401, 404, 409, 413, 422, 500, 503) and code; what handlers return.
+//!   (202 for a move not yet acknowledged by every instance, 400, 401, 404, 409, 413, 422, 500, 503) and code; what handlers return.
 //! - [`body`]: strict JSON bodies (400 on a bad one, 413 over the limit)
 //!   and module uploads.
 //! - [`auth`]: the bearer token on every mutating route, module upload, and
@@ -97,6 +98,7 @@ pub fn router(migration: Arc<Migration>, token: Option<String>, max_upload_bytes
         .route("/openapi.json", get(status::openapi))
         .route("/modules", get(modules::list))
         .route("/history", get(patterns::history))
+        .route("/instances", get(status::instances))
         .merge(guarded)
         .fallback(|uri: Uri| async move { error::ApiError::NotFound(format!("no route {uri}; the routes are in GET /openapi.json")) })
         .layer(axum::middleware::map_response(envelope::envelop_rejections))

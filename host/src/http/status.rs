@@ -13,6 +13,12 @@ pub async fn status(Shared(app): Shared<App>) -> Result<Reply, ApiError> {
     Ok(ok(app.migration.status().await.map_err(ApiError::store("reading the status"))?))
 }
 
+/// The fleet: every instance, the generation each applies, who a move
+/// waits for.
+pub async fn instances(Shared(app): Shared<App>) -> Result<Reply, ApiError> {
+    Ok(ok(app.migration.fleet_status().await.map_err(ApiError::store("reading the fleet"))?))
+}
+
 pub async fn stats(Shared(app): Shared<App>) -> Result<Reply, ApiError> {
     Ok(ok(app.migration.status().await.map_err(ApiError::store("reading the statistics"))?.migration_stats))
 }

@@ -16,6 +16,7 @@
 
 use super::control::Migration;
 use crate::model::State;
+use crate::model::state::MoveError;
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -106,17 +107,25 @@ impl Migration {
             if rounds.0 != state {
                 rounds = (state, 0);
             }
+            // Nothing is copied, validated or promoted on a generation
+            // that some live instance has not applied.
+            if self.unsettled().await?.is_some() {
+                self.record_auto(&at(state, "waiting for every instance to acknowledge the move")).await?;
+                if !self.settle(&cancel).await? {
+                    return Ok(end("cancelled", state, "cancelled on request".into()));
+                }
+            }
             self.record_auto(&at(state, if matches!(state, State::SrcFirst | State::DstFirst) { "soaking" } else { "moving" })).await?;
             if cancel.is_cancelled() {
                 return Ok(end("cancelled", state, "cancelled on request".into()));
             }
             match state {
-                State::Initial => drop(self.move_to(State::SrcOnly, false, "auto-migrate starts", by).await?),
-                State::SrcOnly => drop(self.move_to(State::SrcFirst, false, "auto-migrate: start double-writing", by).await?),
+                State::Initial => pending_is_moved(self.move_to(State::SrcOnly, false, "auto-migrate starts", by).await)?,
+                State::SrcOnly => pending_is_moved(self.move_to(State::SrcFirst, false, "auto-migrate: start double-writing", by).await)?,
                 State::Completed => return Ok(end("completed", state, "the migration is completed".into())),
                 // In dst_only the source is no longer written: comparing it
                 // now would only find the writes it no longer gets.
-                State::DstOnly => drop(self.move_to(State::Completed, false, "auto-migrate: the destination is the only copy written", by).await?),
+                State::DstOnly => pending_is_moved(self.move_to(State::Completed, false, "auto-migrate: the destination is the only copy written", by).await)?,
                 State::SrcFirst | State::DstFirst => {
                     if state == State::SrcFirst && self.engine.config.copy.in_auto_migrate {
                         self.record_auto(&at(state, "copying")).await?;
@@ -161,11 +170,11 @@ impl Migration {
                     let decided = self.consult("auto-migrate, after a full validation", false).await?;
                     match (decided.action.as_str(), decided.to.as_deref().and_then(State::parse)) {
                         ("rollback", Some(to)) => {
-                            self.move_to(to, false, &decided.reason, &decided.by).await?;
+                            pending_is_moved(self.move_to(to, false, &decided.reason, &decided.by).await)?;
                             return Ok(end("rolled_back", to, decided.reason));
                         }
                         ("promote", Some(to)) if found == 0 => {
-                            self.move_to(to, false, &decided.reason, &decided.by).await?;
+                            pending_is_moved(self.move_to(to, false, &decided.reason, &decided.by).await)?;
                         }
                         ("promote", _) => {
                             return Ok(end("held", state, format!("validation found {found} differences; the policy's promote is not followed")));
@@ -179,5 +188,14 @@ impl Migration {
                 }
             }
         }
+    }
+}
+
+/// A move auto-migrate made: recorded counts, even if some instance has
+/// not acknowledged it yet (the plan waits for them before its next step).
+fn pending_is_moved(r: Result<crate::store::Transition, MoveError>) -> Result<(), MoveError> {
+    match r {
+        Ok(_) | Err(MoveError::Pending { .. }) => Ok(()),
+        Err(e) => Err(e),
     }
 }

@@ -7,6 +7,7 @@
 
 use super::control::Migration;
 use crate::model::State;
+use crate::model::state::MoveError;
 use crate::model::FindingType;
 use crate::wasm::Binding;
 use anyhow::{Context, Result, anyhow};
@@ -123,6 +124,10 @@ impl Migration {
             let target = State::parse(to).with_context(|| format!("{by} named an unknown state {to:?}"))?;
             match self.move_to(target, false, &decision.reason, &by).await {
                 Ok(_) => decided.applied = true,
+                Err(e @ MoveError::Pending { .. }) => {
+                    decided.applied = true;
+                    decided.reason = format!("{} (applied, pending: {e})", decided.reason);
+                }
                 Err(e) => decided.reason = format!("{} (not applied: {e:#})", decided.reason),
             }
         }

@@ -14,6 +14,7 @@
 
 use super::control::Migration;
 use crate::store::Mode;
+use crate::model::MoveRefused;
 use crate::validate::{Board, Report, Request, RunMode};
 use anyhow::Result;
 use serde::Serialize;
@@ -77,6 +78,9 @@ impl Migration {
 
     async fn launch(self: &Arc<Self>, mode: RunMode, restart: bool, apply: bool) -> Result<(Started, tokio::sync::oneshot::Receiver<Result<Report>>)> {
         let full = matches!(mode, RunMode::Full);
+        if let Some(why) = self.unsettled().await? {
+            return Err(MoveRefused(format!("no validation starts now: {why}")).into());
+        }
         let mut slot = self.tasks.validation(mode.mode()).lock().await;
         slot.stop().await;
         let generation = self.generation().await?;

@@ -6,6 +6,7 @@ use super::AutoStatus;
 use super::control::Migration;
 use crate::model::State;
 use crate::pool::{Counts, Health};
+use crate::store::fleet::Instance;
 use anyhow::Result;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -31,6 +32,28 @@ pub struct Status {
     pub journal_waiting: u64,
     /// Faults in force, as `/health` shows them.
     pub faults: BTreeMap<String, crate::health::Fault>,
+    /// The fleet: every instance, the generation each applies, and the
+    /// ones a move waits for (`GET /instances`).
+    pub fleet: FleetStatus,
+}
+
+/// `GET /instances`, and `/status`'s `fleet`.
+#[derive(Clone, Debug, Serialize)]
+pub struct FleetStatus {
+    /// A SQLite state store: the fleet is this one process.
+    pub single: bool,
+    /// The migration's generation (one per move) and its state.
+    pub generation: i64,
+    pub state: String,
+    /// This process's id among `instances`.
+    pub me: String,
+    /// Live first. `acked` below `generation` on a live one: the move
+    /// waits for it (`pending`).
+    pub instances: Vec<Instance>,
+    /// The live instances that have not acknowledged `generation` yet.
+    pub pending: Vec<String>,
+    /// What the fleet is, in words.
+    pub note: String,
 }
 
 /// The Go tool's `pool_metrics`, plus the counts per side.
@@ -115,7 +138,35 @@ impl Migration {
             auto_migrate: self.auto_status().await?,
             journal_waiting: self.pool.journal().waiting(),
             faults: self.faults.list(),
+            fleet: self.fleet_status().await?,
         })
+    }
+
+    /// The fleet as the store sees it (see [`FleetStatus`]).
+    pub async fn fleet_status(&self) -> Result<FleetStatus> {
+        let g = self.engine.store.generation().await?;
+        let me = self.fleet.member();
+        let (instances, note) = match self.fleet.single() {
+            true => {
+                let gate = self.pool.gate();
+                let this = Instance {
+                    member: me.clone(),
+                    applied: gate.generation(),
+                    acked: gate.generation(),
+                    draining: 0,
+                    heartbeat_age_ms: 0,
+                    lease_ms: 0,
+                    live: true,
+                };
+                (vec![this], "a SQLite state store is one process's: the fleet is this instance alone; share a MariaDB/MySQL or PostgreSQL state store to run several".to_owned())
+            }
+            false => (
+                self.engine.store.instances().await?,
+                format!("instances sharing this state store; a lease lasts {} ms after a heartbeat", self.fleet.config().lease_ms),
+            ),
+        };
+        let pending = instances.iter().filter(|i| i.live && i.acked < g.number).map(|i| i.member.name.clone()).collect();
+        Ok(FleetStatus { single: self.fleet.single(), generation: g.number, state: g.state.as_str().into(), me: me.id.clone(), instances, pending, note })
     }
 
     /// Prometheus text: the pool's metrics and the migration's gauges.

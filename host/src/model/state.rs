@@ -38,6 +38,14 @@ pub enum MoveError {
          if it is in {to}, restart movex serve so the pool writes by {to}'s pattern; if not, retry the move"
     )]
     Unconfirmed { to: State, cause: anyhow::Error },
+    /// Recorded, but not every live member of the fleet acknowledged it
+    /// within `[fleet] move_timeout_ms` (HTTP 202): it stays pending;
+    /// nothing moves forward, validates or copies until it is through.
+    #[error(
+        "the move to {to} is recorded as generation {generation}, but not every live movex instance has acknowledged it yet: {lagging}. \
+         It stays pending until they do (or their leases lapse); GET /instances shows each one"
+    )]
+    Pending { to: State, generation: i64, lagging: String },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

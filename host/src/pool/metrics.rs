@@ -50,6 +50,8 @@ pub struct Metrics {
     pub journal: Family<KindLabels, Counter>,
     /// Journal entries that neither the store, the spool nor memory took.
     pub journal_lost: Counter,
+    /// Writes refused because the fleet's lease had lapsed.
+    pub fenced: Counter,
 }
 
 fn side(s: SideName) -> SideLabel {
@@ -78,12 +80,14 @@ impl Metrics {
             latency: Family::new_with_constructor(|| Histogram::new(exponential_buckets(0.0001, 2.0, 16))),
             journal: Family::default(),
             journal_lost: Counter::default(),
+            fenced: Counter::default(),
         };
         let r = registry.sub_registry_with_prefix("movex_pool");
         r.register("writes", "Statements written, by side and outcome", m.writes.clone());
         r.register("write_seconds", "Write latency by side", m.latency.clone());
         r.register("journal", "Writes journaled (durable in the state store or its spool) because one side missed them, by kind", m.journal.clone());
         r.register("journal_lost", "Missed writes that could not be journaled anywhere (logged whole)", m.journal_lost.clone());
+        r.register("fenced", "Writes refused, written nowhere, because this instance's fleet lease had lapsed", m.fenced.clone());
         m
     }
 
@@ -106,6 +110,10 @@ impl Metrics {
 
     pub fn journal_lost(&self) {
         self.journal_lost.inc();
+    }
+
+    pub fn fenced(&self) {
+        self.fenced.inc();
     }
 
     pub fn counts(&self) -> Counts {

@@ -21,6 +21,8 @@
 //! that may have applied is never sent twice.
 //!
 //! - [`backend`]: one side's connection pool and transactions.
+//! - [`gate`]: the pattern and generation writes enter under, and the
+//!   fleet's lease without which nothing is written.
 //! - [`transaction`]: transactions through the pool, strict and not.
 //! - [`journal`]: recording a missed write durably (the state store, or a
 //!   local spool while the store cannot take it).
@@ -42,11 +44,13 @@
 //! ```
 
 pub mod backend;
+pub mod gate;
 pub mod journal;
 pub mod metrics;
 pub mod transaction;
 
 pub use backend::Backend;
+pub use gate::{Fenced, Gate, Ticket};
 pub use crate::db::{Executed, Statement};
 pub use crate::model::SideName;
 pub use metrics::{Counts, Metrics};
@@ -58,7 +62,7 @@ use journal::Journal;
 use crate::store::{JournalKind, Store};
 use crate::db::{Db, Row, retry};
 use serde::{Deserialize, Serialize};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// `[pool]` in the config.
@@ -92,19 +96,35 @@ impl Default for PoolConfig {
     }
 }
 
-/// A write that failed, on which side, and the journal entry if one was made.
+/// A write that failed, on which side, and the journal entry if one was
+/// made; or one refused before it reached either side (`fenced`).
 #[derive(Debug, thiserror::Error)]
-#[error("{side} database: {message}", side = side.as_str())]
+#[error("{}", self.describe())]
 pub struct WriteError {
     pub side: SideName,
     pub message: String,
     /// Whether the statements were journaled durably (store or spool).
     pub journaled: bool,
+    /// Refused at the [`Gate`]: written nowhere (the fleet's lease lapsed).
+    pub fenced: bool,
 }
 
 impl WriteError {
     fn on(side: SideName, what: &str, e: &sqlx::Error) -> WriteError {
-        WriteError { side, message: format!("{what}: {e}"), journaled: false }
+        WriteError { side, message: format!("{what}: {e}"), journaled: false, fenced: false }
+    }
+
+    /// A write the gate refused, counted in the metrics.
+    pub(crate) fn fenced(pool: &Pool, f: Fenced) -> WriteError {
+        pool.metrics.fenced();
+        WriteError { side: SideName::Source, message: format!("not written: {f}"), journaled: false, fenced: true }
+    }
+
+    fn describe(&self) -> String {
+        match self.fenced {
+            true => self.message.clone(),
+            false => format!("{} database: {}", self.side.as_str(), self.message),
+        }
     }
 }
 
@@ -126,7 +146,7 @@ pub struct Health {
 pub struct Pool {
     source: Backend,
     destination: Backend,
-    pattern: RwLock<Pattern>,
+    gate: Gate,
     config: PoolConfig,
     store: Store,
     metrics: Arc<Metrics>,
@@ -152,7 +172,7 @@ impl Pool {
                 name: SideName::Destination,
                 db: Db::lazy(destination_url, "destination", config.max_connections, timeout)?,
             },
-            pattern: RwLock::new(Pattern::SrcOnly),
+            gate: Gate::default(),
             config,
             store,
             metrics,
@@ -162,13 +182,19 @@ impl Pool {
     }
 
     pub fn pattern(&self) -> Pattern {
-        *self.pattern.read().expect("pattern lock")
+        self.gate.pattern()
     }
 
     /// Switch the pattern: statements and transactions that start after
-    /// this call use it; transactions already open keep theirs.
+    /// this call use it; transactions already open keep theirs. (In a fleet
+    /// the fleet's generations switch it: see [`crate::fleet`].)
     pub fn set_pattern(&self, p: Pattern) {
-        *self.pattern.write().expect("pattern lock") = p;
+        self.gate.set_pattern(p);
+    }
+
+    /// The gate writes pass (pattern, generation, the fleet's lease).
+    pub fn gate(&self) -> &Gate {
+        &self.gate
     }
 
     pub fn config(&self) -> &PoolConfig {
@@ -213,10 +239,11 @@ impl Pool {
     /// result, whatever the secondary did. Strict with a secondary: both run
     /// in a transaction pair committed as [`transaction`] describes.
     pub async fn execute(&self, stmt: &Statement) -> Result<Executed, WriteError> {
-        let pattern = self.pattern();
+        let ticket = self.gate.enter().map_err(|f| WriteError::fenced(self, f))?;
+        let pattern = ticket.pattern;
         let (primary, secondary) = self.roles(pattern);
         if self.config.strict && secondary.is_some() {
-            let mut tx = Transaction::begin(self, pattern).await?;
+            let mut tx = Transaction::begin(self, ticket).await?;
             return match tx.execute(stmt).await {
                 Ok(out) => tx.commit().await.map(|()| out),
                 Err(e) => {
@@ -235,15 +262,18 @@ impl Pool {
         Ok(out)
     }
 
-    /// Read from the primary of the current pattern.
+    /// Read from the primary of the current pattern; refused, as writes
+    /// are, once the fleet's lease has lapsed (the primary may have changed).
     pub async fn fetch(&self, stmt: &Statement) -> anyhow::Result<Vec<Row>> {
-        let (primary, _) = self.roles(self.pattern());
+        let ticket = self.gate.enter().map_err(|f| WriteError::fenced(self, f))?;
+        let (primary, _) = self.roles(ticket.pattern);
         primary.fetch(stmt).await
     }
 
     /// Begin a transaction in the current pattern.
     pub async fn begin(&self) -> Result<Transaction<'_>, WriteError> {
-        Transaction::begin(self, self.pattern()).await
+        let ticket = self.gate.enter().map_err(|f| WriteError::fenced(self, f))?;
+        Transaction::begin(self, ticket).await
     }
 
     /// Ping both sides.

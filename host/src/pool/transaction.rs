@@ -22,7 +22,7 @@ use super::backend::BackendTx;
 use crate::db::Executed;
 use crate::model::SideName;
 use crate::db::Statement;
-use super::WriteError;
+use super::{Ticket, WriteError};
 use crate::model::Pattern;
 use crate::store::JournalKind;
 use std::time::Instant;
@@ -30,6 +30,8 @@ use std::time::Instant;
 pub struct Transaction<'p> {
     pool: &'p Pool,
     pattern: Pattern,
+    /// Counted open in its generation until the transaction ends.
+    _ticket: Ticket,
     primary: (SideName, BackendTx),
     secondary: Option<(SideName, BackendTx)>,
     /// Non-strict: why the secondary fell out of this transaction.
@@ -38,10 +40,11 @@ pub struct Transaction<'p> {
 }
 
 impl<'p> Transaction<'p> {
-    pub(super) async fn begin(pool: &'p Pool, pattern: Pattern) -> Result<Transaction<'p>, WriteError> {
+    pub(super) async fn begin(pool: &'p Pool, ticket: Ticket) -> Result<Transaction<'p>, WriteError> {
+        let pattern = ticket.pattern;
         let (primary, secondary) = pool.roles(pattern);
         let p = primary.begin().await.map_err(|e| WriteError::on(primary.name, "begin", &e))?;
-        let mut tx = Transaction { pool, pattern, primary: (primary.name, p), secondary: None, secondary_error: None, statements: Vec::new() };
+        let mut tx = Transaction { pool, pattern, _ticket: ticket, primary: (primary.name, p), secondary: None, secondary_error: None, statements: Vec::new() };
         if let Some(s) = secondary {
             match s.begin().await {
                 Ok(t) => tx.secondary = Some((s.name, t)),
@@ -60,7 +63,10 @@ impl<'p> Transaction<'p> {
         self.pattern
     }
 
+    /// Run a statement on both sides. Refused (`fenced`) once the fleet's
+    /// lease has lapsed, here as at `begin`: the caller rolls back.
     pub async fn execute(&mut self, stmt: &Statement) -> Result<Executed, WriteError> {
+        self.pool.gate.check().map_err(|f| WriteError::fenced(self.pool, f))?;
         self.statements.push(stmt.clone());
         let t0 = Instant::now();
         let r = self.primary.1.execute(stmt).await;
@@ -86,7 +92,7 @@ impl<'p> Transaction<'p> {
     }
 
     pub async fn commit(self) -> Result<(), WriteError> {
-        let Transaction { pool, pattern, primary, secondary, secondary_error, statements } = self;
+        let Transaction { pool, pattern, _ticket, primary, secondary, secondary_error, statements } = self;
         if pool.config.strict {
             if let Some((name, tx)) = secondary
                 && let Err(e) = tx.commit().await
@@ -97,7 +103,7 @@ impl<'p> Transaction<'p> {
             if let Err(e) = primary.1.commit().await {
                 let msg = format!("commit after the secondary committed: {e}");
                 let journaled = pool.record_missed(pattern, primary.0, JournalKind::PrimaryCommitFailed, &statements, &msg).await;
-                return Err(WriteError { side: primary.0, message: msg, journaled });
+                return Err(WriteError { side: primary.0, message: msg, journaled, fenced: false });
             }
             return Ok(());
         }

@@ -7,6 +7,8 @@
 //! - [`checkpoints`]: validation runs and where each resumes;
 //! - [`copies`]: the copy's progress per table, where it resumes;
 //! - [`findings`]: findings, their counts, and the Kafka outbox;
+//! - [`fleet`]: the instances writing for this migration, their heartbeats
+//!   and the generation each applies;
 //! - [`journal`]: the pool's writes that reached one side only;
 //! - [`lease`]: one `movex serve` per state store;
 //! - [`migration`]: the migration's state, transitions and counters;
@@ -27,6 +29,7 @@
 pub mod checkpoints;
 pub mod copies;
 pub mod findings;
+pub mod fleet;
 pub mod journal;
 pub mod lease;
 pub mod migration;
@@ -50,7 +53,11 @@ use std::time::Duration;
 /// Columns added since a table was first created: (table, column, type).
 /// Added at open when missing, so a store written by an older movex keeps
 /// working.
-const ADDED_COLUMNS: &[(&str, &str, &str)] = &[("movex_journal", "uid", "VARCHAR(64)")];
+const ADDED_COLUMNS: &[(&str, &str, &str)] = &[("movex_journal", "uid", "VARCHAR(64)"), ("movex_transitions", "generation", "BIGINT"), ("movex_transitions", "acked_by", "TEXT")];
+
+/// The schema this build writes. A store whose `schema_version` is higher
+/// was written by a newer movex: refused rather than half understood.
+const SCHEMA_VERSION: i64 = 2;
 
 /// The tables, per dialect: `{auto}` is an auto-increment primary key,
 /// `{key}` a short indexed text, `{text}` a long text.
@@ -75,7 +82,7 @@ const SCHEMA: &[&str] = &[
     "CREATE UNIQUE INDEX {if_not_exists} movex_journal_uid ON movex_journal (uid)",
     "CREATE TABLE IF NOT EXISTS movex_transitions (
         id {auto}, at {key} NOT NULL, from_state {key} NOT NULL, to_state {key} NOT NULL,
-        reason {text} NOT NULL, by_whom {key} NOT NULL, forced BIGINT NOT NULL)",
+        reason {text} NOT NULL, by_whom {key} NOT NULL, forced BIGINT NOT NULL, generation BIGINT, acked_by {text})",
     "CREATE TABLE IF NOT EXISTS movex_copies (
         table_name {key} PRIMARY KEY, state VARCHAR(16) NOT NULL, last_key {text}, rows_copied BIGINT NOT NULL,
         started_at {key} NOT NULL, updated_at {key} NOT NULL, finished_at {key}, error {text})",
@@ -83,6 +90,10 @@ const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS movex_newer (
         id VARCHAR(64) PRIMARY KEY, table_name {key} NOT NULL, row_key {text} NOT NULL, base_hash VARCHAR(64) NOT NULL,
         target_utime {text} NOT NULL, first_seen_ms BIGINT NOT NULL, sightings BIGINT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS movex_instances (
+        id VARCHAR(64) PRIMARY KEY, name {key} NOT NULL, host {key} NOT NULL, pid BIGINT NOT NULL, role {key} NOT NULL,
+        version {key} NOT NULL, applied BIGINT NOT NULL, acked BIGINT NOT NULL, draining BIGINT NOT NULL,
+        started_ms BIGINT NOT NULL, heartbeat_ms BIGINT NOT NULL, lease_ms BIGINT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS movex_repairs (
         finding_id VARCHAR(64) PRIMARY KEY, at {key} NOT NULL, outcome VARCHAR(24) NOT NULL, detail {text} NOT NULL)",
 ];
@@ -91,6 +102,8 @@ const SCHEMA: &[&str] = &[
 pub struct Store {
     pool: AnyPool,
     dialect: Dialect,
+    /// Where it is, for a connection of its own (PostgreSQL's `LISTEN`).
+    url: Arc<str>,
     /// Where the pool's journal spools entries this store cannot take, by
     /// default: beside a SQLite file; for a server, `movex-journal-<hash of
     /// its URL>.spool` in the working directory.
@@ -219,23 +232,60 @@ impl Store {
                 Some(PathBuf::from(format!("movex-journal-{digest}.spool")))
             }
         };
-        let store = Store { pool, dialect, spool };
+        let store = Store { pool, dialect, url: url.as_str().into(), spool };
+        store.create_schema().await.context("creating the state store's tables")?;
+        Ok(store)
+    }
+
+    /// Create or upgrade the tables, once at a time: instances starting
+    /// together on a fresh server store would race in `CREATE TABLE IF NOT
+    /// EXISTS` (PostgreSQL fails one of them on its catalog's unique
+    /// index), so the work runs under a lock the database holds for this
+    /// connection (PostgreSQL's advisory lock, MySQL's `GET_LOCK`; SQLite
+    /// locks the file), and records the schema's version.
+    async fn create_schema(&self) -> Result<()> {
+        let mut conn = self.pool.acquire().await?;
+        let (lock, unlock) = match self.dialect {
+            Dialect::Postgres => ("SELECT pg_advisory_lock(7106726580)", "SELECT pg_advisory_unlock(7106726580)"),
+            Dialect::MySql => ("SELECT GET_LOCK('movex_schema', 60)", "SELECT RELEASE_LOCK('movex_schema')"),
+            Dialect::Sqlite => ("BEGIN IMMEDIATE", "COMMIT"),
+        };
+        conn.execute(lock).await.context("taking the schema lock")?;
+        let created = self.create_schema_locked(&mut conn).await;
+        let released = conn.execute(unlock).await;
+        created?;
+        released.context("releasing the schema lock")?;
+        Ok(())
+    }
+
+    async fn create_schema_locked(&self, conn: &mut AnyConnection) -> Result<()> {
+        if conn.execute("SELECT 1 FROM movex_meta WHERE 1 = 0").await.is_ok()
+            && let Some(v) = self.meta_in(conn, "schema_version").await?
+            && v.parse::<i64>().is_ok_and(|v| v > SCHEMA_VERSION)
+        {
+            anyhow::bail!("the state store's schema is version {v}, written by a newer movex than this one (version {SCHEMA_VERSION}): run that movex, or upgrade this one");
+        }
         for (table, column, ty) in ADDED_COLUMNS {
-            let exists = store.pool.execute(format!("SELECT {column} FROM {table} WHERE 1 = 0").as_str()).await.is_ok();
-            if !exists && store.pool.execute(format!("SELECT 1 FROM {table} WHERE 1 = 0").as_str()).await.is_ok() {
-                store.pool.execute(format!("ALTER TABLE {table} ADD COLUMN {column} {ty}").as_str()).await.with_context(|| format!("adding {table}.{column} to the state store"))?;
+            let exists = conn.execute(format!("SELECT {column} FROM {table} WHERE 1 = 0").as_str()).await.is_ok();
+            if !exists && conn.execute(format!("SELECT 1 FROM {table} WHERE 1 = 0").as_str()).await.is_ok() {
+                conn.execute(format!("ALTER TABLE {table} ADD COLUMN {column} {ty}").as_str()).await.with_context(|| format!("adding {table}.{column} to the state store"))?;
             }
         }
         for ddl in SCHEMA {
-            let ddl = store.ddl(ddl);
-            match store.pool.execute(ddl.as_str()).await {
+            let ddl = self.ddl(ddl);
+            match conn.execute(ddl.as_str()).await {
                 Ok(_) => {}
                 // MySQL has no CREATE INDEX IF NOT EXISTS: an existing index is fine.
-                Err(sqlx::Error::Database(e)) if dialect == Dialect::MySql && e.message().contains("Duplicate key name") => {}
-                Err(e) => return Err(e).context("creating the state store's tables"),
+                Err(sqlx::Error::Database(e)) if self.dialect == Dialect::MySql && e.message().contains("Duplicate key name") => {}
+                Err(e) => return Err(e.into()),
             }
         }
-        Ok(store)
+        sqlx::query(&self.sql("INSERT INTO movex_meta (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v"))
+            .bind("schema_version")
+            .bind(SCHEMA_VERSION.to_string())
+            .execute(&mut *conn)
+            .await?;
+        Ok(())
     }
 
     fn ddl(&self, ddl: &str) -> String {
@@ -307,6 +357,12 @@ impl Store {
         self.spool.as_deref().unwrap_or(Path::new("movex-journal.spool"))
     }
 
+    /// A meta value read on `conn` (inside a transaction, say).
+    pub(crate) async fn meta_in(&self, conn: &mut AnyConnection, k: &str) -> Result<Option<String>, sqlx::Error> {
+        let row = sqlx::query(&self.sql("SELECT v FROM movex_meta WHERE k = ?")).bind(k).fetch_optional(&mut *conn).await?;
+        row.map(|r| text(&r, 0)).transpose()
+    }
+
     pub async fn meta(&self, k: &str) -> Result<Option<String>> {
         let row = sqlx::query(&self.sql("SELECT v FROM movex_meta WHERE k = ?")).bind(k).fetch_optional(&self.pool).await?;
         Ok(row.map(|r| text(&r, 0)).transpose()?)
@@ -326,7 +382,7 @@ impl Store {
 mod tests {
     #[tokio::test]
     async fn one_sql_text_reads_right_in_every_dialect() {
-        let sqlite = |d| super::Store { pool: sqlx::AnyPool::connect_lazy("sqlite::memory:").unwrap(), dialect: d, spool: None };
+        let sqlite = |d| super::Store { pool: sqlx::AnyPool::connect_lazy("sqlite::memory:").unwrap(), dialect: d, url: "sqlite::memory:".into(), spool: None };
         sqlx::any::install_default_drivers();
         let up = "INSERT INTO t (k, n) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET n = t.n + excluded.n, at = excluded.at";
         let my = sqlite(crate::db::keyset::Dialect::MySql);

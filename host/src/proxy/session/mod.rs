@@ -37,7 +37,7 @@ use super::backend::Target;
 use super::login::{Login, error_packet};
 use super::route::{self, Kind};
 use super::wire::Wire;
-use crate::pool::{Pool, SideName};
+use crate::pool::{Pool, SideName, Ticket};
 use anyhow::Result;
 use connect::Link;
 use prepared::Stmt;
@@ -81,6 +81,10 @@ pub struct Session<'p> {
     /// Prepared statements, by the id movex gave the client.
     stmts: HashMap<u32, Stmt>,
     next_stmt: u32,
+    /// The pool's gate pass of the command in progress, kept for the whole
+    /// transaction it opens: its pattern, and counted open in its
+    /// generation until the transaction ends.
+    ticket: Option<Ticket>,
 }
 
 impl<'p> Session<'p> {
@@ -95,6 +99,7 @@ impl<'p> Session<'p> {
             session_sql: Vec::new(),
             stmts: HashMap::new(),
             next_stmt: 1,
+            ticket: None,
         }
     }
 
@@ -115,6 +120,9 @@ impl<'p> Session<'p> {
                 }
             };
             let Some(&command) = packet.first() else { continue };
+            if command != COM_QUIT && !self.admit().await? {
+                continue;
+            }
             match command {
                 COM_QUIT => return Ok(()),
                 COM_QUERY => {
@@ -142,7 +150,34 @@ impl<'p> Session<'p> {
                     self.client.send(&error_packet(1047, b"08S01", &msg)).await?;
                 }
             }
+            if self.tx.pattern.is_none() {
+                self.ticket = None;
+            }
         }
+    }
+
+    /// Pass the pool's gate before a command: a ticket for it (unless the
+    /// transaction in progress holds one). Refused once this instance's
+    /// fleet lease has lapsed: the client gets MySQL's read-only error
+    /// (1290) saying why, and both sides' connections are dropped, so the
+    /// servers roll back what a transaction had done; nothing is written
+    /// until the instance has caught up with the fleet.
+    async fn admit(&mut self) -> Result<bool> {
+        let gate = self.pool.gate();
+        let fenced = match gate.check() {
+            Ok(()) if self.ticket.is_some() => return Ok(true),
+            Ok(()) => gate.enter().map(|t| self.ticket = Some(t)).err(),
+            Err(f) => Some(f),
+        };
+        let Some(f) = fenced else { return Ok(true) };
+        self.pool.metrics().fenced();
+        for name in [SideName::Source, SideName::Destination] {
+            self.hang_up(name);
+        }
+        self.tx.end();
+        self.ticket = None;
+        self.client.send(&error_packet(1290, b"HY000", &format!("movex: not written: {f}"))).await?;
+        Ok(false)
     }
 
     /// COM_QUERY: a `USE` is [`Session::use_db`]; a strict-mode write is

@@ -43,7 +43,7 @@ impl Tx {
 impl Session<'_> {
     /// The pattern for the next command: the transaction's, or the current one.
     pub(super) fn pattern(&self) -> Pattern {
-        self.tx.pattern.unwrap_or_else(|| self.pool.pattern())
+        self.tx.pattern.or(self.ticket.as_ref().map(|t| t.pattern)).unwrap_or_else(|| self.pool.pattern())
     }
 
     /// After the primary answered `sql`: the transaction goes on or ends.

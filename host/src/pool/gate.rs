@@ -1,0 +1,191 @@
+//! The gate every write passes: the pattern writes use, the generation it
+//! came from, and, when the pool belongs to a fleet, the lease that lets it
+//! write at all.
+//!
+//! A write (a statement, or a whole transaction) takes a [`Ticket`] at the
+//! gate and keeps the pattern of the generation it entered under. A new
+//! generation applies to tickets taken after it; tickets of older ones
+//! drain, and [`Gate::draining`] counts them, so the fleet acknowledges a
+//! generation only once no write of an older one is running.
+//!
+//! In a fleet the gate admits nothing once the lease has lapsed (the
+//! heartbeat could not renew it in time: store unreachable, process
+//! paused): the lease is a deadline on the monotonic clock, which runs on
+//! while a process is stopped, so a process resumed after its lease ran out
+//! refuses writes until its heartbeat has read the current generation again.
+//! Every statement checks it, inside a transaction too.
+
+use crate::model::Pattern;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// A write refused because this instance may not write now.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Fenced(pub String);
+
+#[derive(Debug)]
+struct Inner {
+    generation: i64,
+    pattern: Pattern,
+    /// `None`: not in a fleet (or a fleet of one): always admitted.
+    lease_until: Option<Instant>,
+    /// Why writes are refused past the lease, for the error.
+    why: String,
+    /// Open tickets per generation.
+    open: BTreeMap<i64, usize>,
+}
+
+/// See the module documentation.
+#[derive(Debug, Clone)]
+pub struct Gate {
+    inner: Arc<Mutex<Inner>>,
+    drained: Arc<tokio::sync::Notify>,
+}
+
+impl Default for Gate {
+    fn default() -> Gate {
+        Gate {
+            inner: Arc::new(Mutex::new(Inner {
+                generation: 0,
+                pattern: Pattern::SrcOnly,
+                lease_until: None,
+                why: String::new(),
+                open: BTreeMap::new(),
+            })),
+            drained: Arc::new(tokio::sync::Notify::new()),
+        }
+    }
+}
+
+/// A write's pass: the pattern and generation it runs under, counted open
+/// until dropped.
+#[derive(Debug)]
+pub struct Ticket {
+    gate: Gate,
+    pub generation: i64,
+    pub pattern: Pattern,
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        let mut g = self.gate.lock();
+        if let Some(n) = g.open.get_mut(&self.generation) {
+            *n -= 1;
+            if *n == 0 {
+                g.open.remove(&self.generation);
+            }
+        }
+        drop(g);
+        self.gate.drained.notify_waiters();
+    }
+}
+
+impl Gate {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().expect("gate lock")
+    }
+
+    /// The pattern new writes use.
+    pub fn pattern(&self) -> Pattern {
+        self.lock().pattern
+    }
+
+    /// The generation new writes use.
+    pub fn generation(&self) -> i64 {
+        self.lock().generation
+    }
+
+    /// Switch outside a fleet (or for a fleet of one): a generation of its
+    /// own.
+    pub fn set_pattern(&self, pattern: Pattern) {
+        let mut g = self.lock();
+        g.generation += 1;
+        g.pattern = pattern;
+    }
+
+    /// Apply the fleet's generation `generation`: writes that enter from
+    /// now on use `pattern`. An older generation than the one applied is
+    /// ignored.
+    pub fn apply(&self, generation: i64, pattern: Pattern) {
+        let mut g = self.lock();
+        if generation > g.generation || g.lease_until.is_none() && generation == g.generation {
+            g.generation = generation;
+            g.pattern = pattern;
+        }
+    }
+
+    /// Writes are admitted until `until` (a fleet's lease); `why` says what
+    /// to do when they no longer are.
+    pub fn renew(&self, until: Instant, why: &str) {
+        let mut g = self.lock();
+        if g.lease_until.is_none_or(|u| until > u) {
+            g.lease_until = Some(until);
+        }
+        if g.why != why {
+            g.why = why.to_owned();
+        }
+    }
+
+    /// Why a write would be refused now; `None` if it would be admitted.
+    pub fn check(&self) -> Result<(), Fenced> {
+        let g = self.lock();
+        match g.lease_until {
+            Some(until) if Instant::now() >= until => Err(Fenced(g.why.clone())),
+            _ => Ok(()),
+        }
+    }
+
+    /// Enter: a ticket in the current pattern, or refused past the lease.
+    pub fn enter(&self) -> Result<Ticket, Fenced> {
+        self.check()?;
+        let mut g = self.lock();
+        let (generation, pattern) = (g.generation, g.pattern);
+        *g.open.entry(generation).or_default() += 1;
+        drop(g);
+        Ok(Ticket { gate: self.clone(), generation, pattern })
+    }
+
+    /// Writes still open in generations older than `generation`.
+    pub fn draining(&self, generation: i64) -> usize {
+        self.lock().open.range(..generation).map(|(_, n)| n).sum()
+    }
+
+    /// Wait until a ticket is given back.
+    pub async fn ticket_returned(&self) {
+        self.drained.notified().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn tickets_keep_their_generation_and_drain() {
+        let gate = Gate::default();
+        gate.apply(1, Pattern::SrcFirst);
+        let old = gate.enter().unwrap();
+        gate.apply(2, Pattern::DstFirst);
+        let new = gate.enter().unwrap();
+        assert_eq!((old.pattern, new.pattern), (Pattern::SrcFirst, Pattern::DstFirst));
+        assert_eq!(gate.draining(2), 1);
+        drop(old);
+        assert_eq!(gate.draining(2), 0);
+        gate.apply(1, Pattern::SrcOnly);
+        assert_eq!(gate.pattern(), Pattern::DstFirst, "an older generation is ignored");
+    }
+
+    #[test]
+    fn past_the_lease_nothing_enters() {
+        let gate = Gate::default();
+        assert!(gate.enter().is_ok(), "outside a fleet: no lease");
+        gate.renew(Instant::now() + Duration::from_secs(60), "renew it");
+        assert!(gate.enter().is_ok());
+        let gate = Gate::default();
+        gate.renew(Instant::now(), "the lease lapsed");
+        assert_eq!(gate.enter().unwrap_err(), Fenced("the lease lapsed".into()));
+    }
+}
