@@ -231,7 +231,9 @@ impl Fleet {
     pub async fn barrier(&self, generation: i64, timeout: Duration) -> Result<Lagging> {
         self.wake();
         let deadline = Instant::now() + timeout;
-        let step = (self.config.heartbeat() / 4).clamp(Duration::from_millis(5), Duration::from_millis(50));
+        // One small query per step, for the length of a move: cheap, and
+        // with LISTEN/NOTIFY the step is most of what a move waits.
+        let step = (self.config.heartbeat() / 10).clamp(Duration::from_millis(2), Duration::from_millis(10));
         loop {
             let lagging = self.lagging(generation).await?;
             if lagging.0.is_empty() || Instant::now() >= deadline {
