@@ -56,24 +56,24 @@ fn signal(pid: u32, sig: libc::c_int) {
 /// Start the instances `a`, `b`, `c` on `state`, each with its own HTTP
 /// port and front door.
 fn start_three(dir: &Path, src: &str, dst: &str, state: &str) -> Vec<Instance> {
-    ["a", "b", "c"]
-        .into_iter()
-        .map(|name| {
-            let (http, door) = (free_port(), free_port());
-            let base = door::config(dir, src, dst, http, door, "", "");
-            let text = std::fs::read_to_string(&base).unwrap();
-            let sqlite_state = text.lines().find(|l| l.starts_with("url = \"sqlite://") && l.contains("state.db")).unwrap().to_owned();
-            // Generous: a loaded machine must not turn a slow connect into
-            // a journaled secondary write, which the checks below would
-            // take for the wrong pattern.
-            let text = text.replace(&sqlite_state, &format!("url = \"{state}\"")).replace("connect_timeout_ms = 1000", "connect_timeout_ms = 10000")
-                + &format!("[policy]\ninterval_ms = 0\n[fleet]\nname = \"{name}\"\n{FLEET}");
-            let cfg = dir.join(format!("movex-{name}.toml"));
-            std::fs::write(&cfg, text).unwrap();
-            let child = serve_logging(&cfg, http, Some(&dir.join(format!("serve-{name}.log"))));
-            Instance { name, http, door, child }
-        })
-        .collect()
+    ["a", "b", "c"].into_iter().map(|name| start(dir, src, dst, state, name, FLEET)).collect()
+}
+
+/// Start the instance `name` on `state` with `fleet` in its `[fleet]`.
+fn start(dir: &Path, src: &str, dst: &str, state: &str, name: &'static str, fleet: &str) -> Instance {
+    let (http, door) = (free_port(), free_port());
+    let base = door::config(dir, src, dst, http, door, "", "");
+    let text = std::fs::read_to_string(&base).unwrap();
+    let sqlite_state = text.lines().find(|l| l.starts_with("url = \"sqlite://") && l.contains("state.db")).unwrap().to_owned();
+    // Generous: a loaded machine must not turn a slow connect into a
+    // journaled secondary write, which the checks below would take for the
+    // wrong pattern.
+    let text = text.replace(&sqlite_state, &format!("url = \"{state}\"")).replace("connect_timeout_ms = 1000", "connect_timeout_ms = 10000")
+        + &format!("[policy]\ninterval_ms = 0\n[fleet]\nname = \"{name}\"\n{fleet}");
+    let cfg = dir.join(format!("movex-{name}.toml"));
+    std::fs::write(&cfg, text).unwrap();
+    let child = serve_logging(&cfg, http, Some(&dir.join(format!("serve-{name}.log"))));
+    Instance { name, http, door, child }
 }
 
 /// A library pool in this process, a member of the same fleet.
@@ -269,6 +269,63 @@ async fn three_instances_on_a_mariadb_store_stop_writing_while_it_is_gone_and_re
     let mut store = Mariadbd::start(dir.path());
     let url = store.url();
     fleet_follows_every_move(dir.path(), &url, Some(&mut store)).await;
+}
+
+/// A member that does not acknowledge in time (a library pool holding a
+/// transaction open in the old pattern): the move answers 202 naming it,
+/// stays pending in `/status`, and the next move forward is refused until
+/// it is through; with `rollback_on_timeout` the move is moved back.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_move_not_acknowledged_in_time_is_pending_or_moved_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dbs::postgres(&dbs::unique("fleet_timeout"), "").await;
+    let src = dbs::mariadb(&dbs::unique("fleet_timeout_src"), "CREATE TABLE t (id INT PRIMARY KEY, v INT)").await;
+    let dst = dbs::mariadb(&dbs::unique("fleet_timeout_dst"), "CREATE TABLE t (id INT PRIMARY KEY, v INT)").await;
+    // One serve, a move timeout just past the lease.
+    let serve = |rollback: bool| {
+        let fleet = format!("heartbeat_ms = 100\nlease_ms = 1000\nmove_timeout_ms = 1500\nrollback_on_timeout = {rollback}\n");
+        start(dir.path(), &src, &dst, &state, "a", &fleet)
+    };
+    let a = serve(false);
+    let (pool, member) = library_pool(&src, &dst, &state).await;
+    moved(a.http, "src_only", 2);
+    moved(a.http, "src_first", 2);
+
+    let mut tx = pool.begin().await.unwrap();
+    tx.execute(&Statement::new("INSERT INTO t VALUES (?, 1)").bind(1i64)).await.unwrap();
+    let (code, r) = http(a.http, "POST", "/dst_first");
+    assert_eq!((code, &r["code"]), (202, &serde_json::json!(0)), "{r}");
+    let msg = r["msg"].as_str().unwrap();
+    assert!(msg.contains("lib") && msg.contains("1 writes of older ones still running") && msg.contains("pending"), "{msg}");
+    let (_, s) = http(a.http, "GET", "/status");
+    assert_eq!((&s["data"]["current_state"], &s["data"]["fleet"]["pending"]), (&serde_json::json!("dst_first"), &serde_json::json!(["lib"])), "{s}");
+    let (code, r) = http(a.http, "POST", "/dst_only");
+    assert_eq!(code, 409, "no cutover while a member has not acknowledged dst_first: {r}");
+    assert!(r["msg"].as_str().unwrap().contains("not acknowledged by every live movex instance"), "{r}");
+    let (code, r) = http(a.http, "POST", "/full/start");
+    assert_eq!(code, 409, "no validation either: {r}");
+    tx.commit().await.unwrap();
+    assert!(on(&src, 1).await && on(&dst, 1).await, "the transaction finished in src_first");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while instances(a.http)["pending"] != serde_json::json!([]) {
+        assert!(Instant::now() < deadline, "{}", instances(a.http));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    // Moved back when configured so.
+    drop(a);
+    let a = serve(true);
+    let mut tx = pool.begin().await.unwrap();
+    tx.execute(&Statement::new("INSERT INTO t VALUES (?, 1)").bind(2i64)).await.unwrap();
+    let (code, r) = http(a.http, "POST", "/dst_only");
+    assert_eq!(code, 409, "{r}");
+    assert!(r["msg"].as_str().unwrap().contains("was moved back to dst_first"), "{r}");
+    tx.commit().await.unwrap();
+    let (_, h) = http(a.http, "GET", "/history");
+    let last: Vec<&str> = h["data"].as_array().unwrap().iter().take(2).map(|t| t["to"].as_str().unwrap()).collect();
+    assert_eq!(last, ["dst_first", "dst_only"], "{h}");
+    assert!(h["data"][0]["reason"].as_str().unwrap().contains("rolled back: lib"), "{h}");
+    member.leave().await;
 }
 
 /// auto-migrate driven from one instance of three: every move of its plan
