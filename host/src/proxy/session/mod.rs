@@ -120,7 +120,10 @@ impl<'p> Session<'p> {
                 }
             };
             let Some(&command) = packet.first() else { continue };
-            if command != COM_QUIT && !self.admit().await? {
+            // COM_STMT_SEND_LONG_DATA and COM_STMT_CLOSE get no answer, a
+            // refusal included.
+            let answered = !matches!(command, COM_STMT_SEND_LONG_DATA | COM_STMT_CLOSE);
+            if command != COM_QUIT && !self.admit(answered).await? {
                 continue;
             }
             match command {
@@ -162,7 +165,7 @@ impl<'p> Session<'p> {
     /// (1290) saying why, and both sides' connections are dropped, so the
     /// servers roll back what a transaction had done; nothing is written
     /// until the instance has caught up with the fleet.
-    async fn admit(&mut self) -> Result<bool> {
+    async fn admit(&mut self, answered: bool) -> Result<bool> {
         let gate = self.pool.gate();
         let fenced = match gate.check() {
             Ok(()) if self.ticket.is_some() => return Ok(true),
@@ -176,7 +179,9 @@ impl<'p> Session<'p> {
         }
         self.tx.end();
         self.ticket = None;
-        self.client.send(&error_packet(1290, b"HY000", &format!("movex: not written: {f}"))).await?;
+        if answered {
+            self.client.send(&error_packet(1290, b"HY000", &format!("movex: not written: {f}"))).await?;
+        }
         Ok(false)
     }
 
