@@ -115,7 +115,14 @@ impl Migration {
                     return Ok(end("cancelled", state, "cancelled on request".into()));
                 }
             }
-            self.record_auto(&at(state, if matches!(state, State::SrcFirst | State::DstFirst) { "soaking" } else { "moving" })).await?;
+            // The step about to run: in src_first the copy comes before the
+            // soak (a "soaking" recorded first would be over at once).
+            let step = match state {
+                State::SrcFirst if self.engine.config.copy.in_auto_migrate => "copying",
+                State::SrcFirst | State::DstFirst => "soaking",
+                _ => "moving",
+            };
+            self.record_auto(&at(state, step)).await?;
             if cancel.is_cancelled() {
                 return Ok(end("cancelled", state, "cancelled on request".into()));
             }
@@ -128,7 +135,6 @@ impl Migration {
                 State::DstOnly => pending_is_moved(self.move_to(State::Completed, false, "auto-migrate: the destination is the only copy written", by).await)?,
                 State::SrcFirst | State::DstFirst => {
                     if state == State::SrcFirst && self.engine.config.copy.in_auto_migrate {
-                        self.record_auto(&at(state, "copying")).await?;
                         let copier = crate::copy::Copier::new(self.engine.clone());
                         let board = std::sync::Arc::new(crate::copy::Board::default());
                         let report = copier.run(&crate::copy::Request::default(), board, cancel.child_token()).await?;
