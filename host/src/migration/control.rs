@@ -128,17 +128,10 @@ impl Migration {
         // Every live instance must have applied the current generation
         // before the next: the move to dst_only, above all, must not leave
         // one still writing the source first.
-        if from.is_forward(to) {
-            let current = self.engine.store.generation().await.map_err(failed)?;
-            let lagging = self.fleet.lagging(current.number).await.map_err(failed)?;
-            if !lagging.0.is_empty() {
-                return Err(MoveRefused(format!(
-                    "{from} -> {to} refused: {from} (generation {}) is not acknowledged by every live movex instance yet: {lagging}. \
-                     Wait for them (GET /instances), or for their leases to lapse. Moving back is allowed",
-                    current.number
-                ))
-                .into());
-            }
+        if from.is_forward(to)
+            && let Some(why) = self.unsettled().await.map_err(failed)?
+        {
+            return Err(MoveRefused(format!("{from} -> {to} refused: {why}, or for their leases to lapse. Moving back is allowed")).into());
         }
         // Validations count per state: the new one has had none yet. Reset
         // before the move is recorded, so a store failing here leaves the
@@ -221,12 +214,10 @@ impl Migration {
             }
             return Ok(None);
         }
-        Ok((!lagging.0.is_empty()).then(|| {
-            format!(
-                "{} (generation {}) is not acknowledged by every live movex instance yet: {lagging}; wait for them (GET /instances)",
-                current.state, current.number
-            )
-        }))
+        Ok(Some(format!(
+            "{} (generation {}) is not acknowledged by every live movex instance yet: {lagging}; wait for them (GET /instances)",
+            current.state, current.number
+        )))
     }
 
     /// Wait until the current generation is acknowledged by every live
