@@ -19,6 +19,7 @@ mod keyset;
 mod pool;
 mod proxy;
 mod proxy_defence;
+mod proxy_fidelity;
 mod proxy_strict;
 mod repair;
 mod repair_concurrent;

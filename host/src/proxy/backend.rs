@@ -93,11 +93,38 @@ fn scramble(plugin: &AuthPlugin<'_>, nonce: &[u8], password: &str, side: &str) -
     })
 }
 
-/// Log in to `target` with `caps` (the client's, within the backend's) and
-/// `database` (the client's, else the URL's).
-pub async fn login(target: &Target, caps: CapabilityFlags, collation: u8, database: Option<&str>) -> Result<Wire> {
+/// A backend connection that has greeted and waits for movex's login:
+/// its connection id is known ([`Dialed::thread_id`]) before the client
+/// is greeted, so the client can be given the same one.
+pub struct Dialed {
+    wire: Wire,
+    hs: HandshakePacket<'static>,
+}
+
+impl Dialed {
+    /// The server's id for this connection (`CONNECTION_ID()`).
+    pub fn thread_id(&self) -> u32 {
+        self.hs.connection_id()
+    }
+}
+
+/// Connect to `target` and read its greeting.
+pub async fn dial(target: &Target) -> Result<Dialed> {
     let mut wire = connect(target).await?;
     let hs = greeting(&wire.expect().await?, target)?;
+    Ok(Dialed { wire, hs })
+}
+
+/// Log in to `target` with `caps` (the client's, within the backend's) and
+/// `database` (the client's, else the URL's); the connection and its id.
+pub async fn login(target: &Target, caps: CapabilityFlags, collation: u8, database: Option<&str>) -> Result<(Wire, u32)> {
+    log_in(dial(target).await?, target, caps, collation, database).await
+}
+
+/// [`login`] on a connection already [`dial`]led.
+pub async fn log_in(dialed: Dialed, target: &Target, caps: CapabilityFlags, collation: u8, database: Option<&str>) -> Result<(Wire, u32)> {
+    let Dialed { mut wire, hs } = dialed;
+    let thread_id = hs.connection_id();
     let caps = (caps & hs.capabilities())
         | CapabilityFlags::CLIENT_PROTOCOL_41
         | CapabilityFlags::CLIENT_SECURE_CONNECTION
@@ -127,7 +154,7 @@ pub async fn login(target: &Target, caps: CapabilityFlags, collation: u8, databa
     loop {
         let reply = wire.expect().await?;
         match reply.first() {
-            Some(0x00) => return Ok(wire),
+            Some(0x00) => return Ok((wire, thread_id)),
             Some(0xff) => {
                 let (code, msg) = super::response::err(caps, &reply);
                 bail!("logging in to the {} as {:?}: {msg} ({code})", target.side, target.user);

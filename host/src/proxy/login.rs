@@ -1,6 +1,9 @@
 //! The application's login to movex: movex greets like the source (its
-//! version, the capabilities both backends share, minus TLS, compression
-//! and LOCAL INFILE, which movex refuses by not offering them), and checks
+//! version, the capabilities both backends share, minus TLS and LOCAL
+//! INFILE, which movex refuses by not offering them; compression is
+//! offered whatever the backends say, since it is movex that speaks it to
+//! the client: its own connections to the backends are not compressed),
+//! and checks
 //! the user against `[[proxy.mysql.users]]` with `mysql_native_password`.
 //! A client that starts with another plugin (`caching_sha2_password`, the
 //! MySQL 8 default) is switched to `mysql_native_password`, which needs no
@@ -33,8 +36,11 @@ pub struct Login {
 
 /// What movex offers clients, given both backends' greetings.
 pub fn offer(source: &Greeting, destination: &Greeting) -> Greeting {
-    let refused = CapabilityFlags::CLIENT_SSL | CapabilityFlags::CLIENT_COMPRESS | CapabilityFlags::CLIENT_LOCAL_FILES;
-    let needed = CapabilityFlags::CLIENT_PLUGIN_AUTH | CapabilityFlags::CLIENT_SECURE_CONNECTION | CapabilityFlags::CLIENT_PROTOCOL_41;
+    let refused = CapabilityFlags::CLIENT_SSL | CapabilityFlags::CLIENT_LOCAL_FILES;
+    let needed = CapabilityFlags::CLIENT_PLUGIN_AUTH
+        | CapabilityFlags::CLIENT_SECURE_CONNECTION
+        | CapabilityFlags::CLIENT_PROTOCOL_41
+        | CapabilityFlags::CLIENT_COMPRESS;
     let caps = ((source.capabilities & destination.capabilities) - refused) | needed;
     Greeting { version: source.version.clone(), capabilities: caps, collation: source.collation }
 }
@@ -122,6 +128,11 @@ pub async fn accept(wire: &mut Wire, offer: &Greeting, users: &[ProxyUser], conn
         return Ok(None);
     }
     wire.send(&ok_packet(StatusFlags::SERVER_STATUS_AUTOCOMMIT)).await?;
+    // What the client asked for, offered or not (a client told to
+    // compress may do so regardless): it compresses from the next packet.
+    if client_caps.contains(CapabilityFlags::CLIENT_COMPRESS) {
+        wire.compress();
+    }
     Ok(Some(Login {
         user,
         database: response.db_name().filter(|d| !d.is_empty()).map(|d| String::from_utf8_lossy(d).into_owned()),

@@ -8,6 +8,10 @@
 //! - [`backend`]: movex's login to the source and destination.
 //! - [`response`]: reading a backend's response, relayed or drained.
 //! - [`route`]: read, session statement or write.
+//! - [`names`]: database names written in the SQL, mapped to the
+//!   destination's.
+//! - [`sessions`]: the live sessions by the connection id their clients
+//!   were given (the primary's), for `KILL`.
 //! - [`session`]: one client session's command loop; beside it, one file
 //!   per concern: connecting a side (`session/connect.rs`), the primary's
 //!   and the secondary's part of each command (`primary.rs`,
@@ -25,12 +29,15 @@
 pub mod backend;
 pub mod login;
 pub mod response;
+pub mod names;
 pub mod route;
 pub mod session;
+pub mod sessions;
 pub mod wire;
 
 use crate::config::MysqlProxy;
 use crate::migration::Migration;
+use crate::pool::SideName;
 use anyhow::{Context, Result, bail};
 use backend::{Greeting, Target};
 use login::error_packet;
@@ -73,6 +80,7 @@ pub struct Door {
     destination: Target,
     workers: Vec<tokio::runtime::Handle>,
     stop: CancellationToken,
+    sessions: Arc<sessions::Sessions>,
 }
 
 impl Door {
@@ -114,7 +122,7 @@ impl Door {
         let addr = listener.local_addr()?;
         tracing::info!(%addr, threads, max_connections = config.max_connections, "MySQL front door listening");
         eprintln!("movex: MySQL front door on {addr}");
-        Ok(Door { migration, config, listener, offer, source, destination, workers, stop })
+        Ok(Door { migration, config, listener, offer, source, destination, workers, stop, sessions: Arc::default() })
     }
 
     /// Accept clients until `stop`, in a task. Should the loop end before
@@ -201,6 +209,7 @@ impl Door {
                 offer: self.offer.clone(),
                 source: self.source.clone(),
                 destination: self.destination.clone(),
+                sessions: self.sessions.clone(),
                 id,
                 _slot: slot,
             };
@@ -222,6 +231,9 @@ struct Client {
     offer: Greeting,
     source: Target,
     destination: Target,
+    sessions: Arc<sessions::Sessions>,
+    /// movex's own number for the connection, given to the client only if
+    /// the primary could not be dialled before the greeting.
     id: u32,
     _slot: OwnedSemaphorePermit,
 }
@@ -231,7 +243,24 @@ impl Client {
         let mut wire = wire::Wire::new(stream, format!("client {peer}"));
         wire.limit_reads(LOGIN_PACKET_MAX);
         let timeout = Duration::from_millis(self.config.handshake_timeout_ms);
-        let login = match tokio::time::timeout(timeout, login::accept(&mut wire, &self.offer, &self.config.users, self.id)).await {
+        let deadline = tokio::time::Instant::now() + timeout;
+        // The primary is dialled first: the client is given its id for the
+        // connection, so CONNECTION_ID(), the process list and KILL agree.
+        let (primary, _) = self.migration.pool.pattern().roles();
+        let target = match primary {
+            SideName::Source => &self.source,
+            SideName::Destination => &self.destination,
+        };
+        let dialed = match tokio::time::timeout_at(deadline, backend::dial(target)).await {
+            Ok(Ok(d)) => Some(d),
+            Ok(Err(e)) => {
+                tracing::debug!(%peer, error = format!("{e:#}"), "proxy: dialling the primary before the greeting failed; the session connects later");
+                None
+            }
+            Err(_) => None,
+        };
+        let id = dialed.as_ref().map_or(self.id, |d| d.thread_id());
+        let login = match tokio::time::timeout_at(deadline, login::accept(&mut wire, &self.offer, &self.config.users, id)).await {
             Ok(Ok(Some(login))) => login,
             Ok(Ok(None)) => return Ok(()),
             Ok(Err(e)) => return login::refuse_too_large(&mut wire, e, "before login (a login packet is a few hundred bytes)").await,
@@ -244,7 +273,9 @@ impl Client {
         };
         tracing::debug!(user = %login.user, %peer, "proxy: client logged in");
         wire.limit_reads(self.config.max_packet_bytes);
-        session::Session::new(wire, login, &self.migration.pool, self.source, self.destination).run().await
+        let me = self.sessions.register(id, &login.user);
+        let start = session::Start { source: self.source, destination: self.destination, sessions: self.sessions, me, dialed: dialed.map(|d| (primary, d)) };
+        session::Session::new(wire, login, &self.migration.pool, start).run().await
     }
 }
 

@@ -219,6 +219,9 @@ pub async fn relay(backend: &mut Wire, caps: CapabilityFlags, mut sink: Sink<'_>
         if !more {
             break;
         }
+        // The client has each result as soon as it is whole, not when the
+        // last statement of a multi-statement query is done.
+        sink.done().await?;
     }
     sink.done().await?;
     Ok(s)

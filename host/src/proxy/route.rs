@@ -122,6 +122,55 @@ pub fn implicit_commit(sql: &str) -> bool {
     )
 }
 
+/// Whether a statement ends the transaction in progress: it commits or
+/// rolls back, explicitly, implicitly (DDL), or by opening another.
+pub fn ends_transaction(sql: &str) -> bool {
+    matches!(tx_control(sql), Some(TxControl::Begin | TxControl::Commit | TxControl::Rollback)) || implicit_commit(sql)
+}
+
+/// `KILL [HARD | SOFT] [CONNECTION | QUERY] <connection id>`: what the
+/// front door carries out itself, on each side under that side's id for
+/// the connection (`session/kill.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Kill {
+    /// `HARD` or `SOFT`, if written (MariaDB).
+    pub mode: Option<&'static str>,
+    /// Only the statement the connection runs, not the connection.
+    pub query: bool,
+    pub id: u32,
+}
+
+impl Kill {
+    /// The statement for a side whose id for the connection is `id`.
+    pub fn sql(&self, id: u32) -> String {
+        let mode = self.mode.map(|m| format!("{m} ")).unwrap_or_default();
+        format!("KILL {mode}{} {id}", if self.query { "QUERY" } else { "CONNECTION" })
+    }
+}
+
+/// A `KILL` of a connection by its id; `None` for other forms (`KILL
+/// USER`, `KILL QUERY ID` of a query id, an expression), which the door
+/// refuses rather than pass on: on the servers every session of the door
+/// is movex's one user.
+pub fn kill(sql: &str) -> Option<Kill> {
+    let upper = sql.trim().trim_end_matches(';').to_ascii_uppercase();
+    let mut words = upper.split_whitespace().skip_while(|w| *w != "KILL").skip(1).peekable();
+    let mode = match words.peek().copied() {
+        Some("HARD") => Some("HARD"),
+        Some("SOFT") => Some("SOFT"),
+        _ => None,
+    };
+    if mode.is_some() {
+        words.next();
+    }
+    let query = words.peek() == Some(&"QUERY");
+    if matches!(words.peek().copied(), Some("QUERY" | "CONNECTION")) {
+        words.next();
+    }
+    let id = words.next()?.parse().ok()?;
+    words.next().is_none().then_some(Kill { mode, query, id })
+}
+
 /// Whether a write produces auto-increment ids the secondary must reuse.
 pub fn inserts(sql: &str) -> bool {
     matches!(first_keyword(sql).as_str(), "INSERT" | "REPLACE")
@@ -160,6 +209,15 @@ mod tests {
         assert!(implicit_commit("alter table t add c int") && implicit_commit("TRUNCATE t") && !implicit_commit("DELETE FROM t"));
         assert!(opens_transaction("BEGIN") && opens_transaction("begin work;") && opens_transaction("START TRANSACTION READ ONLY"));
         assert!(!opens_transaction("BEGIN NOT ATOMIC INSERT INTO t VALUES (1); END") && !opens_transaction("COMMIT"));
+        assert!(ends_transaction("CREATE TABLE b (id INT)") && ends_transaction("begin") && ends_transaction("COMMIT"));
+        assert!(!ends_transaction("ROLLBACK TO SAVEPOINT a") && !ends_transaction("INSERT INTO t VALUES (1)"));
+        assert_eq!(kill("KILL 79"), Some(Kill { mode: None, query: false, id: 79 }));
+        assert_eq!(kill("kill query 79;"), Some(Kill { mode: None, query: true, id: 79 }));
+        assert_eq!(kill("/* app */ KILL HARD CONNECTION 5"), Some(Kill { mode: Some("HARD"), query: false, id: 5 }));
+        assert_eq!(kill("KILL SOFT QUERY 5").map(|k| k.sql(412)), Some("KILL SOFT QUERY 412".into()));
+        assert_eq!(kill("KILL QUERY ID 79"), None, "a query id, not a connection id");
+        assert_eq!(kill("KILL USER app"), None);
+        assert_eq!(kill("KILL CONNECTION_ID()"), None);
         assert!(inserts("insert into t values (1)") && inserts(" REPLACE INTO t VALUES (1)") && !inserts("UPDATE t SET v = 1"));
     }
 }

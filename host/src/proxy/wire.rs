@@ -47,6 +47,12 @@ pub fn pipelines(payload: &[u8]) -> bool {
 pub struct Wire {
     stream: TcpStream,
     codec: PacketCodec,
+    /// The packet being read: kept here, not in [`Wire::read`], so a read
+    /// that is cancelled (the session watching the primary at the same
+    /// time) loses nothing.
+    partial: Vec<u8>,
+    /// The compressed protocol is on (after a client's login asked for it).
+    compressed: bool,
     inbox: BytesMut,
     outbox: BytesMut,
     /// Who is at the other end, for errors.
@@ -60,7 +66,16 @@ impl Wire {
         let _ = stream.set_nodelay(true);
         let mut codec = PacketCodec::default();
         codec.max_allowed_packet = MAX_PACKET;
-        Wire { stream, codec, inbox: BytesMut::with_capacity(BUFFER), outbox: BytesMut::with_capacity(BUFFER), peer: peer.into(), limit: MAX_PACKET }
+        Wire {
+            stream,
+            codec,
+            partial: Vec::new(),
+            compressed: false,
+            inbox: BytesMut::with_capacity(BUFFER),
+            outbox: BytesMut::with_capacity(BUFFER),
+            peer: peer.into(),
+            limit: MAX_PACKET,
+        }
     }
 
     /// Read no packet over `limit` bytes: a larger one is a [`TooLarge`]
@@ -74,30 +89,43 @@ impl Wire {
         &self.peer
     }
 
+    /// Switch to the compressed protocol, as a server does after the OK
+    /// that ends a login with `CLIENT_COMPRESS`.
+    pub fn compress(&mut self) {
+        self.codec.compress(mysql_common::proto::codec::Compression::default());
+        self.compressed = true;
+    }
+
     /// A new command starts: sequence ids count from 0 again.
     pub fn reset_seq(&mut self) {
         self.codec.reset_seq_id();
     }
 
     /// The next whole packet; `None` when the peer closed between packets.
-    /// A packet over the read limit is a [`TooLarge`] error.
+    /// A packet over the read limit is a [`TooLarge`] error. Cancel-safe:
+    /// a packet read in part is finished by the next call.
     pub async fn read(&mut self) -> Result<Option<Vec<u8>>> {
         // A large packet grew the inbox to its size; an idle session (or a
         // thousand of them) should not keep that for the rest of its life.
-        if self.inbox.is_empty() && self.inbox.capacity() > BUFFER_KEPT {
+        if self.inbox.is_empty() && self.partial.is_empty() && self.inbox.capacity() > BUFFER_KEPT {
             self.inbox = BytesMut::with_capacity(BUFFER);
         }
-        let mut packet = Vec::new();
         loop {
             // The codec has one limit for both ways; only reads are limited.
             self.codec.max_allowed_packet = self.limit;
-            let decoded = self.codec.decode(&mut self.inbox, &mut packet);
+            let decoded = self.codec.decode(&mut self.inbox, &mut self.partial);
             self.codec.max_allowed_packet = MAX_PACKET;
             match decoded {
-                Ok(true) => return Ok(Some(packet)),
+                Ok(true) => return Ok(Some(std::mem::take(&mut self.partial))),
                 Ok(false) => {}
+                // Compressed, a packet's chunk headers are inside the
+                // compressed frames: it cannot be skipped, only refused by
+                // closing the connection.
+                Err(PacketCodecError::PacketTooLarge) if self.compressed => {
+                    bail!("{} sent a packet over {} bytes (compressed: the connection is closed)", self.peer, self.limit)
+                }
                 Err(PacketCodecError::PacketTooLarge) => {
-                    drop(packet);
+                    self.partial = Vec::new();
                     let last_seq = self.skip_packet().await?;
                     return Err(TooLarge { peer: self.peer.clone(), limit: self.limit, last_seq }.into());
                 }
@@ -105,7 +133,7 @@ impl Wire {
             }
             let n = self.stream.read_buf(&mut self.inbox).await.with_context(|| format!("reading from {}", self.peer))?;
             if n == 0 {
-                if self.inbox.is_empty() && packet.is_empty() {
+                if self.inbox.is_empty() && self.partial.is_empty() {
                     return Ok(None);
                 }
                 bail!("{} closed the connection mid-packet", self.peer);

@@ -12,10 +12,12 @@ use super::primary::{Relayed, Reply};
 use super::secondary::Asked;
 use super::{COM_INIT_DB, COM_QUERY, Session, ix};
 use crate::pool::SideName;
-use crate::proxy::backend::{self, Target};
+use crate::proxy::backend::{self, Dialed, Target};
+use crate::proxy::names;
 use crate::proxy::response::{self, Sink, Summary};
 use crate::proxy::wire::Wire;
 use anyhow::Result;
+use std::borrow::Cow;
 
 /// One side's connection, opened when first needed.
 pub(super) struct Link {
@@ -28,11 +30,14 @@ pub(super) struct Link {
     pub(super) generation: u64,
     /// A command whose answer is read before the next is sent.
     pub(super) pending: Option<Asked>,
+    /// The connection dialled before the client was greeted, used by the
+    /// first connect.
+    pub(super) dialed: Option<Dialed>,
 }
 
 impl Link {
     pub(super) fn new(target: Target) -> Link {
-        Link { target, wire: None, down: None, generation: 0, pending: None }
+        Link { target, wire: None, down: None, generation: 0, pending: None, dialed: None }
     }
 }
 
@@ -48,7 +53,16 @@ impl Session<'_> {
         let db = self.login.database.as_deref().map(|d| self.db_on(name, d));
         let replay = self.session_sql.clone();
         let side = &mut self.sides[ix(name)];
-        let mut wire = backend::login(&side.target, caps, collation, db.as_deref()).await?;
+        let dialed = match side.dialed.take() {
+            // Dialled before the greeting; should it have waited too long
+            // (the server's connect_timeout), a connection made now does.
+            Some(d) => backend::log_in(d, &side.target, caps, collation, db.as_deref()).await.ok(),
+            None => None,
+        };
+        let (mut wire, thread_id) = match dialed {
+            Some(w) => w,
+            None => backend::login(&side.target, caps, collation, db.as_deref()).await?,
+        };
         for sql in &replay {
             wire.reset_seq();
             wire.send(&[&[COM_QUERY][..], sql].concat()).await?;
@@ -60,6 +74,7 @@ impl Session<'_> {
         side.wire = Some(wire);
         side.down = None;
         side.generation += 1;
+        self.me.entry.set_thread_id(ix(name), thread_id);
         self.forget_prepared(name);
         Ok(())
     }
@@ -70,6 +85,7 @@ impl Session<'_> {
         let side = self.side(name);
         side.wire = None;
         side.pending = None;
+        self.me.entry.set_thread_id(ix(name), 0);
     }
 
     /// The application's name for a database, on `name`'s side: the
@@ -80,6 +96,16 @@ impl Session<'_> {
         match (source, &self.sides[ix(name)].target.database) {
             (Some(app), Some(own)) if app == db => own.clone(),
             _ => db.to_owned(),
+        }
+    }
+
+    /// `sql` as the destination runs it: the application's database
+    /// name, where the statement writes it, replaced by the destination's
+    /// ([`crate::proxy::names`]).
+    pub(super) fn on_destination<'a>(&self, sql: &'a str) -> Result<Cow<'a, str>, names::Ambiguous> {
+        match (&self.sides[ix(SideName::Source)].target.database, &self.sides[ix(SideName::Destination)].target.database) {
+            (Some(app), Some(own)) => names::map(sql, app, own),
+            _ => Ok(Cow::Borrowed(sql)),
         }
     }
 

@@ -24,8 +24,16 @@
 //!   side's.
 //! - [`pin`]: the clock and random seeds pinned on both sides for a write.
 //! - [`strict`]: strict mode (`[pool] strict`).
+//! - [`kill`]: `KILL` and `COM_PROCESS_KILL`, on both sides.
+//!
+//! While the client is idle the primary's connection is watched: a server
+//! that ends the session (`KILL`, `wait_timeout`, a restart) ends the
+//! client's connection at once, after relaying what it said, as it would
+//! have directly; connection pools test for exactly that. A client's
+//! `COM_QUIT` is passed on, so the servers see a clean close.
 
 mod connect;
+mod kill;
 mod pin;
 mod prepared;
 mod primary;
@@ -33,8 +41,9 @@ mod secondary;
 mod strict;
 mod transaction;
 
-use super::backend::Target;
+use super::backend::{Dialed, Target};
 use super::login::{Login, error_packet};
+use super::sessions::{Registered, Sessions};
 use super::route::{self, Kind};
 use super::wire::Wire;
 use crate::pool::{Pool, SideName, Ticket};
@@ -42,12 +51,15 @@ use anyhow::Result;
 use connect::Link;
 use prepared::Stmt;
 use primary::{Relayed, Reply};
+use std::borrow::Cow;
 use std::collections::HashMap;
+use std::sync::Arc;
 use transaction::Tx;
 
 const COM_QUIT: u8 = 0x01;
 const COM_INIT_DB: u8 = 0x02;
 const COM_QUERY: u8 = 0x03;
+const COM_PROCESS_KILL: u8 = 0x0c;
 const COM_PING: u8 = 0x0e;
 const COM_STMT_PREPARE: u8 = 0x16;
 const COM_STMT_EXECUTE: u8 = 0x17;
@@ -85,21 +97,43 @@ pub struct Session<'p> {
     /// transaction it opens: its pattern, and counted open in its
     /// generation until the transaction ends.
     ticket: Option<Ticket>,
+    /// The door's sessions, for KILL.
+    sessions: Arc<Sessions>,
+    /// This session among them: its user and each side's connection id.
+    me: Registered,
+}
+
+/// What a session starts with besides its client.
+pub struct Start {
+    pub source: Target,
+    pub destination: Target,
+    pub sessions: Arc<Sessions>,
+    pub me: Registered,
+    /// The primary's connection, dialled before the client was greeted
+    /// (with its id), waiting for movex's login.
+    pub dialed: Option<(SideName, Dialed)>,
 }
 
 impl<'p> Session<'p> {
-    pub fn new(client: Wire, login: Login, pool: &'p Pool, source: Target, destination: Target) -> Session<'p> {
+    pub fn new(client: Wire, login: Login, pool: &'p Pool, start: Start) -> Session<'p> {
+        let Start { source, destination, sessions, me, dialed } = start;
+        let mut sides = [Link::new(source), Link::new(destination)];
+        if let Some((name, d)) = dialed {
+            sides[ix(name)].dialed = Some(d);
+        }
         Session {
             client,
             login,
             pool,
-            sides: [Link::new(source), Link::new(destination)],
+            sides,
             tx: Tx::default(),
             autocommit: true,
             session_sql: Vec::new(),
             stmts: HashMap::new(),
             next_stmt: 1,
             ticket: None,
+            sessions,
+            me,
         }
     }
 
@@ -111,7 +145,7 @@ impl<'p> Session<'p> {
     pub async fn run(mut self) -> Result<()> {
         loop {
             self.client.reset_seq();
-            let packet = match self.client.read().await {
+            let packet = match self.next_command().await {
                 Ok(Some(packet)) => packet,
                 Ok(None) => return Ok(()),
                 Err(e) => {
@@ -127,7 +161,7 @@ impl<'p> Session<'p> {
                 continue;
             }
             match command {
-                COM_QUIT => return Ok(()),
+                COM_QUIT => return Ok(self.quit().await),
                 COM_QUERY => {
                     let sql = String::from_utf8_lossy(&packet[1..]).into_owned();
                     self.query(&packet, &sql).await?;
@@ -137,6 +171,10 @@ impl<'p> Session<'p> {
                     self.use_db(&db).await?;
                 }
                 COM_PING => self.primary_one(&packet).await?,
+                COM_PROCESS_KILL => match packet.get(1..5).and_then(|b| b.try_into().ok()).map(u32::from_le_bytes) {
+                    Some(id) => self.kill(route::Kill { mode: None, query: false, id }).await?,
+                    None => self.client.send(&error_packet(1047, b"08S01", "a COM_PROCESS_KILL without a connection id")).await?,
+                },
                 COM_RESET_CONNECTION => {
                     self.session_sql.clear();
                     self.stmts.clear();
@@ -156,6 +194,41 @@ impl<'p> Session<'p> {
             if self.tx.pattern.is_none() {
                 self.ticket = None;
             }
+        }
+    }
+
+    /// The client's next command (`None`: it went away), the primary
+    /// watched meanwhile (see the module's header).
+    async fn next_command(&mut self) -> Result<Option<Vec<u8>>> {
+        let (primary, _) = self.pattern().roles();
+        let side = &mut self.sides[ix(primary)];
+        let Some(wire) = side.wire.as_mut().filter(|_| side.pending.is_none()) else { return self.client.read().await };
+        wire.reset_seq();
+        tokio::select! {
+            biased;
+            command = self.client.read() => command,
+            said = wire.read() => {
+                tracing::debug!(side = primary.as_str(), "proxy: the primary ended an idle session; so does movex");
+                if let Ok(Some(p)) = said
+                    && p.first() == Some(&0xff)
+                {
+                    let _ = self.client.send(&p).await;
+                }
+                Ok(None)
+            }
+        }
+    }
+
+    /// COM_QUIT: passed on to each side (once it has answered what it
+    /// owes), so the servers see a clean close, not an aborted client.
+    async fn quit(&mut self) {
+        for name in [SideName::Source, SideName::Destination] {
+            self.collect_deferred(name).await;
+            if let Some(wire) = self.side(name).wire.as_mut() {
+                wire.reset_seq();
+                let _ = wire.send(&[COM_QUIT]).await;
+            }
+            self.hang_up(name);
         }
     }
 
@@ -189,21 +262,45 @@ impl<'p> Session<'p> {
     /// [`Session::strict_write`]; anything else goes to the primary, then
     /// (unless a read outside a transaction) to the secondary.
     async fn query(&mut self, packet: &[u8], sql: &str) -> Result<()> {
-        if route::first_keyword(sql) == "USE"
-            && let Some(db) = route::used_database(sql)
-        {
-            return self.use_db(&db).await;
+        match route::first_keyword(sql).as_str() {
+            "USE" => {
+                if let Some(db) = route::used_database(sql) {
+                    return self.use_db(&db).await;
+                }
+            }
+            "KILL" => {
+                return match route::kill(sql) {
+                    Some(k) => self.kill(k).await,
+                    None => {
+                        let msg = "movex's front door carries out KILL [HARD | SOFT] [CONNECTION | QUERY] <connection id> only";
+                        self.client.send(&error_packet(1235, b"42000", msg)).await
+                    }
+                };
+            }
+            _ => {}
         }
+        // Each side's text of it: database names mapped (`names.rs`).
+        let on_dst = match self.on_destination(sql) {
+            Ok(s) => s,
+            Err(e) => return self.client.send(&error_packet(1105, b"HY000", &e.to_string())).await,
+        };
+        let dst_packet = matches!(on_dst, Cow::Owned(_)).then(|| [&[COM_QUERY][..], on_dst.as_bytes()].concat());
+        let packet_on = |name| if name == SideName::Destination { dst_packet.as_deref().unwrap_or(packet) } else { packet };
+        let sql_on = |name: Option<SideName>| if name == Some(SideName::Destination) { &*on_dst } else { sql };
         let pattern = self.pattern();
         let (primary, secondary) = pattern.roles();
+        // What the secondary would miss is journaled as it would run there.
+        let journaled = sql_on(secondary);
         let kind = route::kind(sql);
-        if self.strict(pattern, kind) {
-            return self.strict_write(pattern, packet, strict::Cmd::Query(packet), sql).await;
+        if let Some(sec) = secondary
+            && self.strict(pattern, kind)
+        {
+            return self.strict_write(pattern, packet_on(primary), strict::Cmd::Query(packet_on(sec)), journaled).await;
         }
         let clock = kind == Kind::Write && secondary.is_some() && self.pin(pattern, sql).await;
         let nothing = Self::writes_nothing(kind, sql);
         let hold = secondary.is_some() && !nothing;
-        let Some((s, held)) = self.primary_results(primary, packet, hold).await? else { return Ok(()) };
+        let Some((s, held)) = self.primary_results(primary, packet_on(primary), hold).await? else { return Ok(()) };
         let in_tx = self.tx.pattern.is_some() || s.in_transaction();
         if kind == Kind::Session && s.error.is_none() {
             self.session_sql.push(packet[1..].to_vec());
@@ -212,7 +309,7 @@ impl<'p> Session<'p> {
             && (kind != Kind::Read || in_tx)
             && s.error.is_none()
         {
-            self.secondary_part(pattern, sec, packet, sql, &s, Self::can_wait(nothing, &s)).await;
+            self.secondary_part(pattern, sec, packet_on(sec), journaled, &s, Self::can_wait(nothing, &s)).await;
         }
         if clock {
             self.unpin(pattern).await;
@@ -220,7 +317,7 @@ impl<'p> Session<'p> {
         if let Some(held) = held {
             held.release(&mut self.client).await?;
         }
-        self.after(pattern, sql, &s).await;
+        self.after(pattern, journaled, &s).await;
         Ok(())
     }
 

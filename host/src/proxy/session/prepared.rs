@@ -7,7 +7,6 @@
 
 use super::primary::{Relayed, Reply};
 use super::secondary::{Checked, Expect};
-use super::transaction::LOST_TX;
 use super::{COM_STMT_CLOSE, COM_STMT_PREPARE, Session, ix, strict};
 use crate::pool::SideName;
 use crate::proxy::login::{error_packet, ok_packet};
@@ -32,8 +31,13 @@ impl Session<'_> {
         let pattern = self.pattern();
         let (primary, secondary) = pattern.roles();
         let sql = String::from_utf8_lossy(&packet[1..]).into_owned();
+        let on_dst = match self.on_destination(&sql) {
+            Ok(s) => [&[COM_STMT_PREPARE][..], s.as_bytes()].concat(),
+            Err(e) => return self.client.send(&error_packet(1105, b"HY000", &e.to_string())).await,
+        };
+        let packet_on = |name| if name == SideName::Destination { &on_dst[..] } else { packet };
         let client_id = self.next_stmt;
-        let Some(Relayed::Prepare(PrepareAnswer::Ok { id, params })) = self.primary(primary, packet, Reply::Prepare(client_id)).await? else {
+        let Some(Relayed::Prepare(PrepareAnswer::Ok { id, params })) = self.primary(primary, packet_on(primary), Reply::Prepare(client_id)).await? else {
             return Ok(());
         };
         self.next_stmt += 1;
@@ -41,7 +45,7 @@ impl Session<'_> {
         on[ix(primary)] = Some(id);
         if let Some(sec) = secondary
             && route::kind(&sql) != Kind::Read
-            && let Checked::Ran(Some(PrepareAnswer::Ok { id, .. })) = self.secondary(pattern, sec, packet, &sql, Expect::PrepareAnswer, false).await
+            && let Checked::Ran(Some(PrepareAnswer::Ok { id, .. })) = self.secondary(pattern, sec, packet_on(sec), &sql, Expect::PrepareAnswer, false).await
         {
             on[ix(sec)] = Some(id);
         }
@@ -52,6 +56,10 @@ impl Session<'_> {
     /// Prepare a statement on a side that lacks it, quietly; its id there.
     async fn prepare_on(&mut self, name: SideName, client_id: u32) -> Option<u32> {
         let sql = self.stmts.get(&client_id)?.sql.clone();
+        let sql = match name {
+            SideName::Destination => self.on_destination(&sql).ok()?.into_owned(),
+            SideName::Source => sql,
+        };
         self.connect(name).await.ok()?;
         let caps = self.login.capabilities;
         let wire = self.side(name).wire.as_mut()?;
@@ -138,9 +146,7 @@ impl Session<'_> {
             && s.error.is_none()
             && (kind != Kind::Read || in_tx)
         {
-            if self.lost_tx(sec).await {
-                self.missed(pattern, sec, &sql, LOST_TX).await;
-            } else {
+            if !self.kept_from_lost_tx(pattern, sec, &sql).await {
                 match self.execute_on(sec, id, packet).await {
                     Some(rewritten) => self.secondary_part(pattern, sec, &rewritten, &sql, &s, Self::can_wait(nothing, &s)).await,
                     None => self.missed(pattern, sec, &sql, "the statement could not be prepared on the secondary").await,

@@ -15,7 +15,6 @@
 //! while the secondary is still on this one, and the secondary still sees
 //! every command, in order.
 
-use super::transaction::LOST_TX;
 use super::{Session, ix};
 use crate::model::Pattern;
 use crate::pool::{SideName, Statement};
@@ -262,9 +261,10 @@ impl Session<'_> {
     /// progress lost the secondary, else sent — without the client
     /// waiting if `later` (see the module's header).
     pub(super) async fn secondary_part(&mut self, pattern: Pattern, name: SideName, payload: &[u8], sql: &str, primary: &Summary, later: bool) {
-        if self.lost_tx(name).await {
-            self.missed(pattern, name, sql, LOST_TX).await;
-        } else if later {
+        if self.kept_from_lost_tx(pattern, name, sql).await {
+            return;
+        }
+        if later {
             self.later(pattern, name, payload, sql, primary).await;
         } else {
             self.secondary(pattern, name, payload, sql, Expect::Like(primary), false).await;

@@ -83,4 +83,25 @@ impl Session<'_> {
         self.collect_deferred(name).await;
         self.tx.pattern.is_some() && (self.tx.broken || self.sides[ix(name)].wire.is_none() || self.sides[ix(name)].generation != self.tx.generation[ix(name)])
     }
+
+    /// Whether `sql` is kept from the secondary because the transaction
+    /// in progress lost it there ([`Session::lost_tx`]): a write is
+    /// journaled; a read, or a savepoint, means nothing there and is
+    /// dropped. A statement that ends the transaction (COMMIT, ROLLBACK,
+    /// BEGIN, or DDL's implicit commit) ends the lost one too, and is sent:
+    /// it runs outside any transaction on the secondary, and what follows
+    /// it goes there again.
+    pub(super) async fn kept_from_lost_tx(&mut self, pattern: Pattern, name: SideName, sql: &str) -> bool {
+        if !self.lost_tx(name).await {
+            return false;
+        }
+        if route::ends_transaction(sql) {
+            self.tx.end();
+            return false;
+        }
+        if route::kind(sql) != Kind::Read && route::tx_control(sql).is_none() {
+            self.missed(pattern, name, sql, LOST_TX).await;
+        }
+        true
+    }
 }
