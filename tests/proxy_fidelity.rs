@@ -364,3 +364,73 @@ print("ok")
     let (journaled, status) = secondary_failed(http_port);
     assert_eq!(journaled, 0, "{status}");
 }
+
+/// `LOAD DATA LOCAL INFILE`: the client's file goes to both sides as it
+/// is read (the `mariadb` CLI, 200,000 rows in many packets; PyMySQL), and
+/// both hold the same rows. With LOCAL a server skips rows it cannot take
+/// (a CHECK the destination alone has) with a warning: a different count,
+/// journaled. A load the destination refuses (no such table there):
+/// non-strict, the client succeeds and the miss is journaled; strict, the
+/// client gets the destination's error and neither side keeps a row.
+#[needs_tool("pymysql")]
+#[tokio::test(flavor = "multi_thread")]
+async fn load_data_local_streams_the_file_to_both_sides_under_strict_and_non_strict_rules() {
+    tools::require("pymysql");
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.tsv");
+    std::fs::write(&big, (1..=200_000).map(|i| format!("{i}\trow{i}\t{}\n", i % 50)).collect::<String>()).unwrap();
+    let bad = dir.path().join("bad.tsv");
+    std::fs::write(&bad, "300001\tfine\t1\n300002\ttoo big\t500\n").unwrap();
+    for strict in [false, true] {
+        let pool = if strict { "strict = true" } else { "" };
+        let src_setup = format!("{TABLE}; CREATE TABLE t2 (id INT PRIMARY KEY, v VARCHAR(40), n INT);");
+        let dst_setup = format!("{TABLE}; ALTER TABLE t ADD CONSTRAINT small CHECK (n < 100);");
+        let d = door::door_with(dir.path(), "pf_load", &src_setup, &dst_setup, pool).await;
+        let db = db_name(&d.src).to_owned();
+        let load = |file: &std::path::Path, table: &str| {
+            let out = Command::new("mariadb")
+                .args(["-h127.0.0.1", &format!("-P{}", d.proxy_port), "-uapp", "-papp-secret", "--local-infile=1", "-N", "--batch", &db])
+                .arg("-e")
+                .arg(format!("LOAD DATA LOCAL INFILE '{}' INTO TABLE {table} (id, v, n); SELECT ROW_COUNT()", file.display()))
+                .output()
+                .unwrap();
+            (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr))
+        };
+        let count = |url: String, sql: &'static str| async move { dbs::query_strings(&url, sql).await.join(" ") };
+        let (src, dst) = (d.src.url().to_owned(), d.dst.clone());
+        if !strict {
+            assert_eq!(load(&big, "t"), (Some(0), "200000\n".to_owned()));
+            std::fs::write(dir.path().join("small.tsv"), "250001,py,1\n250002,py,2\n").unwrap();
+            let env = [("PORT", d.proxy_port.to_string()), ("DB", db.clone()), ("FILE", dir.path().join("small.tsv").display().to_string())];
+            let out = py(
+                &env,
+                &format!(
+                    r#"{CONNECT}
+c = door(local_infile=True); cur = c.cursor()
+cur.execute("LOAD DATA LOCAL INFILE %s INTO TABLE t FIELDS TERMINATED BY ',' (id, v, n)", (os.environ["FILE"],))
+print(cur.rowcount)
+"#
+                ),
+            );
+            assert_eq!(out, "2\n");
+            for url in [&src, &dst] {
+                assert_eq!(count(url.clone(), "SELECT COUNT(*), CAST(SUM(n) AS SIGNED), MAX(id) FROM t").await, "200002 4900003 250002", "{url}");
+            }
+            // A row the destination skips: a different count, journaled.
+            assert_eq!(load(&bad, "t"), (Some(0), "2\n".to_owned()), "the source's answer");
+            assert_eq!(count(src.clone(), "SELECT COUNT(*) FROM t WHERE id > 300000").await, "2");
+            assert_eq!(count(dst.clone(), "SELECT COUNT(*) FROM t WHERE id > 300000").await, "1");
+        }
+        let (code, out) = load(&bad, "t2");
+        let (journaled, status) = secondary_failed(d.http_port);
+        assert_eq!(count(src.clone(), "SELECT COUNT(*) FROM t2").await, if strict { "0" } else { "2" });
+        if strict {
+            assert_eq!(code, Some(1), "{out}");
+            assert!(out.contains("ERROR 1146") && out.contains("movex (strict): the destination refused it"), "{out}");
+            assert_eq!(journaled, 0, "{status}");
+        } else {
+            assert_eq!((code, out.as_str()), (Some(0), "2\n"), "the source's answer");
+            assert_eq!(journaled, 2, "the skipped row, and the table the destination lacks: {status}");
+        }
+    }
+}

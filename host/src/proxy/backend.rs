@@ -129,7 +129,7 @@ pub async fn log_in(dialed: Dialed, target: &Target, caps: CapabilityFlags, coll
         | CapabilityFlags::CLIENT_PROTOCOL_41
         | CapabilityFlags::CLIENT_SECURE_CONNECTION
         | CapabilityFlags::CLIENT_PLUGIN_AUTH;
-    let caps = caps - CapabilityFlags::CLIENT_SSL - CapabilityFlags::CLIENT_COMPRESS - CapabilityFlags::CLIENT_LOCAL_FILES;
+    let caps = caps - CapabilityFlags::CLIENT_SSL - CapabilityFlags::CLIENT_COMPRESS;
     let database = database.map(str::to_owned).or_else(|| target.database.clone());
     let caps = if database.is_some() { caps | CapabilityFlags::CLIENT_CONNECT_WITH_DB } else { caps - CapabilityFlags::CLIENT_CONNECT_WITH_DB };
     let plugin = hs.auth_plugin().unwrap_or(AuthPlugin::MysqlNativePassword).into_owned();

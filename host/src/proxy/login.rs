@@ -1,6 +1,6 @@
 //! The application's login to movex: movex greets like the source (its
-//! version, the capabilities both backends share, minus TLS and LOCAL
-//! INFILE, which movex refuses by not offering them; compression is
+//! version, the capabilities both backends share, minus TLS, which movex
+//! refuses by not offering it; compression is
 //! offered whatever the backends say, since it is movex that speaks it to
 //! the client: its own connections to the backends are not compressed),
 //! and checks
@@ -36,7 +36,7 @@ pub struct Login {
 
 /// What movex offers clients, given both backends' greetings.
 pub fn offer(source: &Greeting, destination: &Greeting) -> Greeting {
-    let refused = CapabilityFlags::CLIENT_SSL | CapabilityFlags::CLIENT_LOCAL_FILES;
+    let refused = CapabilityFlags::CLIENT_SSL;
     let needed = CapabilityFlags::CLIENT_PLUGIN_AUTH
         | CapabilityFlags::CLIENT_SECURE_CONNECTION
         | CapabilityFlags::CLIENT_PROTOCOL_41

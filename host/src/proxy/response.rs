@@ -167,10 +167,18 @@ fn terminator(caps: CapabilityFlags, p: &[u8]) -> Result<Option<(u16, u16)>> {
 
 /// Relay the response to a command that answers with OK, ERR or result
 /// sets (`COM_QUERY`, `COM_STMT_EXECUTE`, ...).
-pub async fn relay(backend: &mut Wire, caps: CapabilityFlags, mut sink: Sink<'_>) -> Result<Summary> {
+pub async fn relay(backend: &mut Wire, caps: CapabilityFlags, sink: Sink<'_>) -> Result<Summary> {
+    relay_from(backend, caps, sink, None).await
+}
+
+/// [`relay`] a response whose first packet was read already (`read`).
+pub async fn relay_from(backend: &mut Wire, caps: CapabilityFlags, mut sink: Sink<'_>, mut read: Option<Vec<u8>>) -> Result<Summary> {
     let mut s = Summary::default();
     loop {
-        let first = backend.expect().await?;
+        let first = match read.take() {
+            Some(p) => p,
+            None => backend.expect().await?,
+        };
         sink.pass(&first).await?;
         s.bytes += first.len() as u64;
         let more = match first.first() {
@@ -183,7 +191,8 @@ pub async fn relay(backend: &mut Wire, caps: CapabilityFlags, mut sink: Sink<'_>
                 s.error = Some(err(caps, &first));
                 false
             }
-            Some(0xfb) => bail!("{} asked for LOCAL INFILE, which movex does not offer", backend.peer()),
+            // Only `session/load.rs` sends LOAD DATA LOCAL, and reads this itself.
+            Some(0xfb) => bail!("{} asked for a LOCAL INFILE file out of turn", backend.peer()),
             _ => {
                 s.result_sets += 1;
                 let columns = (&first[..]).read_lenenc_int().context("reading a column count")?;

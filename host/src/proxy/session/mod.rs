@@ -25,6 +25,8 @@
 //! - [`pin`]: the clock and random seeds pinned on both sides for a write.
 //! - [`strict`]: strict mode (`[pool] strict`).
 //! - [`kill`]: `KILL` and `COM_PROCESS_KILL`, on both sides.
+//! - [`load`]: `LOAD DATA LOCAL INFILE`, the client's file streamed to
+//!   both sides.
 //!
 //! While the client is idle the primary's connection is watched: a server
 //! that ends the session (`KILL`, `wait_timeout`, a restart) ends the
@@ -34,6 +36,7 @@
 
 mod connect;
 mod kill;
+mod load;
 mod pin;
 mod prepared;
 mod primary;
@@ -291,6 +294,9 @@ impl<'p> Session<'p> {
         let (primary, secondary) = pattern.roles();
         // What the secondary would miss is journaled as it would run there.
         let journaled = sql_on(secondary);
+        if load::is_local_load(sql) {
+            return self.load_local(pattern, packet_on(primary), secondary.map_or(packet, packet_on), journaled).await;
+        }
         let kind = route::kind(sql);
         if let Some(sec) = secondary
             && self.strict(pattern, kind)

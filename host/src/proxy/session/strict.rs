@@ -73,14 +73,14 @@ impl Session<'_> {
 
     /// Refuse the command: the client gets `why` under the secondary's
     /// error code (so a deadlock there reads as one, and is retried).
-    async fn refuse(&mut self, code: Option<u16>, why: &str) -> Result<()> {
+    pub(super) async fn refuse(&mut self, code: Option<u16>, why: &str) -> Result<()> {
         let code = code.unwrap_or(UNKNOWN_ERROR);
         let state = if code == 1213 { b"40001" } else { b"HY000" };
         self.client.send(&error_packet(code, state, &format!("movex (strict): {why}"))).await
     }
 
     /// Roll back both sides (best effort) and forget the transaction.
-    async fn abandon(&mut self, primary: SideName, secondary: SideName) {
+    pub(super) async fn abandon(&mut self, primary: SideName, secondary: SideName) {
         let _ = self.own(primary, "ROLLBACK").await;
         let _ = self.own(secondary, "ROLLBACK").await;
         self.tx.end();
