@@ -3,6 +3,10 @@
 //!
 //! - a secondary failure inside a transaction, then DDL (an implicit
 //!   commit): the destination follows again from the DDL on;
+//! - an error inside a transaction (failed DDL, a lock-wait timeout): the
+//!   destination's transaction ends as the source's did, or goes on;
+//! - a login the primary refuses: the client's login is refused with the
+//!   server's error;
 //! - connection ids: the client's is the server's (`CONNECTION_ID()`, the
 //!   process list), and `KILL [QUERY]` / `COM_PROCESS_KILL` stop the
 //!   session on both sides;
@@ -39,17 +43,27 @@ def door(**kw):
     return pymysql.connect(host="127.0.0.1", port=P, user="app", password="app-secret", database=DB, autocommit=True, **kw)
 "#;
 
+/// A `movex serve` killed when the test ends (before its private server).
+struct Serve(std::process::Child);
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// `movex serve` with the front door between two databases given by URL
 /// (one may be on a private server), in `src_first`: the child, its HTTP
 /// and front-door ports, and the config.
-fn serve_between(dir: &std::path::Path, src: &str, dst: &str) -> (std::process::Child, u16, u16, std::path::PathBuf) {
+fn serve_between(dir: &std::path::Path, src: &str, dst: &str) -> (Serve, u16, u16, std::path::PathBuf) {
     let (http_port, proxy_port) = (free_port(), free_port());
     let cfg = door::config(dir, src, dst, http_port, proxy_port, "", "");
     let server = serve_limited(&cfg, http_port, Some(&dir.join("serve.log")), None);
     for route in ["/src_only", "/src_first"] {
         assert_eq!(http(http_port, "POST", route).0, 200);
     }
-    (server, http_port, proxy_port, cfg)
+    (Serve(server), http_port, proxy_port, cfg)
 }
 
 /// A private server's `mariadb` client as root: its output.
@@ -87,6 +101,69 @@ async fn after_a_secondary_failure_in_a_transaction_the_ddl_that_commits_it_reac
     }
     let (journaled, status) = secondary_failed(d.http_port);
     assert_eq!(journaled, 3, "the three duplicate keys, each with its transaction so far: {status}");
+}
+
+/// An error inside a transaction ends the destination's transaction as
+/// it ended the source's, though an ERR packet does not say how: DDL that
+/// fails has committed the transaction first (a ROLLBACK after it undoes
+/// nothing), and a lock-wait timeout undoes only its statement (MariaDB's
+/// default): the transaction goes on and commits. Either way both sides
+/// end with the same rows and nothing is journaled.
+#[needs_tool("pymysql")]
+#[tokio::test(flavor = "multi_thread")]
+async fn an_error_inside_a_transaction_ends_the_destination_s_transaction_as_it_ended_the_source_s() {
+    tools::require("pymysql");
+    let dir = tempfile::tempdir().unwrap();
+    let table = "CREATE TABLE t (id INT PRIMARY KEY);";
+    let d = door(dir.path(), "pf_txerr", table, table).await;
+    let env = [("PORT", d.proxy_port.to_string()), ("DB", db_name(&d.src).to_owned())];
+    let out = py(
+        &env,
+        &format!(
+            r#"{CONNECT}
+import pymysql
+c = door(); cur = c.cursor()
+cur.execute("BEGIN"); cur.execute("INSERT INTO t VALUES (1)")
+try:
+    cur.execute("CREATE TABLE t (id INT)")
+except pymysql.err.MySQLError as e:
+    print("ddl", e.args[0])
+cur.execute("ROLLBACK")
+o = door(); oc = o.cursor(); oc.execute("BEGIN"); oc.execute("SELECT id FROM t WHERE id = 1 FOR UPDATE")
+cur.execute("SET SESSION innodb_lock_wait_timeout = 1")
+cur.execute("BEGIN"); cur.execute("INSERT INTO t VALUES (2)")
+try:
+    cur.execute("UPDATE t SET id = 10 WHERE id = 1")
+except pymysql.err.MySQLError as e:
+    print("wait", e.args[0])
+cur.execute("INSERT INTO t VALUES (3)"); cur.execute("COMMIT"); oc.execute("ROLLBACK")
+"#
+        ),
+    );
+    assert_eq!(out, "ddl 1050\nwait 1205\n", "{out}");
+    for url in [&d.src.to_string(), &d.dst] {
+        assert_eq!(dbs::query_strings(url, "SELECT id FROM t ORDER BY id").await, ["1", "2", "3"], "{url}");
+    }
+    let (journaled, status) = secondary_failed(d.http_port);
+    assert_eq!(journaled, 0, "{status}");
+    door::validates_clean(&d.cfg);
+}
+
+/// A login the primary refuses is refused to the client, at login, with
+/// the server's error, as directly: here an unknown database (1049). The
+/// client never holds a session that cannot run a command (a pool's
+/// health check relies on it); the door serves on.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_login_the_primary_refuses_is_the_client_s_login_refused_with_the_server_s_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = door(dir.path(), "pf_login", "CREATE TABLE t (id INT);", "CREATE TABLE t (id INT);").await;
+    let missing = format!("{}_missing", db_name(&d.src));
+    let (code, out) = mariadb(d.proxy_port, "app-secret", &missing, "SELECT 1");
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains(&format!("ERROR 1049 (42000): Unknown database '{missing}'")), "{out}");
+    let (code, out) = mariadb(d.proxy_port, "app-secret", db_name(&d.src), "INSERT INTO t VALUES (1)");
+    assert_eq!((code, out.as_str()), (0, ""));
+    assert_eq!(dbs::query_strings(&d.dst, "SELECT id FROM t").await, ["1"]);
 }
 
 /// The client's connection id is the primary's own: the greeting,
@@ -176,7 +253,8 @@ except mysql.connector.Error as e:
 }
 
 /// A client that asks for the compressed protocol gets it: results small
-/// and large (compressed frames of many packets) and writes to both sides.
+/// and large (compressed frames of many packets) and writes to both sides;
+/// the server's session is compressed too (`Compression` ON, as directly).
 #[needs_tool("pymysql")]
 #[tokio::test(flavor = "multi_thread")]
 async fn a_client_that_asks_for_compression_is_answered_compressed() {
@@ -196,9 +274,11 @@ for i in range(50):
 cur.execute("SELECT COUNT(*), SUM(n) FROM t"); print(cur.fetchall())
 cur.execute("SELECT REPEAT('x', 300000), REPEAT('y', 5)"); r = cur.fetchall(); print(len(r[0][0]), r[0][1])
 cur.execute("SELECT a.n FROM t a, t b ORDER BY a.n, b.n"); print(len(cur.fetchall()))
+cur.execute("SHOW SESSION STATUS LIKE 'Compression'"); print(cur.fetchall())
 "#,
     );
-    assert_eq!(out, "[(50, Decimal('1225'))]\n300000 yyyyy\n2500\n", "{out}");
+    // The primary's session is compressed as the client's is.
+    assert_eq!(out, "[(50, Decimal('1225'))]\n300000 yyyyy\n2500\n[('Compression', 'ON')]\n", "{out}");
     // The mariadb CLI's --compress too.
     let out = Command::new("mariadb")
         .args(["-h127.0.0.1", &format!("-P{}", d.proxy_port), "-uapp", "-papp-secret", "--compress", "-N", "--batch", db_name(&d.src)])
@@ -361,6 +441,19 @@ print("ok")
     let want = ["1 prepared", "2 quoted", "3 procedure"];
     assert_eq!(dbs::query_strings(src.url(), "SELECT id, v FROM t ORDER BY id").await, want);
     assert_eq!(on_private(server.port, "SELECT id, v FROM shop_v2.t ORDER BY id").replace('\t', " ").lines().collect::<Vec<_>>(), want);
+    // A database named where only a database can stand: the
+    // destination's is altered, dropped and made again; no database of
+    // the source's name appears there.
+    let (code, out) = door::mariadb(
+        proxy_port,
+        "app-secret",
+        &app,
+        &format!("ALTER DATABASE {app} COLLATE utf8mb4_bin; DROP DATABASE IF EXISTS `{app}`; CREATE DATABASE IF NOT EXISTS {app}; CREATE TABLE {app}.t2 (id INT)"),
+    );
+    assert_eq!(code, 0, "{out}");
+    let schemas = "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME NOT IN ('mysql', 'information_schema', 'performance_schema', 'sys', 'test') ORDER BY 1";
+    assert_eq!(on_private(server.port, schemas), "shop_v2\n");
+    assert_eq!(on_private(server.port, "SHOW TABLES FROM shop_v2"), "t2\n");
     let (journaled, status) = secondary_failed(http_port);
     assert_eq!(journaled, 0, "{status}");
 }

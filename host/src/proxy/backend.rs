@@ -45,6 +45,18 @@ impl Target {
     }
 }
 
+/// A backend refused movex's login (an unknown database, access denied):
+/// the server's error, relayed to the client as its own login's.
+#[derive(Debug, thiserror::Error)]
+#[error("logging in to the {side} as {user:?}: {msg} ({code})")]
+pub struct LoginRefused {
+    pub side: &'static str,
+    pub user: String,
+    pub code: u16,
+    pub state: [u8; 5],
+    pub msg: String,
+}
+
 /// What a backend says before login: its version and capabilities.
 #[derive(Clone, Debug)]
 pub struct Greeting {
@@ -129,7 +141,10 @@ pub async fn log_in(dialed: Dialed, target: &Target, caps: CapabilityFlags, coll
         | CapabilityFlags::CLIENT_PROTOCOL_41
         | CapabilityFlags::CLIENT_SECURE_CONNECTION
         | CapabilityFlags::CLIENT_PLUGIN_AUTH;
-    let caps = caps - CapabilityFlags::CLIENT_SSL - CapabilityFlags::CLIENT_COMPRESS;
+    // Compressed when the client's session is (and the server can): the
+    // server's session then is what the client asked for (its
+    // `Compression` status says ON).
+    let caps = caps - CapabilityFlags::CLIENT_SSL;
     let database = database.map(str::to_owned).or_else(|| target.database.clone());
     let caps = if database.is_some() { caps | CapabilityFlags::CLIENT_CONNECT_WITH_DB } else { caps - CapabilityFlags::CLIENT_CONNECT_WITH_DB };
     let plugin = hs.auth_plugin().unwrap_or(AuthPlugin::MysqlNativePassword).into_owned();
@@ -154,10 +169,17 @@ pub async fn log_in(dialed: Dialed, target: &Target, caps: CapabilityFlags, coll
     loop {
         let reply = wire.expect().await?;
         match reply.first() {
-            Some(0x00) => return Ok((wire, thread_id)),
+            Some(0x00) => {
+                if caps.contains(CapabilityFlags::CLIENT_COMPRESS) {
+                    wire.compress();
+                }
+                return Ok((wire, thread_id));
+            }
             Some(0xff) => {
                 let (code, msg) = super::response::err(caps, &reply);
-                bail!("logging in to the {} as {:?}: {msg} ({code})", target.side, target.user);
+                // `0xff`, the code, `#` and the SQLSTATE.
+                let state = reply.get(3..9).filter(|s| s[0] == b'#').and_then(|s| s[1..].try_into().ok()).unwrap_or(*b"HY000");
+                return Err(LoginRefused { side: target.side, user: target.user.clone(), code, state, msg }.into());
             }
             Some(0xfe) => {
                 let switch = AuthSwitchRequest::deserialize((), &mut ParseBuf(&reply)).context("reading an auth switch request")?;

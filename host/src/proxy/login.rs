@@ -2,8 +2,9 @@
 //! version, the capabilities both backends share, minus TLS, which movex
 //! refuses by not offering it; compression is
 //! offered whatever the backends say, since it is movex that speaks it to
-//! the client: its own connections to the backends are not compressed),
-//! and checks
+//! the client; a compressed session's backend connections are compressed
+//! too where the servers can, so each server's session is as the client
+//! asked), and checks
 //! the user against `[[proxy.mysql.users]]` with `mysql_native_password`.
 //! A client that starts with another plugin (`caching_sha2_password`, the
 //! MySQL 8 default) is switched to `mysql_native_password`, which needs no
@@ -32,6 +33,9 @@ pub struct Login {
     pub database: Option<String>,
     pub capabilities: CapabilityFlags,
     pub collation: u8,
+    /// The client asked for the compressed protocol (offered or not: a
+    /// client told to compress may do so regardless).
+    pub compress: bool,
 }
 
 /// What movex offers clients, given both backends' greetings.
@@ -88,7 +92,8 @@ fn verify(users: &[ProxyUser], user: &str, nonce: &[u8], response: &[u8]) -> boo
 }
 
 /// Greet the client and check its login; `None` if it was refused (the
-/// client has been told why).
+/// client has been told why). The client is not told it is in:
+/// [`welcome`] does, once movex's own login to the primary is through.
 pub async fn accept(wire: &mut Wire, offer: &Greeting, users: &[ProxyUser], connection_id: u32) -> Result<Option<Login>> {
     let nonce = nonce();
     let mut scramble_2 = nonce[8..].to_vec();
@@ -127,18 +132,23 @@ pub async fn accept(wire: &mut Wire, offer: &Greeting, users: &[ProxyUser], conn
         wire.send(&error_packet(ER_ACCESS_DENIED, b"28000", &msg)).await?;
         return Ok(None);
     }
-    wire.send(&ok_packet(StatusFlags::SERVER_STATUS_AUTOCOMMIT)).await?;
-    // What the client asked for, offered or not (a client told to
-    // compress may do so regardless): it compresses from the next packet.
-    if client_caps.contains(CapabilityFlags::CLIENT_COMPRESS) {
-        wire.compress();
-    }
     Ok(Some(Login {
         user,
         database: response.db_name().filter(|d| !d.is_empty()).map(|d| String::from_utf8_lossy(d).into_owned()),
         capabilities: caps,
         collation: response.collation(),
+        compress: client_caps.contains(CapabilityFlags::CLIENT_COMPRESS),
     }))
+}
+
+/// Tell a client [`accept`]ed that it is in: the OK that ends its login;
+/// compressed from the next packet if it asked.
+pub async fn welcome(wire: &mut Wire, login: &Login) -> Result<()> {
+    wire.send(&ok_packet(StatusFlags::SERVER_STATUS_AUTOCOMMIT)).await?;
+    if login.compress {
+        wire.compress();
+    }
+    Ok(())
 }
 
 #[cfg(test)]

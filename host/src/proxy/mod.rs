@@ -275,7 +275,11 @@ impl Client {
         wire.limit_reads(self.config.max_packet_bytes);
         let me = self.sessions.register(id, &login.user);
         let start = session::Start { source: self.source, destination: self.destination, sessions: self.sessions, me, dialed: dialed.map(|d| (primary, d)) };
-        session::Session::new(wire, login, &self.migration.pool, start).run().await
+        let mut session = session::Session::new(wire, login, &self.migration.pool, start);
+        if !session.open().await? {
+            return Ok(());
+        }
+        session.run().await
     }
 }
 

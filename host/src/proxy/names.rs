@@ -14,7 +14,10 @@
 //! alias of that name, as in `shop.shop` or `SELECT shop.id FROM shop`)
 //! the scan cannot tell a database from a table without the schema, and
 //! the statement is refused with [`Ambiguous`] rather than risk either
-//! mistake.
+//! mistake. A name where only a database can stand is mapped too: after
+//! `DATABASE` or `SCHEMA` (`CREATE`/`DROP`/`ALTER DATABASE [IF [NOT]
+//! EXISTS] shop`), so a test suite that drops and makes its database again
+//! does so on the destination under the destination's name.
 
 use std::borrow::Cow;
 
@@ -35,6 +38,31 @@ struct Name {
     /// as MySQL allows).
     after_dot: bool,
     before_dot: bool,
+    /// Written in backquotes: a name, never a keyword.
+    quoted: bool,
+}
+
+impl Name {
+    /// This unquoted word, as a keyword (any case).
+    fn is(&self, keyword: &str) -> bool {
+        !self.quoted && !self.after_dot && !self.before_dot && self.value.eq_ignore_ascii_case(keyword)
+    }
+}
+
+/// Whether `names[i]` stands where only a database name can: right after
+/// `DATABASE`/`SCHEMA`, or after their `IF EXISTS` / `IF NOT EXISTS`
+/// (whitespace between, nothing else: `DATABASE(), shop` is a call).
+fn names_a_database(sql: &[u8], names: &[Name], i: usize) -> bool {
+    let before = |k: usize| i.checked_sub(k).map(|j| &names[j]).filter(|n| only_space(sql, n.at.end, names[i + 1 - k].at.start));
+    let keyword = |n: Option<&Name>| n.is_some_and(|n| n.is("DATABASE") || n.is("SCHEMA"));
+    let n = &names[i];
+    if n.after_dot || n.before_dot {
+        return false;
+    }
+    let exists = before(1).is_some_and(|n| n.is("EXISTS"));
+    keyword(before(1))
+        || (exists && before(2).is_some_and(|n| n.is("IF")) && keyword(before(3)))
+        || (exists && before(2).is_some_and(|n| n.is("NOT")) && before(3).is_some_and(|n| n.is("IF")) && keyword(before(4)))
 }
 
 /// `sql` with every database qualifier `from` written as `to`.
@@ -43,8 +71,9 @@ pub fn map<'a>(sql: &'a str, from: &str, to: &str) -> Result<Cow<'a, str>, Ambig
         return Ok(Cow::Borrowed(sql));
     }
     let names = scan(sql);
-    let ours: Vec<&Name> = names.iter().filter(|n| n.value == from).collect();
-    let (qualifiers, others): (Vec<&Name>, Vec<&Name>) = ours.into_iter().partition(|n| n.before_dot && !n.after_dot);
+    let ours: Vec<(usize, &Name)> = names.iter().enumerate().filter(|(_, n)| n.value == from).collect();
+    let (qualifiers, others): (Vec<_>, Vec<_>) =
+        ours.into_iter().partition(|&(i, n)| (n.before_dot && !n.after_dot) || names_a_database(sql.as_bytes(), &names, i));
     if qualifiers.is_empty() {
         return Ok(Cow::Borrowed(sql));
     }
@@ -54,7 +83,7 @@ pub fn map<'a>(sql: &'a str, from: &str, to: &str) -> Result<Cow<'a, str>, Ambig
     let quoted = format!("`{}`", to.replace('`', "``"));
     let mut out = String::with_capacity(sql.len() + qualifiers.len() * quoted.len());
     let mut last = 0;
-    for q in qualifiers {
+    for (_, q) in qualifiers {
         out.push_str(&sql[last..q.at.start]);
         out.push_str(&quoted);
         last = q.at.end;
@@ -84,7 +113,7 @@ fn scan(sql: &str) -> Vec<Name> {
             b'`' => {
                 let end = skip_quoted(b, i, b'`');
                 let inner = &sql[i + 1..end.saturating_sub(1).max(i + 1)];
-                names.push(Name { at: i..end, value: inner.replace("``", "`"), after_dot: dot, before_dot: false });
+                names.push(Name { at: i..end, value: inner.replace("``", "`"), after_dot: dot, before_dot: false, quoted: true });
                 i = end;
                 dot = false;
             }
@@ -119,7 +148,7 @@ fn scan(sql: &str) -> Vec<Name> {
                 }
                 // A number (`1.5`, `1e3`) is not a name.
                 if !b[start].is_ascii_digit() || !sql[start..i].bytes().all(|c| c.is_ascii_digit() || c == b'e' || c == b'E') {
-                    names.push(Name { at: start..i, value: sql[start..i].to_owned(), after_dot: dot, before_dot: false });
+                    names.push(Name { at: start..i, value: sql[start..i].to_owned(), after_dot: dot, before_dot: false, quoted: false });
                 }
                 dot = false;
             }
@@ -171,6 +200,19 @@ mod tests {
         assert_eq!(m("CREATE PROCEDURE shop.p() INSERT INTO shop . t VALUES (2)").unwrap(), "CREATE PROCEDURE `shop_v2`.p() INSERT INTO `shop_v2` . t VALUES (2)");
         assert_eq!(m("/*!50001 CREATE VIEW shop.v AS SELECT 1 */").unwrap(), "/*!50001 CREATE VIEW `shop_v2`.v AS SELECT 1 */");
         assert_eq!(m("INSERT INTO shop.t SELECT * FROM other.t").unwrap(), "INSERT INTO `shop_v2`.t SELECT * FROM other.t");
+    }
+
+    #[test]
+    fn a_database_named_after_database_or_schema_is_mapped() {
+        assert_eq!(m("CREATE DATABASE shop").unwrap(), "CREATE DATABASE `shop_v2`");
+        assert_eq!(m("drop schema if exists `shop`").unwrap(), "drop schema if exists `shop_v2`");
+        assert_eq!(m("CREATE DATABASE IF NOT EXISTS shop CHARACTER SET utf8mb4").unwrap(), "CREATE DATABASE IF NOT EXISTS `shop_v2` CHARACTER SET utf8mb4");
+        assert_eq!(m("ALTER DATABASE shop COLLATE utf8mb4_bin").unwrap(), "ALTER DATABASE `shop_v2` COLLATE utf8mb4_bin");
+        assert_eq!(m("CREATE DATABASE shopping").unwrap(), "CREATE DATABASE shopping");
+        assert_eq!(m("CREATE TABLE `database` (shop INT)").unwrap(), "CREATE TABLE `database` (shop INT)", "a column is not a database");
+        assert_eq!(m("CREATE TABLE t (`database` INT, shop INT)").unwrap(), "CREATE TABLE t (`database` INT, shop INT)", "a quoted `database` is no keyword");
+        assert_eq!(m("SELECT DATABASE(), shop FROM t").unwrap(), "SELECT DATABASE(), shop FROM t");
+        assert_eq!(m("DROP DATABASE shop; CREATE TABLE shop.t (id INT)").unwrap(), "DROP DATABASE `shop_v2`; CREATE TABLE `shop_v2`.t (id INT)");
     }
 
     #[test]

@@ -89,7 +89,7 @@ impl Wire {
         &self.peer
     }
 
-    /// Switch to the compressed protocol, as a server does after the OK
+    /// Switch to the compressed protocol, as both ends do after the OK
     /// that ends a login with `CLIENT_COMPRESS`.
     pub fn compress(&mut self) {
         self.codec.compress(mysql_common::proto::codec::Compression::default());

@@ -12,7 +12,8 @@ use super::primary::{Relayed, Reply};
 use super::secondary::Asked;
 use super::{COM_INIT_DB, COM_QUERY, Session, ix};
 use crate::pool::SideName;
-use crate::proxy::backend::{self, Dialed, Target};
+use crate::proxy::backend::{self, Dialed, LoginRefused, Target};
+use crate::proxy::login::{self, error_packet};
 use crate::proxy::names;
 use crate::proxy::response::{self, Sink, Summary};
 use crate::proxy::wire::Wire;
@@ -56,7 +57,12 @@ impl Session<'_> {
         let dialed = match side.dialed.take() {
             // Dialled before the greeting; should it have waited too long
             // (the server's connect_timeout), a connection made now does.
-            Some(d) => backend::log_in(d, &side.target, caps, collation, db.as_deref()).await.ok(),
+            // A login the server refused is refused again: not retried.
+            Some(d) => match backend::log_in(d, &side.target, caps, collation, db.as_deref()).await {
+                Ok(w) => Some(w),
+                Err(e) if e.downcast_ref::<LoginRefused>().is_some() => return Err(e),
+                Err(_) => None,
+            },
             None => None,
         };
         let (mut wire, thread_id) = match dialed {
@@ -77,6 +83,29 @@ impl Session<'_> {
         self.me.entry.set_thread_id(ix(name), thread_id);
         self.forget_prepared(name);
         Ok(())
+    }
+
+    /// Log in to the primary, then tell the client it is in: a login the
+    /// server refuses (an unknown database, say) reaches the client as
+    /// that server's error at login, as it would directly, and a primary
+    /// that cannot be reached refuses the login too, so a client (or a
+    /// pool's health check) never holds a session that cannot run a
+    /// command. `false` if the client was refused (and told why).
+    pub async fn open(&mut self) -> Result<bool> {
+        let (primary, _) = self.pattern().roles();
+        if let Err(e) = self.connect(primary).await {
+            tracing::debug!(side = primary.as_str(), error = format!("{e:#}"), "proxy: a client's login refused: the primary's was");
+            match e.downcast_ref::<LoginRefused>() {
+                Some(r) => {
+                    let msg = format!("{} (movex's login to the {} as {:?})", r.msg, r.side, r.user);
+                    self.client.send(&error_packet(r.code, &r.state, &msg)).await?;
+                }
+                None => self.primary_down(primary, &e).await?,
+            }
+            return Ok(false);
+        }
+        login::welcome(&mut self.client, &self.login).await?;
+        Ok(true)
     }
 
     /// Drop a side's connection (it reconnects, and replays, when next
@@ -151,6 +180,11 @@ impl Session<'_> {
     /// dropped; the server's error or the connection's failure as text (a
     /// failed connection is dropped: it reconnects when next needed).
     pub(super) async fn own(&mut self, name: SideName, sql: &str) -> std::result::Result<(), String> {
+        self.own_status(name, sql).await.map(|_| ())
+    }
+
+    /// [`Session::own`], with the side's answer (its status flags).
+    pub(super) async fn own_status(&mut self, name: SideName, sql: &str) -> std::result::Result<Summary, String> {
         self.collect_deferred(name).await;
         let caps = self.login.capabilities;
         let Some(wire) = self.side(name).wire.as_mut() else { return Err("not connected".into()) };
@@ -161,8 +195,8 @@ impl Session<'_> {
         }
         .await;
         match r {
-            Ok(Summary { error: None, .. }) => Ok(()),
             Ok(Summary { error: Some((code, msg)), .. }) => Err(format!("error {code}: {msg}")),
+            Ok(s) => Ok(s),
             Err(e) => {
                 self.hang_up(name);
                 Err(format!("{e:#}"))

@@ -62,6 +62,7 @@ use transaction::Tx;
 const COM_QUIT: u8 = 0x01;
 const COM_INIT_DB: u8 = 0x02;
 const COM_QUERY: u8 = 0x03;
+const COM_STATISTICS: u8 = 0x09;
 const COM_PROCESS_KILL: u8 = 0x0c;
 const COM_PING: u8 = 0x0e;
 const COM_STMT_PREPARE: u8 = 0x16;
@@ -173,15 +174,17 @@ impl<'p> Session<'p> {
                     let db = String::from_utf8_lossy(&packet[1..]).into_owned();
                     self.use_db(&db).await?;
                 }
-                COM_PING => self.primary_one(&packet).await?,
+                COM_PING | COM_STATISTICS => self.primary_one(&packet).await?,
                 COM_PROCESS_KILL => match packet.get(1..5).and_then(|b| b.try_into().ok()).map(u32::from_le_bytes) {
                     Some(id) => self.kill(route::Kill { mode: None, query: false, id }).await?,
                     None => self.client.send(&error_packet(1047, b"08S01", "a COM_PROCESS_KILL without a connection id")).await?,
                 },
                 COM_RESET_CONNECTION => {
+                    // The server rolls back and forgets the session: so does
+                    // movex (a transaction the secondary lost is over too).
                     self.session_sql.clear();
                     self.stmts.clear();
-                    self.tx.pattern = None;
+                    self.tx.end();
                     self.both_one(&packet, "RESET CONNECTION").await?;
                 }
                 COM_SET_OPTION => self.both_one(&packet, "SET OPTION").await?,
@@ -327,7 +330,7 @@ impl<'p> Session<'p> {
         Ok(())
     }
 
-    /// A one-packet command for the primary only (PING).
+    /// A one-packet command for the primary only (PING, STATISTICS).
     async fn primary_one(&mut self, packet: &[u8]) -> Result<()> {
         let (primary, _) = self.pattern().roles();
         self.primary(primary, packet, Reply::One).await?;

@@ -47,18 +47,31 @@ impl Session<'_> {
     }
 
     /// After the primary answered `sql`: the transaction goes on or ends.
-    /// A deadlock or lock-wait timeout rolls the primary's transaction
-    /// back; the secondary's is rolled back too, or it would commit what
-    /// the primary undid.
+    /// An error inside a transaction is an ERR packet, which carries no
+    /// status flags: whether the transaction survived it depends on the
+    /// error and the server's settings (a deadlock rolls it back; a
+    /// lock-wait timeout only the statement, unless
+    /// `innodb_rollback_on_timeout`; DDL that fails has committed it
+    /// first). So the primary is asked (`DO 0`'s OK carries the flags),
+    /// and where its transaction is over the secondary's ends the same
+    /// way: rolled back after a deadlock or a lock-wait timeout, or when
+    /// the primary cannot say (its connection's end rolled it back);
+    /// committed otherwise. Left open, it would commit what the primary
+    /// undid, or keep what the primary committed uncommitted.
     pub(super) async fn after(&mut self, pattern: Pattern, sql: &str, s: &Summary) {
         if let Some(on) = s.autocommit() {
             self.autocommit = on;
         }
-        let (_, secondary) = pattern.roles();
-        if let (Some(_), Some((code @ (1213 | 1205), _))) = (self.tx.pattern, &s.error) {
-            tracing::debug!(code, "proxy: the primary rolled back a transaction; so does the secondary");
+        let (primary, secondary) = pattern.roles();
+        if let (Some(_), Some((code, _))) = (self.tx.pattern, &s.error) {
+            let still = if *code == 1213 { Some(false) } else { self.primary_in_transaction(primary).await };
+            if still == Some(true) {
+                return;
+            }
+            let end = if still.is_none() || matches!(code, 1213 | 1205) { "ROLLBACK" } else { "COMMIT" };
+            tracing::debug!(code, end, "proxy: the primary's transaction ended with an error; the secondary's ends the same way");
             if let Some(sec) = secondary {
-                let _ = self.own(sec, "ROLLBACK").await;
+                let _ = self.own(sec, end).await;
             }
         } else if s.in_transaction() {
             if self.tx.pattern.is_none() {
@@ -71,6 +84,11 @@ impl Session<'_> {
             return;
         }
         self.tx.end();
+    }
+
+    /// Whether the primary is in a transaction; `None` if it cannot say.
+    async fn primary_in_transaction(&mut self, primary: SideName) -> Option<bool> {
+        self.own_status(primary, "DO 0").await.ok().map(|s| s.in_transaction())
     }
 
     /// Whether the transaction in progress lost its secondary: the side
