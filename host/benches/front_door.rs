@@ -21,90 +21,28 @@
 //! `movex_fd_a_{src,dst}` (the `src_only` movex) and `movex_fd_b_{src,dst}`
 //! (the `src_first` movex) are dropped and made again.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+#[path = "support/process.rs"]
+mod process;
+#[path = "support/door.rs"]
+mod door;
 
-const SERVER: &str = "mysql://root@127.0.0.1:3306";
+use door::{Movex, Relay, mariadb, post};
+use process::target_dir;
+use std::process::{Command, Output, Stdio};
 
 fn arg(name: &str, default: &str) -> String {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned()).unwrap_or_else(|| default.to_owned())
+    process::arg(name).unwrap_or_else(|| default.to_owned())
 }
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn mariadb(sql: &str) {
-    let out = Command::new("mariadb").args(["-h127.0.0.1", "-uroot", "-e", sql]).output().expect("the mariadb client");
-    assert!(out.status.success(), "{sql}: {}", String::from_utf8_lossy(&out.stderr));
-}
-
-fn post(port: u16, path: &str) -> String {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(s, "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    assert!(out.starts_with("HTTP/1.1 200"), "POST {path}: {out}");
-    out
-}
-
-/// A `movex serve` with its front door, over `<name>_src` and `<name>_dst`.
-struct Movex {
-    name: String,
-    http: u16,
-    proxy: u16,
-    config: PathBuf,
-    child: Child,
-}
-
-impl Drop for Movex {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+/// A `movex serve` over `<name>_src` and `<name>_dst` with `tables`
+/// sysbench tables configured, in `src_first`: both sides get the same
+/// rows when sysbench prepares through it.
+fn movex(dir: &std::path::Path, name: &str, tables: u32, threads: &str) -> Movex {
+    let mut extra = format!("threads = {threads}\n");
+    for t in 1..=tables {
+        extra += &format!("[[tables]]\nname = \"sbtest{t}\"\nkey = [\"id\"]\ncomparator = \"exact\"\n");
     }
-}
-
-impl Movex {
-    fn start(dir: &Path, name: &str, tables: u32, threads: &str) -> Movex {
-        for side in ["src", "dst"] {
-            mariadb(&format!("DROP DATABASE IF EXISTS {name}_{side}; CREATE DATABASE {name}_{side}"));
-        }
-        let (http, proxy) = (free_port(), free_port());
-        let modules = workspace().join("target/wasm32-unknown-unknown/release");
-        let mut text = format!(
-            "[source]\nurl = \"{SERVER}/{name}_src\"\n[destination]\nurl = \"{SERVER}/{name}_dst\"\n\
-             [state]\nurl = \"sqlite://{state}\"\n[modules]\ndir = \"{modules}\"\n[http]\nlisten = \"127.0.0.1:{http}\"\n\
-             [proxy.mysql]\nlisten = \"127.0.0.1:{proxy}\"\nthreads = {threads}\n[[proxy.mysql.users]]\nname = \"app\"\npassword = \"app-secret\"\n",
-            state = dir.join(format!("{name}.db")).display(),
-            modules = modules.display(),
-        );
-        for t in 1..=tables {
-            text += &format!("[[tables]]\nname = \"sbtest{t}\"\nkey = [\"id\"]\ncomparator = \"exact\"\n");
-        }
-        let config = dir.join(format!("{name}.toml"));
-        std::fs::write(&config, text).unwrap();
-        let bin = workspace().join("target/release/movex");
-        assert!(bin.exists(), "build it first: cargo build --release -p movex");
-        let log = std::fs::File::create(dir.join(format!("{name}.log"))).unwrap();
-        let child = Command::new(bin).args(["serve", "--config"]).arg(&config).stderr(log).spawn().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(120);
-        while TcpStream::connect(("127.0.0.1", proxy)).is_err() {
-            assert!(Instant::now() < deadline, "movex serve ({name}) did not open its front door");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        // Both sides get the same rows: prepare through movex in src_first.
-        post(http, "/src_only");
-        post(http, "/src_first");
-        Movex { name: name.to_owned(), http, proxy, config, child }
-    }
+    Movex::start(dir, name, &extra, &["/src_only", "/src_first"])
 }
 
 /// What sysbench reported.
@@ -158,8 +96,8 @@ fn main() {
     mariadb("DROP DATABASE IF EXISTS movex_fd_direct; CREATE DATABASE movex_fd_direct");
     sysbench(3306, "root", "", "movex_fd_direct", &[&shape[..], &["oltp_common", "prepare"]].concat());
     let proxy_threads = arg("--proxy-threads", "0");
-    let only = Movex::start(&dir, "movex_fd_a", tables, &proxy_threads);
-    let first = Movex::start(&dir, "movex_fd_b", tables, &proxy_threads);
+    let only = movex(&dir, "movex_fd_a", tables, &proxy_threads);
+    let first = movex(&dir, "movex_fd_b", tables, &proxy_threads);
     for m in [&only, &first] {
         sysbench(m.proxy, "app", "app-secret", &format!("{}_src", m.name), &[&shape[..], &["oltp_common", "prepare"]].concat());
     }
@@ -211,7 +149,7 @@ fn main() {
             summary.push((format!("{w} x{t}"), ratios));
         }
     }
-    let out = Command::new(workspace().join("target/release/movex")).args(["validate", "--config"]).arg(&first.config).output().unwrap();
+    let out = Command::new(target_dir().join("release/movex")).args(["validate", "--config"]).arg(&first.config).output().unwrap();
     println!(
         "\nvalidate (the src_first pair after every run): exit {:?}\n{}",
         out.status.code(),
@@ -263,41 +201,5 @@ impl Target {
                 (label, run)
             }
         }
-    }
-}
-
-/// haproxy relaying TCP to MariaDB, parsing nothing; `None` if haproxy is
-/// not installed.
-struct Relay {
-    port: u16,
-    child: Child,
-}
-
-impl Relay {
-    fn start(dir: &Path) -> Option<Relay> {
-        let port = free_port();
-        let config = dir.join("haproxy.cfg");
-        std::fs::write(
-            &config,
-            format!(
-                "global\n    maxconn 1000\ndefaults\n    mode tcp\n    timeout connect 5s\n    timeout client 600s\n    timeout server 600s\n\
-                 listen mysql\n    bind 127.0.0.1:{port}\n    server db 127.0.0.1:3306\n"
-            ),
-        )
-        .unwrap();
-        let child = Command::new("haproxy").arg("-f").arg(&config).stderr(Stdio::null()).spawn().ok()?;
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "haproxy did not listen on {port}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Some(Relay { port, child })
-    }
-}
-
-impl Drop for Relay {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
