@@ -297,17 +297,18 @@ async fn a_command_over_max_packet_bytes_gets_error_1153_and_one_within_it_runs(
     // MariaDB would take it: only movex's limit refuses it.
     dbs::exec("mysql://root@127.0.0.1:3306/test", "SET GLOBAL max_allowed_packet = 268435456").await;
     let dir = tempfile::tempdir().unwrap();
-    let d = door(dir.path(), "pd_big", SETUP, SETUP).await;
+    let d = door_set_up(dir.path(), "pd_big", SETUP, Setup { proxy: "max_packet_bytes = 16777216", ..Setup::default() }).await;
     let db = db_name(&d.src).to_owned();
     let client = ["--max-allowed-packet=1G"];
-    // The default limit is MariaDB's: 16 MiB. 20 MiB goes in two chunks.
+    // A limit of 16 MiB: 20 MiB goes in two chunks, and is refused.
     let (code, out) = mariadb_script(d.proxy_port, &db, &client, long_select(20 << 20));
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("ERROR 1153 (08S01)") && out.contains("max_packet_bytes"), "{out}");
     assert_eq!(mariadb_script(d.proxy_port, &db, &client, long_select(1 << 20)), (0, "n\n1048576\n".to_owned()));
-    // Raised, a command over 16 MiB (several packets) crosses.
+    // Unset, the limit is the source's max_allowed_packet (256 MiB here):
+    // a command over 16 MiB (several packets) crosses, as directly.
     let dir = tempfile::tempdir().unwrap();
-    let d = door_set_up(dir.path(), "pd_big_ok", SETUP, Setup { proxy: "max_packet_bytes = 33554432", ..Setup::default() }).await;
+    let d = door(dir.path(), "pd_big_ok", SETUP, SETUP).await;
     assert_eq!(mariadb_script(d.proxy_port, db_name(&d.src), &client, long_select(20 << 20)), (0, "n\n20971520\n".to_owned()));
 }
 

@@ -368,8 +368,9 @@ print("timed out:", closed(w))
 }
 
 /// 20 clients connect, query and close cleanly (COM_QUIT) through the
-/// door, in `src_first`: the servers count no aborted client. (On a
-/// private server: other tests' clients must not count.)
+/// door, in `src_first`: the servers count no aborted client; one that
+/// drops its socket counts one, as directly. (On a private server: other
+/// tests' clients must not count.)
 #[needs_tool("pymysql", "mariadbd")]
 #[tokio::test(flavor = "multi_thread")]
 async fn a_clean_close_reaches_both_servers_as_a_clean_close() {
@@ -396,6 +397,31 @@ print("done")
     assert_eq!(out, "done\n");
     assert_eq!(on_private(server.port, "SELECT COUNT(*) FROM app_v2.t"), "20\n");
     assert_eq!(aborted() - before, 0, "a client's COM_QUIT is passed on to both servers");
+    // A client that goes without COM_QUIT is one aborted client, as
+    // directly: its primary session is dropped, the destination's (movex's
+    // own) closed cleanly. Counted once both sessions are gone (every
+    // session newer than the client's start).
+    let newest = || on_private(server.port, "SELECT COALESCE(MAX(ID), 0) FROM information_schema.PROCESSLIST").trim().parse::<u64>().unwrap();
+    let (before, since) = (aborted(), newest());
+    let out = py(
+        &env,
+        &format!(
+            r#"{CONNECT}
+import socket
+c = door(); c.cursor().execute("INSERT INTO t VALUES (100)")
+c._sock.shutdown(socket.SHUT_RDWR); c._sock.close()
+print("gone")
+"#
+        ),
+    );
+    assert_eq!(out, "gone\n");
+    let left = || on_private(server.port, &format!("SELECT ID, USER, COMMAND FROM information_schema.PROCESSLIST WHERE ID > {since} AND ID <> CONNECTION_ID()"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !left().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "the client's sessions are still open: {}", left());
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(aborted() - before, 1, "one aborted client, on the primary");
 }
 
 /// The destination's database has another name, on another server.

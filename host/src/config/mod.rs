@@ -302,11 +302,11 @@ tagger = "tag-by-column"                    # optional
         let k = c.events.kafka.as_ref().unwrap();
         assert_eq!((k.topic.as_str(), k.partitions, k.drain_timeout_ms), ("dbMove", 3, 60_000));
         // README, The MySQL front door: `# threads = 0`, `# handshake_timeout_ms = 10000`,
-        // `# max_connections = 1000`, `# max_packet_bytes = 16777216`; docs/design/proxy.md:
-        // `handshake_timeout_ms` (10000), `max_connections` (1000), `max_packet_bytes`
-        // (16 MiB, MariaDB's default).
+        // `# max_connections = 1000`, `# max_packet_bytes = ...` (unset: the source's);
+        // docs/design/proxy.md: `handshake_timeout_ms` (10000), `max_connections` (1000),
+        // `max_packet_bytes` (the source's `max_allowed_packet`).
         let m = c.proxy.mysql.as_ref().unwrap();
-        assert_eq!((m.threads, m.handshake_timeout_ms, m.max_connections, m.max_packet_bytes), (0, 10_000, 1000, 16 * 1024 * 1024));
+        assert_eq!((m.threads, m.handshake_timeout_ms, m.max_connections, m.max_packet_bytes), (0, 10_000, 1000, None));
         assert!(m.users.is_empty());
     }
 

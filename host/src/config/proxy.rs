@@ -40,10 +40,12 @@ pub struct MysqlProxy {
     pub max_connections: usize,
     /// The largest command a logged-in client may send, in bytes (MySQL's
     /// `max_allowed_packet`); a larger one gets ER_NET_PACKET_TOO_LARGE
-    /// and the connection is closed, as the server does. The default is
-    /// MariaDB's; raise it with the databases' own.
-    #[serde(default = "MysqlProxy::default_max_packet_bytes")]
-    pub max_packet_bytes: usize,
+    /// and the connection is closed, as the server does. Unset, it is the
+    /// source's `@@max_allowed_packet`, read when the door starts (drivers
+    /// read that variable, through movex, to size what they send); a
+    /// session holds up to about twice it in memory.
+    #[serde(default)]
+    pub max_packet_bytes: Option<usize>,
 }
 
 impl MysqlProxy {
@@ -52,9 +54,6 @@ impl MysqlProxy {
     }
     fn default_max_connections() -> usize {
         1000
-    }
-    fn default_max_packet_bytes() -> usize {
-        16 * 1024 * 1024
     }
 }
 

@@ -97,8 +97,8 @@ impl Door {
         if config.handshake_timeout_ms == 0 {
             bail!("[proxy.mysql] handshake_timeout_ms = 0: nobody could log in; give milliseconds (default 10000)");
         }
-        if config.max_packet_bytes < 1024 {
-            bail!("[proxy.mysql] max_packet_bytes = {}: too small for any command; give bytes (default 16777216, MariaDB's max_allowed_packet)", config.max_packet_bytes);
+        if let Some(n) = config.max_packet_bytes.filter(|&n| n < 1024) {
+            bail!("[proxy.mysql] max_packet_bytes = {n}: too small for any command; give bytes, or leave it out to take the source's max_allowed_packet");
         }
         let source = Target::from_url(&migration.engine.config.source.url, "source")?;
         let destination = Target::from_url(&migration.engine.config.destination.url, "destination")?;
@@ -113,6 +113,12 @@ impl Door {
                 login::offer(&from_source, &from_source)
             }
         };
+        let mut config = config;
+        let limit = match config.max_packet_bytes {
+            Some(n) => n,
+            None => max_allowed_packet(&migration.engine.source).await,
+        };
+        config.max_packet_bytes = Some(limit);
         let threads = match config.threads {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get().min(4)),
             n => n,
@@ -120,7 +126,7 @@ impl Door {
         let workers = workers(threads, &stop)?;
         files_for(config.max_connections);
         let addr = listener.local_addr()?;
-        tracing::info!(%addr, threads, max_connections = config.max_connections, "MySQL front door listening");
+        tracing::info!(%addr, threads, max_connections = config.max_connections, max_packet_bytes = limit, "MySQL front door listening");
         eprintln!("movex: MySQL front door on {addr}");
         Ok(Door { migration, config, listener, offer, source, destination, workers, stop, sessions: Arc::default() })
     }
@@ -272,7 +278,7 @@ impl Client {
             }
         };
         tracing::debug!(user = %login.user, %peer, "proxy: client logged in");
-        wire.limit_reads(self.config.max_packet_bytes);
+        wire.limit_reads(self.config.max_packet_bytes.unwrap_or(DEFAULT_MAX_PACKET));
         let me = self.sessions.register(id, &login.user);
         let start = session::Start { source: self.source, destination: self.destination, sessions: self.sessions, me, dialed: dialed.map(|d| (primary, d)) };
         let mut session = session::Session::new(wire, login, &self.migration.pool, start);
@@ -280,6 +286,27 @@ impl Client {
             return Ok(());
         }
         session.run().await
+    }
+}
+
+/// The largest command when the source cannot say: MariaDB's default
+/// `max_allowed_packet`.
+const DEFAULT_MAX_PACKET: usize = 16 * 1024 * 1024;
+
+/// The source's `@@max_allowed_packet`: what drivers read (through the
+/// door) to size their commands, so the door takes what the source
+/// takes. MariaDB's default if it cannot be read.
+async fn max_allowed_packet(source: &crate::db::Db) -> usize {
+    let read = match source {
+        crate::db::Db::MySql(pool) => sqlx::query_scalar::<_, u64>("SELECT @@max_allowed_packet").fetch_one(pool).await.map_err(anyhow::Error::from),
+        _ => Err(anyhow::anyhow!("the source is not MySQL")),
+    };
+    match read {
+        Ok(n) => usize::try_from(n).unwrap_or(usize::MAX),
+        Err(e) => {
+            tracing::warn!(error = format!("{e:#}"), "proxy: the source's max_allowed_packet could not be read; the door takes commands up to 16 MiB");
+            DEFAULT_MAX_PACKET
+        }
     }
 }
 

@@ -151,9 +151,17 @@ impl<'p> Session<'p> {
             self.client.reset_seq();
             let packet = match self.next_command().await {
                 Ok(Some(packet)) => packet,
-                Ok(None) => return Ok(()),
+                Ok(None) => {
+                    // The client went without COM_QUIT: its primary sees
+                    // that (the connection dropped: an aborted client, as
+                    // directly); the other side is movex's own session,
+                    // closed cleanly, so one abort is counted, not two.
+                    let (primary, _) = self.pattern().roles();
+                    self.quit_sides(Some(primary)).await;
+                    return Ok(());
+                }
                 Err(e) => {
-                    let what = "per command ([proxy.mysql] max_packet_bytes; raise it with the databases' max_allowed_packet)";
+                    let what = "per command ([proxy.mysql] max_packet_bytes; unset, the source's max_allowed_packet when the door started)";
                     return super::login::refuse_too_large(&mut self.client, e, what).await;
                 }
             };
@@ -228,7 +236,16 @@ impl<'p> Session<'p> {
     /// COM_QUIT: passed on to each side (once it has answered what it
     /// owes), so the servers see a clean close, not an aborted client.
     async fn quit(&mut self) {
+        self.quit_sides(None).await;
+    }
+
+    /// COM_QUIT to every side but `except` (dropped as it is).
+    async fn quit_sides(&mut self, except: Option<SideName>) {
         for name in [SideName::Source, SideName::Destination] {
+            if Some(name) == except {
+                self.hang_up(name);
+                continue;
+            }
             self.collect_deferred(name).await;
             if let Some(wire) = self.side(name).wire.as_mut() {
                 wire.reset_seq();
