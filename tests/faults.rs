@@ -192,7 +192,7 @@ fn assert_store_failed(answer: &(u16, serde_json::Value), to: &str) {
 
 #[tokio::test(flavor = "multi_thread")]
 #[needs_tool("mariadbd")]
-async fn the_state_store_killed_under_serve_makes_moves_503_and_refused_moves_stay_409() {
+async fn the_state_store_killed_under_serve_makes_moves_and_starts_503_and_refused_moves_stay_409() {
     tools::require("mariadbd");
     let dir = tempfile::tempdir().unwrap();
     let mut store = Mariadbd::start(dir.path());
@@ -224,6 +224,14 @@ async fn the_state_store_killed_under_serve_makes_moves_503_and_refused_moves_st
     // Whether a move is refused depends on the state, which cannot be read
     // now: a move that would be refused is 503 too, not a guess of 409.
     assert_store_failed(&http(port, "POST", "/dst_only"), "dst_only");
+    // Starting a validation or a copy reads the store too: 503, not a 500
+    // or a refusal.
+    for (route, body) in [("/full/start", "{}"), ("/incr/start", r#"{"utime": 0}"#), ("/copy/start", "{}")] {
+        let (code, r) = http_body(port, "POST", route, body);
+        assert_eq!((code, &r["code"]), (503, &serde_json::json!(5)), "POST {route} with the state store down: {r}");
+        let msg = r["msg"].as_str().unwrap_or_default();
+        assert!(msg.contains("the state store failed") && msg.contains("retry"), "POST {route}: {msg}");
+    }
 
     store.restart();
     let (code, s) = http(port, "GET", "/status");

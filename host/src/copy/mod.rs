@@ -26,7 +26,7 @@ pub use table::TablePlan;
 
 use crate::engine::Engine;
 use crate::model::State;
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use std::sync::Arc;
 use table::{Ended, TableCopy};
 use tokio_util::sync::CancellationToken;
@@ -59,6 +59,15 @@ impl Report {
     }
 }
 
+/// A copy refused as things stand (the migration's state, a table not
+/// configured, missing on the destination, or paged by a key it cannot
+/// page by), before anything was written: the control plane's 409, with
+/// what to do. Any other failure to start is a database or the state
+/// store failing.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Refused(pub String);
+
 /// Copies the engine's configured tables from the source to the
 /// destination.
 pub struct Copier {
@@ -76,7 +85,8 @@ impl Copier {
         let cfg = &self.engine.config;
         for name in &req.tables {
             if !cfg.tables.iter().any(|t| &t.name == name) {
-                bail!("table {name:?} is not configured ([[tables]] names: {})", cfg.tables.iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join(", "));
+                let names = cfg.tables.iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join(", ");
+                return Err(Refused(format!("table {name:?} is not configured ([[tables]] names: {names})")).into());
             }
         }
         let mut plans = Vec::new();
@@ -95,16 +105,17 @@ impl Copier {
     /// `--offline` (nobody writes) allows it; once the destination is the
     /// primary a copy from the source would go backwards.
     pub async fn check_state(&self, req: &Request) -> Result<()> {
-        let (state, _) = self.engine.store.migration_state().await?;
-        match state {
-            State::SrcFirst => Ok(()),
-            State::Initial | State::SrcOnly if req.offline => Ok(()),
-            State::Initial | State::SrcOnly => bail!(
+        let (state, _) = self.engine.store.migration_state().await.context("the state store failed reading the migration's state")?;
+        let why = match state {
+            State::SrcFirst => return Ok(()),
+            State::Initial | State::SrcOnly if req.offline => return Ok(()),
+            State::Initial | State::SrcOnly => format!(
                 "the migration is in {state}: application writes do not reach the destination, so rows written during the copy would be missing. \
                  Move to src_first first (POST /src_first), or pass --offline if nothing writes to the source"
             ),
-            other => bail!("the migration is in {other}: the destination is already the primary; a copy from the source would overwrite nothing but could miss deletes. Copy before dst_first"),
-        }
+            other => format!("the migration is in {other}: the destination is already the primary; a copy from the source would overwrite nothing but could miss deletes. Copy before dst_first"),
+        };
+        Err(Refused(why).into())
     }
 
     /// What a copy needs checked before it starts ([`Copier::check_state`],

@@ -55,11 +55,14 @@ impl TablePlan {
         let (dst, missing) = match destination.columns(t.destination_table()).await {
             Ok(cols) => (cols, false),
             Err(_) if create_tables => (src.clone(), true),
-            Err(_) => bail!(
-                "table {:?}: the destination has no table {:?}; create it first (same columns and key), or pass --create-tables",
-                t.name,
-                t.destination_table()
-            ),
+            Err(_) => {
+                return Err(super::Refused(format!(
+                    "table {:?}: the destination has no table {:?}; create it first (same columns and key), or pass --create-tables",
+                    t.name,
+                    t.destination_table()
+                ))
+                .into());
+            }
         };
         let on_dst = |n: &str| dst.iter().find(|c| c.name == n).cloned();
         let mut names: Vec<String> = t.key.clone();
@@ -69,7 +72,7 @@ impl TablePlan {
         for (i, n) in names.iter().enumerate() {
             let what = if i < t.key.len() { "key column" } else { "column" };
             let s = src.iter().find(|c| &c.name == n).cloned().with_context(|| format!("table {:?}: {what} {n:?} is not on the source", t.name))?;
-            let d = on_dst(n).with_context(|| format!("table {:?}: {what} {n:?} is on the source but not on the destination; add it there first", t.name))?;
+            let d = on_dst(n).ok_or_else(|| super::Refused(format!("table {:?}: {what} {n:?} is on the source but not on the destination; add it there first", t.name)))?;
             source_cols.push(s);
             destination_cols.push(d);
         }
@@ -343,7 +346,8 @@ impl TableCopy<'_> {
 pub fn check_key(plan: &TablePlan) -> Result<()> {
     for c in &plan.source_cols[..plan.key_len] {
         if matches!(c.kind, Kind::Float | Kind::Json) {
-            bail!("table {:?}: key column {:?} is {:?}; a copy pages by an exact key (integer, decimal, text, bytes, date or time)", plan.name, c.name, c.kind);
+            let why = format!("table {:?}: key column {:?} is {:?}; a copy pages by an exact key (integer, decimal, text, bytes, date or time)", plan.name, c.name, c.kind);
+            return Err(super::Refused(why).into());
         }
     }
     Ok(())

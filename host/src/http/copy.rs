@@ -16,8 +16,17 @@ pub async fn start(Shared(app): Shared<App>, Body(req): Body<Start>) -> Result<R
         return Err(ApiError::Refused(format!("the copy does not start now: {why}")));
     }
     // Well formed, but refused as things stand (the state, a table not
-    // configured or not on the destination): 409 with what to do.
-    app.migration.copy.start(req).await.map_err(|e| ApiError::Refused(format!("{e:#}")))?;
+    // configured or not on the destination): 409 with what to do. Anything
+    // else is a database or the state store failing: 503.
+    app.migration.copy.start(req).await.map_err(|e| {
+        if e.chain().any(|c| c.is::<crate::copy::Refused>()) {
+            ApiError::Refused(format!("{e:#}"))
+        } else {
+            ApiError::Unavailable(format!(
+                "the copy did not start: {e:#}. Check the state store ([state] url), the source and the destination (GET /health), then retry"
+            ))
+        }
+    })?;
     Ok(ok(serde_json::json!({"started": "copy"})))
 }
 

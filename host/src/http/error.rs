@@ -12,6 +12,7 @@
 //! | `Refused` | 409 | 5 | a move the state machine refuses ([`MoveRefused`]) |
 //! | `Unprocessable` | 422 | 5 | well formed, but refused as configured (a module, a repair) |
 //! | `StoreFailed` | 503 | 5 | the state store failed under the request |
+//! | `Unavailable` | 503 | 5 | a database the request needs failed (the source, the destination, or the state store) |
 //! | `Internal` | 500 | 5 | anything else |
 //!
 //! An `anyhow::Error` maps by the type of its cause, never by its text: a
@@ -42,6 +43,9 @@ pub enum ApiError {
     Unprocessable(String),
     /// The whole message: what failed, the cause, what to do.
     StoreFailed(String),
+    /// The whole message, as `StoreFailed`'s, for a request that needs
+    /// the source or the destination as well as the store.
+    Unavailable(String),
     Internal(String),
 }
 
@@ -49,6 +53,15 @@ impl ApiError {
     /// For `.map_err`: the state store failed while `doing` something.
     pub fn store(doing: &str) -> impl FnOnce(anyhow::Error) -> ApiError + '_ {
         move |e| ApiError::StoreFailed(format!("{doing}: the state store failed: {e:#}. {STORE_REMEDY}"))
+    }
+
+    /// For `.map_err` on an operation whose only failures, besides a move
+    /// refused ([`MoveRefused`], 409), are the state store's (503).
+    pub fn refused_or_store(doing: &str) -> impl FnOnce(anyhow::Error) -> ApiError + '_ {
+        move |e| match ApiError::from(e) {
+            ApiError::Internal(m) => ApiError::StoreFailed(format!("{doing}: the state store failed: {m}. {STORE_REMEDY}")),
+            other => other,
+        }
     }
 
     pub fn status(&self) -> StatusCode {
@@ -60,7 +73,7 @@ impl ApiError {
             ApiError::Refused(_) => StatusCode::CONFLICT,
             ApiError::Pending(_) => StatusCode::ACCEPTED,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::StoreFailed(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::StoreFailed(_) | ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -87,6 +100,7 @@ impl ApiError {
             | ApiError::Pending(m)
             | ApiError::Unprocessable(m)
             | ApiError::StoreFailed(m)
+            | ApiError::Unavailable(m)
             | ApiError::Internal(m) => m.clone(),
         }
     }
@@ -149,6 +163,7 @@ mod tests {
             (ApiError::Refused("x".into()), 409, 5),
             (ApiError::Unprocessable("x".into()), 422, 5),
             (ApiError::StoreFailed("x".into()), 503, 5),
+            (ApiError::Unavailable("x".into()), 503, 5),
             (ApiError::Internal("x".into()), 500, 5),
         ];
         for (e, status, code) in cases {

@@ -30,7 +30,7 @@ pub struct FullBody {
 }
 
 pub async fn full_start(Shared(app): Shared<App>, Body(b): Body<FullBody>) -> Result<Reply, ApiError> {
-    Ok(ok(app.migration.start_validation(RunMode::Full, b.restart).await?))
+    Ok(ok(app.migration.start_validation(RunMode::Full, b.restart).await.map_err(ApiError::refused_or_store("starting a full validation"))?))
 }
 
 pub async fn full_stop(Shared(app): Shared<App>) -> Reply {
@@ -72,7 +72,8 @@ pub async fn incr_start(Shared(app): Shared<App>, Body(b): Body<IncrBody>) -> Re
         return Err(ApiError::BadRequest(format!("utime {since_ms}: epoch milliseconds from {UTIME_MIN} (year 1) to {UTIME_MAX} (year 9999)")));
     }
     let interval = Duration::from_millis(b.interval.unwrap_or(0).max(0) as u64);
-    app.migration.start_validation(RunMode::Incr { since_ms, interval }, false).await?;
+    let started = app.migration.start_validation(RunMode::Incr { since_ms, interval }, false).await;
+    started.map_err(ApiError::refused_or_store("starting an incremental validation"))?;
     Ok(ok(serde_json::json!({"started": "incr", "utime": since_ms, "interval": interval.as_millis() as u64})))
 }
 
