@@ -80,7 +80,7 @@ fn start(dir: &Path, src: &str, dst: &str, state: &str, name: &'static str, flee
 async fn library_pool(src: &str, dst: &str, state: &str) -> (Arc<Pool>, Arc<Fleet>) {
     let store = Store::open(state).await.unwrap();
     let pool = Arc::new(Pool::new(src, dst, PoolConfig::default(), store.clone(), &mut Default::default()).unwrap());
-    let config = FleetConfig { name: Some("lib".into()), heartbeat_ms: 100, lease_ms: 1000, move_timeout_ms: 8000, rollback_on_timeout: false, listen: true };
+    let config = FleetConfig { name: Some("lib".into()), heartbeat_ms: 100, lease_ms: 1000, move_timeout_ms: 8000, rollback_on_timeout: false, listen: true, forget_after_ms: 60_000 };
     let fleet = Fleet::join(store, pool.gate().clone(), config, "pool", pool.faults().clone()).await.unwrap();
     (pool, fleet)
 }
@@ -384,4 +384,41 @@ async fn stores_opened_together_on_a_fresh_postgres_database_all_open() {
     for r in opens.join_all().await {
         r.unwrap();
     }
+}
+
+/// An instance that went without leaving (killed) stays listed, not live,
+/// until its last heartbeat is `forget_after_ms` old; then the members
+/// forget it. Here two such rows, one gone an hour, one 5 s: a member
+/// joining with `forget_after_ms` = 10 minutes forgets the first and keeps
+/// the second.
+#[tokio::test(flavor = "multi_thread")]
+async fn instances_gone_without_leaving_are_forgotten_after_forget_after_ms() {
+    let state = dbs::postgres(&dbs::unique("fleet_forget"), "").await;
+    let store = Store::open(&state.to_string()).await.unwrap();
+    let now = "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)";
+    for (id, ago) in [("gone-an-hour", 3_600_000), ("gone-5-s", 5_000)] {
+        dbs::exec(
+            &state.to_string(),
+            &format!(
+                "INSERT INTO movex_instances (id, name, host, pid, role, version, applied, acked, draining, started_ms, heartbeat_ms, lease_ms) \
+                 VALUES ('{id}', '{id}', 'h', 1, 'serve', '0', 0, 0, 0, {now} - {ago}, {now} - {ago}, 1000)"
+            ),
+        )
+        .await;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (src, dst) = (dbs::sqlite(dir.path(), "src", "").await, dbs::sqlite(dir.path(), "dst", "").await);
+    let pool = Arc::new(Pool::new(&src, &dst, PoolConfig::default(), store.clone(), &mut Default::default()).unwrap());
+    let config = FleetConfig { heartbeat_ms: 100, lease_ms: 1000, move_timeout_ms: 8000, forget_after_ms: 600_000, ..FleetConfig::default() };
+    let fleet = Fleet::join(store.clone(), pool.gate().clone(), config, "pool", pool.faults().clone()).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let listed = || async { store.instances().await.unwrap().into_iter().map(|i| (i.member.id, i.live)).collect::<Vec<_>>() };
+    while listed().await.iter().any(|(id, _)| id == "gone-an-hour") {
+        assert!(Instant::now() < deadline, "the hour-old instance is still listed: {:?}", listed().await);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let now = listed().await;
+    assert!(now.contains(&("gone-5-s".to_owned(), false)), "lapsed, not yet forgotten: {now:?}");
+    assert!(now.contains(&(fleet.member().id.clone(), true)), "{now:?}");
+    fleet.leave().await;
 }

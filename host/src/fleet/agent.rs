@@ -145,13 +145,29 @@ impl Fleet {
         Ok(now_applied > acked && self.gate.draining(now_applied) == 0)
     }
 
+    /// Forget members gone longer than `forget_after_ms` (outside the
+    /// round: the lease never waits on it, and a failure only waits for
+    /// the next try).
+    async fn forget_lapsed(&self) {
+        match self.store.forget_lapsed(self.config.forget_after_ms as i64).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(forgotten = n, after_ms = self.config.forget_after_ms, "fleet: forgot instances gone without leaving"),
+            Err(e) => tracing::debug!("fleet: forgetting lapsed instances: {e:#}"),
+        }
+    }
+
     /// The agent: a round every heartbeat, at once when woken or when a
     /// generation waits to be acknowledged and its last old write ends.
     async fn run(self: Arc<Fleet>) {
+        let mut forgot: Option<Instant> = None;
         loop {
             let again = match self.round().await {
                 Ok(again) => {
                     self.faults.clear("fleet_lease");
+                    if forgot.is_none_or(|t| t.elapsed() >= self.config.forget_every()) {
+                        forgot = Some(Instant::now());
+                        self.forget_lapsed().await;
+                    }
                     again
                 }
                 Err(e) => {

@@ -30,11 +30,23 @@ pub struct FleetConfig {
     /// On a PostgreSQL store, wake members at once by `LISTEN/NOTIFY` when
     /// a move commits (polling goes on regardless); false: polling only.
     pub listen: bool,
+    /// An instance that went without leaving (killed, its host lost) is
+    /// shown `live: false` in `GET /instances` until its last heartbeat is
+    /// this old; then the members forget it. Longer than the lease.
+    pub forget_after_ms: u64,
 }
 
 impl Default for FleetConfig {
     fn default() -> FleetConfig {
-        FleetConfig { name: None, heartbeat_ms: 1000, lease_ms: 10_000, move_timeout_ms: 30_000, rollback_on_timeout: false, listen: true }
+        FleetConfig {
+            name: None,
+            heartbeat_ms: 1000,
+            lease_ms: 10_000,
+            move_timeout_ms: 30_000,
+            rollback_on_timeout: false,
+            listen: true,
+            forget_after_ms: 24 * 3600 * 1000,
+        }
     }
 }
 
@@ -49,6 +61,12 @@ impl FleetConfig {
 
     pub fn move_timeout(&self) -> Duration {
         Duration::from_millis(self.move_timeout_ms)
+    }
+
+    /// How often a member forgets instances gone longer than
+    /// `forget_after_ms`: a minute, or sooner for a shorter setting.
+    pub fn forget_every(&self) -> Duration {
+        Duration::from_millis(self.forget_after_ms.min(60_000))
     }
 
     /// Settings that would break the guarantee, refused with what to set.
@@ -66,6 +84,12 @@ impl FleetConfig {
                 self.lease_ms + self.heartbeat_ms
             ));
         }
+        if self.forget_after_ms <= self.lease_ms {
+            return Err(format!(
+                "[fleet] forget_after_ms = {} must be longer than lease_ms ({}): a live member is never forgotten",
+                self.forget_after_ms, self.lease_ms
+            ));
+        }
         Ok(())
     }
 }
@@ -81,5 +105,7 @@ mod tests {
         assert!(short.check().unwrap_err().contains("3 x heartbeat_ms"));
         let hasty = FleetConfig { move_timeout_ms: 5000, ..FleetConfig::default() };
         assert!(hasty.check().unwrap_err().contains("drop out before the move gives up"));
+        let forgetful = FleetConfig { forget_after_ms: 10_000, ..FleetConfig::default() };
+        assert!(forgetful.check().unwrap_err().contains("a live member is never forgotten"));
     }
 }

@@ -148,6 +148,14 @@ impl Store {
         Ok(())
     }
 
+    /// Forget the instances whose last heartbeat is older than `ms` by the
+    /// store's clock (gone without leaving); how many.
+    pub async fn forget_lapsed(&self, ms: i64) -> Result<u64> {
+        let now = self.now_ms_sql();
+        let sql = self.sql(&format!("DELETE FROM movex_instances WHERE {now} - heartbeat_ms > ?"));
+        Ok(sqlx::query(&sql).bind(ms).execute(&self.pool).await?.rows_affected())
+    }
+
     /// Every registered instance, live first, then by name.
     pub async fn instances(&self) -> Result<Vec<Instance>> {
         let now = self.now_ms_sql();
