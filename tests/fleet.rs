@@ -61,6 +61,11 @@ fn start_three(dir: &Path, src: &str, dst: &str, state: &str) -> Vec<Instance> {
 
 /// Start the instance `name` on `state` with `fleet` in its `[fleet]`.
 fn start(dir: &Path, src: &str, dst: &str, state: &str, name: &'static str, fleet: &str) -> Instance {
+    start_with(dir, src, dst, state, name, fleet, "")
+}
+
+/// [`start`], with `policy` in its `[policy]` too.
+fn start_with(dir: &Path, src: &str, dst: &str, state: &str, name: &'static str, fleet: &str, policy: &str) -> Instance {
     let (http, door) = (free_port(), free_port());
     let base = door::config(dir, src, dst, http, door, "", "");
     let text = std::fs::read_to_string(&base).unwrap();
@@ -69,7 +74,7 @@ fn start(dir: &Path, src: &str, dst: &str, state: &str, name: &'static str, flee
     // journaled secondary write, which the checks below would take for the
     // wrong pattern.
     let text = text.replace(&sqlite_state, &format!("url = \"{state}\"")).replace("connect_timeout_ms = 1000", "connect_timeout_ms = 10000")
-        + &format!("[policy]\ninterval_ms = 0\n[fleet]\nname = \"{name}\"\n{fleet}");
+        + &format!("[policy]\ninterval_ms = 0\n{policy}\n[fleet]\nname = \"{name}\"\n{fleet}");
     let cfg = dir.join(format!("movex-{name}.toml"));
     std::fs::write(&cfg, text).unwrap();
     let child = serve_logging(&cfg, http, Some(&dir.join(format!("serve-{name}.log"))));
@@ -421,4 +426,51 @@ async fn instances_gone_without_leaving_are_forgotten_after_forget_after_ms() {
     assert!(now.contains(&("gone-5-s".to_owned(), false)), "lapsed, not yet forgotten: {now:?}");
     assert!(now.contains(&(fleet.member().id.clone(), true)), "{now:?}");
     fleet.leave().await;
+}
+
+/// The controller (the first instance, holding the serving lease) is
+/// killed in the middle of an auto-migrate: another instance takes the
+/// lease once it lapses and resumes the plan from the step it had reached;
+/// the plan completes, every move acknowledged by the live members.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_killed_controller_s_auto_migrate_is_resumed_by_another_instance() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dbs::postgres(&dbs::unique("fleet_takeover"), "").await;
+    let src = dbs::mariadb(&dbs::unique("fleet_takeover_src"), "CREATE TABLE t (id INT PRIMARY KEY, v INT); INSERT INTO t VALUES (1, 1), (2, 2);").await;
+    let dst = dbs::mariadb(&dbs::unique("fleet_takeover_dst"), "CREATE TABLE t (id INT PRIMARY KEY, v INT)").await;
+    // A soak long enough to kill the controller in.
+    let policy = "soak_ms = 6000";
+    let mut a = start_with(dir.path(), &src, &dst, &state, "a", FLEET, policy);
+    // Started second, it finds the serving lease held: it serves and
+    // follows, and only a's death leaves the plan to it.
+    let b = start_with(dir.path(), &src, &dst, &state, "b", FLEET, policy);
+    let (code, r) = http(a.http, "POST", "/auto-migrate");
+    assert_eq!(code, 200, "{r}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, s) = http(b.http, "GET", "/status");
+        if s["data"]["auto_migrate"]["step"] == "soaking" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "auto-migrate never soaked: {s}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = a.child.kill();
+    let _ = a.child.wait();
+    // b takes over once the lease is stale (15 s) and resumes the plan.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let s = loop {
+        let (_, s) = http(b.http, "GET", "/status");
+        let auto = &s["data"]["auto_migrate"];
+        if auto["status"] != "running" {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "auto-migrate did not finish after the controller died: {s}\n{}", logs(dir.path()));
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!((&s["data"]["auto_migrate"]["status"], &s["data"]["current_state"]), (&serde_json::json!("completed"), &serde_json::json!("completed")), "{s}\n{}", logs(dir.path()));
+    let (_, h) = http(b.http, "GET", "/history");
+    let last = &h["data"][0];
+    assert_eq!((&last["to"], &last["acknowledged_by"]), (&serde_json::json!("completed"), &serde_json::json!(["b"])), "{h}");
+    assert_eq!(dbs::query_strings(&dst, "SELECT count(*) FROM t").await, ["2"], "copied");
 }
