@@ -7,6 +7,7 @@
 //!   destination's transaction ends as the source's did, or goes on;
 //! - a login the primary refuses: the client's login is refused with the
 //!   server's error;
+//! - clients that never log in hold few database connections;
 //! - connection ids: the client's is the server's (`CONNECTION_ID()`, the
 //!   process list), and `KILL [QUERY]` / `COM_PROCESS_KILL` stop the
 //!   session on both sides;
@@ -365,6 +366,40 @@ print("timed out:", closed(w))
         ),
     );
     assert_eq!(out, "killed: closed\ntimed out: closed\n", "{out}");
+}
+
+/// Clients that connect and never log in hold at most 16 connections to
+/// the primary between them (dialled to greet them with the server's
+/// connection id): a flood of them cannot use up the server's
+/// `max_connections` for everyone. Past 16 a client is greeted with
+/// movex's own number, and still logs in and writes to both sides.
+#[needs_tool("pymysql", "mariadbd")]
+#[tokio::test(flavor = "multi_thread")]
+async fn clients_that_never_log_in_hold_few_database_connections() {
+    tools::require("pymysql");
+    tools::require("mariadbd");
+    let dir = tempfile::tempdir().unwrap();
+    let server = Mariadbd::start(dir.path());
+    on_private(server.port, "CREATE DATABASE app; CREATE DATABASE app_v2; CREATE TABLE app.t (id INT PRIMARY KEY); CREATE TABLE app_v2.t (id INT PRIMARY KEY)");
+    let base = format!("mysql://root@127.0.0.1:{}", server.port);
+    let (_serve, _, proxy_port, _) = serve_between(dir.path(), &format!("{base}/app"), &format!("{base}/app_v2"));
+    // 60 clients, each greeted, none logging in.
+    let mut flood = Vec::new();
+    for _ in 0..60 {
+        use std::io::Read;
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", proxy_port)).unwrap();
+        let mut greeting = [0u8; 4];
+        s.read_exact(&mut greeting).unwrap();
+        flood.push(s);
+    }
+    let waiting = on_private(server.port, "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = 'unauthenticated user'");
+    let waiting: u32 = waiting.trim().parse().unwrap();
+    assert!((1..=16).contains(&waiting), "{waiting} connections to the primary wait for a login");
+    let env = [("PORT", proxy_port.to_string()), ("DB", "app".to_owned())];
+    let out = py(&env, &format!("{CONNECT}\nc = door(); c.cursor().execute(\"INSERT INTO t VALUES (1)\"); c.close(); print(\"in\")\n"));
+    assert_eq!(out, "in\n");
+    assert_eq!(on_private(server.port, "SELECT COUNT(*) FROM app_v2.t"), "1\n");
+    drop(flood);
 }
 
 /// 20 clients connect, query and close cleanly (COM_QUIT) through the

@@ -151,6 +151,7 @@ impl Door {
     async fn accept(self) {
         let addr = self.listener.local_addr().map(|a| a.to_string()).unwrap_or_else(|_| self.config.listen.clone());
         let slots = Arc::new(Semaphore::new(self.config.max_connections));
+        let dials = Arc::new(Semaphore::new(DIALS_BEFORE_LOGIN));
         let ids = AtomicU32::new(1);
         let (mut backoff, mut failing) = (BACKOFF_MIN, false);
         let (mut accept_log, mut full_log) = (Throttle::default(), Throttle::default());
@@ -217,6 +218,7 @@ impl Door {
                 destination: self.destination.clone(),
                 sessions: self.sessions.clone(),
                 id,
+                dial: dials.clone().try_acquire_owned().ok(),
                 _slot: slot,
             };
             self.workers[id as usize % self.workers.len()].spawn(async move {
@@ -241,11 +243,14 @@ struct Client {
     /// movex's own number for the connection, given to the client only if
     /// the primary could not be dialled before the greeting.
     id: u32,
+    /// Leave to dial the primary before greeting (one of
+    /// [`DIALS_BEFORE_LOGIN`]), held until the client has logged in.
+    dial: Option<OwnedSemaphorePermit>,
     _slot: OwnedSemaphorePermit,
 }
 
 impl Client {
-    async fn run(self, stream: TcpStream, peer: std::net::SocketAddr) -> Result<()> {
+    async fn run(mut self, stream: TcpStream, peer: std::net::SocketAddr) -> Result<()> {
         let mut wire = wire::Wire::new(stream, format!("client {peer}"));
         wire.limit_reads(LOGIN_PACKET_MAX);
         let timeout = Duration::from_millis(self.config.handshake_timeout_ms);
@@ -257,13 +262,22 @@ impl Client {
             SideName::Source => &self.source,
             SideName::Destination => &self.destination,
         };
-        let dialed = match tokio::time::timeout_at(deadline, backend::dial(target)).await {
-            Ok(Ok(d)) => Some(d),
-            Ok(Err(e)) => {
-                tracing::debug!(%peer, error = format!("{e:#}"), "proxy: dialling the primary before the greeting failed; the session connects later");
-                None
-            }
-            Err(_) => None,
+        // Only so many at once: a client that never logs in must not hold
+        // a database connection, or a flood of them would use up the
+        // server's max_connections for everyone. Past that many, the
+        // client is greeted with movex's own number and the primary is
+        // connected after its login.
+        let dial = self.dial.take();
+        let dialed = match dial {
+            None => None,
+            Some(_) => match tokio::time::timeout_at(deadline, backend::dial(target)).await {
+                Ok(Ok(d)) => Some(d),
+                Ok(Err(e)) => {
+                    tracing::debug!(%peer, error = format!("{e:#}"), "proxy: dialling the primary before the greeting failed; the session connects later");
+                    None
+                }
+                Err(_) => None,
+            },
         };
         let id = dialed.as_ref().map_or(self.id, |d| d.thread_id());
         let login = match tokio::time::timeout_at(deadline, login::accept(&mut wire, &self.offer, &self.config.users, id)).await {
@@ -277,6 +291,7 @@ impl Client {
                 return Ok(());
             }
         };
+        drop(dial);
         tracing::debug!(user = %login.user, %peer, "proxy: client logged in");
         wire.limit_reads(self.config.max_packet_bytes.unwrap_or(DEFAULT_MAX_PACKET));
         let me = self.sessions.register(id, &login.user);
@@ -288,6 +303,11 @@ impl Client {
         session.run().await
     }
 }
+
+/// Clients that may be in their handshake with a connection to the primary
+/// dialled for them (to greet them with its id): a bound on the database
+/// connections that clients not yet logged in hold.
+const DIALS_BEFORE_LOGIN: usize = 16;
 
 /// The largest command when the source cannot say: MariaDB's default
 /// `max_allowed_packet`.
