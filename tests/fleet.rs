@@ -431,7 +431,9 @@ async fn instances_gone_without_leaving_are_forgotten_after_forget_after_ms() {
 /// The controller (the first instance, holding the serving lease) is
 /// killed in the middle of an auto-migrate: another instance takes the
 /// lease once it lapses and resumes the plan from the step it had reached;
-/// the plan completes, every move acknowledged by the live members.
+/// the plan completes, every move acknowledged by the live members. While
+/// the first ran it, a second `POST /auto-migrate` on the other instance
+/// was refused (two plans would race).
 #[tokio::test(flavor = "multi_thread")]
 async fn a_killed_controller_s_auto_migrate_is_resumed_by_another_instance() {
     let dir = tempfile::tempdir().unwrap();
@@ -455,6 +457,10 @@ async fn a_killed_controller_s_auto_migrate_is_resumed_by_another_instance() {
         assert!(Instant::now() < deadline, "auto-migrate never soaked: {s}");
         std::thread::sleep(Duration::from_millis(50));
     }
+    // A second plan on another instance is refused while a runs one.
+    let (code, r) = http(b.http, "POST", "/auto-migrate");
+    assert_eq!(code, 409, "{r}");
+    assert!(r["msg"].as_str().unwrap().contains("already running on instance \"a\""), "{r}");
     let _ = a.child.kill();
     let _ = a.child.wait();
     // b takes over once the lease is stale (15 s) and resumes the plan.

@@ -60,6 +60,11 @@ impl<T> Slot<T> {
     pub async fn stop(&self) -> bool {
         self.lock().await.stop().await
     }
+
+    /// Whether a task runs in it now.
+    pub async fn running(&self) -> bool {
+        self.lock().await.0.as_ref().is_some_and(Task::is_running)
+    }
 }
 
 /// A slot held by [`Slot::lock`].

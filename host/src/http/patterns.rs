@@ -52,6 +52,9 @@ pub async fn completed(Shared(app): Shared<App>, Body(b): Body<MoveBody>) -> Res
 /// Starts the plan in the background: its moves answer in `GET /status`
 /// (`auto_migrate`) and `GET /history`, not here.
 pub async fn auto_migrate(Shared(app): Shared<App>) -> Result<Reply, ApiError> {
+    if let Some(why) = app.migration.auto_migrate_elsewhere().await.map_err(ApiError::store("reading auto-migrate's record"))? {
+        return Err(ApiError::Refused(why));
+    }
     app.migration.start_auto_migrate().await?;
     Ok(ok(serde_json::json!({"started": true, "follow": "GET /status (auto_migrate) or GET /history"})))
 }

@@ -23,7 +23,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 /// Where auto-migrate is, as `/status` and the demo show it.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct AutoStatus {
     /// `running`, `completed`, `held`, `rolled_back`, `cancelled`,
     /// `failed` or `interrupted`.
@@ -34,6 +34,13 @@ pub struct AutoStatus {
     /// `validating`, `repairing`, `consulting the policy`.
     #[serde(default)]
     pub step: String,
+    /// The fleet instance running it (its name in `GET /instances`), and
+    /// its id: a second `POST /auto-migrate` elsewhere is refused while
+    /// that instance is live.
+    #[serde(default)]
+    pub instance: String,
+    #[serde(default)]
+    pub instance_id: String,
 }
 
 impl Migration {
@@ -46,7 +53,7 @@ impl Migration {
             async move {
                 let outcome = match me.clone().auto_migrate(cancel).await {
                     Ok(s) => s,
-                    Err(e) => AutoStatus { status: "failed".into(), state: String::new(), reason: format!("{e:#}"), step: String::new() },
+                    Err(e) => AutoStatus { status: "failed".into(), reason: format!("{e:#}"), ..AutoStatus::default() },
                 };
                 tracing::info!(status = %outcome.status, state = %outcome.state, reason = %outcome.reason, "auto-migrate ended");
                 let _ = me.record_auto(&outcome).await;
@@ -77,8 +84,28 @@ impl Migration {
         Ok(self.engine.store.meta("auto_migrate").await?.and_then(|s| serde_json::from_str(&s).ok()))
     }
 
+    /// Record where auto-migrate is, as run by this instance.
     async fn record_auto(&self, s: &AutoStatus) -> Result<()> {
-        self.engine.store.set_meta("auto_migrate", &serde_json::to_string(s)?).await
+        let me = self.fleet.member();
+        let s = AutoStatus { instance: me.name.clone(), instance_id: me.id.clone(), ..s.clone() };
+        self.engine.store.set_meta("auto_migrate", &serde_json::to_string(&s)?).await
+    }
+
+    /// Refuse to start auto-migrate here while another live instance of
+    /// the fleet runs one: two plans would race each other's moves. One
+    /// whose instance is gone (killed) may be taken over.
+    pub async fn auto_migrate_elsewhere(&self) -> Result<Option<String>> {
+        let Some(s) = self.auto_status().await?.filter(|s| s.status == "running") else { return Ok(None) };
+        if self.tasks.auto.running().await || s.instance_id.is_empty() || s.instance_id == self.fleet.member().id {
+            return Ok(None);
+        }
+        let live = self.engine.store.instances().await?.into_iter().any(|i| i.live && i.member.id == s.instance_id);
+        Ok(live.then(|| {
+            format!(
+                "auto-migrate is already running on instance {:?} (at {} in {}): follow it in GET /status, or cancel it there (POST /auto-migrate/cancel) first",
+                s.instance, s.step, s.state
+            )
+        }))
     }
 
     /// At start: an auto-migrate the last process left `running` was cut
@@ -97,8 +124,14 @@ impl Migration {
 
     async fn auto_migrate(self: Arc<Self>, cancel: CancellationToken) -> Result<AutoStatus> {
         let by = "auto-migrate";
-        let end = |status: &str, state: State, reason: String| AutoStatus { status: status.into(), state: state.as_str().into(), reason, step: String::new() };
-        let at = |state: State, step: &str| AutoStatus { status: "running".into(), state: state.as_str().into(), reason: "in progress".into(), step: step.into() };
+        let end = |status: &str, state: State, reason: String| AutoStatus { status: status.into(), state: state.as_str().into(), reason, ..AutoStatus::default() };
+        let at = |state: State, step: &str| AutoStatus {
+            status: "running".into(),
+            state: state.as_str().into(),
+            reason: "in progress".into(),
+            step: step.into(),
+            ..AutoStatus::default()
+        };
         let repair = &self.engine.config.repair;
         // Repair rounds in the current state.
         let mut rounds = (State::Initial, 0);
