@@ -54,6 +54,11 @@ impl Rows {
         self.starts.len()
     }
 
+    /// The page's size: its encoded bytes.
+    pub fn byte_len(&self) -> usize {
+        self.enc.buf.len()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.starts.is_empty()
     }

@@ -18,10 +18,34 @@ use tokio::sync::mpsc;
 /// Pages a reader may hold ready ahead of the merge.
 const READ_AHEAD: usize = 2;
 
-fn reader(side: Side, after: Option<Key>, limit: u64, key_len: usize) -> mpsc::Receiver<Result<Rows>> {
+/// What a read page aims at, in encoded bytes. A page is one keyset query:
+/// each costs the server a plan, an index descent and a round trip, and
+/// the next cannot start before this one's last key is known, so larger
+/// pages read faster (on PostgreSQL 2,000-row pages ran at 0.70x of `psql`,
+/// 20,000-row ones at 0.81x; BENCHMARKS.md). Bounded in bytes, not rows,
+/// so a table of wide rows does not hold a huge page: a side holds about
+/// READ_AHEAD + 2 pages at once.
+const PAGE_BYTES: usize = 2 << 20;
+
+/// The most rows a read page has, however narrow its rows.
+const PAGE_ROWS_MAX: u64 = 20_000;
+
+/// The next page's rows: as many as fill [`PAGE_BYTES`] at this page's
+/// bytes per row, within `[batch, PAGE_ROWS_MAX]` (never under the
+/// comparator's batch).
+fn next_limit(page: &Rows, batch: u64) -> u64 {
+    let per_row = (page.byte_len() / page.len().max(1)).max(1);
+    ((PAGE_BYTES / per_row) as u64).clamp(batch, PAGE_ROWS_MAX.max(batch))
+}
+
+/// Read `side` in key order after `after`, page by page, ahead of the
+/// merge. The first page has `batch` rows; later ones are sized by
+/// [`next_limit`].
+fn reader(side: Side, after: Option<Key>, batch: u64, key_len: usize) -> mpsc::Receiver<Result<Rows>> {
     let (tx, rx) = mpsc::channel(READ_AHEAD);
     tokio::spawn(async move {
         let mut after = after;
+        let mut limit = batch;
         loop {
             let page = side.page(after.as_ref(), limit).await;
             let last = match &page {
@@ -32,10 +56,12 @@ fn reader(side: Side, after: Option<Key>, limit: u64, key_len: usize) -> mpsc::R
                 Err(_) => None,
             };
             let short = page.as_ref().map_or(true, |r| (r.len() as u64) < limit);
+            let next = page.as_ref().map_or(limit, |r| next_limit(r, batch));
             if tx.send(page).await.is_err() || short {
                 return;
             }
             after = last;
+            limit = next;
         }
     });
     rx
@@ -146,5 +172,31 @@ pub async fn run(t: &mut TableRun, resume: Option<Checkpoint>) -> Result<Ended> 
                 return Ok(Ended::Completed);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use movex_guest::OwnedValue;
+
+    /// A page of `n` rows, each an id and a text of `width` bytes.
+    fn page(n: usize, width: usize) -> Rows {
+        let rows: Vec<Vec<OwnedValue>> = (0..n).map(|i| vec![OwnedValue::Int(i as i64), OwnedValue::Text("x".repeat(width))]).collect();
+        Rows::from_rows(rows.iter())
+    }
+
+    #[test]
+    fn a_read_page_fills_its_bytes_within_the_batch_and_the_row_cap() {
+        // ~110 bytes a row: 2 MiB is ~19,000 rows.
+        let narrow = next_limit(&page(100, 100), 1000);
+        assert!((15_000..=PAGE_ROWS_MAX).contains(&narrow), "{narrow}");
+        // Tiny rows: the row cap.
+        assert_eq!(next_limit(&page(100, 1), 1000), PAGE_ROWS_MAX);
+        // 100 KiB rows: ~20 rows fill 2 MiB, but never fewer than a batch.
+        assert_eq!(next_limit(&page(3, 100 * 1024), 1000), 1000);
+        assert_eq!(next_limit(&page(3, 100 * 1024), 10), 20);
+        // A batch larger than the cap is read whole.
+        assert_eq!(next_limit(&page(100, 1), 50_000), 50_000);
     }
 }
