@@ -221,12 +221,19 @@ impl Db {
     /// (validation, repair, [`Db::fetch`]) comes through here.
     pub async fn fetch_rows(&self, sql: &str, binds: &[&OwnedValue], decode: Decode<'_>) -> Result<Rows> {
         let mut out = Rows::default();
-        match self {
-            Db::MySql(p) => query!(sql, binds.iter().copied(), bind_mysql, |q| read_mysql(q.fetch(p), decode, &mut out).await?),
-            Db::Postgres(_, reader) => reader.fetch_rows(sql, binds, &mut out, &|i| decode.json(i)).await?,
-            Db::Sqlite(p) => query!(sql, binds.iter().copied(), bind_sqlite, |q| read_sqlite(q.fetch(p), decode, &mut out).await?),
-        }
+        self.fetch_rows_into(sql, binds, decode, &mut out).await?;
         Ok(out)
+    }
+
+    /// [`Db::fetch_rows`] into `out` (cleared first), reusing its buffers.
+    pub async fn fetch_rows_into(&self, sql: &str, binds: &[&OwnedValue], decode: Decode<'_>, out: &mut Rows) -> Result<()> {
+        out.clear();
+        match self {
+            Db::MySql(p) => query!(sql, binds.iter().copied(), bind_mysql, |q| read_mysql(q.fetch(p), decode, out).await?),
+            Db::Postgres(_, reader) => reader.fetch_rows(sql, binds, out, &|i| decode.json(i)).await?,
+            Db::Sqlite(p) => query!(sql, binds.iter().copied(), bind_sqlite, |q| read_sqlite(q.fetch(p), decode, out).await?),
+        }
+        Ok(())
     }
 
     /// Open a transaction whose reads hold their locks (`FOR SHARE`, `LOCK

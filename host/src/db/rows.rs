@@ -54,6 +54,13 @@ impl Rows {
         self.starts.len()
     }
 
+    /// Empty it, keeping its buffers for the next page.
+    pub fn clear(&mut self) {
+        self.enc.buf.clear();
+        self.starts.clear();
+        self.values = 0;
+    }
+
     /// The page's size: its encoded bytes.
     pub fn byte_len(&self) -> usize {
         self.enc.buf.len()

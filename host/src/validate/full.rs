@@ -41,13 +41,33 @@ fn next_limit(page: &Rows, batch: u64) -> u64 {
 /// Read `side` in key order after `after`, page by page, ahead of the
 /// merge. The first page has `batch` rows; later ones are sized by
 /// [`next_limit`].
-fn reader(side: Side, after: Option<Key>, batch: u64, key_len: usize) -> mpsc::Receiver<Result<Rows>> {
+/// The reader's page channel, and where the merge sends pages it is done
+/// with, for the reader to fill again: pages are allocated once, not per
+/// page read (allocated and freed over and over, 2 MiB buffers made
+/// glibc's heap grow with the table; BENCHMARKS.md).
+struct Reader {
+    pages: mpsc::Receiver<Result<Rows>>,
+    spent: mpsc::Sender<Rows>,
+}
+
+impl Reader {
+    /// Hand the stream's last merged page back, if the reader has room.
+    fn recycle(&self, stream: &mut Stream) {
+        if let Some(page) = stream.spent.take() {
+            let _ = self.spent.try_send(page);
+        }
+    }
+}
+
+fn reader(side: Side, after: Option<Key>, batch: u64, key_len: usize) -> Reader {
     let (tx, rx) = mpsc::channel(READ_AHEAD);
+    let (spent_tx, mut spent) = mpsc::channel::<Rows>(READ_AHEAD + 2);
     tokio::spawn(async move {
         let mut after = after;
         let mut limit = batch;
         loop {
-            let page = side.page(after.as_ref(), limit).await;
+            let mut out = spent.try_recv().unwrap_or_default();
+            let page = side.page_into(after.as_ref(), limit, &mut out).await.map(|()| out);
             let last = match &page {
                 Ok(rows) => match rows.last() {
                     Some(row) => Some(row.key(key_len)),
@@ -64,7 +84,7 @@ fn reader(side: Side, after: Option<Key>, batch: u64, key_len: usize) -> mpsc::R
             limit = next;
         }
     });
-    rx
+    Reader { pages: rx, spent: spent_tx }
 }
 
 /// The last merged key, kept as the bytes of its values in a buffer that
@@ -123,7 +143,8 @@ pub async fn run(t: &mut TableRun, resume: Option<Checkpoint>) -> Result<Ended> 
         match merge::next(&base, &target, key_len) {
             Next::Refill { base: is_base } => {
                 let (rx, stream) = if is_base { (&mut rx_base, &mut base) } else { (&mut rx_target, &mut target) };
-                match rx.recv().await {
+                rx.recycle(stream);
+                match rx.pages.recv().await {
                     Some(page) => {
                         let rows = page?;
                         let n = rows.len() as u64;

@@ -32,6 +32,8 @@ pub struct Stream {
     pages: VecDeque<Rows>,
     pos: usize,
     pub exhausted: bool,
+    /// The last page merged through, for its reader to fill again.
+    pub spent: Option<Rows>,
 }
 
 impl Stream {
@@ -51,7 +53,7 @@ impl Stream {
         let Some(front) = self.pages.front() else { return };
         self.pos += 1;
         if self.pos == front.len() {
-            self.pages.pop_front();
+            self.spent = self.pages.pop_front();
             self.pos = 0;
         }
     }

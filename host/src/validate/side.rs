@@ -48,9 +48,17 @@ impl Side {
 
     /// The next `limit` rows in key order after `after` (from the start when none).
     pub async fn page(&self, after: Option<&Key>, limit: u64) -> Result<Rows> {
+        let mut out = Rows::default();
+        self.page_into(after, limit, &mut out).await?;
+        Ok(out)
+    }
+
+    /// [`Side::page`] into `out`, reusing its buffers.
+    pub async fn page_into(&self, after: Option<&Key>, limit: u64, out: &mut Rows) -> Result<()> {
         let p = self.scan(&self.key, limit).page(after.is_some(), false);
         let binds = after.map(|k| p.bind_values(k)).unwrap_or_default();
-        self.fetch(&p.sql, &binds).await
+        let context = || format!("reading {} on the {} ({})", self.table, self.what, p.sql);
+        self.db.fetch_rows_into(&p.sql, &binds, Decode::Columns(&self.info), out).await.with_context(context)
     }
 
     /// The next `limit` rows whose update time is in `[from, until]`, in
