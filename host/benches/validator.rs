@@ -37,7 +37,7 @@
 
 #[path = "support/process.rs"]
 mod process;
-use process::{arg, target_dir, workspace};
+use process::{arg, target_dir};
 use movex::config::Config;
 use movex::db::Db;
 use movex::validate::side::Side;
@@ -46,7 +46,7 @@ use movex::wasm::{Batch, Binding, PairOutcome};
 use movex_guest::batch::{Scratch, compare_batch};
 use movex_guest::{Column, Layout, Plugin, Settings, Verdict};
 use std::alloc::{GlobalAlloc, Layout as AllocLayout, System};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
