@@ -67,6 +67,18 @@ fn serve_between(dir: &std::path::Path, src: &str, dst: &str) -> (Serve, u16, u1
     (Serve(server), http_port, proxy_port, cfg)
 }
 
+/// A private server holding both sides, `app` (the source) and `app_v2`,
+/// each with `t (id INT PRIMARY KEY)`, and a `movex serve` in `src_first`
+/// between them: the server, the serve, the front door's port. (Bind them
+/// in this order: the serve is stopped before its server.)
+fn both_on_private(dir: &std::path::Path) -> (Mariadbd, Serve, u16) {
+    let server = Mariadbd::start(dir);
+    on_private(server.port, "CREATE DATABASE app; CREATE DATABASE app_v2; CREATE TABLE app.t (id INT PRIMARY KEY); CREATE TABLE app_v2.t (id INT PRIMARY KEY)");
+    let base = format!("mysql://root@127.0.0.1:{}", server.port);
+    let (serve, _, proxy_port, _) = serve_between(dir, &format!("{base}/app"), &format!("{base}/app_v2"));
+    (server, serve, proxy_port)
+}
+
 /// A private server's `mariadb` client as root: its output.
 fn on_private(port: u16, sql: &str) -> String {
     let out = Command::new("mariadb").args(["-h127.0.0.1", &format!("-P{port}"), "-uroot", "-N", "--batch", "-e", sql]).output().unwrap();
@@ -379,10 +391,7 @@ async fn clients_that_never_log_in_hold_few_database_connections() {
     tools::require("pymysql");
     tools::require("mariadbd");
     let dir = tempfile::tempdir().unwrap();
-    let server = Mariadbd::start(dir.path());
-    on_private(server.port, "CREATE DATABASE app; CREATE DATABASE app_v2; CREATE TABLE app.t (id INT PRIMARY KEY); CREATE TABLE app_v2.t (id INT PRIMARY KEY)");
-    let base = format!("mysql://root@127.0.0.1:{}", server.port);
-    let (_serve, _, proxy_port, _) = serve_between(dir.path(), &format!("{base}/app"), &format!("{base}/app_v2"));
+    let (server, _serve, proxy_port) = both_on_private(dir.path());
     // 60 clients, each greeted, none logging in.
     let mut flood = Vec::new();
     for _ in 0..60 {
@@ -412,10 +421,7 @@ async fn a_clean_close_reaches_both_servers_as_a_clean_close() {
     tools::require("pymysql");
     tools::require("mariadbd");
     let dir = tempfile::tempdir().unwrap();
-    let server = Mariadbd::start(dir.path());
-    on_private(server.port, "CREATE DATABASE app; CREATE DATABASE app_v2; CREATE TABLE app.t (id INT PRIMARY KEY); CREATE TABLE app_v2.t (id INT PRIMARY KEY)");
-    let base = format!("mysql://root@127.0.0.1:{}", server.port);
-    let (_serve, _, proxy_port, _) = serve_between(dir.path(), &format!("{base}/app"), &format!("{base}/app_v2"));
+    let (server, _serve, proxy_port) = both_on_private(dir.path());
     let aborted = || on_private(server.port, "SHOW GLOBAL STATUS LIKE 'Aborted_clients'").split_whitespace().nth(1).unwrap().parse::<u64>().unwrap();
     let before = aborted();
     let env = [("PORT", proxy_port.to_string()), ("DB", "app".to_owned())];

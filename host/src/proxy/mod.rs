@@ -74,6 +74,9 @@ const ER_HANDSHAKE_ERROR: u16 = 1043;
 pub struct Door {
     migration: Arc<Migration>,
     config: MysqlProxy,
+    /// The largest command a logged-in client may send: `max_packet_bytes`,
+    /// or the source's `max_allowed_packet` read at start.
+    max_packet: usize,
     listener: TcpListener,
     offer: Greeting,
     source: Target,
@@ -113,12 +116,10 @@ impl Door {
                 login::offer(&from_source, &from_source)
             }
         };
-        let mut config = config;
-        let limit = match config.max_packet_bytes {
+        let max_packet = match config.max_packet_bytes {
             Some(n) => n,
             None => max_allowed_packet(&migration.engine.source).await,
         };
-        config.max_packet_bytes = Some(limit);
         let threads = match config.threads {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get().min(4)),
             n => n,
@@ -126,9 +127,9 @@ impl Door {
         let workers = workers(threads, &stop)?;
         files_for(config.max_connections);
         let addr = listener.local_addr()?;
-        tracing::info!(%addr, threads, max_connections = config.max_connections, max_packet_bytes = limit, "MySQL front door listening");
+        tracing::info!(%addr, threads, max_connections = config.max_connections, max_packet_bytes = max_packet, "MySQL front door listening");
         eprintln!("movex: MySQL front door on {addr}");
-        Ok(Door { migration, config, listener, offer, source, destination, workers, stop, sessions: Arc::default() })
+        Ok(Door { migration, config, max_packet, listener, offer, source, destination, workers, stop, sessions: Arc::default() })
     }
 
     /// Accept clients until `stop`, in a task. Should the loop end before
@@ -218,6 +219,7 @@ impl Door {
                 destination: self.destination.clone(),
                 sessions: self.sessions.clone(),
                 id,
+                max_packet: self.max_packet,
                 dial: dials.clone().try_acquire_owned().ok(),
                 _slot: slot,
             };
@@ -243,6 +245,8 @@ struct Client {
     /// movex's own number for the connection, given to the client only if
     /// the primary could not be dialled before the greeting.
     id: u32,
+    /// The largest command a logged-in client may send ([`Door::max_packet`]).
+    max_packet: usize,
     /// Leave to dial the primary before greeting (one of
     /// [`DIALS_BEFORE_LOGIN`]), held until the client has logged in.
     dial: Option<OwnedSemaphorePermit>,
@@ -293,7 +297,7 @@ impl Client {
         };
         drop(dial);
         tracing::debug!(user = %login.user, %peer, "proxy: client logged in");
-        wire.limit_reads(self.config.max_packet_bytes.unwrap_or(DEFAULT_MAX_PACKET));
+        wire.limit_reads(self.max_packet);
         let me = self.sessions.register(id, &login.user);
         let start = session::Start { source: self.source, destination: self.destination, sessions: self.sessions, me, dialed: dialed.map(|d| (primary, d)) };
         let mut session = session::Session::new(wire, login, &self.migration.pool, start);

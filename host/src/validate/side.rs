@@ -57,8 +57,7 @@ impl Side {
     pub async fn page_into(&self, after: Option<&Key>, limit: u64, out: &mut Rows) -> Result<()> {
         let p = self.scan(&self.key, limit).page(after.is_some(), false);
         let binds = after.map(|k| p.bind_values(k)).unwrap_or_default();
-        let context = || format!("reading {} on the {} ({})", self.table, self.what, p.sql);
-        self.db.fetch_rows_into(&p.sql, &binds, Decode::Columns(&self.info), out).await.with_context(context)
+        self.fetch_into(&p.sql, &binds, out).await
     }
 
     /// The next `limit` rows whose update time is in `[from, until]`, in
@@ -120,7 +119,14 @@ impl Side {
     }
 
     async fn fetch(&self, sql: &str, binds: &[&OwnedValue]) -> Result<Rows> {
+        let mut out = Rows::default();
+        self.fetch_into(sql, binds, &mut out).await?;
+        Ok(out)
+    }
+
+    /// [`Side::fetch`] into `out`, reusing its buffers.
+    async fn fetch_into(&self, sql: &str, binds: &[&OwnedValue], out: &mut Rows) -> Result<()> {
         let context = || format!("reading {} on the {} ({sql})", self.table, self.what);
-        self.db.fetch_rows(sql, binds, Decode::Columns(&self.info)).await.with_context(context)
+        self.db.fetch_rows_into(sql, binds, Decode::Columns(&self.info), out).await.with_context(context)
     }
 }
