@@ -63,8 +63,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     if migration.engine.config.proxy.mysql.is_some() {
         // A door that cannot start (its port taken, the source unreachable)
         // fails `serve` now, with the reason; one that stops later makes
-        // `/health` unhealthy (`proxy::Door::spawn`).
-        let door = crate::proxy::Door::open(migration.clone(), stop.clone()).await.context("the MySQL front door cannot start")?;
+        // `/health` unhealthy (`proxy::mysql::Door::spawn`).
+        let door = crate::proxy::mysql::Door::open(migration.clone(), stop.clone()).await.context("the MySQL front door cannot start")?;
+        door.spawn();
+    }
+    if migration.engine.config.proxy.postgres.is_some() {
+        let door = crate::proxy::postgres::Door::open(migration.clone(), stop.clone()).await.context("the PostgreSQL front door cannot start")?;
         door.spawn();
     }
     let duties = stop.child_token();

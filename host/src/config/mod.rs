@@ -31,7 +31,7 @@
 //! - `repair.rs`: `[repair]` ([`Repair`]).
 //! - `copy.rs`: `[copy]` ([`Copy`], [`ZeroDates`]).
 //! - `http.rs`: `[http]` ([`Http`]).
-//! - `proxy.rs`: `[proxy]`, `[proxy.mysql]` ([`Proxy`], [`MysqlProxy`], [`ProxyUser`]).
+//! - `proxy.rs`: `[proxy]`, `[proxy.mysql]`, `[proxy.postgres]` ([`Proxy`], [`MysqlProxy`], [`PostgresProxy`], [`ProxyUser`]).
 //! - `[sandbox]` and `[pool]` live with their layers: [`crate::wasm::Limits`],
 //!   [`crate::pool::PoolConfig`].
 
@@ -52,7 +52,7 @@ pub use events::{Events, Kafka, Sink};
 pub use http::Http;
 pub use modules::Modules;
 pub use policy::Policy;
-pub use proxy::{MysqlProxy, Proxy, ProxyUser};
+pub use proxy::{MysqlProxy, PgAuth, PostgresProxy, Proxy, ProxyUser};
 pub use repair::Repair;
 pub use tables::{Table, TimeUnit, UpdateTime};
 pub use validation::Validation;

@@ -1,7 +1,7 @@
-//! `[proxy]` and `[proxy.mysql]`: the front doors applications connect to
-//! instead of the database — the address, who may log in, the session
-//! threads, and the limits that keep hostile or idle clients from holding
-//! the door (login time, connections, packet size).
+//! `[proxy]`, `[proxy.mysql]` and `[proxy.postgres]`: the front doors
+//! applications connect to instead of the database — the address, who may
+//! log in, the session threads, and the limits that keep hostile or idle
+//! clients from holding the door (login time, connections, message size).
 
 use serde::Deserialize;
 
@@ -11,6 +11,8 @@ use serde::Deserialize;
 pub struct Proxy {
     /// The MySQL wire protocol (source and destination must be MySQL/MariaDB).
     pub mysql: Option<MysqlProxy>,
+    /// The PostgreSQL wire protocol (source and destination must be PostgreSQL).
+    pub postgres: Option<PostgresProxy>,
 }
 
 /// `[proxy.mysql]`. `listen` is required, so, as in `[events.kafka]`, the
@@ -62,4 +64,52 @@ impl MysqlProxy {
 pub struct ProxyUser {
     pub name: String,
     pub password: String,
+}
+
+/// `[proxy.postgres]`: as `[proxy.mysql]`, with PostgreSQL's login methods.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct PostgresProxy {
+    pub listen: String,
+    /// Who may connect to movex (backends are reached with the source and
+    /// destination URLs' credentials).
+    #[serde(default)]
+    pub users: Vec<ProxyUser>,
+    /// How clients prove their password: `scram-sha-256` (the default, as
+    /// PostgreSQL's) or `md5` (for old drivers).
+    #[serde(default)]
+    pub auth: PgAuth,
+    /// Threads that run client sessions (0: one per core, at most 4).
+    #[serde(default)]
+    pub threads: usize,
+    /// A client that has not logged in this long after connecting is sent
+    /// an error and dropped.
+    #[serde(default = "MysqlProxy::default_handshake_timeout_ms")]
+    pub handshake_timeout_ms: u64,
+    /// Client connections at once, logged in or not; past it a new client
+    /// gets SQLSTATE 53300 (too_many_connections).
+    #[serde(default = "MysqlProxy::default_max_connections")]
+    pub max_connections: usize,
+    /// The largest message a logged-in client may send, in bytes; a larger
+    /// one gets SQLSTATE 54000 (program_limit_exceeded) and the connection
+    /// is closed. PostgreSQL's own limit is 1 GiB; a session holds up to
+    /// about twice this in memory.
+    #[serde(default = "PostgresProxy::default_max_message_bytes")]
+    pub max_message_bytes: usize,
+}
+
+impl PostgresProxy {
+    fn default_max_message_bytes() -> usize {
+        64 * 1024 * 1024
+    }
+}
+
+/// `[proxy.postgres] auth`.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+pub enum PgAuth {
+    #[default]
+    #[serde(rename = "scram-sha-256")]
+    ScramSha256,
+    #[serde(rename = "md5")]
+    Md5,
 }

@@ -9,9 +9,9 @@ use super::primary::{Relayed, Reply};
 use super::secondary::{Checked, Expect};
 use super::{COM_STMT_CLOSE, COM_STMT_PREPARE, Session, ix, strict};
 use crate::pool::SideName;
-use crate::proxy::login::{error_packet, ok_packet};
-use crate::proxy::response::{self, PrepareAnswer, Sink};
-use crate::proxy::route::{self, Kind};
+use crate::proxy::mysql::login::{error_packet, ok_packet};
+use crate::proxy::mysql::response::{self, PrepareAnswer, Sink};
+use crate::proxy::mysql::route::{self, Kind};
 use anyhow::Result;
 
 /// A prepared statement, under the id movex gave the client: its id on

@@ -18,9 +18,9 @@
 use super::{Session, ix};
 use crate::model::Pattern;
 use crate::pool::{SideName, Statement};
-use crate::proxy::response::{self, PrepareAnswer, Sink, Summary};
-use crate::proxy::route::{self, Kind};
-use crate::proxy::wire::{self, Wire};
+use crate::proxy::mysql::response::{self, PrepareAnswer, Sink, Summary};
+use crate::proxy::mysql::route::{self, Kind};
+use crate::proxy::mysql::wire::{self, Wire};
 use crate::store::journal::JournalKind;
 use anyhow::Result;
 use mysql_common::constants::CapabilityFlags;

@@ -6,7 +6,7 @@
 use super::Session;
 use crate::model::Pattern;
 use crate::pool::SideName;
-use crate::proxy::route;
+use crate::proxy::mysql::route;
 
 impl Session<'_> {
     /// A pinning statement of movex's own; a server's refusal is logged.

@@ -10,8 +10,8 @@
 use super::{Session, ix};
 use crate::model::Pattern;
 use crate::pool::SideName;
-use crate::proxy::response::Summary;
-use crate::proxy::route::{self, Kind};
+use crate::proxy::mysql::response::Summary;
+use crate::proxy::mysql::route::{self, Kind};
 
 /// Why a statement of a transaction the secondary lost is journaled.
 pub(super) const LOST_TX: &str = "the secondary failed, or reconnected, earlier in this transaction (its part was rolled back there)";

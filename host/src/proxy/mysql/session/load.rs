@@ -16,8 +16,8 @@
 use super::Session;
 use crate::model::Pattern;
 use crate::pool::SideName;
-use crate::proxy::response::{self, Buffered, Sink, Summary};
-use crate::proxy::wire::Wire;
+use crate::proxy::mysql::response::{self, Buffered, Sink, Summary};
+use crate::proxy::mysql::wire::Wire;
 use crate::store::journal::JournalKind;
 use anyhow::Result;
 use mysql_common::constants::StatusFlags;

@@ -8,10 +8,10 @@
 
 use super::{Session, ix};
 use crate::pool::SideName;
-use crate::proxy::login::error_packet;
-use crate::proxy::response::{self, Buffered, PrepareAnswer, Sink, Summary};
-use crate::proxy::route::{self, Kind};
-use crate::proxy::wire::Wire;
+use crate::proxy::mysql::login::error_packet;
+use crate::proxy::mysql::response::{self, Buffered, PrepareAnswer, Sink, Summary};
+use crate::proxy::mysql::route::{self, Kind};
+use crate::proxy::mysql::wire::Wire;
 use anyhow::Result;
 use std::time::Instant;
 

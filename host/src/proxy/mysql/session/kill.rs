@@ -1,7 +1,7 @@
 //! `KILL [HARD | SOFT] [CONNECTION | QUERY] <id>` and `COM_PROCESS_KILL`:
 //! a client cancelling a query (its driver's timeout, a user's Ctrl-C) or
 //! ending a connection, by the id the client was given
-//! ([`crate::proxy::sessions`]). The session it names is stopped on both
+//! ([`crate::proxy::mysql::sessions`]). The session it names is stopped on both
 //! sides, each under that side's own id for it: the other side first
 //! (its answer dropped), then the primary, whose answer the client gets.
 //! Only the movex user who opened a session may kill it, as a server lets
@@ -11,9 +11,9 @@
 
 use super::{Session, ix};
 use crate::pool::SideName;
-use crate::proxy::login::{error_packet, ok_packet};
-use crate::proxy::route::Kill;
-use crate::proxy::session::primary::Reply;
+use crate::proxy::mysql::login::{error_packet, ok_packet};
+use crate::proxy::mysql::route::Kill;
+use crate::proxy::mysql::session::primary::Reply;
 use anyhow::Result;
 use mysql_common::constants::StatusFlags;
 

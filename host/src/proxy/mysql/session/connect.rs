@@ -12,11 +12,11 @@ use super::primary::{Relayed, Reply};
 use super::secondary::Asked;
 use super::{COM_INIT_DB, COM_QUERY, Session, ix};
 use crate::pool::SideName;
-use crate::proxy::backend::{self, Dialed, LoginRefused, Target};
-use crate::proxy::login::{self, error_packet};
-use crate::proxy::names;
-use crate::proxy::response::{self, Sink, Summary};
-use crate::proxy::wire::Wire;
+use crate::proxy::mysql::backend::{self, Dialed, LoginRefused, Target};
+use crate::proxy::mysql::login::{self, error_packet};
+use crate::proxy::mysql::names;
+use crate::proxy::mysql::response::{self, Sink, Summary};
+use crate::proxy::mysql::wire::Wire;
 use anyhow::Result;
 use std::borrow::Cow;
 
@@ -130,7 +130,7 @@ impl Session<'_> {
 
     /// `sql` as the destination runs it: the application's database
     /// name, where the statement writes it, replaced by the destination's
-    /// ([`crate::proxy::names`]).
+    /// ([`crate::proxy::mysql::names`]).
     pub(super) fn on_destination<'a>(&self, sql: &'a str) -> Result<Cow<'a, str>, names::Ambiguous> {
         match (&self.sides[ix(SideName::Source)].target.database, &self.sides[ix(SideName::Destination)].target.database) {
             (Some(app), Some(own)) => names::map(sql, app, own),

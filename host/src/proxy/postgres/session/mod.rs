@@ -1,0 +1,280 @@
+//! One client session: the [`Session`] and its message loop. A client's
+//! work arrives in rounds — a simple Query, or extended-protocol messages
+//! up to a Sync — and each round goes to the primary, whose messages reach
+//! the client unchanged, and, if it writes, to the secondary, whose
+//! answer is read and checked: an error, or a different row count, is
+//! counted and journaled (strict mode refuses the write instead). A round
+//! the secondary takes part in is answered once both sides are done; a
+//! read streams straight from the primary. A transaction keeps the pattern
+//! it began with; a pattern switch applies to the next one.
+//!
+//! This file holds the session's state and the loop; the rest is by
+//! concern, one `impl Session` block each:
+//! - [`connect`]: a side's connection, opened when first needed, with the
+//!   session's settings replayed; statements it lacks prepared on it.
+//! - [`extended`]: Parse, Bind, Describe, Execute, Close: statements and
+//!   portals, and on which side each exists.
+//! - [`round`]: a round on the primary (relayed or held) and on the
+//!   secondary (checked), and the transaction it leaves.
+//! - [`secondary`]: the secondary's answer checked, and the journal.
+//! - [`copy`]: `COPY ... FROM STDIN`, streamed to both sides.
+//! - [`generated`]: values each side would make differently (sequences,
+//!   now(), random()), taken from the primary for the secondary.
+//! - [`strict`]: strict mode (`[pool] strict`).
+
+mod connect;
+mod copy;
+mod extended;
+mod generated;
+mod round;
+mod secondary;
+mod strict;
+
+use super::backend::Target;
+use super::cancel::Registered;
+use super::wire::{Frame, Wire, error_frame, ready_frame};
+use crate::model::Pattern;
+use crate::pool::{Pool, SideName, Ticket};
+use anyhow::Result;
+use connect::Link;
+use extended::{Portal, Stmt};
+use std::collections::HashMap;
+
+/// A side's place in [`Session`]'s per-side arrays.
+fn ix(name: SideName) -> usize {
+    match name {
+        SideName::Source => 0,
+        SideName::Destination => 1,
+    }
+}
+
+/// SQLSTATE protocol_violation.
+const PROTOCOL_VIOLATION: &str = "08P01";
+
+/// The transaction in progress (the primary's status `T` or `E`).
+pub(super) struct Tx {
+    pub pattern: Pattern,
+    /// What the secondary was sent in it, journaled whole if it loses it.
+    pub sql: Vec<crate::pool::Statement>,
+    /// The secondary lost it (non-strict): the rest is journaled, not sent.
+    pub broken: bool,
+}
+
+pub struct Session<'p> {
+    client: Wire,
+    pool: &'p Pool,
+    /// The source's and the destination's connections, by [`ix`].
+    sides: [Link; 2],
+    /// The client's startup parameters, given to each backend.
+    params: Vec<(String, String)>,
+    /// Session statements so far (SET...), replayed on a reconnected side.
+    session_sql: Vec<String>,
+    /// Prepared statements and portals by name ("" the unnamed ones).
+    stmts: HashMap<String, Stmt>,
+    portals: HashMap<String, Portal>,
+    /// Extended-protocol messages waiting for their Sync.
+    batch: Vec<Frame>,
+    /// A batch the client flushed: the primary has answered its part so
+    /// far; the secondary's waits for the Sync.
+    flushed: Option<round::Round>,
+    /// The transaction in progress.
+    tx: Option<Tx>,
+    /// The pool's gate pass, held for the transaction in progress.
+    ticket: Option<Ticket>,
+    /// The transaction status the client was last told.
+    status: u8,
+    /// This session's cancel key, and each side's, for cancel requests.
+    me: Registered,
+    /// The catalog's answers about tables' generated columns.
+    catalog: generated::Catalog,
+}
+
+/// What a session starts with besides its client.
+pub struct Start {
+    pub source: Target,
+    pub destination: Target,
+    pub params: Vec<(String, String)>,
+    pub me: Registered,
+}
+
+impl<'p> Session<'p> {
+    pub fn new(client: Wire, pool: &'p Pool, start: Start) -> Session<'p> {
+        Session {
+            client,
+            pool,
+            sides: [Link::new(start.source), Link::new(start.destination)],
+            params: start.params,
+            session_sql: Vec::new(),
+            stmts: HashMap::new(),
+            portals: HashMap::new(),
+            batch: Vec::new(),
+            flushed: None,
+            tx: None,
+            ticket: None,
+            status: b'I',
+            me: start.me,
+            catalog: generated::Catalog::default(),
+        }
+    }
+
+    fn side(&mut self, name: SideName) -> &mut Link {
+        &mut self.sides[ix(name)]
+    }
+
+    /// The pattern for the next round: the transaction's, or the gate's now.
+    fn pattern(&self) -> Pattern {
+        match (&self.tx, &self.ticket) {
+            (Some(tx), _) => tx.pattern,
+            (None, Some(t)) => t.pattern,
+            (None, None) => self.pool.gate().pattern(),
+        }
+    }
+
+    /// Log in to the primary for the client: its parameters and movex's
+    /// cancel key go to the client, then AuthenticationOk is flushed. A
+    /// primary that refuses relays its own error. `Ok(false)`: refused.
+    pub async fn open(&mut self) -> Result<bool> {
+        let (primary, _) = self.pool.gate().pattern().roles();
+        match self.connect(primary).await {
+            Ok(()) => {}
+            Err(e) => {
+                let frame = match e.downcast::<super::backend::Refused>() {
+                    Ok(r) => r.0,
+                    Err(e) => error_frame(true, "08006", &format!("movex cannot reach the {}: {e:#}", primary.as_str())),
+                };
+                self.client.send(&frame.raw).await?;
+                return Ok(false);
+            }
+        }
+        super::login::ok(&mut self.client);
+        let link = &self.sides[ix(primary)];
+        for p in &link.conn.as_ref().expect("connected").params {
+            self.client.queue(&p.raw);
+        }
+        self.client.queue(&super::backend::key_frame(self.me.pid, self.me.secret).raw);
+        self.client.queue(&ready_frame(b'I').raw);
+        self.client.flush().await?;
+        Ok(true)
+    }
+
+    /// Run the session until the client terminates or goes away.
+    pub async fn run(mut self) -> Result<()> {
+        loop {
+            let f = match self.next_message().await {
+                Ok(Some(f)) => f,
+                Ok(None) => {
+                    self.terminate().await;
+                    return Ok(());
+                }
+                Err(e) => {
+                    if let Some(t) = e.downcast_ref::<super::wire::TooLarge>() {
+                        let msg = format!("movex: {t} ([proxy.postgres] max_message_bytes); the connection is closed");
+                        let _ = self.client.send(&error_frame(true, "54000", &msg).raw).await;
+                    } else {
+                        let _ = self.client.send(&error_frame(true, PROTOCOL_VIOLATION, &format!("movex: {e:#}")).raw).await;
+                    }
+                    self.terminate().await;
+                    return Ok(());
+                }
+            };
+            match f.tag {
+                b'X' => {
+                    self.terminate().await;
+                    return Ok(());
+                }
+                b'Q' => self.query(f).await?,
+                b'P' | b'B' | b'D' | b'E' | b'C' => self.batch.push(f),
+                b'H' => self.flush_batch().await?,
+                b'S' => self.sync(f).await?,
+                // Outside COPY, the server ignores these too.
+                b'd' | b'c' | b'f' => {}
+                other => {
+                    let msg = format!("movex: a '{}' message is not relayed by movex's front door (the function-call protocol and replication are not)", other as char);
+                    self.client.send(&error_frame(true, PROTOCOL_VIOLATION, &msg).raw).await?;
+                    self.terminate().await;
+                    return Ok(());
+                }
+            }
+            if self.tx.is_none() {
+                self.ticket = None;
+            }
+        }
+    }
+
+    /// The client's next message (`None`: it went away). While it is
+    /// idle the primary is watched: notifications and notices are passed
+    /// on, and a server that ends the session ends the client's, after
+    /// relaying what it said.
+    async fn next_message(&mut self) -> Result<Option<Frame>> {
+        if !self.batch.is_empty() || self.client_has_frame() {
+            return self.client.read().await;
+        }
+        let (primary, _) = self.pattern().roles();
+        let Some(conn) = self.sides[ix(primary)].conn.as_mut() else { return self.client.read().await };
+        loop {
+            tokio::select! {
+                biased;
+                m = self.client.read() => return m,
+                said = conn.wire.read() => match said {
+                    Ok(Some(f)) if matches!(f.tag, b'A' | b'N' | b'S') => {
+                        self.client.send(&f.raw).await?;
+                    }
+                    Ok(Some(f)) => {
+                        tracing::debug!(side = primary.as_str(), "proxy: the primary ended an idle session; so does movex");
+                        let _ = self.client.send(&f.raw).await;
+                        return Ok(None);
+                    }
+                    _ => return Ok(None),
+                }
+            }
+        }
+    }
+
+    fn client_has_frame(&self) -> bool {
+        self.client.has_frame()
+    }
+
+    /// Pass the pool's gate before a round: a ticket for it (unless the
+    /// transaction holds one). Refused once this instance's fleet lease has
+    /// lapsed: the client gets SQLSTATE 25006 (read_only_sql_transaction)
+    /// saying why, and both sides' connections are dropped, so the servers
+    /// roll back what a transaction had done.
+    async fn admit(&mut self) -> Result<bool> {
+        let gate = self.pool.gate();
+        let fenced = match gate.check() {
+            Ok(()) if self.ticket.is_some() => return Ok(true),
+            Ok(()) => gate.enter().map(|t| self.ticket = Some(t)).err(),
+            Err(f) => Some(f),
+        };
+        let Some(f) = fenced else { return Ok(true) };
+        self.pool.metrics().fenced();
+        for name in [SideName::Source, SideName::Destination] {
+            self.hang_up(name);
+        }
+        self.tx = None;
+        self.ticket = None;
+        self.client.queue(&error_frame(false, "25006", &format!("movex: not written: {f}")).raw);
+        self.status = b'I';
+        self.client.send(&ready_frame(b'I').raw).await?;
+        Ok(false)
+    }
+
+    /// The client's Terminate (or its going): passed on to each side, so
+    /// the servers see a clean close.
+    async fn terminate(&mut self) {
+        for name in [SideName::Source, SideName::Destination] {
+            if let Some(conn) = self.side(name).conn.as_mut() {
+                let _ = conn.wire.send(&[b'X', 0, 0, 0, 4]).await;
+            }
+            self.hang_up(name);
+        }
+    }
+
+    /// An error and ReadyForQuery to the client, for a round movex refused.
+    async fn refuse(&mut self, code: &str, msg: &str) -> Result<()> {
+        self.client.queue(&error_frame(false, code, msg).raw);
+        let status = if self.status == b'I' { b'I' } else { b'E' };
+        self.status = status;
+        self.client.send(&ready_frame(status).raw).await
+    }
+}

@@ -1,0 +1,350 @@
+//! A round — a simple Query, or extended messages up to a Sync — on the
+//! primary, then on the secondary, and the transaction it leaves.
+//!
+//! The primary's messages reach the client as they came. A round the
+//! secondary takes no part in streams through; one it takes part in is
+//! held until the secondary has answered. The secondary is sent its part
+//! only if the primary's succeeded. When the primary fails a statement in
+//! a transaction, the secondary's transaction is made to fail too (a
+//! statement that raises), so both sides are in the same failed state:
+//! `ROLLBACK` or `ROLLBACK TO SAVEPOINT` then does the same on both, and
+//! a `COMMIT` commits on neither.
+
+use super::extended::{Portal, Stmt};
+use super::{Session, Tx, ix};
+use crate::model::Pattern;
+use crate::pool::{SideName, Statement};
+use crate::proxy::postgres::route::{self, Kind};
+use crate::proxy::postgres::wire::{Frame, ready_frame};
+use anyhow::Result;
+use bytes::BytesMut;
+use std::collections::HashMap;
+
+/// What makes a side's failed state match a primary that failed a
+/// statement in the transaction.
+pub(super) const FAIL_TOO: &str = "DO $movex$ BEGIN RAISE EXCEPTION 'movex: the primary failed a statement of this transaction, so it fails here too'; END $movex$";
+
+/// A round's messages for each side, and what is known of them.
+pub(super) struct Round {
+    pub pattern: Pattern,
+    pub to_p: BytesMut,
+    pub to_s: BytesMut,
+    /// Statements parsed in it (not on the secondary if it failed there).
+    pub parsed: Vec<String>,
+    /// What the secondary runs, for the journal.
+    pub sql: Vec<Statement>,
+    /// Writes of a transaction the secondary lost: journaled, not sent.
+    pub journal_only: Vec<Statement>,
+    /// Per command the primary completes (an Execute; each statement of a
+    /// Query): whether the secondary runs it too.
+    pub shared: Vec<bool>,
+    /// The kinds of what it runs (transaction control, writes).
+    pub kinds: Vec<Kind>,
+    /// Messages the primary answers with one final message each
+    /// (everything but Sync and Flush): a Flush is relayed up to there.
+    pub answers: usize,
+    /// Of a Flush earlier in the batch: the primary already failed it.
+    pub primary_failed: bool,
+}
+
+/// What the primary (or the secondary) answered to a round.
+#[derive(Default, Debug)]
+pub(super) struct Outcome {
+    /// CommandComplete tags (empty for an empty query or a suspended portal).
+    pub tags: Vec<String>,
+    pub error: Option<(String, String)>,
+    pub status: u8,
+    /// The answer, held back for the client (when the secondary takes part).
+    pub held: Option<BytesMut>,
+}
+
+impl Round {
+    pub fn new(pattern: Pattern) -> Round {
+        Round {
+            pattern,
+            to_p: BytesMut::new(),
+            to_s: BytesMut::new(),
+            parsed: Vec::new(),
+            sql: Vec::new(),
+            journal_only: Vec::new(),
+            shared: Vec::new(),
+            kinds: Vec::new(),
+            answers: 0,
+            primary_failed: false,
+        }
+    }
+
+    pub fn to_primary(&mut self, f: &Frame) {
+        self.to_p.extend_from_slice(&f.raw);
+        if !matches!(f.tag, b'S' | b'H') {
+            self.answers += 1;
+        }
+    }
+
+    pub fn to_secondary(&mut self, f: &Frame) {
+        self.to_s.extend_from_slice(&f.raw);
+    }
+
+    /// An Execute for the primary; `shared` is filled as the portal goes.
+    pub fn to_primary_exec(&mut self, f: &Frame, portal: Option<&Portal>) {
+        self.to_primary(f);
+        self.shared.push(portal.is_some_and(|p| p.on_secondary));
+        self.kinds.push(portal.map_or(Kind::Read, |p| p.kind));
+    }
+
+    /// The secondary runs `p`'s statement: journaled as such if it fails.
+    pub fn executes(&mut self, p: &Portal, _stmts: &HashMap<String, Stmt>) {
+        self.sql.push(p.journaled.clone());
+    }
+
+    pub fn journal_only(&mut self, s: Statement) {
+        self.journal_only.push(s);
+    }
+
+    /// The Sync, to each side that has a part.
+    pub fn end(&mut self, sync: &Frame) {
+        self.to_primary(sync);
+        if !self.to_s.is_empty() {
+            self.to_secondary(sync);
+        }
+    }
+
+    /// Whether it begins, ends or is in a transaction's control.
+    pub fn controls(&self) -> bool {
+        self.kinds.iter().any(|k| matches!(k, Kind::Begin | Kind::Commit | Kind::Rollback | Kind::Savepoint))
+    }
+
+    pub fn writes(&self) -> bool {
+        self.kinds.iter().any(|k| *k == Kind::Write)
+    }
+}
+
+/// The row count a command tag reports, if it reports one.
+pub(super) fn rows(tag: &str) -> Option<u64> {
+    let verb = tag.split(' ').next()?;
+    if !matches!(verb, "INSERT" | "UPDATE" | "DELETE" | "MERGE" | "COPY" | "SELECT") {
+        return None;
+    }
+    tag.rsplit(' ').next()?.parse().ok()
+}
+
+/// Read a side's answer up to ReadyForQuery: relayed to `client` as it
+/// comes, or held. A `CopyInResponse` nobody expected (COPY FROM STDIN
+/// through the extended protocol) is answered with CopyFail.
+pub(super) async fn answer(wire: &mut crate::proxy::postgres::wire::Wire, mut client: Option<&mut crate::proxy::postgres::wire::Wire>, hold: bool, until: Option<usize>) -> Result<Outcome> {
+    let mut o = Outcome { held: hold.then(BytesMut::new), ..Outcome::default() };
+    let mut finals = 0;
+    loop {
+        let f = wire.expect().await?;
+        match f.tag {
+            b'C' => o.tags.push(f.command_tag().to_owned()),
+            b'I' | b's' => o.tags.push(String::new()),
+            b'E' if o.error.is_none() => o.error = Some(f.error()),
+            b'Z' => o.status = f.body().first().copied().unwrap_or(b'I'),
+            b'G' => {
+                let fail = pgwire::messages::copy::CopyFail::new("movex relays COPY FROM STDIN in simple queries only".into());
+                wire.send(&Frame::of(&fail).raw).await?;
+                continue;
+            }
+            _ => {}
+        }
+        if matches!(f.tag, b'1' | b'2' | b'3' | b'T' | b'n' | b'C' | b'I' | b's') {
+            finals += 1;
+        }
+        match (&mut o.held, client.as_deref_mut()) {
+            (Some(h), _) => h.extend_from_slice(&f.raw),
+            (None, Some(c)) => {
+                c.queue(&f.raw);
+                if f.tag == b'Z' || !wire.has_frame() || c.queued() > 64 * 1024 {
+                    c.flush().await?;
+                }
+            }
+            (None, None) => {}
+        }
+        if f.tag == b'Z' {
+            return Ok(o);
+        }
+        if let Some(n) = until
+            && (finals >= n || f.tag == b'E')
+        {
+            if let (None, Some(c)) = (&o.held, client) {
+                c.flush().await?;
+            }
+            return Ok(o);
+        }
+    }
+}
+
+impl Session<'_> {
+    /// A simple Query.
+    pub(super) async fn query(&mut self, f: Frame) -> Result<()> {
+        if !self.admit().await? {
+            return Ok(());
+        }
+        let sql = String::from_utf8_lossy(&f.body()[..f.body().len().saturating_sub(1)]).into_owned();
+        let classes = route::classify(&sql);
+        let pattern = self.pattern();
+        let (_, secondary) = pattern.roles();
+        if classes.iter().any(|c| c.copy_in) {
+            return self.copy_in(pattern, f, sql).await;
+        }
+        let mut round = Round::new(pattern);
+        let kind = route::kind_of(&classes);
+        round.kinds = classes.iter().map(|c| c.kind).collect();
+        round.to_primary(&f);
+        let broken = self.tx.as_ref().is_some_and(|t| t.broken);
+        let both = kind.both() && secondary.is_some();
+        round.shared = vec![both && !broken; classes.len()];
+        if both && broken && kind == Kind::Write {
+            round.journal_only(Statement::new(sql.clone()));
+        } else if both {
+            round.to_secondary(&f);
+            round.sql.push(Statement::new(sql.clone()));
+        }
+        if kind == Kind::Session {
+            round.parsed.clear();
+        }
+        let session = kind == Kind::Session;
+        let ok = self.run_round(round).await?;
+        if session && ok {
+            if classes.iter().any(|c| c.kind == Kind::Session && sql.trim_start().to_ascii_uppercase().starts_with("DISCARD")) {
+                self.session_sql.clear();
+                self.stmts.clear();
+                self.portals.clear();
+            } else {
+                self.session_sql.push(sql);
+            }
+        }
+        Ok(())
+    }
+
+    /// Run a round (see the module's header). `Ok(true)`: the primary
+    /// succeeded.
+    pub(super) async fn run_round(&mut self, mut round: Round) -> Result<bool> {
+        let (primary, secondary) = round.pattern.roles();
+        if !self.connect_or_refuse(primary).await? {
+            return Ok(false);
+        }
+        let secondary = secondary.filter(|_| !round.to_s.is_empty());
+        if let Some(s) = secondary
+            && self.pool.config().strict
+            && (round.writes() || round.controls())
+        {
+            return self.strict_round(round, primary, s).await;
+        }
+        self.generated(&mut round, primary).await?;
+        let was_in_tx = self.tx.is_some();
+        let out = self.primary_part(primary, &round, secondary.is_some()).await?;
+        // A round that begins a transaction: the secondary's part is its start.
+        self.begun(round.pattern, &out);
+        if let Some(s) = secondary {
+            if out.error.is_none() && !round.primary_failed {
+                self.secondary_part(&mut round, s, &out).await;
+            } else if out.status == b'E' && was_in_tx {
+                // The secondary's transaction fails too (module header).
+                if let Err(e) = self.follow_failure(s).await {
+                    tracing::debug!(side = s.as_str(), error = %e, "proxy: the secondary could not be failed with the primary");
+                }
+            }
+        }
+        if !round.journal_only.is_empty()
+            && let Some(s) = round.pattern.roles().1
+        {
+            let stmts = std::mem::take(&mut round.journal_only);
+            self.journal_stmts(round.pattern, s, &stmts, "the secondary lost this transaction earlier").await;
+        }
+        self.after(round.pattern, &out);
+        if let Some(held) = &out.held {
+            self.client.send(held).await?;
+        }
+        Ok(out.error.is_none())
+    }
+
+    /// A Flush in an extended batch: the primary's part so far relayed,
+    /// the rest kept for the Sync.
+    pub(super) async fn run_flush(&mut self, mut round: Round) -> Result<()> {
+        let (primary, _) = round.pattern.roles();
+        if !self.connect_or_refuse(primary).await? {
+            return Ok(());
+        }
+        let conn = self.sides[ix(primary)].conn.as_mut().expect("connected");
+        if round.answers == 0 {
+            self.flushed = Some(round);
+            return Ok(());
+        }
+        let sent = conn.wire.send(&round.to_p).await;
+        let out = match sent {
+            Ok(()) => answer(&mut conn.wire, Some(&mut self.client), false, Some(round.answers)).await,
+            Err(e) => Err(e),
+        };
+        match out {
+            Ok(o) => round.primary_failed |= o.error.is_some(),
+            Err(e) => {
+                self.hang_up(primary);
+                return Err(e);
+            }
+        }
+        round.to_p.clear();
+        round.answers = 0;
+        self.flushed = Some(round);
+        Ok(())
+    }
+
+    /// The primary's part: sent, and its answer relayed (or held, when
+    /// the secondary takes part).
+    pub(super) async fn primary_part(&mut self, primary: SideName, round: &Round, hold: bool) -> Result<Outcome> {
+        let conn = self.sides[ix(primary)].conn.as_mut().expect("connected");
+        let r = async {
+            conn.wire.send(&round.to_p).await?;
+            answer(&mut conn.wire, Some(&mut self.client), hold, None).await
+        }
+        .await;
+        match r {
+            Ok(o) => {
+                conn.status = o.status;
+                Ok(o)
+            }
+            Err(e) => {
+                // The primary is gone mid-round: so is the client's session,
+                // as it would be directly.
+                self.hang_up(primary);
+                Err(e.context(format!("the {} (the primary) failed", primary.as_str())))
+            }
+        }
+    }
+
+    /// Put the secondary's transaction in the failed state the primary's is in.
+    async fn follow_failure(&mut self, s: SideName) -> std::result::Result<(), String> {
+        if self.tx.as_ref().is_some_and(|t| t.broken) || self.sides[ix(s)].conn.is_none() {
+            return Ok(());
+        }
+        match self.own(s, FAIL_TOO).await {
+            Err(e) if e.starts_with("P0001") => Ok(()),
+            Err(e) => Err(e),
+            Ok(_) => Err("the raise did not fail".into()),
+        }
+    }
+
+    /// A transaction the round began, by the primary's status.
+    pub(super) fn begun(&mut self, pattern: Pattern, out: &Outcome) {
+        if out.status != b'I' && self.tx.is_none() {
+            self.tx = Some(Tx { pattern, sql: Vec::new(), broken: false });
+        }
+    }
+
+    /// The transaction the round leaves, by the primary's status (which
+    /// the client is told).
+    pub(super) fn after(&mut self, pattern: Pattern, out: &Outcome) {
+        self.status = out.status;
+        self.begun(pattern, out);
+        if out.status == b'I' {
+            self.tx = None;
+        }
+    }
+
+    /// Tell the client `status` (a round movex ends itself).
+    pub(super) async fn ready(&mut self, status: u8) -> Result<()> {
+        self.status = status;
+        self.client.send(&ready_frame(status).raw).await
+    }
+}

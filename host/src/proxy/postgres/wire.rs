@@ -1,0 +1,202 @@
+//! One PostgreSQL protocol socket (a client's or a backend's): messages
+//! framed as they arrive — a type byte, a length, a body — and relayed as
+//! the bytes they came in, or parsed with `pgwire` where movex reads them.
+//! Reads are limited: a message longer than the limit is refused before it
+//! is buffered.
+
+use anyhow::{Result, anyhow, bail};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use pgwire::messages::response::ErrorResponse;
+use pgwire::messages::{DecodeContext, Message, ProtocolVersion};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// A message longer than the reader's limit (its size as announced).
+#[derive(Debug)]
+pub struct TooLarge {
+    pub size: usize,
+    pub limit: usize,
+}
+
+impl std::fmt::Display for TooLarge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "a message of {} bytes, over the limit of {}", self.size, self.limit)
+    }
+}
+
+impl std::error::Error for TooLarge {}
+
+/// One message as it came: `raw` holds the type byte, the length and the
+/// body, ready to be relayed.
+#[derive(Clone, Debug)]
+pub struct Frame {
+    pub tag: u8,
+    pub raw: Bytes,
+}
+
+impl Frame {
+    pub fn body(&self) -> &[u8] {
+        &self.raw[5..]
+    }
+
+    /// Parse the body with `pgwire`; a malformed body is an error, never a
+    /// panic (pgwire reads some fields without checking the length).
+    pub fn decode<M: Message>(&self) -> Result<M> {
+        let mut body = BytesMut::from(self.body());
+        let len = self.raw.len() - 1;
+        let tag = self.tag as char;
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| M::decode_body(&mut body, len, &context())))
+            .map_err(|_| anyhow!("a malformed '{tag}' message"))?
+            .map_err(|e| anyhow!("a malformed '{tag}' message: {e}"))
+    }
+
+    /// Build a frame from a `pgwire` message.
+    pub fn of<M: Message>(m: &M) -> Frame {
+        let mut buf = BytesMut::with_capacity(m.message_length() + 1);
+        m.encode(&mut buf).expect("movex's own messages are within pgwire's limits");
+        Frame { tag: buf[0], raw: buf.freeze() }
+    }
+
+    /// A CommandComplete's tag, as `INSERT 0 1`.
+    pub fn command_tag(&self) -> &str {
+        let b = self.body();
+        std::str::from_utf8(&b[..b.len().saturating_sub(1)]).unwrap_or("")
+    }
+
+    /// An ErrorResponse's SQLSTATE and message.
+    pub fn error(&self) -> (String, String) {
+        let e: ErrorResponse = self.decode().unwrap_or_default();
+        let field = |c: u8| e.fields.iter().find(|f| f.0 == c).map(|f| f.1.clone()).unwrap_or_default();
+        (field(b'C'), field(b'M'))
+    }
+}
+
+fn context() -> DecodeContext {
+    let mut ctx = DecodeContext::new(ProtocolVersion::PROTOCOL3_0);
+    ctx.awaiting_frontend_ssl = false;
+    ctx.awaiting_frontend_startup = false;
+    ctx
+}
+
+/// An error response movex itself sends: severity ERROR (or FATAL when the
+/// connection is closed after it), a SQLSTATE and a message.
+pub fn error_frame(fatal: bool, code: &str, message: &str) -> Frame {
+    let severity = if fatal { "FATAL" } else { "ERROR" };
+    let fields = vec![(b'S', severity.to_owned()), (b'V', severity.to_owned()), (b'C', code.to_owned()), (b'M', message.to_owned())];
+    Frame::of(&ErrorResponse::new(fields))
+}
+
+/// ReadyForQuery with the transaction status byte (`I`, `T` or `E`).
+pub fn ready_frame(status: u8) -> Frame {
+    Frame { tag: b'Z', raw: Bytes::from(vec![b'Z', 0, 0, 0, 5, status]) }
+}
+
+pub struct Wire {
+    stream: TcpStream,
+    rbuf: BytesMut,
+    wbuf: BytesMut,
+    /// The longest message read (type byte and length included).
+    limit: usize,
+    /// Who is at the other end, for messages.
+    pub peer: String,
+}
+
+impl Wire {
+    pub fn new(stream: TcpStream, peer: String) -> Wire {
+        let _ = stream.set_nodelay(true);
+        Wire { stream, rbuf: BytesMut::with_capacity(16 * 1024), wbuf: BytesMut::with_capacity(16 * 1024), limit: 64 * 1024, peer }
+    }
+
+    pub fn limit_reads(&mut self, limit: usize) {
+        self.limit = limit;
+    }
+
+    /// Read more from the socket; false at its end.
+    async fn fill(&mut self) -> Result<bool> {
+        if self.rbuf.capacity() - self.rbuf.len() < 4096 {
+            self.rbuf.reserve(16 * 1024);
+        }
+        let n = self.stream.read_buf(&mut self.rbuf).await?;
+        Ok(n > 0)
+    }
+
+    /// Whether a whole message is already buffered (no wait to read it).
+    pub fn has_frame(&self) -> bool {
+        self.rbuf.len() >= 5 && self.rbuf.len() >= 1 + (&self.rbuf[1..5]).get_u32() as usize
+    }
+
+    /// The untyped first message of a connection (startup, SSL or cancel
+    /// request): its length-prefixed bytes; `None` if the peer left.
+    pub async fn read_startup(&mut self) -> Result<Option<Bytes>> {
+        loop {
+            if self.rbuf.len() >= 4 {
+                let len = (&self.rbuf[..4]).get_u32() as usize;
+                if !(8..=self.limit).contains(&len) {
+                    bail!("not a PostgreSQL startup message (its length would be {len} bytes)");
+                }
+                if self.rbuf.len() >= len {
+                    return Ok(Some(self.rbuf.split_to(len).freeze()));
+                }
+            }
+            if !self.fill().await? {
+                return if self.rbuf.is_empty() { Ok(None) } else { Err(anyhow!("the connection ended inside the startup message")) };
+            }
+        }
+    }
+
+    /// The next message; `None` if the peer left between messages.
+    pub async fn read(&mut self) -> Result<Option<Frame>> {
+        loop {
+            if self.rbuf.len() >= 5 {
+                let len = (&self.rbuf[1..5]).get_u32() as usize;
+                if len < 4 {
+                    bail!("a malformed message (type '{}', length {len})", self.rbuf[0] as char);
+                }
+                if len + 1 > self.limit {
+                    return Err(TooLarge { size: len + 1, limit: self.limit }.into());
+                }
+                if self.rbuf.len() > len {
+                    let raw = self.rbuf.split_to(len + 1).freeze();
+                    return Ok(Some(Frame { tag: raw[0], raw }));
+                }
+                self.rbuf.reserve(len + 1 - self.rbuf.len());
+            }
+            if !self.fill().await? {
+                return if self.rbuf.is_empty() { Ok(None) } else { Err(anyhow!("the connection ended inside a message")) };
+            }
+        }
+    }
+
+    /// The next message, which must come.
+    pub async fn expect(&mut self) -> Result<Frame> {
+        self.read().await?.ok_or_else(|| anyhow!("{} closed the connection", self.peer))
+    }
+
+    /// Queue bytes to send (with the next [`Wire::flush`]).
+    pub fn queue(&mut self, raw: &[u8]) {
+        self.wbuf.put_slice(raw);
+    }
+
+    pub fn queued(&self) -> usize {
+        self.wbuf.len()
+    }
+
+    pub async fn flush(&mut self) -> Result<()> {
+        if !self.wbuf.is_empty() {
+            self.stream.write_all(&self.wbuf).await?;
+            self.wbuf.clear();
+        }
+        Ok(())
+    }
+
+    pub async fn send(&mut self, raw: &[u8]) -> Result<()> {
+        self.queue(raw);
+        self.flush().await
+    }
+
+    /// Send a fatal error and close, without reading what the peer says.
+    pub async fn refuse_and_close(mut self, code: &str, message: String) {
+        let _ = self.send(&error_frame(true, code, &message).raw).await;
+        let _ = self.stream.shutdown().await;
+    }
+}
