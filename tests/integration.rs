@@ -20,6 +20,7 @@ mod pool;
 mod proxy;
 mod proxy_defence;
 mod proxy_fidelity;
+mod proxy_postgres;
 mod proxy_strict;
 mod repair;
 mod repair_concurrent;

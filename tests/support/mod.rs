@@ -9,6 +9,7 @@ pub mod door;
 #[allow(dead_code)] // `target_of` and `file_name` are for tests/build.rs
 mod guests;
 pub mod mariadbd;
+pub mod pgdoor;
 pub mod server;
 pub mod tools;
 

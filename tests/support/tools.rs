@@ -82,6 +82,21 @@ pub const TOOLS: &[Tool] = &[
         install: "apt-get install mariadb-server (a private server is started from its binaries)",
     },
     Tool {
+        name: "psycopg",
+        probe: &["python3", "-c", "import psycopg"],
+        install: "python3 -m pip install 'psycopg[binary]'",
+    },
+    Tool {
+        name: "node-pg",
+        probe: &["sh", "-c", "NODE_PATH=\"$HOME/.cache/movex-ci/node/node_modules\" node -e 'require(\"pg\")'"],
+        install: "npm install --prefix ~/.cache/movex-ci/node pg@8",
+    },
+    Tool {
+        name: "pgbench",
+        probe: &["pgbench", "--version"],
+        install: "apt-get install postgresql-contrib (pgbench comes with PostgreSQL's server packages)",
+    },
+    Tool {
         name: "schemathesis",
         probe: &["schemathesis", "--version"],
         install: "python3 -m pip install schemathesis",

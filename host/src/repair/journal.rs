@@ -77,18 +77,23 @@ pub fn tables_touched<'c>(config: &'c Config, entry: &JournalEntry) -> Result<Ve
     Ok(found)
 }
 
-/// The table a MySQL `LOAD DATA ... INTO TABLE name` fills (the front
-/// door journals loads it could not double-write; sqlparser does not read
-/// the statement).
+/// The table a MySQL `LOAD DATA ... INTO TABLE name` or a PostgreSQL
+/// `COPY name [(columns)] FROM STDIN` fills (the front doors journal the
+/// loads they could not double-write; sqlparser does not read a LOAD, and
+/// names no relation in a COPY).
 fn loaded_table(sql: &str) -> Option<String> {
     let upper = sql.to_ascii_uppercase();
-    if !upper.trim_start().starts_with("LOAD ") {
+    let start = upper.trim_start();
+    let at = if start.starts_with("LOAD ") {
+        const INTO: &str = " INTO TABLE ";
+        upper.find(INTO)? + INTO.len()
+    } else if start.starts_with("COPY ") {
+        upper.find("COPY ")? + "COPY ".len()
+    } else {
         return None;
-    }
-    const INTO: &str = " INTO TABLE ";
-    let at = upper.find(INTO)? + INTO.len();
-    let name = sql.get(at..)?.split_whitespace().next()?;
-    Some(name.split('.').map(|p| p.trim_matches('`')).collect::<Vec<_>>().join("."))
+    };
+    let name = sql.get(at..)?.split(|c: char| c.is_whitespace() || c == '(').find(|w| !w.is_empty())?;
+    Some(name.split('.').map(|p| p.trim_matches(['`', '"'])).collect::<Vec<_>>().join("."))
 }
 
 /// Validate the tables the journal's unsettled entries wrote; their
@@ -189,5 +194,8 @@ comparator = "exact"
         // A LOAD DATA the front door journaled, which sqlparser does not read.
         let load = "LOAD DATA LOCAL INFILE '/tmp/o.tsv' INTO TABLE `orders` (id, v)";
         assert_eq!(names(&entry("destination", &[load])).unwrap(), ["orders"]);
+        // A COPY the PostgreSQL door journaled, whose table sqlparser does not name.
+        assert_eq!(names(&entry("destination", &["COPY \"orders\"(id, v) FROM STDIN"])).unwrap(), ["orders"]);
+        assert_eq!(names(&entry("destination", &["copy public.orders FROM STDIN WITH (FORMAT csv)"])).unwrap(), ["orders"]);
     }
 }

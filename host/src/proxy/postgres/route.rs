@@ -43,7 +43,7 @@ pub struct Class {
     /// It calls a function whose value each side would make differently
     /// (now(), random(), nextval(), gen_random_uuid()...).
     pub volatile: bool,
-    /// INSERT or UPDATE: the table written (as written, maybe qualified),
+    /// INSERT, UPDATE or COPY: the table written (as written, maybe qualified),
     /// and whether the statement has its own RETURNING.
     pub target: Option<Target>,
 }
@@ -61,6 +61,8 @@ pub struct Target {
 pub enum Verb {
     Insert,
     Update,
+    /// COPY ... FROM STDIN.
+    Copy,
 }
 
 /// Functions whose value differs between the two sides.
@@ -138,6 +140,7 @@ fn statement(ts: &[Token]) -> Class {
             match from {
                 Some(i) => {
                     copy_in = kw(first.get(i + 1)) == Keyword::STDIN;
+                    target = dml_target(first, Verb::Copy);
                     Kind::Write
                 }
                 None => Kind::Read,
@@ -160,7 +163,7 @@ fn statement(ts: &[Token]) -> Class {
 fn dml_target(ts: &[Token], verb: Verb) -> Option<Target> {
     let mut i = match verb {
         Verb::Insert => ts.iter().position(|t| kw(Some(t)) == Keyword::INTO)? + 1,
-        Verb::Update => 1,
+        Verb::Update | Verb::Copy => 1,
     };
     if kw(ts.get(i)) == Keyword::ONLY {
         i += 1;
@@ -183,7 +186,7 @@ fn dml_target(ts: &[Token], verb: Verb) -> Option<Target> {
     Some(Target { verb, table, returning: has(ts, Keyword::RETURNING), on_conflict: has(ts, Keyword::CONFLICT) })
 }
 
-/// Whether a Query/Parse holds more than one statement.
+/// The strongest kind among a query string's statements.
 pub fn kind_of(classes: &[Class]) -> Kind {
     // The strongest: a write anywhere makes the whole string a write.
     let rank = |k: Kind| match k {
@@ -220,7 +223,7 @@ mod tests {
     #[test]
     fn copy_and_generated_values() {
         let c = &classify("COPY t (a, b) FROM STDIN WITH (FORMAT csv)")[0];
-        assert!(c.copy_in && c.kind == Kind::Write);
+        assert!(c.copy_in && c.kind == Kind::Write && c.target.as_ref().unwrap().table == "t");
         assert_eq!(classify("COPY t TO STDOUT")[0].kind, Kind::Read);
         let c = &classify("INSERT INTO app.\"Orders\" (at) VALUES (now()) RETURNING id")[0];
         assert!(c.volatile);

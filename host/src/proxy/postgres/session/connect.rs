@@ -103,12 +103,13 @@ impl Session<'_> {
         if missing.is_empty() {
             return Ok(());
         }
+        let is_primary = self.pattern().roles().0 == name;
         let Some(conn) = self.sides[i].conn.as_mut() else { return Ok(()) };
         let mut out = BytesMut::new();
         for n in &missing {
             // Close first: a named statement may exist there already.
             Close::new(b'S', (!n.is_empty()).then(|| n.clone())).encode(&mut out)?;
-            out.extend_from_slice(&self.stmts[n].parse.raw);
+            out.extend_from_slice(&Session::parse_for(&self.stmts[n], is_primary).raw);
         }
         out.extend_from_slice(&[b'S', 0, 0, 0, 4]);
         conn.wire.send(&out).await?;

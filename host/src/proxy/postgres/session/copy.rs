@@ -25,6 +25,17 @@ impl Session<'_> {
         }
         let broken = self.tx.as_ref().is_some_and(|t| t.broken);
         let mut sec = s.filter(|_| !broken);
+        // Defaults each side makes its own (serial, now()): COPY has no
+        // RETURNING to take the primary's from, so the secondary's rows
+        // differ; the COPY is journaled for `movex repair` to settle.
+        let class = crate::proxy::postgres::route::classify(&sql).into_iter().find(|c| c.copy_in);
+        let table = class.and_then(|c| c.target).map(|t| t.table);
+        let generated_defaults = match (&table, sec) {
+            (Some(t), Some(_)) => self.table_info(t, p).await.filter(|i| i.volatile_default).map(|_| {
+                format!("{t} has defaults each side makes itself (sequences, now()...): COPY cannot take the primary's; repair re-checks the table")
+            }),
+            _ => None,
+        };
         let strict = self.pool.config().strict && sec.is_some();
         let wrap = strict && self.tx.is_none();
         let mut why: Option<String> = broken.then(|| "the secondary lost this transaction earlier".to_owned());
@@ -40,7 +51,7 @@ impl Session<'_> {
         if first.tag != b'G' {
             // Refused (no table...): the rest of its answer, relayed.
             self.client.queue(&first.raw);
-            let out = answer(&mut self.sides[ix(p)].conn.as_mut().expect("connected").wire, Some(&mut self.client), false, None).await?;
+            let out = answer(&mut self.sides[ix(p)].conn.as_mut().expect("connected").wire, Some(&mut self.client), false, None, None).await?;
             if wrap {
                 let _ = self.own(p, "ROLLBACK").await;
                 self.client.send(&crate::proxy::postgres::wire::ready_frame(b'I').raw).await?;
@@ -66,7 +77,7 @@ impl Session<'_> {
                             if f.tag == b'G' {
                                 return anyhow::Ok(None);
                             }
-                            let o = answer(&mut conn.wire, None, false, None).await?;
+                            let o = answer(&mut conn.wire, None, false, None, None).await?;
                             Ok(Some(if f.tag == b'E' { f.error() } else { o.error.unwrap_or_default() }))
                         }
                         .await;
@@ -91,7 +102,7 @@ impl Session<'_> {
             let conn = self.sides[ix(p)].conn.as_mut().expect("connected");
             let fail = pgwire::messages::copy::CopyFail::new("movex (strict): the secondary cannot take this COPY".into());
             conn.wire.send(&Frame::of(&fail).raw).await?;
-            answer(&mut conn.wire, None, false, None).await?;
+            answer(&mut conn.wire, None, false, None, None).await?;
             self.abandon(p, s.expect("strict has a secondary")).await;
             let msg = format!("movex (strict): the {} cannot take this COPY ({w}); nothing was written", s.map_or("", |x| x.as_str()));
             self.client.queue(&error_frame(false, "58000", &msg).raw);
@@ -125,13 +136,13 @@ impl Session<'_> {
         let hold = s.is_some();
         let conn = self.sides[ix(p)].conn.as_mut().expect("connected");
         conn.wire.flush().await?;
-        let mut out = answer(&mut conn.wire, Some(&mut self.client), hold, None).await?;
+        let mut out = answer(&mut conn.wire, Some(&mut self.client), hold, None, None).await?;
         self.begun(pattern, &out);
         if let Some(s) = sec {
             let conn = self.sides[ix(s)].conn.as_mut().expect("connected");
             let r = async {
                 conn.wire.flush().await?;
-                answer(&mut conn.wire, None, false, None).await
+                answer(&mut conn.wire, None, false, None, None).await
             }
             .await;
             match r {
@@ -160,7 +171,7 @@ impl Session<'_> {
                     }
                     super::strict::idle(&mut out);
                 }
-            } else if let Some(w) = why {
+            } else if let Some(w) = why.or(generated_defaults) {
                 let in_tx = self.tx.is_some();
                 self.missed(pattern, s, vec![Statement::new(sql.clone())], &w, in_tx).await;
             } else {

@@ -85,6 +85,8 @@ pub struct Session<'p> {
     status: u8,
     /// This session's cancel key, and each side's, for cancel requests.
     me: Registered,
+    /// The pattern statements were last prepared for (`extended.rs`).
+    prepared_in: Option<Pattern>,
     /// The catalog's answers about tables' generated columns.
     catalog: generated::Catalog,
 }
@@ -113,6 +115,7 @@ impl<'p> Session<'p> {
             ticket: None,
             status: b'I',
             me: start.me,
+            prepared_in: None,
             catalog: generated::Catalog::default(),
         }
     }

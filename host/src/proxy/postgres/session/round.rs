@@ -10,7 +10,8 @@
 //! `ROLLBACK` or `ROLLBACK TO SAVEPOINT` then does the same on both, and
 //! a `COMMIT` commits on neither.
 
-use super::extended::{Portal, Stmt};
+use super::extended::Portal;
+use super::generated::{self, Filter, Pass, Run, Unit};
 use super::{Session, Tx, ix};
 use crate::model::Pattern;
 use crate::pool::{SideName, Statement};
@@ -18,7 +19,6 @@ use crate::proxy::postgres::route::{self, Kind};
 use crate::proxy::postgres::wire::{Frame, ready_frame};
 use anyhow::Result;
 use bytes::BytesMut;
-use std::collections::HashMap;
 
 /// What makes a side's failed state match a primary that failed a
 /// statement in the transaction.
@@ -45,6 +45,11 @@ pub(super) struct Round {
     pub answers: usize,
     /// Of a Flush earlier in the batch: the primary already failed it.
     pub primary_failed: bool,
+    /// Generated values: the primary's answer filtered, its rows kept.
+    pub filter: Filter,
+    /// Where row images go in the secondary's part: (offset in `to_s`,
+    /// run in `filter.runs`, extended protocol or a Query).
+    pub images: Vec<(usize, usize, bool)>,
 }
 
 /// What the primary (or the secondary) answered to a round.
@@ -71,6 +76,8 @@ impl Round {
             kinds: Vec::new(),
             answers: 0,
             primary_failed: false,
+            filter: Filter::default(),
+            images: Vec::new(),
         }
     }
 
@@ -85,16 +92,46 @@ impl Round {
         self.to_s.extend_from_slice(&f.raw);
     }
 
+    /// The secondary runs `run`'s row image here instead of the statement.
+    pub fn image(&mut self, run: usize, extended: bool) {
+        self.images.push((self.to_s.len(), run, extended));
+    }
+
+    /// The secondary's part, its row images written in.
+    pub fn secondary_bytes(&self) -> std::borrow::Cow<'_, [u8]> {
+        if self.images.is_empty() {
+            return std::borrow::Cow::Borrowed(&self.to_s);
+        }
+        let mut out = BytesMut::with_capacity(self.to_s.len() + 256);
+        let mut at = 0;
+        for &(offset, run, extended) in &self.images {
+            out.extend_from_slice(&self.to_s[at..offset]);
+            at = offset;
+            let sql = generated::image_sql(&self.filter.runs[run]);
+            if extended {
+                // Under movex's own names: the client's unnamed statement
+                // and portal stay the client's.
+                let parse = pgwire::messages::extendedquery::Parse::new(Some("movex_image".into()), sql, Vec::new());
+                let bind = pgwire::messages::extendedquery::Bind::new(Some("movex_image".into()), Some("movex_image".into()), Vec::new(), Vec::new(), Vec::new());
+                let exec = pgwire::messages::extendedquery::Execute::new(Some("movex_image".into()), 0);
+                let close_p = pgwire::messages::extendedquery::Close::new(b'P', Some("movex_image".into()));
+                let close_s = pgwire::messages::extendedquery::Close::new(b'S', Some("movex_image".into()));
+                for f in [Frame::of(&parse), Frame::of(&bind), Frame::of(&exec), Frame::of(&close_p), Frame::of(&close_s)] {
+                    out.extend_from_slice(&f.raw);
+                }
+            } else {
+                out.extend_from_slice(&Frame::of(&pgwire::messages::simplequery::Query::new(sql)).raw);
+            }
+        }
+        out.extend_from_slice(&self.to_s[at..]);
+        std::borrow::Cow::Owned(out.to_vec())
+    }
+
     /// An Execute for the primary; `shared` is filled as the portal goes.
     pub fn to_primary_exec(&mut self, f: &Frame, portal: Option<&Portal>) {
         self.to_primary(f);
         self.shared.push(portal.is_some_and(|p| p.on_secondary));
         self.kinds.push(portal.map_or(Kind::Read, |p| p.kind));
-    }
-
-    /// The secondary runs `p`'s statement: journaled as such if it fails.
-    pub fn executes(&mut self, p: &Portal, _stmts: &HashMap<String, Stmt>) {
-        self.sql.push(p.journaled.clone());
     }
 
     pub fn journal_only(&mut self, s: Statement) {
@@ -104,9 +141,14 @@ impl Round {
     /// The Sync, to each side that has a part.
     pub fn end(&mut self, sync: &Frame) {
         self.to_primary(sync);
-        if !self.to_s.is_empty() {
+        if self.has_secondary() {
             self.to_secondary(sync);
         }
+    }
+
+    /// Whether the secondary has a part in it.
+    pub fn has_secondary(&self) -> bool {
+        !self.to_s.is_empty() || !self.images.is_empty()
     }
 
     /// Whether it begins, ends or is in a transaction's control.
@@ -131,11 +173,25 @@ pub(super) fn rows(tag: &str) -> Option<u64> {
 /// Read a side's answer up to ReadyForQuery: relayed to `client` as it
 /// comes, or held. A `CopyInResponse` nobody expected (COPY FROM STDIN
 /// through the extended protocol) is answered with CopyFail.
-pub(super) async fn answer(wire: &mut crate::proxy::postgres::wire::Wire, mut client: Option<&mut crate::proxy::postgres::wire::Wire>, hold: bool, until: Option<usize>) -> Result<Outcome> {
+pub(super) async fn answer(
+    wire: &mut crate::proxy::postgres::wire::Wire,
+    mut client: Option<&mut crate::proxy::postgres::wire::Wire>,
+    hold: bool,
+    until: Option<usize>,
+    mut filter: Option<&mut Filter>,
+) -> Result<Outcome> {
     let mut o = Outcome { held: hold.then(BytesMut::new), ..Outcome::default() };
     let mut finals = 0;
     loop {
-        let f = wire.expect().await?;
+        let mut f = wire.expect().await?;
+        let counted = matches!(f.tag, b'1' | b'2' | b'3' | b'T' | b'n' | b'C' | b'I' | b's');
+        if let Some(fl) = filter.as_deref_mut() {
+            match fl.on(&f) {
+                Pass::Relay => {}
+                Pass::Drop => continue,
+                Pass::Instead(g) => f = g,
+            }
+        }
         match f.tag {
             b'C' => o.tags.push(f.command_tag().to_owned()),
             b'I' | b's' => o.tags.push(String::new()),
@@ -148,7 +204,7 @@ pub(super) async fn answer(wire: &mut crate::proxy::postgres::wire::Wire, mut cl
             }
             _ => {}
         }
-        if matches!(f.tag, b'1' | b'2' | b'3' | b'T' | b'n' | b'C' | b'I' | b's') {
+        if counted {
             finals += 1;
         }
         match (&mut o.held, client.as_deref_mut()) {
@@ -188,21 +244,44 @@ impl Session<'_> {
         if classes.iter().any(|c| c.copy_in) {
             return self.copy_in(pattern, f, sql).await;
         }
+        let (primary, _) = pattern.roles();
+        if !self.connect_or_refuse(primary).await? {
+            return Ok(());
+        }
         let mut round = Round::new(pattern);
         let kind = route::kind_of(&classes);
         round.kinds = classes.iter().map(|c| c.kind).collect();
-        round.to_primary(&f);
         let broken = self.tx.as_ref().is_some_and(|t| t.broken);
         let both = kind.both() && secondary.is_some();
         round.shared = vec![both && !broken; classes.len()];
-        if both && broken && kind == Kind::Write {
-            round.journal_only(Statement::new(sql.clone()));
-        } else if both {
-            round.to_secondary(&f);
-            round.sql.push(Statement::new(sql.clone()));
-        }
-        if kind == Kind::Session {
-            round.parsed.clear();
+        let generates = match (&classes[..], both && !broken) {
+            ([one], true) => self.gen_for(one, primary).await,
+            _ => None,
+        };
+        match generates {
+            Some(g) => {
+                // Generated values: the primary returns the rows, the
+                // secondary writes them (`generated.rs`).
+                let q = Frame::of(&pgwire::messages::simplequery::Query::new(g.primary_sql(&sql)));
+                round.to_primary(&q);
+                round.filter.runs.push(Run { generates: g, rows: Vec::new() });
+                round.filter.units.push_back(Unit::Exec(0));
+                round.image(0, false);
+                round.sql.push(Statement::new(sql.clone()));
+            }
+            None => {
+                round.to_primary(&f);
+                if both && broken {
+                    // The secondary rolled this transaction back: its writes
+                    // are journaled; its control statements mean nothing there.
+                    if kind == Kind::Write {
+                        round.journal_only(Statement::new(sql.clone()));
+                    }
+                } else if both {
+                    round.to_secondary(&f);
+                    round.sql.push(Statement::new(sql.clone()));
+                }
+            }
         }
         let session = kind == Kind::Session;
         let ok = self.run_round(round).await?;
@@ -225,16 +304,15 @@ impl Session<'_> {
         if !self.connect_or_refuse(primary).await? {
             return Ok(false);
         }
-        let secondary = secondary.filter(|_| !round.to_s.is_empty());
+        let secondary = secondary.filter(|_| round.has_secondary());
         if let Some(s) = secondary
             && self.pool.config().strict
             && (round.writes() || round.controls())
         {
             return self.strict_round(round, primary, s).await;
         }
-        self.generated(&mut round, primary).await?;
         let was_in_tx = self.tx.is_some();
-        let out = self.primary_part(primary, &round, secondary.is_some()).await?;
+        let out = self.primary_part(primary, &mut round, secondary.is_some()).await?;
         // A round that begins a transaction: the secondary's part is its start.
         self.begun(round.pattern, &out);
         if let Some(s) = secondary {
@@ -274,7 +352,7 @@ impl Session<'_> {
         }
         let sent = conn.wire.send(&round.to_p).await;
         let out = match sent {
-            Ok(()) => answer(&mut conn.wire, Some(&mut self.client), false, Some(round.answers)).await,
+            Ok(()) => answer(&mut conn.wire, Some(&mut self.client), false, Some(round.answers), Some(&mut round.filter)).await,
             Err(e) => Err(e),
         };
         match out {
@@ -292,11 +370,12 @@ impl Session<'_> {
 
     /// The primary's part: sent, and its answer relayed (or held, when
     /// the secondary takes part).
-    pub(super) async fn primary_part(&mut self, primary: SideName, round: &Round, hold: bool) -> Result<Outcome> {
+    pub(super) async fn primary_part(&mut self, primary: SideName, round: &mut Round, hold: bool) -> Result<Outcome> {
         let conn = self.sides[ix(primary)].conn.as_mut().expect("connected");
+        let filter = (!round.filter.is_empty()).then_some(&mut round.filter);
         let r = async {
             conn.wire.send(&round.to_p).await?;
-            answer(&mut conn.wire, Some(&mut self.client), hold, None).await
+            answer(&mut conn.wire, Some(&mut self.client), hold, None, filter).await
         }
         .await;
         match r {

@@ -48,8 +48,8 @@ impl Session<'_> {
             Ok(()) => {
                 let conn = self.sides[ix(s)].conn.as_mut().expect("connected");
                 let r = async {
-                    conn.wire.send(&round.to_s).await?;
-                    answer(&mut conn.wire, None, false, None).await
+                    conn.wire.send(&round.secondary_bytes()).await?;
+                    answer(&mut conn.wire, None, false, None, None).await
                 }
                 .await;
                 match r {

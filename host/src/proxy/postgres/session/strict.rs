@@ -36,19 +36,19 @@ use std::time::Instant;
 const NO_CODE: &str = "58000";
 
 impl Session<'_> {
-    pub(super) async fn strict_round(&mut self, round: Round, p: SideName, s: SideName) -> Result<bool> {
+    pub(super) async fn strict_round(&mut self, mut round: Round, p: SideName, s: SideName) -> Result<bool> {
         let in_tx = self.tx.is_some();
         if in_tx && round.kinds.iter().any(|k| *k == Kind::Commit) {
             return self.strict_commit(round, p, s).await;
         }
         if round.kinds.iter().any(|k| *k == Kind::Rollback) {
-            let out = self.primary_part(p, &round, false).await?;
+            let out = self.primary_part(p, &mut round, false).await?;
             if self.sides[ix(s)].conn.is_some()
                 && let Some(conn) = self.sides[ix(s)].conn.as_mut()
             {
                 let r = async {
-                    conn.wire.send(&round.to_s).await?;
-                    answer(&mut conn.wire, None, false, None).await
+                    conn.wire.send(&round.secondary_bytes()).await?;
+                    answer(&mut conn.wire, None, false, None, None).await
                 }
                 .await;
                 if r.is_err() {
@@ -70,7 +70,7 @@ impl Session<'_> {
                 }
             }
         }
-        let mut out = self.primary_part(p, &round, true).await?;
+        let mut out = self.primary_part(p, &mut round, true).await?;
         if out.error.is_some() {
             if wrap {
                 self.abandon(p, s).await;
@@ -84,8 +84,8 @@ impl Session<'_> {
         let sent = Instant::now();
         let conn = self.sides[ix(s)].conn.as_mut().expect("reached");
         let r = async {
-            conn.wire.send(&round.to_s).await?;
-            answer(&mut conn.wire, None, false, None).await
+            conn.wire.send(&round.secondary_bytes()).await?;
+            answer(&mut conn.wire, None, false, None, None).await
         }
         .await;
         let failed = match r {
@@ -112,15 +112,15 @@ impl Session<'_> {
     }
 
     /// COMMIT in strict mode: the secondary first (module header).
-    async fn strict_commit(&mut self, round: Round, p: SideName, s: SideName) -> Result<bool> {
+    async fn strict_commit(&mut self, mut round: Round, p: SideName, s: SideName) -> Result<bool> {
         let stmts = self.tx.as_ref().map(|t| t.sql.clone()).unwrap_or_default();
         let sec = match self.reach(s).await {
             Err(why) => Err((None, why)),
             Ok(()) => {
                 let conn = self.sides[ix(s)].conn.as_mut().expect("reached");
                 let r = async {
-                    conn.wire.send(&round.to_s).await?;
-                    answer(&mut conn.wire, None, false, None).await
+                    conn.wire.send(&round.secondary_bytes()).await?;
+                    answer(&mut conn.wire, None, false, None, None).await
                 }
                 .await;
                 match r {
@@ -143,7 +143,7 @@ impl Session<'_> {
             let msg = format!("movex (strict): the {} could not commit: {why}; the transaction was rolled back on the {}", s.as_str(), p.as_str());
             return self.strict_refuse_done(code, &msg, b'I').await;
         }
-        let out = self.primary_part(p, &round, false).await?;
+        let out = self.primary_part(p, &mut round, false).await?;
         if let Some((code, msg)) = &out.error {
             let why = format!("the {} committed, the {}'s COMMIT failed: {code} {msg}", s.as_str(), p.as_str());
             self.pool.record_missed(round.pattern, p, JournalKind::PrimaryCommitFailed, &stmts, &why).await;

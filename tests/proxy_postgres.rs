@@ -1,0 +1,379 @@
+//! The PostgreSQL front door with real clients against the running
+//! PostgreSQL: `movex serve` with `[proxy.postgres]`, source and
+//! destination two databases, in `src_first`.
+//!
+//! - psql: DDL, DML, transactions (a failed one, a savepoint), several
+//!   statements in one query, `\copy`, values each side would generate
+//!   (serial, identity, now(), random(), gen_random_uuid()); a wrong
+//!   password refused with PostgreSQL's own error.
+//! - psycopg 3: server-side prepared statements, transactions, COPY, a
+//!   cancel request.
+//! - node-postgres: parameterised queries (the extended protocol, unnamed
+//!   and named statements), a transaction.
+//! - pgbench, `-M simple` and `-M prepared`, and under a running pgbench
+//!   load the pattern switched forward and back.
+//! - A destination killed mid-load (a private server): non-strict, clients
+//!   keep succeeding and the journal holds what it missed, `movex repair`
+//!   settles it; strict, clients get an error and the source keeps nothing
+//!   of the refused writes.
+//! - Bad input: a client that never logs in, garbage, a message over the
+//!   limit, an unknown user: each told why, the others undisturbed.
+//!
+//! After each, `movex validate` reports no differences, and the tables'
+//! whole contents are compared side by side.
+
+use movex_tests::dbs;
+use movex_tests::door::{repair, secondary_failed, validate, validates_clean};
+use movex_tests::needs_tool;
+use movex_tests::pgdoor::{PgDoor, Postgres, Setup, node_modules, pg_door, pg_door_to, psql, run};
+use movex_tests::server::http;
+use movex_tests::tools;
+use std::io::{Read, Write};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const TABLE: &str = "CREATE TABLE t (id serial PRIMARY KEY, v text, n int, at timestamptz DEFAULT now(), u uuid DEFAULT gen_random_uuid(), \
+                     r float8, seq bigint GENERATED ALWAYS AS IDENTITY, twice int GENERATED ALWAYS AS (id * 2) STORED)";
+/// For the repair test: `movex repair` upserts every column, which
+/// identity `ALWAYS` and generated columns refuse.
+const PLAIN_TABLE: &str = "CREATE TABLE t (id serial PRIMARY KEY, v text, n int, at timestamptz DEFAULT now(), u uuid DEFAULT gen_random_uuid())";
+const T: &str = "[[tables]]\nname = \"t\"\nkey = [\"id\"]\ncomparator = \"exact\"\n";
+
+/// Every row of `table` on a side, as text, in key order.
+async fn rows(url: &str, table: &str) -> Vec<String> {
+    dbs::query_strings(url, &format!("SELECT x::text FROM {table} x ORDER BY 1")).await
+}
+
+/// Both sides hold the same rows of `table` (and its sequences are as far).
+async fn same_on_both(d: &PgDoor, table: &str) -> usize {
+    let (s, t) = (rows(&d.src, table).await, rows(&d.dst, table).await);
+    assert_eq!(s, t, "{table} differs between source and destination");
+    s.len()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn psql_writes_through_the_door_to_both_sides() {
+    let dir = tempfile::tempdir().unwrap();
+    let tables = format!("{T}[[tables]]\nname = \"s\"\nkey = [\"id\"]\ncomparator = \"exact\"\n");
+    let d = pg_door(dir.path(), "pgpsql", "", Setup { tables: &tables, ..Setup::default() }).await;
+    let (code, out) = psql(
+        &d.url(),
+        &format!(
+            "{TABLE};
+             INSERT INTO t (v, n) VALUES ('a', 1), ('b', 2), ('c', 3);
+             BEGIN; UPDATE t SET n = n + 10 WHERE v = 'b'; INSERT INTO t (v) VALUES ('in-tx'); COMMIT;
+             DELETE FROM t WHERE v = 'c'; SELECT v, n FROM t ORDER BY id;
+             INSERT INTO t (v, r) VALUES ('gen', random()) RETURNING v;
+             UPDATE t SET at = now() + interval '1 hour', r = random() WHERE v = 'a';
+             INSERT INTO t (v) VALUES ('upsert') ON CONFLICT (id) DO UPDATE SET at = now();
+             SELECT 'one' AS x; INSERT INTO t (v, at) VALUES ('multi', '2026-01-01'); SELECT 'two';
+             \\set ON_ERROR_STOP 0
+             BEGIN; INSERT INTO t (v) VALUES ('kept'); SAVEPOINT s; INSERT INTO t (id, v) VALUES (1, 'duplicate');
+             ROLLBACK TO SAVEPOINT s; INSERT INTO t (v) VALUES ('after-savepoint'); COMMIT;
+             \\set ON_ERROR_STOP 1
+             SET search_path = public; SHOW search_path;
+             CREATE TABLE c (id int PRIMARY KEY, v text); {};
+             \\copy c (id, v) from stdin
+1	copied
+2	copied-too
+\\.
+",
+            PLAIN_TABLE.replace("TABLE t", "TABLE s")
+        ),
+    );
+    assert_eq!(code, Some(0), "{out}");
+    // The primary's answers as the client sees them, then (on stderr) the
+    // error the savepoint undid.
+    let (answers, errors) = out.split_once("ERROR:").unwrap_or((&out, ""));
+    assert_eq!(answers, "a|1\nb|12\nin-tx|\ngen\none\ntwo\npublic\n", "{out}");
+    assert!(errors.contains("duplicate key value violates unique constraint \"t_pkey\""), "{out}");
+    // A transaction whose statement fails: neither side keeps its writes.
+    let (code, out) = psql(&d.url(), "BEGIN; INSERT INTO t (v) VALUES ('lost'); INSERT INTO t (id, v) VALUES (1, 'duplicate'); COMMIT;");
+    assert_eq!(code, Some(3), "{out}");
+    assert!(out.contains("duplicate key value violates unique constraint"), "{out}");
+    // The wrong password: PostgreSQL's own words.
+    let wrong = d.url().replace("app-secret", "wrong");
+    let (code, out) = psql(&wrong, "SELECT 1");
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("password authentication failed for user \"app\""), "{out}");
+
+    let n = same_on_both(&d, "t").await;
+    assert_eq!(n, 8, "rows written");
+    assert_eq!(same_on_both(&d, "c").await, 2);
+    assert_eq!(dbs::query_strings(&d.dst, "SELECT count(*) FROM t WHERE v = 'lost'").await, ["0"]);
+    // The destination's sequences went past the values written: once it
+    // is the primary, it makes new ids. (The source's may be further: a
+    // failed insert uses a value too.)
+    let seqs = "SELECT (SELECT last_value FROM t_id_seq) >= max(id) AND (SELECT last_value FROM t_seq_seq) >= max(seq) FROM t";
+    assert_eq!(dbs::query_strings(&d.dst, &format!("SELECT ({seqs})::text")).await, ["true"]);
+    validates_clean(&d.cfg);
+
+    // COPY into a table whose defaults each side makes itself: COPY has no
+    // RETURNING, so the secondary's values differ; the COPY is journaled,
+    // and `movex repair` settles the table from the source.
+    // (A plain table: `movex repair` upserts every column, which identity
+    // ALWAYS and generated columns refuse.)
+    let (code, out) = psql(&d.url(), "\\copy s (v, n) from stdin\ncopied\t7\ncopied-too\t8\n\\.\n");
+    assert_eq!(code, Some(0), "{out}");
+    let (journaled, status) = secondary_failed(d.http_port);
+    assert_eq!(journaled, 1, "{status}");
+    let mut d = d;
+    d.stop();
+    let (code, summary) = repair(&d.cfg);
+    assert_eq!(code, Some(0), "{summary}");
+    assert_eq!(same_on_both(&d, "s").await, 2);
+    validates_clean(&d.cfg);
+}
+
+#[needs_tool("psycopg")]
+#[tokio::test(flavor = "multi_thread")]
+async fn psycopg_prepares_copies_and_cancels_through_the_door() {
+    tools::require("psycopg");
+    let dir = tempfile::tempdir().unwrap();
+    let setup = format!("{TABLE}; CREATE TABLE c (id int PRIMARY KEY, v text)");
+    let d = pg_door(dir.path(), "pgpy", &setup, Setup { tables: T, ..Setup::default() }).await;
+    let script = r#"
+import os, sys, threading, time, psycopg
+url = os.environ["URL"]
+with psycopg.connect(url) as c:
+    for i in range(8):
+        # prepare=True: a named server-side statement from the first execution.
+        c.execute("INSERT INTO t (v, n) VALUES (%s, %s)", (f"p{i}", i), prepare=True)
+    row = c.execute("INSERT INTO t (v, r) VALUES (%s, random()) RETURNING id, v", ("ret",), prepare=True).fetchone()
+    print("returning", row[1], row[0] > 0)
+    c.execute("UPDATE t SET at = now(), n = n + %s WHERE v = %s", (100, "p3"), prepare=True)
+    c.commit()
+    try:
+        with c.transaction():
+            c.execute("INSERT INTO t (v) VALUES (%s)", ("rolled-back",))
+            raise RuntimeError("undo")
+    except RuntimeError:
+        pass
+    with c.cursor().copy("COPY c (id, v) FROM STDIN") as cp:
+        for i in range(500):
+            cp.write_row((i, f"copy{i}"))
+    c.commit()
+    print("count", c.execute("SELECT count(*) FROM t").fetchone()[0], c.execute("SELECT count(*) FROM c").fetchone()[0])
+    c.commit()
+    # A cancel request, forwarded to the server running the statement.
+    c.autocommit = True
+    threading.Timer(0.5, c.cancel).start()
+    t0 = time.time()
+    try:
+        c.execute("SELECT pg_sleep(20)")
+        print("not cancelled")
+    except psycopg.errors.QueryCanceled:
+        print("cancelled", time.time() - t0 < 10)
+    print("after", c.execute("SELECT 1").fetchone()[0])
+"#;
+    let out = Command::new("python3").args(["-c", script]).env("URL", d.url()).output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{text}");
+    assert_eq!(text, "returning ret True\ncount 9 500\ncancelled True\nafter 1\n");
+    assert_eq!(same_on_both(&d, "t").await, 9);
+    assert_eq!(same_on_both(&d, "c").await, 500);
+    validates_clean(&d.cfg);
+}
+
+#[needs_tool("node-pg")]
+#[tokio::test(flavor = "multi_thread")]
+async fn node_postgres_writes_through_the_door() {
+    tools::require("node-pg");
+    let dir = tempfile::tempdir().unwrap();
+    let d = pg_door(dir.path(), "pgnode", TABLE, Setup { tables: T, ..Setup::default() }).await;
+    let script = r#"
+const { Client } = require("pg");
+(async () => {
+  const c = new Client({ connectionString: process.env.URL });
+  await c.connect();
+  for (let i = 0; i < 5; i++) await c.query("INSERT INTO t (v, n) VALUES ($1, $2)", ["node" + i, i]);
+  for (let i = 0; i < 5; i++) await c.query({ name: "ins", text: "INSERT INTO t (v, n) VALUES ($1, $2) RETURNING id", values: ["named" + i, i] });
+  await c.query("BEGIN");
+  await c.query("UPDATE t SET n = n * 2, at = now() WHERE v LIKE $1", ["node%"]);
+  const r = await c.query("SELECT count(*)::int AS n FROM t WHERE n >= $1", [4]);
+  await c.query("COMMIT");
+  console.log("big", r.rows[0].n);
+  const all = await c.query("SELECT count(*)::int AS n FROM t");
+  console.log("count", all.rows[0].n);
+  await c.end();
+})().catch(e => { console.error(e); process.exit(1); });
+"#;
+    let out = Command::new("node").args(["-e", script]).env("URL", d.url()).env("NODE_PATH", node_modules()).output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{text}");
+    assert_eq!(text, "big 4\ncount 10\n");
+    assert_eq!(same_on_both(&d, "t").await, 10);
+    validates_clean(&d.cfg);
+}
+
+const PGBENCH_TABLES: &str = "[[tables]]\nname = \"pgbench_accounts\"\nkey = [\"aid\"]\ncomparator = \"exact\"\n\
+                              [[tables]]\nname = \"pgbench_branches\"\nkey = [\"bid\"]\ncomparator = \"exact\"\n\
+                              [[tables]]\nname = \"pgbench_tellers\"\nkey = [\"tid\"]\ncomparator = \"exact\"\n";
+
+/// pgbench through the door; its output.
+fn pgbench(d: &PgDoor, args: &[&str]) -> String {
+    let (code, out) = run(Command::new("pgbench").args(args).arg(d.url()), "");
+    assert_eq!(code, Some(0), "pgbench {args:?}: {out}");
+    out
+}
+
+/// pgbench's count of failed transactions is 0.
+fn no_failures(out: &str) {
+    assert!(out.contains("number of failed transactions: 0 (0.000%)"), "{out}");
+}
+
+/// The history table has no key: its whole contents, side by side.
+async fn history_same(d: &PgDoor) -> usize {
+    same_on_both(d, "pgbench_history").await
+}
+
+#[needs_tool("pgbench")]
+#[tokio::test(flavor = "multi_thread")]
+async fn pgbench_simple_and_prepared_and_a_pattern_switch_under_load() {
+    tools::require("pgbench");
+    let dir = tempfile::tempdir().unwrap();
+    let d = pg_door(dir.path(), "pgbench", "", Setup { tables: PGBENCH_TABLES, ..Setup::default() }).await;
+    // -i through the door: DDL and COPY to both sides.
+    pgbench(&d, &["-i", "-s", "1", "-q"]);
+    for mode in ["simple", "prepared"] {
+        no_failures(&pgbench(&d, &["-n", "-c", "4", "-j", "2", "-t", "150", "-M", mode]));
+    }
+    validates_clean(&d.cfg);
+    assert_eq!(history_same(&d).await, 1200);
+
+    // Forward to dst_first and back while pgbench runs: no client error.
+    let bench = Command::new("pgbench").args(["-n", "-c", "4", "-j", "2", "-T", "8", "-M", "prepared"]).arg(d.url()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    for route in ["/dst_first", "/src_first", "/dst_first"] {
+        std::thread::sleep(Duration::from_secs(2));
+        let (code, body) = http(d.http_port, "POST", route);
+        assert_eq!(code, 200, "{route}: {body}");
+    }
+    let out = bench.wait_with_output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{text}");
+    no_failures(&text);
+    let (journaled, status) = secondary_failed(d.http_port);
+    assert_eq!(journaled, 0, "{status}");
+    validates_clean(&d.cfg);
+    history_same(&d).await;
+}
+
+/// A load of single-row inserts with generated ids, from 4 clients.
+fn insert_load(d: &PgDoor, dir: &std::path::Path, secs: u64) -> std::process::Child {
+    let script = dir.join("insert.sql");
+    std::fs::write(&script, "INSERT INTO t (v, n) VALUES ('load', :client_id);\n").unwrap();
+    Command::new("pgbench")
+        .args(["-n", "-c", "4", "-j", "2", "-T", &secs.to_string(), "-f"])
+        .arg(&script)
+        .arg(d.url())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+#[needs_tool("pgbench")]
+#[tokio::test(flavor = "multi_thread")]
+async fn a_killed_destination_is_journaled_and_repaired() {
+    tools::require("pgbench");
+    let dir = tempfile::tempdir().unwrap();
+    let mut pg = Postgres::start(dir.path());
+    dbs::exec(&pg.url("postgres"), "CREATE DATABASE dst").await;
+    dbs::exec(&pg.url("dst"), PLAIN_TABLE).await;
+    let mut d = pg_door_to(dir.path(), "pgkill", PLAIN_TABLE, pg.url("dst"), Setup { tables: T, ..Setup::default() }).await;
+    let load = insert_load(&d, dir.path(), 8);
+    std::thread::sleep(Duration::from_secs(3));
+    pg.kill();
+    let out = load.wait_with_output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "the clients kept succeeding: {text}");
+    no_failures(&text);
+    let (_, status) = http(d.http_port, "GET", "/status");
+    let failures = status["data"]["pool_metrics"]["by_side"]["destination_failure"].as_u64().unwrap_or(0);
+    let (journaled, _) = secondary_failed(d.http_port);
+    assert!(failures > 0, "the destination missed writes: {status}");
+    assert_eq!(journaled.as_u64(), Some(failures), "every missed write journaled: {status}");
+
+    pg.restart();
+    d.stop();
+    let (code, summary) = repair(&d.cfg);
+    assert_eq!(code, Some(0), "{summary}");
+    validates_clean(&d.cfg);
+    assert!(same_on_both(&d, "t").await > 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn strict_mode_refuses_what_a_killed_destination_cannot_take() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut pg = Postgres::start(dir.path());
+    dbs::exec(&pg.url("postgres"), "CREATE DATABASE dst").await;
+    dbs::exec(&pg.url("dst"), TABLE).await;
+    let d = pg_door_to(dir.path(), "pgstrict", TABLE, pg.url("dst"), Setup { tables: T, pool: "strict = true", ..Setup::default() }).await;
+    let (code, out) = psql(&d.url(), "INSERT INTO t (v) VALUES ('before'); BEGIN; INSERT INTO t (v) VALUES ('in-tx'); COMMIT;");
+    assert_eq!(code, Some(0), "{out}");
+    pg.kill();
+    // Autocommit, in a transaction, and a COPY: each refused, nothing kept.
+    for sql in ["INSERT INTO t (v) VALUES ('refused')", "BEGIN; INSERT INTO t (v) VALUES ('refused-in-tx'); COMMIT;", "\\copy t (v) from stdin\nrefused-copy\n\\."] {
+        let (code, out) = psql(&d.url(), sql);
+        assert_ne!(code, Some(0), "{sql}: {out}");
+        assert!(out.contains("movex (strict)"), "{sql}: {out}");
+    }
+    assert_eq!(dbs::query_strings(&d.src, "SELECT v FROM t ORDER BY id").await, ["before", "in-tx"], "the source kept none of the refused writes");
+    let (journaled, status) = secondary_failed(d.http_port);
+    assert_eq!(journaled, 0, "strict refuses, it does not journal: {status}");
+    pg.restart();
+    validates_clean(&d.cfg);
+}
+
+/// Read what the door says to a raw client until it closes (at most 5 s).
+fn said(mut s: std::net::TcpStream) -> String {
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf);
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_input_is_refused_with_a_reason_and_disturbs_nobody() {
+    let dir = tempfile::tempdir().unwrap();
+    let setup = Setup { tables: T, proxy: "handshake_timeout_ms = 500\nmax_message_bytes = 65536", ..Setup::default() };
+    let d = pg_door(dir.path(), "pgbad", TABLE, setup).await;
+    let addr = ("127.0.0.1", d.proxy_port);
+    // A session that stays open throughout, and must be undisturbed.
+    let mut keeper = Command::new("psql").args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"]).arg(d.url()).stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let mut keeper_in = keeper.stdin.take().unwrap();
+    writeln!(keeper_in, "INSERT INTO t (v) VALUES ('first');").unwrap();
+
+    // Connects and says nothing: dropped once handshake_timeout_ms passes.
+    let started = Instant::now();
+    let silent = said(std::net::TcpStream::connect(addr).unwrap());
+    assert!(silent.contains("no login within 500 ms"), "{silent:?}");
+    assert!(started.elapsed() < Duration::from_secs(4));
+    // Garbage: not a startup message.
+    let mut g = std::net::TcpStream::connect(addr).unwrap();
+    g.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let garbage = said(g);
+    assert!(garbage.contains("not a PostgreSQL startup message"), "{garbage:?}");
+    // An unknown user: the same error as a wrong password.
+    let (code, out) = psql(&d.url().replace("app:app-secret", "nobody:x"), "SELECT 1");
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("password authentication failed for user \"nobody\""), "{out}");
+    // A database the door does not serve.
+    let (code, out) = psql(&d.url().replace(d.src.name(), "elsewhere"), "SELECT 1");
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("serves database"), "{out}");
+    // A query over max_message_bytes: refused before it is buffered.
+    let big = format!("INSERT INTO t (v) VALUES ('{}');", "x".repeat(100_000));
+    let (code, out) = psql(&d.url(), &big);
+    assert_ne!(code, Some(0), "{out}");
+    assert!(out.contains("over the limit of 65536") && out.contains("max_message_bytes"), "{out}");
+
+    writeln!(keeper_in, "INSERT INTO t (v) VALUES ('last'); SELECT string_agg(v, ',' ORDER BY id) FROM t;").unwrap();
+    drop(keeper_in);
+    let out = keeper.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "first,last\n", "the open session went on undisturbed");
+    assert_eq!(same_on_both(&d, "t").await, 2);
+    let (code, report) = validate(&d.cfg);
+    assert_eq!(code, Some(0), "{report}");
+}
