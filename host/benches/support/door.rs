@@ -1,6 +1,6 @@
 //! What the front-door benches start: MariaDB databases made afresh, a
 //! `movex serve` with its front door, and haproxy relaying TCP (the least
-//! any proxy costs on this machine).
+//! any proxy costs on this machine) to MariaDB or PostgreSQL.
 // Each bench uses a part.
 #![allow(dead_code)]
 
@@ -33,7 +33,7 @@ pub fn post(port: u16, path: &str) -> String {
     out
 }
 
-fn wait_for(port: u16, what: &str, within: Duration) {
+pub fn wait_for(port: u16, what: &str, within: Duration) {
     let deadline = Instant::now() + within;
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(Instant::now() < deadline, "{what} did not listen on {port}");
@@ -73,6 +73,12 @@ impl Movex {
             state = dir.join(format!("{name}.db")).display(),
             modules = target_dir().join("wasm32-unknown-unknown/release").display(),
         );
+        Movex::launch(dir, name, &text, http, proxy, patterns)
+    }
+
+    /// `movex serve` with the config `text` (its control plane on `http`,
+    /// its front door on `proxy`), then moved through `patterns`.
+    pub fn launch(dir: &Path, name: &str, text: &str, http: u16, proxy: u16, patterns: &[&str]) -> Movex {
         let config = dir.join(format!("{name}.toml"));
         std::fs::write(&config, text).unwrap();
         let bin = target_dir().join("release/movex");
@@ -97,13 +103,18 @@ pub struct Relay {
 
 impl Relay {
     pub fn start(dir: &Path) -> Option<Relay> {
+        Relay::to(dir, 3306)
+    }
+
+    /// haproxy relaying TCP to `backend` on 127.0.0.1.
+    pub fn to(dir: &Path, backend: u16) -> Option<Relay> {
         let port = free_port();
-        let config = dir.join("haproxy.cfg");
+        let config = dir.join(format!("haproxy-{backend}.cfg"));
         std::fs::write(
             &config,
             format!(
                 "global\n    maxconn 4096\ndefaults\n    mode tcp\n    timeout connect 5s\n    timeout client 600s\n    timeout server 600s\n\
-                 listen mysql\n    bind 127.0.0.1:{port}\n    server db 127.0.0.1:3306\n"
+                 listen db\n    bind 127.0.0.1:{port}\n    server db 127.0.0.1:{backend}\n"
             ),
         )
         .unwrap();

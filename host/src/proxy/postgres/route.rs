@@ -186,6 +186,17 @@ fn dml_target(ts: &[Token], verb: Verb) -> Option<Target> {
     Some(Target { verb, table, returning: has(ts, Keyword::RETURNING), on_conflict: has(ts, Keyword::CONFLICT) })
 }
 
+/// Whether a query must be read even with one side in the pattern: it
+/// may be a session setting (replayed when the other side joins) or a COPY
+/// (streamed by its own path). Reads no further than it must: the first
+/// word, and whether "copy" appears at all.
+pub fn matters_alone(sql: &str) -> bool {
+    let first = sql.trim_start_matches(|c: char| c.is_whitespace() || c == '(').split(|c: char| !c.is_ascii_alphabetic()).next().unwrap_or("");
+    let session = ["SET", "RESET", "DISCARD", "PREPARE", "DEALLOCATE"].iter().any(|k| first.eq_ignore_ascii_case(k));
+    let body = sql.trim_end().trim_end_matches(';');
+    session || first.is_empty() || body.contains(';') || sql.as_bytes().windows(4).any(|w| w.eq_ignore_ascii_case(b"copy"))
+}
+
 /// The strongest kind among a query string's statements.
 pub fn kind_of(classes: &[Class]) -> Kind {
     // The strongest: a write anywhere makes the whole string a write.
@@ -218,6 +229,15 @@ mod tests {
         assert_eq!(kinds("SELECT ';' AS x; SELECT $$;$$"), [Kind::Read, Kind::Read]);
         assert_eq!(kinds("-- a; comment\nSHOW x"), [Kind::Read]);
         assert_eq!(kinds("EXPLAIN ANALYZE DELETE FROM t"), [Kind::Write]);
+    }
+
+    #[test]
+    fn what_one_side_still_reads() {
+        assert!(!matters_alone("UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid = 7"));
+        assert!(!matters_alone("BEGIN;"));
+        for sql in ["SET search_path = a", "  reset all", "discard all", "COPY t FROM STDIN", "SELECT 1; SET x = 1", "-- comment\nSET x = 1"] {
+            assert!(matters_alone(sql), "{sql}");
+        }
     }
 
     #[test]

@@ -238,9 +238,15 @@ impl Session<'_> {
             return Ok(());
         }
         let sql = String::from_utf8_lossy(&f.body()[..f.body().len().saturating_sub(1)]).into_owned();
-        let classes = route::classify(&sql);
         let pattern = self.pattern();
         let (_, secondary) = pattern.roles();
+        if secondary.is_none() && !route::matters_alone(&sql) {
+            // One side: nothing to route; the query is relayed as it is.
+            let mut round = Round::new(pattern);
+            round.to_primary(&f);
+            return self.run_round(round).await.map(|_| ());
+        }
+        let classes = route::classify(&sql);
         if classes.iter().any(|c| c.copy_in) {
             return self.copy_in(pattern, f, sql).await;
         }
