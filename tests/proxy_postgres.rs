@@ -115,13 +115,17 @@ async fn psql_writes_through_the_door_to_both_sides() {
     // ALWAYS and generated columns refuse.)
     let (code, out) = psql(&d.url(), "\\copy s (v, n) from stdin\ncopied\t7\ncopied-too\t8\n\\.\n");
     assert_eq!(code, Some(0), "{out}");
+    // One query string that commits part-way and then fails: the primary
+    // keeps the first row, the secondary was sent none of it; journaled.
+    let (code, out) = run(Command::new("psql").args(["-X", "-c", "INSERT INTO s (v) VALUES ('part'); COMMIT; INSERT INTO s (id, v) VALUES (1, 'dup')", &d.url()]), "");
+    assert_eq!(code, Some(1), "{out}");
     let (journaled, status) = secondary_failed(d.http_port);
-    assert_eq!(journaled, 1, "{status}");
+    assert_eq!(journaled, 2, "{status}");
     let mut d = d;
     d.stop();
     let (code, summary) = repair(&d.cfg);
     assert_eq!(code, Some(0), "{summary}");
-    assert_eq!(same_on_both(&d, "s").await, 2);
+    assert_eq!(same_on_both(&d, "s").await, 3);
     validates_clean(&d.cfg);
 }
 

@@ -87,6 +87,7 @@ impl Movex {
         let child = Command::new(bin).args(["serve", "--config"]).arg(&config).current_dir(workspace()).stderr(log).spawn().unwrap();
         let movex = Movex { name: name.to_owned(), http, proxy, config, child };
         wait_for(proxy, &format!("movex serve ({name})'s front door"), Duration::from_secs(120));
+        wait_for(http, &format!("movex serve ({name})'s control plane"), Duration::from_secs(30));
         for p in patterns {
             post(movex.http, p);
         }

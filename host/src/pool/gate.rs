@@ -147,6 +147,16 @@ impl Gate {
         Ok(Ticket { gate: self.clone(), generation, pattern })
     }
 
+    /// Pass the gate with the ticket `held` (a transaction's), or a new
+    /// one put there: refused past the lease (the ticket left as it is).
+    pub fn pass(&self, held: &mut Option<Ticket>) -> Result<(), Fenced> {
+        self.check()?;
+        if held.is_none() {
+            *held = Some(self.enter()?);
+        }
+        Ok(())
+    }
+
     /// Writes still open in generations older than `generation`.
     pub fn draining(&self, generation: i64) -> usize {
         self.lock().open.range(..generation).map(|(_, n)| n).sum()

@@ -88,7 +88,7 @@ pub async fn connect(t: &Target, params: &[(String, String)]) -> Result<Backend>
     startup.parameters.insert("user".into(), t.user.clone());
     startup.parameters.insert("database".into(), t.database.clone());
     for (k, v) in params {
-        if !matches!(k.as_str(), "user" | "database" | "replication") {
+        if !matches!(k.as_str(), "user" | "database" | "replication") && !k.starts_with("_pq_.") {
             startup.parameters.insert(k.clone(), v.clone());
         }
     }

@@ -170,6 +170,13 @@ impl Front {
                 }
                 Opening::Startup(s) => s,
             };
+            // A client asking for a newer minor version (3.2) or protocol
+            // options is told the door speaks 3.0, without them.
+            let options: Vec<String> = startup.parameters.keys().filter(|k| k.starts_with("_pq_.")).cloned().collect();
+            if startup.protocol_number_minor > 0 || !options.is_empty() {
+                let negotiate = pgwire::messages::startup::NegotiateProtocolVersion::new(0, options);
+                wire.queue(&wire::Frame::of(&negotiate).raw);
+            }
             let user = startup.parameters.get("user").cloned().unwrap_or_default();
             if user.is_empty() {
                 wire.send(&wire::error_frame(true, "28000", "no PostgreSQL user name specified in the startup packet").raw).await?;

@@ -262,13 +262,7 @@ impl<'p> Session<'p> {
     /// servers roll back what a transaction had done; nothing is written
     /// until the instance has caught up with the fleet.
     async fn admit(&mut self, answered: bool) -> Result<bool> {
-        let gate = self.pool.gate();
-        let fenced = match gate.check() {
-            Ok(()) if self.ticket.is_some() => return Ok(true),
-            Ok(()) => gate.enter().map(|t| self.ticket = Some(t)).err(),
-            Err(f) => Some(f),
-        };
-        let Some(f) = fenced else { return Ok(true) };
+        let Err(f) = self.pool.gate().pass(&mut self.ticket) else { return Ok(true) };
         self.pool.metrics().fenced();
         for name in [SideName::Source, SideName::Destination] {
             self.hang_up(name);

@@ -243,13 +243,7 @@ impl<'p> Session<'p> {
     /// saying why, and both sides' connections are dropped, so the servers
     /// roll back what a transaction had done.
     async fn admit(&mut self) -> Result<bool> {
-        let gate = self.pool.gate();
-        let fenced = match gate.check() {
-            Ok(()) if self.ticket.is_some() => return Ok(true),
-            Ok(()) => gate.enter().map(|t| self.ticket = Some(t)).err(),
-            Err(f) => Some(f),
-        };
-        let Some(f) = fenced else { return Ok(true) };
+        let Err(f) = self.pool.gate().pass(&mut self.ticket) else { return Ok(true) };
         self.pool.metrics().fenced();
         for name in [SideName::Source, SideName::Destination] {
             self.hang_up(name);

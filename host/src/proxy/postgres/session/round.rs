@@ -329,6 +329,13 @@ impl Session<'_> {
                 if let Err(e) = self.follow_failure(s).await {
                     tracing::debug!(side = s.as_str(), error = %e, "proxy: the secondary could not be failed with the primary");
                 }
+            } else if round.kinds.len() > 1 && round.controls() {
+                // A query string that commits part-way, then fails: what the
+                // primary committed before the error, the secondary was not
+                // sent. Journaled, so repair re-checks its tables.
+                let stmts = std::mem::take(&mut round.sql);
+                let why = "the primary failed part of a query string that commits part-way; the secondary was sent none of it";
+                self.missed(round.pattern, s, stmts, why, false).await;
             }
         }
         if !round.journal_only.is_empty()
@@ -394,6 +401,27 @@ impl Session<'_> {
                 // as it would be directly.
                 self.hang_up(primary);
                 Err(e.context(format!("the {} (the primary) failed", primary.as_str())))
+            }
+        }
+    }
+
+    /// Send a side `bytes` and read its whole answer (its status kept); a
+    /// failed connection is hung up.
+    pub(super) async fn ask(&mut self, name: SideName, bytes: &[u8]) -> Result<Outcome> {
+        let Some(conn) = self.sides[ix(name)].conn.as_mut() else { anyhow::bail!("the {} is not connected", name.as_str()) };
+        let r = async {
+            conn.wire.send(bytes).await?;
+            answer(&mut conn.wire, None, false, None, None).await
+        }
+        .await;
+        match r {
+            Ok(o) => {
+                conn.status = o.status;
+                Ok(o)
+            }
+            Err(e) => {
+                self.hang_up(name);
+                Err(e)
             }
         }
     }

@@ -8,7 +8,7 @@
 //! secondary's part is rolled back and the whole transaction so far is
 //! journaled; the rest of it is journaled as it comes, not sent.
 
-use super::round::{Outcome, Round, answer, rows};
+use super::round::{Outcome, Round, rows};
 use super::{Session, ix};
 use crate::model::Pattern;
 use crate::pool::{SideName, Statement};
@@ -46,15 +46,9 @@ impl Session<'_> {
         let checked = match self.reach(s).await {
             Err(why) => Checked::Missed(why),
             Ok(()) => {
-                let conn = self.sides[ix(s)].conn.as_mut().expect("connected");
-                let r = async {
-                    conn.wire.send(&round.secondary_bytes()).await?;
-                    answer(&mut conn.wire, None, false, None, None).await
-                }
-                .await;
-                match r {
+                let bytes = round.secondary_bytes().into_owned();
+                match self.ask(s, &bytes).await {
                     Ok(o) => {
-                        conn.status = o.status;
                         match differs(primary, &round.shared, &o) {
                             Some(why) => {
                                 if o.error.is_some() {
@@ -69,10 +63,7 @@ impl Session<'_> {
                             None => Checked::Ran,
                         }
                     }
-                    Err(e) => {
-                        self.hang_up(s);
-                        Checked::Missed(format!("{e:#}"))
-                    }
+                    Err(e) => Checked::Missed(format!("{e:#}")),
                 }
             }
         };

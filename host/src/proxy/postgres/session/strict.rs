@@ -22,7 +22,7 @@
 //! The client's error carries the secondary's SQLSTATE, so a
 //! serialization failure or deadlock there reads as one and is retried.
 
-use super::round::{FAIL_TOO, Outcome, Round, answer};
+use super::round::{FAIL_TOO, Outcome, Round};
 use super::secondary::differs;
 use super::{Session, ix};
 use crate::pool::SideName;
@@ -43,17 +43,9 @@ impl Session<'_> {
         }
         if round.kinds.iter().any(|k| *k == Kind::Rollback) {
             let out = self.primary_part(p, &mut round, false).await?;
-            if self.sides[ix(s)].conn.is_some()
-                && let Some(conn) = self.sides[ix(s)].conn.as_mut()
-            {
-                let r = async {
-                    conn.wire.send(&round.secondary_bytes()).await?;
-                    answer(&mut conn.wire, None, false, None, None).await
-                }
-                .await;
-                if r.is_err() {
-                    self.hang_up(s);
-                }
+            if self.sides[ix(s)].conn.is_some() {
+                let bytes = round.secondary_bytes().into_owned();
+                let _ = self.ask(s, &bytes).await;
             }
             self.after(round.pattern, &out);
             return Ok(out.error.is_none());
@@ -82,18 +74,10 @@ impl Session<'_> {
         }
         self.begun(round.pattern, &out);
         let sent = Instant::now();
-        let conn = self.sides[ix(s)].conn.as_mut().expect("reached");
-        let r = async {
-            conn.wire.send(&round.secondary_bytes()).await?;
-            answer(&mut conn.wire, None, false, None, None).await
-        }
-        .await;
-        let failed = match r {
+        let bytes = round.secondary_bytes().into_owned();
+        let failed = match self.ask(s, &bytes).await {
             Ok(o) => differs(&out, &round.shared, &o).map(|why| (o.error.map(|e| e.0), why)),
-            Err(e) => {
-                self.hang_up(s);
-                Some((None, format!("its connection failed: {e:#}")))
-            }
+            Err(e) => Some((None, format!("its connection failed: {e:#}"))),
         };
         self.pool.metrics().record(s, failed.is_none(), sent.elapsed());
         if let Some((code, why)) = failed {
@@ -117,20 +101,12 @@ impl Session<'_> {
         let sec = match self.reach(s).await {
             Err(why) => Err((None, why)),
             Ok(()) => {
-                let conn = self.sides[ix(s)].conn.as_mut().expect("reached");
-                let r = async {
-                    conn.wire.send(&round.secondary_bytes()).await?;
-                    answer(&mut conn.wire, None, false, None, None).await
-                }
-                .await;
-                match r {
+                let bytes = round.secondary_bytes().into_owned();
+                match self.ask(s, &bytes).await {
                     // COMMIT of a failed transaction answers ROLLBACK.
                     Ok(o) if o.error.is_none() && !o.tags.iter().any(|t| t == "ROLLBACK") => Ok(()),
                     Ok(o) => Err((o.error.as_ref().map(|e| e.0.clone()), o.error.map_or("it rolled back".into(), |e| format!("error {}: {}", e.0, e.1)))),
-                    Err(e) => {
-                        self.hang_up(s);
-                        Err((None, format!("its connection failed during COMMIT: {e:#}; it may have committed there")))
-                    }
+                    Err(e) => Err((None, format!("its connection failed during COMMIT: {e:#}; it may have committed there"))),
                 }
             }
         };
