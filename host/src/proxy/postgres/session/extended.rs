@@ -153,7 +153,8 @@ impl Session<'_> {
                 b'E' => {
                     let e: Execute = f.decode()?;
                     let portal = e.name.unwrap_or_default();
-                    round.to_primary_exec(&f, self.portals.get(&portal));
+                    let (shared, kind) = self.portals.get(&portal).map_or((false, Kind::Read), |p| (p.on_secondary, p.kind));
+                    round.to_primary_exec(&f, shared, kind);
                     let Some(p) = self.portals.get(&portal) else {
                         round.filter.units.push_back(Unit::Keep);
                         continue;

@@ -10,7 +10,6 @@
 //! `ROLLBACK` or `ROLLBACK TO SAVEPOINT` then does the same on both, and
 //! a `COMMIT` commits on neither.
 
-use super::extended::Portal;
 use super::generated::{self, Filter, Pass, Run, Unit};
 use super::{Session, Tx, ix};
 use crate::model::Pattern;
@@ -127,11 +126,12 @@ impl Round {
         std::borrow::Cow::Owned(out.to_vec())
     }
 
-    /// An Execute for the primary; `shared` is filled as the portal goes.
-    pub fn to_primary_exec(&mut self, f: &Frame, portal: Option<&Portal>) {
+    /// An Execute for the primary, of a portal of `kind` the secondary
+    /// runs too if `shared`.
+    pub fn to_primary_exec(&mut self, f: &Frame, shared: bool, kind: Kind) {
         self.to_primary(f);
-        self.shared.push(portal.is_some_and(|p| p.on_secondary));
-        self.kinds.push(portal.map_or(Kind::Read, |p| p.kind));
+        self.shared.push(shared);
+        self.kinds.push(kind);
     }
 
     pub fn journal_only(&mut self, s: Statement) {
