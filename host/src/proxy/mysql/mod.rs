@@ -153,6 +153,7 @@ struct Front {
     source: Target,
     destination: Target,
     sessions: Arc<sessions::Sessions>,
+    /// The largest command a logged-in client may send ([`Door::max_packet`]).
     max_packet: usize,
     /// Leave to dial the primary before greeting (see [`DIALS_BEFORE_LOGIN`]).
     dials: Arc<Semaphore>,
@@ -168,18 +169,7 @@ impl listen::Front for Front {
     }
 
     fn serve(self: &Arc<Self>, stream: TcpStream, peer: std::net::SocketAddr, id: u32, slot: OwnedSemaphorePermit) -> impl Future<Output = ()> + Send + 'static {
-        let client = Client {
-            migration: self.migration.clone(),
-            config: self.config.clone(),
-            offer: self.offer.clone(),
-            source: self.source.clone(),
-            destination: self.destination.clone(),
-            sessions: self.sessions.clone(),
-            id,
-            max_packet: self.max_packet,
-            dial: self.dials.clone().try_acquire_owned().ok(),
-            _slot: slot,
-        };
+        let client = Client { front: self.clone(), id, dial: self.dials.clone().try_acquire_owned().ok(), _slot: slot };
         async move {
             if let Err(e) = client.run(stream, peer).await {
                 tracing::debug!(%peer, error = format!("{e:#}"), "proxy: session ended");
@@ -191,17 +181,10 @@ impl listen::Front for Front {
 /// One client connection, from its greeting to its end; it holds one of
 /// the door's `max_connections` slots while it lasts.
 struct Client {
-    migration: Arc<Migration>,
-    config: MysqlProxy,
-    offer: Greeting,
-    source: Target,
-    destination: Target,
-    sessions: Arc<sessions::Sessions>,
+    front: Arc<Front>,
     /// movex's own number for the connection, given to the client only if
     /// the primary could not be dialled before the greeting.
     id: u32,
-    /// The largest command a logged-in client may send ([`Door::max_packet`]).
-    max_packet: usize,
     /// Leave to dial the primary before greeting (one of
     /// [`DIALS_BEFORE_LOGIN`]), held until the client has logged in.
     dial: Option<OwnedSemaphorePermit>,
@@ -210,16 +193,17 @@ struct Client {
 
 impl Client {
     async fn run(mut self, stream: TcpStream, peer: std::net::SocketAddr) -> Result<()> {
+        let front = self.front.clone();
         let mut wire = wire::Wire::new(stream, format!("client {peer}"));
         wire.limit_reads(LOGIN_PACKET_MAX);
-        let timeout = Duration::from_millis(self.config.handshake_timeout_ms);
+        let timeout = Duration::from_millis(front.config.handshake_timeout_ms);
         let deadline = tokio::time::Instant::now() + timeout;
         // The primary is dialled first: the client is given its id for the
         // connection, so CONNECTION_ID(), the process list and KILL agree.
-        let (primary, _) = self.migration.pool.pattern().roles();
+        let (primary, _) = front.migration.pool.pattern().roles();
         let target = match primary {
-            SideName::Source => &self.source,
-            SideName::Destination => &self.destination,
+            SideName::Source => &front.source,
+            SideName::Destination => &front.destination,
         };
         // Only so many at once: a client that never logs in must not hold
         // a database connection, or a flood of them would use up the
@@ -239,23 +223,23 @@ impl Client {
             },
         };
         let id = dialed.as_ref().map_or(self.id, |d| d.thread_id());
-        let login = match tokio::time::timeout_at(deadline, login::accept(&mut wire, &self.offer, &self.config.users, id)).await {
+        let login = match tokio::time::timeout_at(deadline, login::accept(&mut wire, &front.offer, &front.config.users, id)).await {
             Ok(Ok(Some(login))) => login,
             Ok(Ok(None)) => return Ok(()),
             Ok(Err(e)) => return login::refuse_too_large(&mut wire, e, "before login (a login packet is a few hundred bytes)").await,
             Err(_) => {
                 tracing::debug!(%peer, "proxy: a client did not log in in time; dropped");
-                let msg = format!("Bad handshake: no login within {} ms ([proxy.mysql] handshake_timeout_ms)", self.config.handshake_timeout_ms);
+                let msg = format!("Bad handshake: no login within {} ms ([proxy.mysql] handshake_timeout_ms)", front.config.handshake_timeout_ms);
                 wire.refuse_and_close(error_packet(ER_HANDSHAKE_ERROR, b"08S01", &msg)).await;
                 return Ok(());
             }
         };
         drop(dial);
         tracing::debug!(user = %login.user, %peer, "proxy: client logged in");
-        wire.limit_reads(self.max_packet);
-        let me = self.sessions.register(id, &login.user);
-        let start = session::Start { source: self.source, destination: self.destination, sessions: self.sessions, me, dialed: dialed.map(|d| (primary, d)) };
-        let mut session = session::Session::new(wire, login, &self.migration.pool, start);
+        wire.limit_reads(front.max_packet);
+        let me = front.sessions.register(id, &login.user);
+        let start = session::Start { source: front.source.clone(), destination: front.destination.clone(), sessions: front.sessions.clone(), me, dialed: dialed.map(|d| (primary, d)) };
+        let mut session = session::Session::new(wire, login, &front.migration.pool, start);
         if !session.open().await? {
             return Ok(());
         }

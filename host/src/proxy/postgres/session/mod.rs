@@ -212,7 +212,7 @@ impl<'p> Session<'p> {
     /// on, and a server that ends the session ends the client's, after
     /// relaying what it said.
     async fn next_message(&mut self) -> Result<Option<Frame>> {
-        if !self.batch.is_empty() || self.client_has_frame() {
+        if !self.batch.is_empty() || self.client.has_frame() {
             return self.client.read().await;
         }
         let (primary, _) = self.pattern().roles();
@@ -234,10 +234,6 @@ impl<'p> Session<'p> {
                 }
             }
         }
-    }
-
-    fn client_has_frame(&self) -> bool {
-        self.client.has_frame()
     }
 
     /// Pass the pool's gate before a round: a ticket for it (unless the

@@ -358,23 +358,12 @@ impl Session<'_> {
         if !self.connect_or_refuse(primary).await? {
             return Ok(());
         }
-        let conn = self.sides[ix(primary)].conn.as_mut().expect("connected");
         if round.answers == 0 {
             self.flushed = Some(round);
             return Ok(());
         }
-        let sent = conn.wire.send(&round.to_p).await;
-        let out = match sent {
-            Ok(()) => answer(&mut conn.wire, Some(&mut self.client), false, Some(round.answers), Some(&mut round.filter)).await,
-            Err(e) => Err(e),
-        };
-        match out {
-            Ok(o) => round.primary_failed |= o.error.is_some(),
-            Err(e) => {
-                self.hang_up(primary);
-                return Err(e);
-            }
-        }
+        let o = self.exchange(primary, &round.to_p, true, false, Some(round.answers), Some(&mut round.filter)).await?;
+        round.primary_failed |= o.error.is_some();
         round.to_p.clear();
         round.answers = 0;
         self.flushed = Some(round);
@@ -384,39 +373,34 @@ impl Session<'_> {
     /// The primary's part: sent, and its answer relayed (or held, when
     /// the secondary takes part).
     pub(super) async fn primary_part(&mut self, primary: SideName, round: &mut Round, hold: bool) -> Result<Outcome> {
-        let conn = self.sides[ix(primary)].conn.as_mut().expect("connected");
         let filter = (!round.filter.is_empty()).then_some(&mut round.filter);
-        let r = async {
-            conn.wire.send(&round.to_p).await?;
-            answer(&mut conn.wire, Some(&mut self.client), hold, None, filter).await
-        }
-        .await;
-        match r {
-            Ok(o) => {
-                conn.status = o.status;
-                Ok(o)
-            }
-            Err(e) => {
-                // The primary is gone mid-round: so is the client's session,
-                // as it would be directly.
-                self.hang_up(primary);
-                Err(e.context(format!("the {} (the primary) failed", primary.as_str())))
-            }
-        }
+        // The primary gone mid-round ends the client's session too, as it
+        // would directly.
+        self.exchange(primary, &round.to_p, true, hold, None, filter).await.map_err(|e| e.context(format!("the {} (the primary) failed", primary.as_str())))
     }
 
-    /// Send a side `bytes` and read its whole answer (its status kept); a
-    /// failed connection is hung up.
+    /// Send a side `bytes` and read its whole answer, for movex (not relayed).
     pub(super) async fn ask(&mut self, name: SideName, bytes: &[u8]) -> Result<Outcome> {
+        self.exchange(name, bytes, false, false, None, None).await
+    }
+
+    /// Send a side `bytes` and read its answer ([`answer`]: relayed to the
+    /// client or not, held, up to ReadyForQuery or `until` final messages,
+    /// filtered); the status it ends in is kept. A failed connection is
+    /// hung up.
+    async fn exchange(&mut self, name: SideName, bytes: &[u8], relay: bool, hold: bool, until: Option<usize>, filter: Option<&mut Filter>) -> Result<Outcome> {
         let Some(conn) = self.sides[ix(name)].conn.as_mut() else { anyhow::bail!("the {} is not connected", name.as_str()) };
+        let client = relay.then_some(&mut self.client);
         let r = async {
             conn.wire.send(bytes).await?;
-            answer(&mut conn.wire, None, false, None, None).await
+            answer(&mut conn.wire, client, hold, until, filter).await
         }
         .await;
         match r {
             Ok(o) => {
-                conn.status = o.status;
+                if o.status != 0 {
+                    conn.status = o.status;
+                }
                 Ok(o)
             }
             Err(e) => {
