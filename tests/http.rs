@@ -147,6 +147,42 @@ async fn pattern_routes_move_one_step_record_history_and_refuse_bad_bodies() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn status_draws_the_state_machine_from_the_current_state_with_the_time_in_it_and_the_journal() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, _) = start(setup(dir.path(), false, "").await, None).await;
+    let moves = |d: &Value| -> Vec<String> {
+        d["machine"].as_array().unwrap().iter().map(|m| format!("{} {} {} {}", m["state"], m["pattern"], m["route"], m["move"]).replace('"', "")).collect()
+    };
+    let (_, s) = call(&app, "GET", "/status", "", None).await;
+    let d = &s["data"];
+    assert_eq!(moves(d)[..2], ["initial src_only null current", "src_only src_only /src_only step"], "{d}");
+    assert_eq!((&d["state_ms"], &d["journal_stored"], &d["journal_waiting"]), (&Value::Null, &json!(0), &json!(0)), "no move yet: {d}");
+    for route in ["/src_only", "/src_first"] {
+        assert_eq!(call(&app, "POST", route, "", None).await.0, StatusCode::OK);
+    }
+    let (_, s) = call(&app, "GET", "/status", "", None).await;
+    let d = &s["data"];
+    assert_eq!(
+        moves(d),
+        [
+            "initial src_only null none",
+            "src_only src_only /src_only step",
+            "src_first src_first /src_first current",
+            "dst_first dst_first /dst_first step",
+            "dst_only dst_only /dst_only force",
+            "completed dst_only /completed force",
+        ],
+        "{d}"
+    );
+    assert!(d["state_ms"].as_u64().is_some_and(|ms| ms < 600_000), "time in src_first: {d}");
+    // Each move the machine offers is one the route takes: a step as it
+    // is, a forced one with force only.
+    let (code, _) = call(&app, "POST", "/dst_only", "", None).await;
+    assert_eq!(code, StatusCode::CONFLICT);
+    assert_eq!(call(&app, "POST", "/dst_first", "", None).await.0, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn validations_start_stop_and_report_discrepancies() {
     let dir = tempfile::tempdir().unwrap();
     let (app, _) = start(setup(dir.path(), true, "").await, None).await;
@@ -239,6 +275,8 @@ async fn repair_routes_start_report_and_stop_and_count_outcomes_in_the_metrics_a
         assert_eq!((status_got, &r["code"]), (status, &json!(code)), "{body}: {r}");
         assert!(r["msg"].as_str().unwrap().contains(needle), "{body}: {r}");
     }
+    let (_, f) = call(&app, "GET", "/discrepancies", "", None).await;
+    assert!(f["data"]["items"].as_array().unwrap().iter().all(|i| i["repair"].is_null()), "nothing repaired yet: {f}");
     // A dry run plans both repairs and changes nothing.
     let (code, r) = call(&app, "POST", "/repair/start", r#"{"dry_run": true}"#, None).await;
     assert_eq!((code, &r["data"]["from"]), (StatusCode::OK, &json!("store")), "{r}");
@@ -249,6 +287,10 @@ async fn repair_routes_start_report_and_stop_and_count_outcomes_in_the_metrics_a
     let s = repair_done(&app).await;
     assert_eq!((&s["outcomes"], &s["recorded"], &s["error"]), (&json!({"repaired": 2}), &json!({"repaired": 2}), &Value::Null), "{s}");
     assert_eq!(s["last"]["outcomes"], json!({"repaired": 2}), "{s}");
+    // Each finding says what repair did with it.
+    let (_, f) = call(&app, "GET", "/discrepancies", "", None).await;
+    let repairs: Vec<&Value> = f["data"]["items"].as_array().unwrap().iter().map(|i| &i["repair"]["outcome"]).collect();
+    assert_eq!(repairs, [&json!("repaired"), &json!("repaired")], "{f}");
     let (_, metrics) = call(&app, "GET", "/metrics", "", None).await;
     let text = metrics.as_str().unwrap();
     for line in ["movex_repair_outcomes_total{outcome=\"repaired\"} 2", "movex_repair_outcomes_total{outcome=\"would_run\"} 2", "movex_repair_outcomes_total{outcome=\"failed\"} 0"] {

@@ -1,9 +1,10 @@
 //! Validation routes: `POST /full/start`, `/full/stop`, `/incr/start`
 //! (`{"utime": <epoch ms>, "interval": <ms>}`; interval <= 0 runs once to
 //! the present), `/incr/stop`; `GET /validations/current`; and
-//! `GET /discrepancies` (paged, filtered by table, type, tag, run). Both
-//! GET routes are behind the token: findings carry row values, and the
-//! progress counts findings by tag (a tag is a column's value).
+//! `GET /discrepancies` (paged, filtered by table, type, tag, run; each
+//! finding with what repair did with it, `repair`). Both GET routes are
+//! behind the token: findings carry row values, and the progress counts
+//! findings by tag (a tag is a column's value).
 
 use super::App;
 use super::body::Body;
@@ -116,6 +117,24 @@ pub async fn discrepancies(Shared(app): Shared<App>, query: Result<Query<Finding
             let mut f = f.without_values();
             f.reason = None;
             f
+        })
+        .collect();
+    // Beside each finding, what repair did with it (null: nothing yet).
+    let ids: Vec<&str> = items.iter().map(|f| f.id.as_str()).collect();
+    let outcomes = app.migration.engine.store.repair_outcomes(&ids).await.map_err(ApiError::store("reading the repair outcomes"))?;
+    let items: Vec<serde_json::Value> = items
+        .iter()
+        .map(|f| {
+            let mut item = serde_json::to_value(f).unwrap_or_default();
+            item["repair"] = match outcomes.get(&f.id) {
+                // A failure's detail can quote the database about the row.
+                Some((outcome, detail, at)) => {
+                    let detail = if redacted.contains(&f.table.as_str()) { None } else { Some(detail) };
+                    serde_json::json!({"outcome": outcome, "detail": detail, "at": at})
+                }
+                None => serde_json::Value::Null,
+            };
+            item
         })
         .collect();
     Ok(ok(serde_json::json!({"items": items, "next": next})))

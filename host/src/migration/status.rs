@@ -30,11 +30,62 @@ pub struct Status {
     /// Journal entries not in the state store yet (waiting in the spool or
     /// memory; see `pool::journal`). Moves forward wait for 0.
     pub journal_waiting: u64,
+    /// Journal entries in the state store (writes one side missed),
+    /// settled by repair or not.
+    pub journal_stored: u64,
+    /// How long the migration has been in its state, by this process's
+    /// clock (null before the first move).
+    pub state_ms: Option<u64>,
+    /// The state machine seen from where the migration is: every state in
+    /// order, for the operator's page to draw and offer moves from.
+    pub machine: Vec<MachineState>,
     /// Faults in force, as `/health` shows them.
     pub faults: BTreeMap<String, crate::health::Fault>,
     /// The fleet: every instance, the generation each applies, and the
     /// ones a move waits for (`GET /instances`).
     pub fleet: FleetStatus,
+}
+
+/// One state of `/status`'s `machine`.
+#[derive(Clone, Debug, Serialize)]
+pub struct MachineState {
+    pub state: &'static str,
+    /// The write pattern the pool uses in it.
+    pub pattern: &'static str,
+    /// The route that moves there (null for `initial`: none does).
+    pub route: Option<String>,
+    /// From the current state: `current` (it is), `step` (one step forward
+    /// or back: allowed as is), `force` (allowed only with `force`) or
+    /// `none` (no route moves there).
+    #[serde(rename = "move")]
+    pub move_kind: &'static str,
+}
+
+/// Every state, seen from `current`.
+pub fn machine(current: State) -> Vec<MachineState> {
+    State::ALL
+        .into_iter()
+        .map(|s| {
+            let route = (s != State::Initial).then(|| format!("/{s}"));
+            let move_kind = if s == current {
+                "current"
+            } else if route.is_none() {
+                "none"
+            } else if current.may_go(s).is_ok() {
+                "step"
+            } else {
+                "force"
+            };
+            MachineState { state: s.as_str(), pattern: s.pattern().as_str(), route, move_kind }
+        })
+        .collect()
+}
+
+/// Milliseconds from an RFC 3339 time to now; None if it does not parse
+/// (or is in the future: another instance's clock ahead of this one's).
+fn ms_since(rfc3339: &str) -> Option<u64> {
+    let at = humantime::parse_rfc3339_weak(rfc3339).ok()?;
+    std::time::SystemTime::now().duration_since(at).ok().map(|d| d.as_millis() as u64)
 }
 
 /// `GET /instances`, and `/status`'s `fleet`.
@@ -110,6 +161,7 @@ impl Migration {
             }
         }
         let counts = self.pool.counts();
+        let state_ms = since.as_deref().and_then(ms_since);
         Ok(Status {
             current_state: state.as_str().into(),
             current_pattern: self.pool.pattern().as_str().into(),
@@ -137,6 +189,9 @@ impl Migration {
             databases,
             auto_migrate: self.auto_status().await?,
             journal_waiting: self.pool.journal().waiting(),
+            journal_stored: self.engine.store.journal_count().await?,
+            state_ms,
+            machine: machine(state),
             faults: self.faults.list(),
             fleet: self.fleet_status().await?,
         })
@@ -191,6 +246,17 @@ impl Migration {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_machine_offers_steps_and_forced_moves_from_the_current_state() {
+        use crate::model::State;
+        let from = |s: State| super::machine(s).iter().map(|m| format!("{}:{}", m.state, m.move_kind)).collect::<Vec<_>>().join(" ");
+        assert_eq!(from(State::SrcFirst), "initial:none src_only:step src_first:current dst_first:step dst_only:force completed:force");
+        assert_eq!(from(State::Initial), "initial:current src_only:step src_first:force dst_first:force dst_only:force completed:force");
+        assert_eq!(from(State::Completed), "initial:none src_only:force src_first:force dst_first:force dst_only:force completed:current");
+        let m = super::machine(State::Initial);
+        assert_eq!((m[0].route.as_deref(), m[5].route.as_deref(), m[5].pattern), (None, Some("/completed"), "dst_only"));
+    }
+
     #[test]
     fn uptime_reads_like_go() {
         assert_eq!(super::go_duration(9015), "2h30m15s");

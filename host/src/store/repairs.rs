@@ -40,6 +40,27 @@ impl Store {
         Ok(())
     }
 
+    /// The outcome recorded for each of these findings that has one, by
+    /// finding id: (outcome, detail, when). What `GET /discrepancies`
+    /// shows beside each finding.
+    pub async fn repair_outcomes(&self, finding_ids: &[&str]) -> Result<BTreeMap<String, (String, String, String)>> {
+        let mut out = BTreeMap::new();
+        // A page of findings is at most 1000; in chunks all the same, under
+        // every server's limit on bound parameters.
+        for ids in finding_ids.chunks(500) {
+            let marks = vec!["?"; ids.len()].join(", ");
+            let sql = self.sql(&format!("SELECT finding_id, outcome, detail, at FROM movex_repairs WHERE finding_id IN ({marks})"));
+            let mut q = sqlx::query(&sql);
+            for id in ids {
+                q = q.bind(*id);
+            }
+            for r in q.fetch_all(&self.pool).await? {
+                out.insert(text(&r, 0)?, (text(&r, 1)?, text(&r, 2)?, text(&r, 3)?));
+            }
+        }
+        Ok(out)
+    }
+
     /// Outcomes so far, counted.
     pub async fn repair_counts(&self) -> Result<BTreeMap<String, u64>> {
         let rows = sqlx::query(&self.sql("SELECT outcome, count(*) FROM movex_repairs GROUP BY outcome")).fetch_all(&self.pool).await?;
