@@ -183,6 +183,42 @@ async fn status_draws_the_state_machine_from_the_current_state_with_the_time_in_
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn the_operators_page_is_served_open_with_its_types_and_caching_and_root_redirects_to_it() {
+    let dir = tempfile::tempdir().unwrap();
+    // With a token: the page's files hold no data and are open all the same.
+    let (app, _) = start(setup(dir.path(), false, "").await, Some("s3cret")).await;
+    for uri in ["/", "/ui"] {
+        let (code, headers, _) = send(&app, Request::get(uri).body(Body::empty()).unwrap()).await;
+        assert_eq!((code, headers["location"].to_str().unwrap()), (StatusCode::TEMPORARY_REDIRECT, "ui/"), "GET {uri}");
+    }
+    // Every file of ui/dist is served, with its bytes and its type.
+    let dist = movex_tests::workspace_root().join("ui/dist");
+    let mut files: Vec<String> = std::fs::read_dir(&dist).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    files.sort();
+    assert_eq!(files, ["index.html", "main.css", "main.js"], "ui/dist holds what host/src/http/ui.rs embeds");
+    for (file, ty) in [("index.html", "text/html"), ("main.js", "text/javascript"), ("main.css", "text/css")] {
+        let uri = if file == "index.html" { "/ui/".to_owned() } else { format!("/ui/{file}") };
+        let resp = app.clone().oneshot(Request::get(&uri).body(Body::empty()).unwrap()).await.unwrap();
+        let (status, headers) = (resp.status(), resp.headers().clone());
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(status, StatusCode::OK, "GET {uri}");
+        assert!(headers["content-type"].to_str().unwrap().starts_with(ty), "GET {uri}: {headers:?}");
+        assert_eq!(bytes, std::fs::read(dist.join(file)).unwrap(), "GET {uri} serves ui/dist/{file} as built");
+        assert_eq!((headers["cache-control"].to_str().unwrap(), headers["x-content-type-options"].to_str().unwrap()), ("no-cache", "nosniff"), "GET {uri}");
+        // Asked again with its ETag: not modified, nothing sent.
+        let etag = headers["etag"].clone();
+        let (code, again, body) = send(&app, Request::get(&uri).header("if-none-match", etag.clone()).body(Body::empty()).unwrap()).await;
+        assert_eq!((code, &again["etag"], &body), (StatusCode::NOT_MODIFIED, &etag, &json!("")), "GET {uri} with If-None-Match");
+    }
+    let (_, headers, _) = send(&app, Request::get("/ui/").body(Body::empty()).unwrap()).await;
+    let csp = headers["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("frame-ancestors 'none'") && csp.contains("script-src 'self'") && csp.contains("connect-src 'self'"), "{csp}");
+    let (code, _, r) = send(&app, Request::get("/ui/nope.js").body(Body::empty()).unwrap()).await;
+    assert_eq!(code, StatusCode::NOT_FOUND);
+    assert!(is_envelope(&r, 5) && r["msg"].as_str().unwrap().contains("/ui/"), "{r}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn validations_start_stop_and_report_discrepancies() {
     let dir = tempfile::tempdir().unwrap();
     let (app, _) = start(setup(dir.path(), true, "").await, None).await;
@@ -375,6 +411,7 @@ async fn the_openapi_document_lists_every_route() {
         ("/validations/current", "get"), ("/history", "get"), ("/metrics", "get"), ("/openapi.json", "get"),
         ("/repair/start", "post"), ("/repair/stop", "post"), ("/repair/status", "get"),
         ("/copy/start", "post"), ("/copy/stop", "post"), ("/copy/status", "get"), ("/instances", "get"),
+        ("/", "get"), ("/ui", "get"), ("/ui/", "get"), ("/ui/{path}", "get"),
     ];
     for (path, method) in routes {
         assert!(paths.get(path).and_then(|p| p.get(method)).is_some(), "{method} {path} missing from docs/openapi.json");

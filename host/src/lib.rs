@@ -24,7 +24,7 @@
 //! | 10 | [`validate`] | full and incremental runs in both directions, per-row wasm comparison, findings, checkpoints, Kafka delivery |
 //! | 11 | [`repair`], [`copy`] | drives the target back to the base from the findings, the journal or Kafka; copies the rows that already exist, in locked chunks, resumable |
 //! | 12 | [`migration`] | the running migration: moves (a barrier across the fleet), the scheduler of validations, the policy, auto-migrate, status |
-//! | 13 | [`http`], [`proxy`] | the doors: the HTTP control plane; the MySQL and PostgreSQL front doors (`proxy/mysql`, `proxy/postgres`, their shared accept loop `proxy/listen.rs`) |
+//! | 13 | [`http`], [`proxy`] | the doors: the HTTP control plane (and the operator's page it serves, `http/ui.rs`); the MySQL and PostgreSQL front doors (`proxy/mysql`, `proxy/postgres`, their shared accept loop `proxy/listen.rs`) |
 //! | 14 | [`cli`] | the `movex` command line, one file per subcommand; `src/main.rs` only calls it |
 //!
 //! Words: the **source** and the **destination** are the two databases; in

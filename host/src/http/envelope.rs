@@ -6,8 +6,9 @@
 //! state machine refuses, 404 for an unknown module, 503 for an unhealthy
 //! `/health` or a state store that fails), so `curl -f` and load balancers
 //! see them. Every answer is an envelope, the framework's own rejections
-//! included ([`envelop_rejections`]); only `/metrics` (Prometheus text) and
-//! `/openapi.json` answer otherwise when they succeed. The failures
+//! included ([`envelop_rejections`]); only `/metrics` (Prometheus text),
+//! `/openapi.json` and the operator's page (`/`, `/ui/...`: HTML, script,
+//! style, redirects) answer otherwise when they succeed. The failures
 //! themselves, by cause, are [`super::error::ApiError`].
 
 use axum::Json;

@@ -14,6 +14,7 @@
 //! | `GET /discrepancies` | findings, paged (`after`, `limit`), by `table`, `type`, `tag`, `run` |
 //! | `GET /validations/current` `/history` `/metrics` `/openapi.json` | progress, transitions, Prometheus, API |
 //! | `GET /instances` | the fleet: each instance, the generation it applies, who a move waits for |
+//! | `GET /ui/` (`/ui/{*path}`; `/` and `/ui` redirect there) | the operator's page, on the routes above |
 //!
 //! - [`envelope`]: `{code, msg, data}` for every answer, the framework's
 //!   rejections too.
@@ -25,6 +26,7 @@
 //!   every route that can answer with row data (`/discrepancies`,
 //!   `/repair/status`, `/validations/current`).
 //! - [`patterns`], [`validations`], [`repair`], [`copy`], [`modules`], [`status`]: the handlers.
+//! - [`ui`]: the operator's page, embedded (open: its files hold no data).
 //!
 //! Security: listens on 127.0.0.1:8080 by default and refuses a
 //! non-loopback address unless a token is configured.
@@ -38,6 +40,7 @@ pub mod modules;
 pub mod patterns;
 pub mod repair;
 pub mod status;
+pub mod ui;
 pub mod validations;
 
 use crate::config::Http;
@@ -99,6 +102,10 @@ pub fn router(migration: Arc<Migration>, token: Option<String>, max_upload_bytes
         .route("/modules", get(modules::list))
         .route("/history", get(patterns::history))
         .route("/instances", get(status::instances))
+        .route("/", get(ui::to_page))
+        .route("/ui", get(ui::to_page))
+        .route("/ui/", get(ui::index))
+        .route("/ui/{*path}", get(ui::asset))
         .merge(guarded)
         .fallback(|uri: Uri| async move { error::ApiError::NotFound(format!("no route {uri}; the routes are in GET /openapi.json")) })
         .layer(axum::middleware::map_response(envelope::envelop_rejections))
