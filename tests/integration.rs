@@ -31,5 +31,6 @@ mod sandbox;
 mod schemathesis;
 mod serve;
 mod store;
+mod ui_browser;
 mod validate;
 mod validate_lib;

@@ -10,7 +10,7 @@
 use movex_tests::needs_tool;
 use movex_tests::broker::free_port;
 use movex_tests::dbs;
-use movex_tests::server::serve_logging;
+use movex_tests::server::{serve_logging, stop_and_report};
 use movex_tests::tools;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -39,20 +39,10 @@ async fn the_control_plane_passes_schemathesis_with_every_check() {
     tools::require("schemathesis");
     let st = "schemathesis";
     let dir = tempfile::tempdir().unwrap();
-    let table = "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT, tier TEXT, utime INTEGER);";
-    let rows: Vec<String> = (1..=20).map(|i| format!("({i}, 'user{i}', 'gold', {})", 1000 + i)).collect();
-    let insert = format!("INSERT INTO users VALUES {};", rows.join(", "));
-    let src = dbs::sqlite(dir.path(), "src", &format!("{table}{insert}")).await;
-    let dst = dbs::sqlite(dir.path(), "dst", &format!("{table}{insert}UPDATE users SET name = 'x' WHERE id = 3;")).await;
     let port = free_port();
     let token = "st-token";
-    let (config, _) = dbs::config(
-        dir.path(),
-        &src,
-        &dst,
-        &format!("[http]\nlisten = \"127.0.0.1:{port}\"\ntoken = \"{token}\""),
-        "[[tables]]\nname = \"users\"\nkey = [\"id\"]\nutime = { column = \"utime\", unit = \"ms\" }\ncomparator = \"exact\"\ntagger = \"tag-by-column\"\n",
-    );
+    let (config, dst) = dbs::users_to_serve(dir.path(), 20, port, token, "").await;
+    dbs::exec(&dst, "UPDATE users SET name = 'x' WHERE id = 3").await;
     let st_config = dir.path().join("schemathesis.toml");
     std::fs::write(&st_config, CONFIG).unwrap();
     let log = dir.path().join("serve.log");
@@ -103,13 +93,7 @@ async fn the_control_plane_passes_schemathesis_with_every_check() {
         }
         std::thread::sleep(Duration::from_millis(200));
     };
-    server.kill().unwrap();
-    server.wait().unwrap();
-    let report = format!(
-        "{}\n--- movex serve's log ---\n{}",
-        std::fs::read_to_string(&st_log).unwrap_or_default(),
-        std::fs::read_to_string(&log).unwrap_or_default()
-    );
+    let report = stop_and_report(&mut server, &st_log, &log);
     let Some(status) = status else { panic!("schemathesis ran past {BOUND:?}:\n{report}") };
     assert!(status.success(), "schemathesis found failures ({status}):\n{report}");
     eprintln!("schemathesis passed in {:.0?}", started.elapsed());

@@ -340,3 +340,24 @@ column = "tier"
     (path, state)
 }
 
+/// What `movex serve` runs on in the tests that drive it from outside
+/// (schemathesis, a browser): SQLite source and destination in `dir` with
+/// the same `rows` users (id, name `user<id>`, tier gold for even ids and
+/// free for odd, utime), validated by `exact` and tagged by tier; the
+/// control plane on `port` behind `token`; `extra` sections appended. The
+/// config's path and the destination's URL.
+pub async fn users_to_serve(dir: &Path, rows: i64, port: u16, token: &str, extra: &str) -> (PathBuf, String) {
+    let table = "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT, tier TEXT, utime INTEGER);";
+    let values: Vec<String> = (1..=rows).map(|i| format!("({i}, 'user{i}', '{}', {})", if i % 2 == 0 { "gold" } else { "free" }, 1000 + i)).collect();
+    let setup = format!("{table}INSERT INTO users VALUES {};", values.join(", "));
+    let src = sqlite(dir, "src", &setup).await;
+    let dst = sqlite(dir, "dst", &setup).await;
+    let (config, _) = config(
+        dir,
+        &src,
+        &dst,
+        &format!("[http]\nlisten = \"127.0.0.1:{port}\"\ntoken = \"{token}\"\n{extra}"),
+        "[[tables]]\nname = \"users\"\nkey = [\"id\"]\nutime = { column = \"utime\", unit = \"ms\" }\ncomparator = \"exact\"\ntagger = \"tag-by-column\"\n",
+    );
+    (config, dst)
+}

@@ -23,6 +23,19 @@ pub fn http_body(port: u16, method: &str, path: &str, body: &str) -> (u16, serde
     (status, serde_json::from_str(body).unwrap_or(serde_json::Value::Null))
 }
 
+/// Kill `movex serve` (started with its stderr into `serve_log`); what a
+/// failing test shows: the log of the tool it drove (`tool_log`), then the
+/// server's.
+pub fn stop_and_report(server: &mut Child, tool_log: &Path, serve_log: &Path) -> String {
+    server.kill().unwrap();
+    server.wait().unwrap();
+    format!(
+        "{}\n--- movex serve's log ---\n{}",
+        std::fs::read_to_string(tool_log).unwrap_or_default(),
+        std::fs::read_to_string(serve_log).unwrap_or_default()
+    )
+}
+
 /// Start `movex serve --config`; returns once `port` (its HTTP port) listens.
 pub fn serve(config: &Path, port: u16) -> Child {
     serve_logging(config, port, None)

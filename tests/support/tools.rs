@@ -92,6 +92,11 @@ pub const TOOLS: &[Tool] = &[
         install: "npm install --prefix ~/.cache/movex-ci/node pg@8",
     },
     Tool {
+        name: "chromium",
+        probe: &["sh", "-c", "chromium --version && NODE_PATH=\"$HOME/.cache/movex-ci/node/node_modules\" node -e 'require(\"playwright-core\")'"],
+        install: "apt-get install chromium, and npm install --prefix ~/.cache/movex-ci/node playwright-core@1.64.1",
+    },
+    Tool {
         name: "pgbench",
         probe: &["pgbench", "--version"],
         install: "apt-get install postgresql-contrib (pgbench comes with PostgreSQL's server packages)",
