@@ -15,8 +15,12 @@
 //! Options: `--time S` (60), `--clients 8,32`, `--workloads tpcb,simple-update`
 //! (pgbench's default TPC-B-like script and `-N`), `--scale 32`,
 //! `--mode simple` (pgbench `-M`: simple, extended or prepared),
-//! `--proxy-threads N` (`[proxy.postgres] threads`; 0, the default, is one
-//! per core).
+//! `--proxy-threads N[,M...]` (`[proxy.postgres] threads` of the `src_only`
+//! movex: unset, the config's default; each further value is one more
+//! `src_only` row, a movex with that many threads over the same databases).
+//! The proxies' rows also give their CPU time per transaction (all their
+//! threads, user and system, from `/proc`): less tied to the machine's load
+//! than TPS.
 //! Needs pgbench, pgbouncer and haproxy (`apt-get install postgresql-contrib
 //! pgbouncer haproxy`); PgBouncer runs as the `postgres` user (it refuses
 //! root). Databases `movex_pgd_direct`, `movex_pgd_direct2`,
@@ -29,7 +33,7 @@ mod process;
 mod door;
 
 use door::{Movex, Relay, free_port, post, wait_for};
-use process::target_dir;
+use process::{cpu_seconds, target_dir};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
@@ -50,17 +54,21 @@ fn fresh(db: &str) {
     psql(&format!("CREATE DATABASE {db}"));
 }
 
-/// A `movex serve` with `[proxy.postgres]` over `<name>_src` and
-/// `<name>_dst`, in `src_first`: `pgbench -i` through it fills both.
-fn movex(dir: &Path, name: &str, threads: &str) -> Movex {
-    for side in ["src", "dst"] {
-        fresh(&format!("{name}_{side}"));
+/// A `movex serve` with `[proxy.postgres]` (`threads` if given) over
+/// `<dbs>_src` and `<dbs>_dst`, in `src_first`. `fresh`: the databases are
+/// made anew (`pgbench -i` through it then fills both).
+fn movex(dir: &Path, name: &str, dbs: &str, threads: Option<&str>, fresh_dbs: bool) -> Movex {
+    if fresh_dbs {
+        for side in ["src", "dst"] {
+            fresh(&format!("{dbs}_{side}"));
+        }
     }
     let (http, proxy) = (free_port(), free_port());
+    let threads = threads.map(|t| format!("threads = {t}\n")).unwrap_or_default();
     let mut text = format!(
-        "[source]\nurl = \"{SERVER}/{name}_src\"\n[destination]\nurl = \"{SERVER}/{name}_dst\"\n\
+        "[source]\nurl = \"{SERVER}/{dbs}_src\"\n[destination]\nurl = \"{SERVER}/{dbs}_dst\"\n\
          [state]\nurl = \"sqlite://{state}\"\n[modules]\ndir = \"{modules}\"\n[http]\nlisten = \"127.0.0.1:{http}\"\n\
-         [proxy.postgres]\nlisten = \"127.0.0.1:{proxy}\"\nthreads = {threads}\n[[proxy.postgres.users]]\nname = \"app\"\npassword = \"app-secret\"\n",
+         [proxy.postgres]\nlisten = \"127.0.0.1:{proxy}\"\n{threads}[[proxy.postgres.users]]\nname = \"app\"\npassword = \"app-secret\"\n",
         state = dir.join(format!("{name}.db")).display(),
         modules = target_dir().join("wasm32-unknown-unknown/release").display(),
     );
@@ -75,6 +83,7 @@ fn movex(dir: &Path, name: &str, threads: &str) -> Movex {
 struct Bouncer {
     port: u16,
     child: Child,
+    pidfile: std::path::PathBuf,
 }
 
 impl Bouncer {
@@ -84,6 +93,7 @@ impl Bouncer {
         std::fs::create_dir_all(&home).unwrap();
         let port = free_port();
         let ini = home.join("pgbouncer.ini");
+        let pidfile = home.join("pgbouncer.pid");
         std::fs::write(
             &ini,
             format!(
@@ -91,14 +101,19 @@ impl Bouncer {
                  auth_type = any\npool_mode = session\nmax_client_conn = 400\ndefault_pool_size = 80\nunix_socket_dir =\n\
                  logfile = {log}\npidfile = {pid}\n",
                 log = home.join("pgbouncer.log").display(),
-                pid = home.join("pgbouncer.pid").display()
+                pid = pidfile.display()
             ),
         )
         .unwrap();
         let _ = Command::new("chown").args(["-R", "postgres:postgres"]).arg(dir).status();
         let child = Command::new("runuser").args(["-u", "postgres", "--", bin]).arg(&ini).stdout(Stdio::null()).stderr(Stdio::null()).spawn().ok()?;
         wait_for(port, "pgbouncer", Duration::from_secs(10));
-        Some(Bouncer { port, child })
+        Some(Bouncer { port, child, pidfile })
+    }
+
+    /// PgBouncer's own process (runuser's child), by its pid file.
+    fn pid(&self) -> Option<u32> {
+        std::fs::read_to_string(&self.pidfile).ok()?.trim().parse().ok()
     }
 }
 
@@ -115,6 +130,9 @@ struct Run {
     tps: f64,
     latency_ms: f64,
     failed: u64,
+    transactions: u64,
+    /// The proxy's CPU time per transaction, in microseconds.
+    cpu_us: Option<f64>,
 }
 
 fn pgbench(url: &str, args: &[&str]) -> Output {
@@ -130,26 +148,43 @@ fn parse(report: &str) -> Run {
         tps: after("tps = ").map(num).unwrap_or(f64::NAN),
         latency_ms: after("latency average = ").map(num).unwrap_or(f64::NAN),
         failed: after("number of failed transactions:").map(num).unwrap_or(f64::NAN) as u64,
+        transactions: after("number of transactions actually processed:").and_then(|s| s.split('/').next()).map(num).unwrap_or(f64::NAN) as u64,
+        cpu_us: None,
     }
 }
 
-/// One row of the table: a pgbench load on one URL, or two at once.
+/// One row of the table: a pgbench load on one URL (through the proxy
+/// with this process id, if any), or two at once.
 enum Target {
-    One(&'static str, String),
+    One(String, String, Option<u32>),
     /// Two loads at once on two databases of the same server, directly.
-    Pair(&'static str, [String; 2]),
+    Pair(String, [String; 2]),
 }
 
 impl Target {
-    fn run(&self, args: &[&str]) -> (&'static str, Run) {
+    fn run(&self, args: &[&str]) -> (&str, Run) {
         match self {
-            Target::One(label, url) => (label, parse(&String::from_utf8_lossy(&pgbench(url, args).stdout))),
+            Target::One(label, url, pid) => {
+                let before = pid.and_then(cpu_seconds);
+                let mut run = parse(&String::from_utf8_lossy(&pgbench(url, args).stdout));
+                let after = pid.and_then(cpu_seconds);
+                if let (Some(b), Some(a)) = (before, after) {
+                    run.cpu_us = Some((a - b) * 1e6 / run.transactions as f64);
+                }
+                (label, run)
+            }
             Target::Pair(label, urls) => {
                 let runs: Vec<Run> = std::thread::scope(|s| {
                     let handles: Vec<_> = urls.iter().map(|u| s.spawn(move || parse(&String::from_utf8_lossy(&pgbench(u, args).stdout)))).collect();
                     handles.into_iter().map(|h| h.join().unwrap()).collect()
                 });
-                let run = Run { tps: runs.iter().map(|r| r.tps).sum::<f64>() / 2.0, latency_ms: runs.iter().map(|r| r.latency_ms).fold(0.0, f64::max), failed: runs.iter().map(|r| r.failed).sum() };
+                let run = Run {
+                    tps: runs.iter().map(|r| r.tps).sum::<f64>() / 2.0,
+                    latency_ms: runs.iter().map(|r| r.latency_ms).fold(0.0, f64::max),
+                    failed: runs.iter().map(|r| r.failed).sum(),
+                    transactions: runs.iter().map(|r| r.transactions).sum(),
+                    cpu_us: None,
+                };
                 (label, run)
             }
         }
@@ -171,14 +206,19 @@ fn main() {
         fresh(db);
         pgbench(&format!("{SERVER}/{db}"), &init);
     }
-    let threads = arg("--proxy-threads", "0");
-    let only = movex(&dir, "movex_pgd_a", &threads);
-    let first = movex(&dir, "movex_pgd_b", &threads);
-    let via = |m: &Movex| format!("postgresql://app:app-secret@127.0.0.1:{}/{}_src", m.proxy, m.name);
-    for m in [&only, &first] {
-        pgbench(&via(m), &init);
+    let threads: Vec<String> = process::arg("--proxy-threads").map(|t| t.split(',').map(str::to_owned).collect()).unwrap_or_default();
+    let only = movex(&dir, "movex_pgd_a", "movex_pgd_a", threads.first().map(String::as_str), true);
+    let first = movex(&dir, "movex_pgd_b", "movex_pgd_b", threads.first().map(String::as_str), true);
+    let via = |m: &Movex, dbs: &str| format!("postgresql://app:app-secret@127.0.0.1:{}/{dbs}_src", m.proxy);
+    for (m, dbs) in [(&only, "movex_pgd_a"), (&first, "movex_pgd_b")] {
+        pgbench(&via(m, dbs), &init);
     }
     post(only.http, "/src_only");
+    // More thread counts: movexes over the `src_only` one's databases.
+    let others: Vec<(String, Movex)> = threads.iter().skip(1).enumerate().map(|(i, t)| (t.clone(), movex(&dir, &format!("movex_pgd_a{i}"), "movex_pgd_a", Some(t), false))).collect();
+    for (_, m) in &others {
+        post(m.http, "/src_only");
+    }
 
     let relay = Relay::to(&dir, 5432);
     let bouncer = Bouncer::start(&dir);
@@ -186,19 +226,22 @@ fn main() {
         eprintln!("haproxy or pgbouncer is not installed: their rows are skipped (apt-get install haproxy pgbouncer)");
     }
     let direct = format!("{SERVER}/movex_pgd_direct");
-    let mut targets = vec![Target::One("direct", direct.clone())];
+    let mut targets = vec![Target::One("direct".into(), direct.clone(), None)];
     if let Some(b) = &bouncer {
-        targets.push(Target::One("PgBouncer, session mode", format!("postgres://postgres@127.0.0.1:{}/movex_pgd_direct", b.port)));
+        targets.push(Target::One("PgBouncer, session mode".into(), format!("postgres://postgres@127.0.0.1:{}/movex_pgd_direct", b.port), b.pid()));
     }
     if let Some(r) = &relay {
-        targets.push(Target::One("haproxy TCP relay (floor)", format!("postgres://postgres@127.0.0.1:{}/movex_pgd_direct", r.port)));
+        targets.push(Target::One("haproxy TCP relay (floor)".into(), format!("postgres://postgres@127.0.0.1:{}/movex_pgd_direct", r.port), Some(r.pid())));
     }
-    targets.push(Target::One("movex src_only", via(&only)));
-    targets.push(Target::Pair("direct, 2 loads at once (double work)", [direct.clone(), format!("{SERVER}/movex_pgd_direct2")]));
-    targets.push(Target::One("movex src_first", via(&first)));
+    targets.push(Target::One("movex src_only".into(), via(&only, "movex_pgd_a"), Some(only.pid())));
+    for (t, m) in &others {
+        targets.push(Target::One(format!("movex src_only, threads = {t}"), via(m, "movex_pgd_a"), Some(m.pid())));
+    }
+    targets.push(Target::Pair("direct, 2 loads at once (double work)".into(), [direct.clone(), format!("{SERVER}/movex_pgd_direct2")]));
+    targets.push(Target::One("movex src_first".into(), via(&first, "movex_pgd_b"), Some(first.pid())));
 
-    println!("| workload | clients | target | TPS | vs direct | latency ms | added ms | failed |");
-    println!("|---|---:|---|---:|---:|---:|---:|---:|");
+    println!("| workload | clients | target | TPS | vs direct | latency ms | added ms | failed | proxy CPU µs/tx |");
+    println!("|---|---:|---|---:|---:|---:|---:|---:|---:|");
     let mut summary = Vec::new();
     for w in &workloads {
         for c in &clients {
@@ -214,8 +257,9 @@ fn main() {
                     base = r;
                 }
                 let ratio = r.tps / base.tps;
-                ratios.insert(label, ratio);
-                println!("| {w} | {c} | {label} | {:.1} | {ratio:.2}x | {:.2} | {:+.2} | {} |", r.tps, r.latency_ms, r.latency_ms - base.latency_ms, r.failed);
+                ratios.insert(label.to_owned(), ratio);
+                let cpu = r.cpu_us.map_or_else(|| "-".to_owned(), |us| format!("{us:.0}"));
+                println!("| {w} | {c} | {label} | {:.1} | {ratio:.2}x | {:.2} | {:+.2} | {} | {cpu} |", r.tps, r.latency_ms, r.latency_ms - base.latency_ms, r.failed);
                 eprintln!("{w} x{c} {label}: {:.1} tps, latency {:.2} ms, {} failed", r.tps, r.latency_ms, r.failed);
             }
             summary.push((format!("{w} x{c}"), ratios));

@@ -59,6 +59,11 @@ impl Drop for Movex {
 }
 
 impl Movex {
+    /// Its process id (its CPU time is read from `/proc`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Started with `extra` appended to its config (`[proxy.mysql]` keys
     /// first, then sections), then moved through `patterns`.
     pub fn start(dir: &Path, name: &str, extra: &str, patterns: &[&str]) -> Movex {
@@ -103,6 +108,10 @@ pub struct Relay {
 }
 
 impl Relay {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn start(dir: &Path) -> Option<Relay> {
         Relay::to(dir, 3306)
     }

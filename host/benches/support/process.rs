@@ -28,6 +28,16 @@ pub fn hwm_kib(pid: u32) -> Option<u64> {
     status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// The CPU time a process (all its threads) has used so far, user and
+/// system, in seconds (`/proc/<pid>/stat`, clock ticks of 10 ms).
+pub fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // After the command name, which may hold spaces, in parentheses.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
 /// Spawn `c` with its stdout read to the end on a thread of its own (a
 /// child blocked on a full pipe would never end).
 pub fn spawn_reading(c: &mut std::process::Command) -> (std::process::Child, std::thread::JoinHandle<Vec<u8>>) {

@@ -308,6 +308,13 @@ tagger = "tag-by-column"                    # optional
         let m = c.proxy.mysql.as_ref().unwrap();
         assert_eq!((m.threads, m.handshake_timeout_ms, m.max_connections, m.max_packet_bytes), (0, 10_000, 1000, None));
         assert!(m.users.is_empty());
+
+        // README, The PostgreSQL front door: `# auth = "scram-sha-256"`, `# threads = 1`,
+        // `# handshake_timeout_ms = 10000`, `# max_connections = 1000`,
+        // `# max_message_bytes = 67108864`.
+        let c = Config::parse(&format!("{required}[proxy.postgres]\nlisten = \"127.0.0.1:6433\"\n"), "t").unwrap();
+        let p = c.proxy.postgres.as_ref().unwrap();
+        assert_eq!((p.auth, p.threads, p.handshake_timeout_ms, p.max_connections, p.max_message_bytes), (PgAuth::ScramSha256, 1, 10_000, 1000, 64 << 20));
     }
 
     #[test]

@@ -79,8 +79,11 @@ pub struct PostgresProxy {
     /// PostgreSQL's) or `md5` (for old drivers).
     #[serde(default)]
     pub auth: PgAuth,
-    /// Threads that run client sessions (0: one per core, at most 4).
-    #[serde(default)]
+    /// Threads that run client sessions (0: one per core, at most 4). One
+    /// by default, as PgBouncer: under pgbench on 2 cores a second thread
+    /// cost more in wake-ups than it gained (BENCHMARKS.md); raise it when
+    /// the door's one thread is busy.
+    #[serde(default = "PostgresProxy::default_threads")]
     pub threads: usize,
     /// A client that has not logged in this long after connecting is sent
     /// an error and dropped.
@@ -99,6 +102,10 @@ pub struct PostgresProxy {
 }
 
 impl PostgresProxy {
+    fn default_threads() -> usize {
+        1
+    }
+
     fn default_max_message_bytes() -> usize {
         64 * 1024 * 1024
     }

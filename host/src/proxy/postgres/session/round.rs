@@ -237,20 +237,18 @@ impl Session<'_> {
         if !self.admit().await? {
             return Ok(());
         }
-        let sql = String::from_utf8_lossy(&f.body()[..f.body().len().saturating_sub(1)]).into_owned();
         let pattern = self.pattern();
-        let (_, secondary) = pattern.roles();
-        if secondary.is_none() && !route::matters_alone(&sql) {
+        let (primary, secondary) = pattern.roles();
+        let text = String::from_utf8_lossy(&f.body()[..f.body().len().saturating_sub(1)]);
+        if secondary.is_none() && !route::matters_alone(&text) {
             // One side: nothing to route; the query is relayed as it is.
-            let mut round = Round::new(pattern);
-            round.to_primary(&f);
-            return self.run_round(round).await.map(|_| ());
+            return self.relay_alone(pattern, primary, &f).await;
         }
+        let sql = text.into_owned();
         let classes = route::classify(&sql);
         if classes.iter().any(|c| c.copy_in) {
             return self.copy_in(pattern, f, sql).await;
         }
-        let (primary, _) = pattern.roles();
         if !self.connect_or_refuse(primary).await? {
             return Ok(());
         }
@@ -300,6 +298,17 @@ impl Session<'_> {
                 self.session_sql.push(sql);
             }
         }
+        Ok(())
+    }
+
+    /// A query only the primary has a part in, relayed as it came (no
+    /// [`Round`]: the message is sent from where it was read).
+    async fn relay_alone(&mut self, pattern: Pattern, primary: SideName, f: &Frame) -> Result<()> {
+        if !self.connect_or_refuse(primary).await? {
+            return Ok(());
+        }
+        let out = self.on_primary(primary, &f.raw, false, None).await?;
+        self.after(pattern, &out);
         Ok(())
     }
 
@@ -374,9 +383,13 @@ impl Session<'_> {
     /// the secondary takes part).
     pub(super) async fn primary_part(&mut self, primary: SideName, round: &mut Round, hold: bool) -> Result<Outcome> {
         let filter = (!round.filter.is_empty()).then_some(&mut round.filter);
-        // The primary gone mid-round ends the client's session too, as it
-        // would directly.
-        self.exchange(primary, &round.to_p, true, hold, None, filter).await.map_err(|e| e.context(format!("the {} (the primary) failed", primary.as_str())))
+        self.on_primary(primary, &round.to_p, hold, filter).await
+    }
+
+    /// Send the primary `bytes`; its answer relayed (or held). The primary
+    /// gone mid-round ends the client's session too, as it would directly.
+    async fn on_primary(&mut self, primary: SideName, bytes: &[u8], hold: bool, filter: Option<&mut Filter>) -> Result<Outcome> {
+        self.exchange(primary, bytes, true, hold, None, filter).await.map_err(|e| e.context(format!("the {} (the primary) failed", primary.as_str())))
     }
 
     /// Send a side `bytes` and read its whole answer, for movex (not relayed).
