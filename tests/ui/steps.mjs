@@ -54,6 +54,8 @@ const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || 
 const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
 const errors = [];
 page.on('pageerror', (e) => errors.push(e.message));
+// The page's Content-Security-Policy must not stop anything it does.
+page.on('console', (m) => m.text().includes('Content Security Policy') && errors.push(m.text()));
 
 let n = 0;
 async function step(name, run) {

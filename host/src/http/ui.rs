@@ -44,8 +44,8 @@ pub const ASSETS: &[Asset] = &[
 
 /// The page runs only its own script and talks only to movex; no other
 /// site may frame it (its buttons move the migration).
-const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; \
-                   connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; \
+                   frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
 /// `GET /` and `GET /ui`: to the page. Relative (`ui/` from either), so
 /// it holds behind a proxy that serves movex under a path prefix.
