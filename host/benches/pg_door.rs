@@ -12,6 +12,10 @@
 //! cargo build-examples && cargo build --release -p movex
 //! cargo bench -p movex --bench pg_door -- --time 60
 //! ```
+//! Before every row the databases are tidied as pgbench does before a run
+//! (history emptied, branches and tellers vacuumed) and checkpointed, so
+//! no row starts with the dead rows of those before it.
+//!
 //! Options: `--time S` (60), `--clients 8,32`, `--workloads tpcb,simple-update`
 //! (pgbench's default TPC-B-like script and `-N`), `--scale 32`,
 //! `--mode simple` (pgbench `-M`: simple, extended or prepared),
@@ -47,6 +51,23 @@ fn arg(name: &str, default: &str) -> String {
 fn psql(sql: &str) {
     let out = Command::new("psql").args(["-X", "-q", "-v", "ON_ERROR_STOP=1", &format!("{SERVER}/postgres"), "-c", sql]).output().expect("psql");
     assert!(out.status.success(), "{sql}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// Every database of the run, as pgbench leaves them before a run without
+/// `-n`: history emptied, branches and tellers vacuumed; then a
+/// checkpoint. Done directly (not through a proxy) before every row, so
+/// each starts from the same state, not from the dead rows the rows
+/// before it left in its database.
+fn tidy() {
+    for db in ["movex_pgd_direct", "movex_pgd_direct2", "movex_pgd_a_src", "movex_pgd_a_dst", "movex_pgd_b_src", "movex_pgd_b_dst"] {
+        let url = format!("{SERVER}/{db}");
+        let out = Command::new("psql")
+            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", &url, "-c", "TRUNCATE pgbench_history", "-c", "VACUUM ANALYZE pgbench_branches, pgbench_tellers"])
+            .output()
+            .expect("psql");
+        assert!(out.status.success(), "tidying {db}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    psql("CHECKPOINT");
 }
 
 fn fresh(db: &str) {
@@ -252,6 +273,7 @@ fn main() {
             let mut ratios = std::collections::HashMap::new();
             let mut base = Run::default();
             for target in &targets {
+                tidy();
                 let (label, r) = target.run(&args);
                 if label == "direct" {
                     base = r;

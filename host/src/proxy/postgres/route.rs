@@ -188,13 +188,22 @@ fn dml_target(ts: &[Token], verb: Verb) -> Option<Target> {
 
 /// Whether a query must be read even with one side in the pattern: it
 /// may be a session setting (replayed when the other side joins) or a COPY
-/// (streamed by its own path). Reads no further than it must: the first
-/// word, and whether "copy" appears at all.
-pub fn matters_alone(sql: &str) -> bool {
-    let first = sql.trim_start_matches(|c: char| c.is_whitespace() || c == '(').split(|c: char| !c.is_ascii_alphabetic()).next().unwrap_or("");
-    let session = ["SET", "RESET", "DISCARD", "PREPARE", "DEALLOCATE"].iter().any(|k| first.eq_ignore_ascii_case(k));
-    let body = sql.trim_end().trim_end_matches(';');
-    session || first.is_empty() || body.contains(';') || sql.as_bytes().windows(4).any(|w| w.eq_ignore_ascii_case(b"copy"))
+/// (streamed by its own path), or hold several statements. Reads the
+/// bytes once, as they came (no UTF-8 check): the first word, a `;`
+/// before the end, and whether "copy" appears at all.
+pub fn matters_alone(sql: &[u8]) -> bool {
+    let start = sql.iter().position(|&c| !(c.is_ascii_whitespace() || c == b'(')).unwrap_or(sql.len());
+    let first = sql[start..].split(|c| !c.is_ascii_alphabetic()).next().unwrap_or_default();
+    let session = ["SET", "RESET", "DISCARD", "PREPARE", "DEALLOCATE"].iter().any(|k| first.eq_ignore_ascii_case(k.as_bytes()));
+    if session || first.is_empty() {
+        return true;
+    }
+    // The statement's end: trailing white space, then trailing `;`s.
+    let mut end = sql.iter().rposition(|c| !c.is_ascii_whitespace()).map_or(0, |i| i + 1);
+    while end > 0 && sql[end - 1] == b';' {
+        end -= 1;
+    }
+    sql.iter().enumerate().any(|(i, &c)| (c == b';' && i < end) || ((c | 0x20) == b'c' && sql[i..].get(..4).is_some_and(|w| w.eq_ignore_ascii_case(b"copy"))))
 }
 
 /// The strongest kind among a query string's statements.
@@ -233,10 +242,13 @@ mod tests {
 
     #[test]
     fn what_one_side_still_reads() {
-        assert!(!matters_alone("UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid = 7"));
-        assert!(!matters_alone("BEGIN;"));
-        for sql in ["SET search_path = a", "  reset all", "discard all", "COPY t FROM STDIN", "SELECT 1; SET x = 1", "-- comment\nSET x = 1"] {
-            assert!(matters_alone(sql), "{sql}");
+        assert!(!matters_alone(b"UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid = 7"));
+        assert!(!matters_alone(b"BEGIN;"));
+        assert!(!matters_alone(b"(SELECT 1) ;; \n"));
+        // Anything it cannot tell at a glance is read whole: a `;` inside a
+        // string, "copy" inside a word, a first word that is not ASCII.
+        for sql in ["SET search_path = a", "  reset all", "discard all", "COPY t FROM STDIN", "SELECT 1; SET x = 1", "-- comment\nSET x = 1", "SELECT 'a;b'", "SELECT recopy FROM t", "\u{a0}SET x = 1", ""] {
+            assert!(matters_alone(sql.as_bytes()), "{sql}");
         }
     }
 

@@ -59,8 +59,7 @@ impl Frame {
 
     /// A CommandComplete's tag, as `INSERT 0 1`.
     pub fn command_tag(&self) -> &str {
-        let b = self.body();
-        std::str::from_utf8(&b[..b.len().saturating_sub(1)]).unwrap_or("")
+        command_tag(self.body())
     }
 
     /// An ErrorResponse's SQLSTATE and message.
@@ -69,6 +68,11 @@ impl Frame {
         let field = |c: u8| e.fields.iter().find(|f| f.0 == c).map(|f| f.1.clone()).unwrap_or_default();
         (field(b'C'), field(b'M'))
     }
+}
+
+/// The tag in a CommandComplete's body (its text without the final NUL).
+pub fn command_tag(body: &[u8]) -> &str {
+    std::str::from_utf8(&body[..body.len().saturating_sub(1)]).unwrap_or("")
 }
 
 fn context() -> DecodeContext {
@@ -89,6 +93,17 @@ pub fn error_frame(fatal: bool, code: &str, message: &str) -> Frame {
 /// ReadyForQuery with the transaction status byte (`I`, `T` or `E`).
 pub fn ready_frame(status: u8) -> Frame {
     Frame { tag: b'Z', raw: Bytes::from(vec![b'Z', 0, 0, 0, 5, status]) }
+}
+
+/// What [`Wire::relay`] does after showing its caller a message.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Next {
+    /// Relay it and go on.
+    More,
+    /// Relay it and stop.
+    Last,
+    /// Stop before it: it stays buffered, to be read.
+    Leave,
 }
 
 pub struct Wire {
@@ -167,6 +182,55 @@ impl Wire {
         }
     }
 
+    /// Pass this peer's messages on to `to` as they arrive, in the bytes
+    /// they came in: framed in place, never copied into messages or into
+    /// `to`'s buffer. `seen` is shown each whole message (its type byte,
+    /// length and body) and says what [`Next`]; the run ends after a
+    /// `Last` or before a `Leave`, which is returned. What is buffered is
+    /// written before waiting for more, so a long answer streams. A
+    /// message over the limit is refused, as by [`Wire::read`].
+    pub async fn relay(&mut self, to: &mut Wire, mut seen: impl FnMut(u8, &[u8]) -> Next) -> Result<Next> {
+        to.flush().await?;
+        loop {
+            let (mut at, mut end) = (0, None);
+            while self.rbuf.len() - at >= 5 {
+                let len = (&self.rbuf[at + 1..at + 5]).get_u32() as usize;
+                if len < 4 {
+                    bail!("a malformed message (type '{}', length {len})", self.rbuf[at] as char);
+                }
+                if len + 1 > self.limit {
+                    return Err(TooLarge { size: len + 1, limit: self.limit }.into());
+                }
+                if self.rbuf.len() - at <= len {
+                    self.rbuf.reserve(len + 1 - (self.rbuf.len() - at));
+                    break;
+                }
+                match seen(self.rbuf[at], &self.rbuf[at..at + len + 1]) {
+                    Next::More => at += len + 1,
+                    Next::Last => {
+                        at += len + 1;
+                        end = Some(Next::Last);
+                        break;
+                    }
+                    Next::Leave => {
+                        end = Some(Next::Leave);
+                        break;
+                    }
+                }
+            }
+            if at > 0 {
+                to.stream.write_all(&self.rbuf[..at]).await?;
+                self.rbuf.advance(at);
+            }
+            if let Some(next) = end {
+                return Ok(next);
+            }
+            if !self.fill().await? {
+                bail!("{} closed the connection", self.peer);
+            }
+        }
+    }
+
     /// The next message, which must come.
     pub async fn expect(&mut self) -> Result<Frame> {
         self.read().await?.ok_or_else(|| anyhow!("{} closed the connection", self.peer))
@@ -190,6 +254,11 @@ impl Wire {
     }
 
     pub async fn send(&mut self, raw: &[u8]) -> Result<()> {
+        if self.wbuf.is_empty() {
+            // Nothing queued before it: written from where it is.
+            self.stream.write_all(raw).await?;
+            return Ok(());
+        }
         self.queue(raw);
         self.flush().await
     }
@@ -198,5 +267,84 @@ impl Wire {
     pub async fn refuse_and_close(mut self, code: &str, message: String) {
         let _ = self.send(&error_frame(true, code, &message).raw).await;
         let _ = self.stream.shutdown().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::net::TcpListener;
+
+    /// Two connected sockets' wires.
+    async fn pair() -> (Wire, TcpStream) {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let far = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+        let (near, _) = l.accept().await.unwrap();
+        (Wire::new(near, "test".into()), far)
+    }
+
+    fn message(tag: u8, body: &[u8]) -> Vec<u8> {
+        let mut m = vec![tag];
+        m.extend_from_slice(&(body.len() as u32 + 4).to_be_bytes());
+        m.extend_from_slice(body);
+        m
+    }
+
+    #[tokio::test]
+    async fn relay_passes_messages_on_as_they_came_and_stops_where_told() {
+        let (mut from, mut backend) = pair().await;
+        from.limit_reads(usize::MAX); // as a backend's
+        let (mut to, mut client) = pair().await;
+        // A row larger than the read buffer, cut at awkward places, then
+        // the answer's end, then a message of the next answer.
+        let big = vec![b'x'; 100_000];
+        let answer = [message(b'T', b"row description"), message(b'D', &big), message(b'C', b"SELECT 1\0"), message(b'Z', b"I")].concat();
+        let next = message(b'C', b"next\0");
+        let all = [answer.clone(), next.clone()].concat();
+        let writer = tokio::spawn(async move {
+            for piece in [&all[..3], &all[3..20], &all[20..70_000], &all[70_000..]] {
+                backend.write_all(piece).await.unwrap();
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+            backend
+        });
+        let mut tags = Vec::new();
+        let next_after = from
+            .relay(&mut to, |tag, raw| {
+                tags.push((tag, raw.len()));
+                if tag == b'Z' { Next::Last } else { Next::More }
+            })
+            .await
+            .unwrap();
+        assert_eq!(next_after, Next::Last);
+        assert_eq!(tags, [(b'T', 20), (b'D', 100_005), (b'C', 14), (b'Z', 6)]);
+        let mut got = vec![0; answer.len()];
+        client.read_exact(&mut got).await.unwrap();
+        assert!(got == answer, "the client got other bytes than the backend sent");
+        // What follows the last message stays to be read.
+        let _backend = writer.await.unwrap();
+        let f = from.expect().await.unwrap();
+        assert_eq!(&f.raw[..], &next[..]);
+
+        // Leave: stops before the message, which is not relayed.
+        let (mut from, mut backend) = pair().await;
+        backend.write_all(&[message(b'N', b"notice"), message(b'G', b"copy")].concat()).await.unwrap();
+        assert_eq!(from.relay(&mut to, |tag, _| if tag == b'G' { Next::Leave } else { Next::More }).await.unwrap(), Next::Leave);
+        assert_eq!(from.expect().await.unwrap().tag, b'G');
+        let mut notice = vec![0; 11];
+        client.read_exact(&mut notice).await.unwrap();
+        assert_eq!(notice, message(b'N', b"notice"));
+    }
+
+    #[tokio::test]
+    async fn relay_refuses_a_message_over_the_limit_before_buffering_it() {
+        let (mut from, mut backend) = pair().await;
+        let (mut to, _client) = pair().await;
+        from.limit_reads(1000);
+        // One within the limit (relayed), then a header announcing 4 KiB.
+        backend.write_all(&message(b'D', &[0; 10])).await.unwrap();
+        backend.write_all(&[b'D', 0, 0, 0x10, 0]).await.unwrap();
+        let e = from.relay(&mut to, |_, _| Next::More).await.unwrap_err();
+        assert!(e.downcast_ref::<TooLarge>().is_some(), "{e:#}");
     }
 }

@@ -15,9 +15,9 @@ use super::{Session, Tx, ix};
 use crate::model::Pattern;
 use crate::pool::{SideName, Statement};
 use crate::proxy::postgres::route::{self, Kind};
-use crate::proxy::postgres::wire::{Frame, ready_frame};
+use crate::proxy::postgres::wire::{Frame, Next, Wire, command_tag, ready_frame};
 use anyhow::Result;
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 
 /// What makes a side's failed state match a primary that failed a
 /// statement in the transaction.
@@ -174,13 +174,21 @@ pub(super) fn rows(tag: &str) -> Option<u64> {
 /// comes, or held. A `CopyInResponse` nobody expected (COPY FROM STDIN
 /// through the extended protocol) is answered with CopyFail.
 pub(super) async fn answer(
-    wire: &mut crate::proxy::postgres::wire::Wire,
-    mut client: Option<&mut crate::proxy::postgres::wire::Wire>,
+    wire: &mut Wire,
+    mut client: Option<&mut Wire>,
     hold: bool,
     until: Option<usize>,
     mut filter: Option<&mut Filter>,
 ) -> Result<Outcome> {
     let mut o = Outcome { held: hold.then(BytesMut::new), ..Outcome::default() };
+    if !hold
+        && until.is_none()
+        && filter.is_none()
+        && let Some(c) = client.as_deref_mut()
+        && relayed(wire, c, &mut o).await? == Next::Last
+    {
+        return Ok(o);
+    }
     let mut finals = 0;
     loop {
         let mut f = wire.expect().await?;
@@ -231,6 +239,28 @@ pub(super) async fn answer(
     }
 }
 
+/// The common case of [`answer`]: relayed as it comes, nothing held or
+/// filtered, passed on without being split into messages ([`Wire::relay`]).
+/// What the outcome needs is read on the way; a CopyInResponse is left for
+/// [`answer`] (`Next::Leave`).
+async fn relayed(wire: &mut Wire, client: &mut Wire, o: &mut Outcome) -> Result<Next> {
+    wire.relay(client, |tag, raw| {
+        match tag {
+            b'C' => o.tags.push(command_tag(&raw[5..]).to_owned()),
+            b'I' | b's' => o.tags.push(String::new()),
+            b'E' if o.error.is_none() => o.error = Some(Frame { tag, raw: Bytes::copy_from_slice(raw) }.error()),
+            b'Z' => {
+                o.status = raw.get(5).copied().unwrap_or(b'I');
+                return Next::Last;
+            }
+            b'G' => return Next::Leave,
+            _ => {}
+        }
+        Next::More
+    })
+    .await
+}
+
 impl Session<'_> {
     /// A simple Query.
     pub(super) async fn query(&mut self, f: Frame) -> Result<()> {
@@ -239,12 +269,12 @@ impl Session<'_> {
         }
         let pattern = self.pattern();
         let (primary, secondary) = pattern.roles();
-        let text = String::from_utf8_lossy(&f.body()[..f.body().len().saturating_sub(1)]);
-        if secondary.is_none() && !route::matters_alone(&text) {
+        let text = &f.body()[..f.body().len().saturating_sub(1)];
+        if secondary.is_none() && !route::matters_alone(text) {
             // One side: nothing to route; the query is relayed as it is.
             return self.relay_alone(pattern, primary, &f).await;
         }
-        let sql = text.into_owned();
+        let sql = String::from_utf8_lossy(text).into_owned();
         let classes = route::classify(&sql);
         if classes.iter().any(|c| c.copy_in) {
             return self.copy_in(pattern, f, sql).await;
