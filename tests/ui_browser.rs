@@ -82,6 +82,8 @@ async fn the_operators_page_does_every_step_in_chromium() {
     let Some(status) = status else { panic!("the browser steps ran past {BOUND:?}:\n{report}") };
     assert!(status.success(), "a browser step failed ({status}; its screenshot is in {}):\n{report}", shots.display());
     assert!(corrupted, "the script never asked for the corrupted row:\n{report}");
+    // What the page said repair did, it did.
+    assert_eq!(dbs::query_strings(&dst, "SELECT name FROM users WHERE id = 7").await, ["user7"], "the destination row after repair");
     for (i, step) in STEPS.iter().enumerate() {
         let shot = shots.join(format!("{:02}-{step}.png", i + 1));
         let size = std::fs::metadata(&shot).map(|m| m.len()).unwrap_or(0);
