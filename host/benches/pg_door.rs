@@ -12,9 +12,11 @@
 //! cargo build-examples && cargo build --release -p movex
 //! cargo bench -p movex --bench pg_door -- --time 60
 //! ```
-//! Before every row the databases are tidied as pgbench does before a run
-//! (history emptied, branches and tellers vacuumed) and checkpointed, so
-//! no row starts with the dead rows of those before it.
+//! The rows of one load (direct, PgBouncer, haproxy, movex `src_only`) all
+//! run on one database, the `src_only` movex's source; before every row the
+//! databases are tidied as pgbench does before a run (history emptied,
+//! branches and tellers vacuumed), the accounts vacuumed, and a checkpoint
+//! taken, so no row starts with the dead rows of those before it.
 //!
 //! Options: `--time S` (60), `--clients 8,32`, `--workloads tpcb,simple-update`
 //! (pgbench's default TPC-B-like script and `-N`), `--scale 32`,
@@ -54,15 +56,15 @@ fn psql(sql: &str) {
 }
 
 /// Every database of the run, as pgbench leaves them before a run without
-/// `-n`: history emptied, branches and tellers vacuumed; then a
-/// checkpoint. Done directly (not through a proxy) before every row, so
-/// each starts from the same state, not from the dead rows the rows
-/// before it left in its database.
+/// `-n` (history emptied, branches and tellers vacuumed) and the accounts
+/// vacuumed too; then a checkpoint. Done directly (not through a proxy)
+/// before every row, so each starts from the same state, not from the dead
+/// rows the rows before it left in its database.
 fn tidy() {
     for db in ["movex_pgd_direct", "movex_pgd_direct2", "movex_pgd_a_src", "movex_pgd_a_dst", "movex_pgd_b_src", "movex_pgd_b_dst"] {
         let url = format!("{SERVER}/{db}");
         let out = Command::new("psql")
-            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", &url, "-c", "TRUNCATE pgbench_history", "-c", "VACUUM ANALYZE pgbench_branches, pgbench_tellers"])
+            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", &url, "-c", "TRUNCATE pgbench_history", "-c", "VACUUM ANALYZE pgbench_branches, pgbench_tellers, pgbench_accounts"])
             .output()
             .expect("psql");
         assert!(out.status.success(), "tidying {db}: {}", String::from_utf8_lossy(&out.stderr));
@@ -246,19 +248,21 @@ fn main() {
     if relay.is_none() || bouncer.is_none() {
         eprintln!("haproxy or pgbouncer is not installed: their rows are skipped (apt-get install haproxy pgbouncer)");
     }
-    let direct = format!("{SERVER}/movex_pgd_direct");
+    // Every one-load row runs on the one database, the src_only movex's
+    // source: the same rows, tidied the same way before each.
+    let direct = format!("{SERVER}/movex_pgd_a_src");
     let mut targets = vec![Target::One("direct".into(), direct.clone(), None)];
     if let Some(b) = &bouncer {
-        targets.push(Target::One("PgBouncer, session mode".into(), format!("postgres://postgres@127.0.0.1:{}/movex_pgd_direct", b.port), b.pid()));
+        targets.push(Target::One("PgBouncer, session mode".into(), format!("postgres://postgres@127.0.0.1:{}/movex_pgd_a_src", b.port), b.pid()));
     }
     if let Some(r) = &relay {
-        targets.push(Target::One("haproxy TCP relay (floor)".into(), format!("postgres://postgres@127.0.0.1:{}/movex_pgd_direct", r.port), Some(r.pid())));
+        targets.push(Target::One("haproxy TCP relay (floor)".into(), format!("postgres://postgres@127.0.0.1:{}/movex_pgd_a_src", r.port), Some(r.pid())));
     }
     targets.push(Target::One("movex src_only".into(), via(&only, "movex_pgd_a"), Some(only.pid())));
     for (t, m) in &others {
         targets.push(Target::One(format!("movex src_only, threads = {t}"), via(m, "movex_pgd_a"), Some(m.pid())));
     }
-    targets.push(Target::Pair("direct, 2 loads at once (double work)".into(), [direct.clone(), format!("{SERVER}/movex_pgd_direct2")]));
+    targets.push(Target::Pair("direct, 2 loads at once (double work)".into(), [format!("{SERVER}/movex_pgd_direct"), format!("{SERVER}/movex_pgd_direct2")]));
     targets.push(Target::One("movex src_first".into(), via(&first, "movex_pgd_b"), Some(first.pid())));
 
     println!("| workload | clients | target | TPS | vs direct | latency ms | added ms | failed | proxy CPU µs/tx |");
