@@ -57,11 +57,6 @@ impl Frame {
         Frame { tag: buf[0], raw: buf.freeze() }
     }
 
-    /// A CommandComplete's tag, as `INSERT 0 1`.
-    pub fn command_tag(&self) -> &str {
-        command_tag(self.body())
-    }
-
     /// An ErrorResponse's SQLSTATE and message.
     pub fn error(&self) -> (String, String) {
         let e: ErrorResponse = self.decode().unwrap_or_default();
@@ -70,7 +65,8 @@ impl Frame {
     }
 }
 
-/// The tag in a CommandComplete's body (its text without the final NUL).
+/// The tag in a CommandComplete's body, as `INSERT 0 1` (its text without
+/// the final NUL).
 pub fn command_tag(body: &[u8]) -> &str {
     std::str::from_utf8(&body[..body.len().saturating_sub(1)]).unwrap_or("")
 }

@@ -62,6 +62,20 @@ pub(super) struct Outcome {
     pub held: Option<BytesMut>,
 }
 
+impl Outcome {
+    /// What a message of the answer (`raw`: type byte, length, body) tells:
+    /// a command's tag, the first error, the final status.
+    fn note(&mut self, tag: u8, raw: &[u8]) {
+        match tag {
+            b'C' => self.tags.push(command_tag(&raw[5..]).to_owned()),
+            b'I' | b's' => self.tags.push(String::new()),
+            b'E' if self.error.is_none() => self.error = Some(Frame { tag, raw: Bytes::copy_from_slice(raw) }.error()),
+            b'Z' => self.status = raw.get(5).copied().unwrap_or(b'I'),
+            _ => {}
+        }
+    }
+}
+
 impl Round {
     pub fn new(pattern: Pattern) -> Round {
         Round {
@@ -200,18 +214,12 @@ pub(super) async fn answer(
                 Pass::Instead(g) => f = g,
             }
         }
-        match f.tag {
-            b'C' => o.tags.push(f.command_tag().to_owned()),
-            b'I' | b's' => o.tags.push(String::new()),
-            b'E' if o.error.is_none() => o.error = Some(f.error()),
-            b'Z' => o.status = f.body().first().copied().unwrap_or(b'I'),
-            b'G' => {
-                let fail = pgwire::messages::copy::CopyFail::new("movex relays COPY FROM STDIN in simple queries only".into());
-                wire.send(&Frame::of(&fail).raw).await?;
-                continue;
-            }
-            _ => {}
+        if f.tag == b'G' {
+            let fail = pgwire::messages::copy::CopyFail::new("movex relays COPY FROM STDIN in simple queries only".into());
+            wire.send(&Frame::of(&fail).raw).await?;
+            continue;
         }
+        o.note(f.tag, &f.raw);
         if counted {
             finals += 1;
         }
@@ -244,19 +252,12 @@ pub(super) async fn answer(
 /// What the outcome needs is read on the way; a CopyInResponse is left for
 /// [`answer`] (`Next::Leave`).
 async fn relayed(wire: &mut Wire, client: &mut Wire, o: &mut Outcome) -> Result<Next> {
-    wire.relay(client, |tag, raw| {
-        match tag {
-            b'C' => o.tags.push(command_tag(&raw[5..]).to_owned()),
-            b'I' | b's' => o.tags.push(String::new()),
-            b'E' if o.error.is_none() => o.error = Some(Frame { tag, raw: Bytes::copy_from_slice(raw) }.error()),
-            b'Z' => {
-                o.status = raw.get(5).copied().unwrap_or(b'I');
-                return Next::Last;
-            }
-            b'G' => return Next::Leave,
-            _ => {}
+    wire.relay(client, |tag, raw| match tag {
+        b'G' => Next::Leave,
+        _ => {
+            o.note(tag, raw);
+            if tag == b'Z' { Next::Last } else { Next::More }
         }
-        Next::More
     })
     .await
 }
