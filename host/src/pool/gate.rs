@@ -33,8 +33,26 @@ struct Inner {
     lease_until: Option<Instant>,
     /// Why writes are refused past the lease, for the error.
     why: String,
-    /// Open tickets per generation.
+    /// Open tickets per generation. A generation's entry stays while it
+    /// is the current one (a ticket a statement, outside transactions: no
+    /// allocation each time); older ones go once drained.
     open: BTreeMap<i64, usize>,
+}
+
+impl Inner {
+    /// A new generation applies: drained older ones are forgotten.
+    fn advance(&mut self, generation: i64, pattern: Pattern) {
+        self.generation = generation;
+        self.pattern = pattern;
+        self.open.retain(|_, n| *n > 0);
+    }
+
+    fn check(&self) -> Result<(), Fenced> {
+        match self.lease_until {
+            Some(until) if Instant::now() >= until => Err(Fenced(self.why.clone())),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// See the module documentation.
@@ -73,12 +91,16 @@ impl Drop for Ticket {
         let mut g = self.gate.lock();
         if let Some(n) = g.open.get_mut(&self.generation) {
             *n -= 1;
-            if *n == 0 {
-                g.open.remove(&self.generation);
-            }
+        }
+        // Only an older generation's tickets are waited for.
+        let old = self.generation < g.generation;
+        if old && g.open.get(&self.generation) == Some(&0) {
+            g.open.remove(&self.generation);
         }
         drop(g);
-        self.gate.drained.notify_waiters();
+        if old {
+            self.gate.drained.notify_waiters();
+        }
     }
 }
 
@@ -101,8 +123,8 @@ impl Gate {
     /// own.
     pub fn set_pattern(&self, pattern: Pattern) {
         let mut g = self.lock();
-        g.generation += 1;
-        g.pattern = pattern;
+        let next = g.generation + 1;
+        g.advance(next, pattern);
     }
 
     /// Apply the fleet's generation `generation`: writes that enter from
@@ -111,8 +133,7 @@ impl Gate {
     pub fn apply(&self, generation: i64, pattern: Pattern) {
         let mut g = self.lock();
         if generation > g.generation || g.lease_until.is_none() && generation == g.generation {
-            g.generation = generation;
-            g.pattern = pattern;
+            g.advance(generation, pattern);
         }
     }
 
@@ -130,29 +151,30 @@ impl Gate {
 
     /// Why a write would be refused now; `None` if it would be admitted.
     pub fn check(&self) -> Result<(), Fenced> {
-        let g = self.lock();
-        match g.lease_until {
-            Some(until) if Instant::now() >= until => Err(Fenced(g.why.clone())),
-            _ => Ok(()),
-        }
+        self.lock().check()
     }
 
     /// Enter: a ticket in the current pattern, or refused past the lease.
     pub fn enter(&self) -> Result<Ticket, Fenced> {
-        self.check()?;
         let mut g = self.lock();
+        g.check()?;
+        Ok(self.ticket(&mut g))
+    }
+
+    fn ticket(&self, g: &mut Inner) -> Ticket {
         let (generation, pattern) = (g.generation, g.pattern);
         *g.open.entry(generation).or_default() += 1;
-        drop(g);
-        Ok(Ticket { gate: self.clone(), generation, pattern })
+        Ticket { gate: self.clone(), generation, pattern }
     }
 
     /// Pass the gate with the ticket `held` (a transaction's), or a new
     /// one put there: refused past the lease (the ticket left as it is).
+    /// One lock either way: it is taken for every statement.
     pub fn pass(&self, held: &mut Option<Ticket>) -> Result<(), Fenced> {
-        self.check()?;
+        let mut g = self.lock();
+        g.check()?;
         if held.is_none() {
-            *held = Some(self.enter()?);
+            *held = Some(self.ticket(&mut g));
         }
         Ok(())
     }
@@ -160,6 +182,12 @@ impl Gate {
     /// Writes still open in generations older than `generation`.
     pub fn draining(&self, generation: i64) -> usize {
         self.lock().open.range(..generation).map(|(_, n)| n).sum()
+    }
+
+    /// Writes still open in generations older than the current one.
+    pub fn draining_now(&self) -> usize {
+        let g = self.lock();
+        g.open.range(..g.generation).map(|(_, n)| n).sum()
     }
 
     /// Wait until a ticket is given back.
@@ -186,6 +214,27 @@ mod tests {
         assert_eq!(gate.draining(2), 0);
         gate.apply(1, Pattern::SrcOnly);
         assert_eq!(gate.pattern(), Pattern::DstFirst, "an older generation is ignored");
+    }
+
+    #[test]
+    fn drained_generations_are_forgotten() {
+        let gate = Gate::default();
+        for generation in 1..100 {
+            gate.apply(generation, Pattern::SrcFirst);
+            let mut held = None;
+            gate.pass(&mut held).unwrap();
+            let kept = gate.enter().unwrap();
+            drop(held);
+            drop(kept);
+        }
+        let open = gate.lock().open.clone();
+        assert_eq!(open, BTreeMap::from([(99, 0)]), "only the current generation's count stays");
+        let old = gate.enter().unwrap();
+        gate.apply(100, Pattern::DstFirst);
+        assert_eq!(gate.draining_now(), 1);
+        drop(old);
+        assert_eq!(gate.draining_now(), 0);
+        assert_eq!(gate.lock().open.len(), 0, "generation 99 drained after the switch: gone");
     }
 
     #[test]

@@ -203,7 +203,7 @@ pub fn matters_alone(sql: &[u8]) -> bool {
     while end > 0 && sql[end - 1] == b';' {
         end -= 1;
     }
-    sql.iter().enumerate().any(|(i, &c)| (c == b';' && i < end) || ((c | 0x20) == b'c' && sql[i..].get(..4).is_some_and(|w| w.eq_ignore_ascii_case(b"copy"))))
+    memchr::memchr(b';', &sql[..end]).is_some() || memchr::memchr2_iter(b'c', b'C', sql).any(|i| sql[i..].get(..4).is_some_and(|w| w.eq_ignore_ascii_case(b"copy")))
 }
 
 /// The strongest kind among a query string's statements.

@@ -242,7 +242,12 @@ impl Session<'_> {
 
     /// Connect the primary, or tell the client it cannot be reached.
     pub(super) async fn connect_or_refuse(&mut self, name: SideName) -> Result<bool> {
-        match self.connect(name).await {
+        if self.sides[ix(name)].conn.is_some() {
+            return Ok(true);
+        }
+        // Boxed: a login's future is large, and this one is awaited before
+        // every round (module `round`, on `routed`).
+        match Box::pin(self.connect(name)).await {
             Ok(()) => Ok(true),
             Err(e) => {
                 let msg = format!("movex: the {} (the primary) is unreachable: {e:#}", name.as_str());

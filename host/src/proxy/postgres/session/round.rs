@@ -54,7 +54,9 @@ pub(super) struct Round {
 /// What the primary (or the secondary) answered to a round.
 #[derive(Default, Debug)]
 pub(super) struct Outcome {
-    /// CommandComplete tags (empty for an empty query or a suspended portal).
+    /// CommandComplete tags (empty for an empty query or a suspended
+    /// portal). Kept for answers read or held, not for one relayed as it
+    /// came ([`relayed`]): only those are compared.
     pub tags: Vec<String>,
     pub error: Option<(String, String)>,
     pub status: u8,
@@ -254,6 +256,9 @@ pub(super) async fn answer(
 async fn relayed(wire: &mut Wire, client: &mut Wire, o: &mut Outcome) -> Result<Next> {
     wire.relay(client, |tag, raw| match tag {
         b'G' => Next::Leave,
+        // Command tags are compared only in held answers (`secondary.rs`),
+        // never relayed ones: not copied out here, message after message.
+        b'C' | b'I' | b's' => Next::More,
         _ => {
             o.note(tag, raw);
             if tag == b'Z' { Next::Last } else { Next::More }
@@ -275,6 +280,16 @@ impl Session<'_> {
             // One side: nothing to route; the query is relayed as it is.
             return self.relay_alone(pattern, primary, &f).await;
         }
+        // Boxed: routing's future is ~4 KiB, and a future is moved into
+        // its caller's when it starts: every query relayed alone paid for
+        // copying it.
+        Box::pin(self.routed(pattern, f)).await
+    }
+
+    /// A query routed: read, classified, and run as a [`Round`].
+    async fn routed(&mut self, pattern: Pattern, f: Frame) -> Result<()> {
+        let (primary, secondary) = pattern.roles();
+        let text = &f.body()[..f.body().len().saturating_sub(1)];
         let sql = String::from_utf8_lossy(text).into_owned();
         let classes = route::classify(&sql);
         if classes.iter().any(|c| c.copy_in) {
