@@ -125,8 +125,7 @@ impl Fleet {
     /// follow at once (a generation applied, not yet acknowledged).
     async fn round(&self) -> Result<bool> {
         let t = Instant::now();
-        let applied = self.gate.generation();
-        let draining = self.gate.draining(applied);
+        let (applied, draining) = self.gate.draining();
         if draining == 0 {
             self.acked.fetch_max(applied, Ordering::SeqCst);
         }
@@ -141,8 +140,8 @@ impl Fleet {
             self.me.name, self.config.lease_ms
         );
         self.gate.renew(t + self.config.lease().mul_f64(LEASE_USED), &why);
-        let now_applied = self.gate.generation();
-        Ok(now_applied > acked && self.gate.draining(now_applied) == 0)
+        let (now_applied, open) = self.gate.draining();
+        Ok(now_applied > acked && open == 0)
     }
 
     /// Forget members gone longer than `forget_after_ms` (outside the

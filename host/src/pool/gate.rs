@@ -17,6 +17,7 @@
 
 use crate::model::Pattern;
 use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -89,13 +90,13 @@ pub struct Ticket {
 impl Drop for Ticket {
     fn drop(&mut self) {
         let mut g = self.gate.lock();
-        if let Some(n) = g.open.get_mut(&self.generation) {
-            *n -= 1;
-        }
         // Only an older generation's tickets are waited for.
         let old = self.generation < g.generation;
-        if old && g.open.get(&self.generation) == Some(&0) {
-            g.open.remove(&self.generation);
+        if let Entry::Occupied(mut open) = g.open.entry(self.generation) {
+            *open.get_mut() -= 1;
+            if old && *open.get() == 0 {
+                open.remove();
+            }
         }
         drop(g);
         if old {
@@ -179,15 +180,11 @@ impl Gate {
         Ok(())
     }
 
-    /// Writes still open in generations older than `generation`.
-    pub fn draining(&self, generation: i64) -> usize {
-        self.lock().open.range(..generation).map(|(_, n)| n).sum()
-    }
-
-    /// Writes still open in generations older than the current one.
-    pub fn draining_now(&self) -> usize {
+    /// The current generation, and the writes still open in older ones,
+    /// read together.
+    pub fn draining(&self) -> (i64, usize) {
         let g = self.lock();
-        g.open.range(..g.generation).map(|(_, n)| n).sum()
+        (g.generation, g.open.range(..g.generation).map(|(_, n)| n).sum())
     }
 
     /// Wait until a ticket is given back.
@@ -209,9 +206,9 @@ mod tests {
         gate.apply(2, Pattern::DstFirst);
         let new = gate.enter().unwrap();
         assert_eq!((old.pattern, new.pattern), (Pattern::SrcFirst, Pattern::DstFirst));
-        assert_eq!(gate.draining(2), 1);
+        assert_eq!(gate.draining(), (2, 1));
         drop(old);
-        assert_eq!(gate.draining(2), 0);
+        assert_eq!(gate.draining(), (2, 0));
         gate.apply(1, Pattern::SrcOnly);
         assert_eq!(gate.pattern(), Pattern::DstFirst, "an older generation is ignored");
     }
@@ -231,9 +228,9 @@ mod tests {
         assert_eq!(open, BTreeMap::from([(99, 0)]), "only the current generation's count stays");
         let old = gate.enter().unwrap();
         gate.apply(100, Pattern::DstFirst);
-        assert_eq!(gate.draining_now(), 1);
+        assert_eq!(gate.draining().1, 1);
         drop(old);
-        assert_eq!(gate.draining_now(), 0);
+        assert_eq!(gate.draining().1, 0);
         assert_eq!(gate.lock().open.len(), 0, "generation 99 drained after the switch: gone");
     }
 

@@ -267,11 +267,11 @@ impl<'p> Session<'p> {
     /// (a client holding a transaction open) the round goes ahead.
     async fn settle(&self) {
         let gate = self.pool.gate();
-        if gate.draining_now() == 0 {
+        if gate.draining().1 == 0 {
             return;
         }
         let deadline = tokio::time::Instant::now() + SETTLE_MAX;
-        while gate.draining_now() > 0 {
+        while gate.draining().1 > 0 {
             if tokio::time::Instant::now() >= deadline {
                 tracing::warn!("proxy: transactions of the previous pattern are still open; going ahead");
                 return;
