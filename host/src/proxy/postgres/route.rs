@@ -189,13 +189,15 @@ fn dml_target(ts: &[Token], verb: Verb) -> Option<Target> {
 /// Whether a query must be read even with one side in the pattern: it
 /// may be a session setting (replayed when the other side joins) or a COPY
 /// (streamed by its own path), or hold several statements. Reads the
-/// bytes once, as they came (no UTF-8 check): the first word, a `;`
-/// before the end, and whether "copy" appears at all.
+/// bytes as they came (no UTF-8 check): the first word, and a `;` before
+/// the end. A COPY is a statement of its own, so it is a first word or
+/// follows a `;`; a query that starts with anything but a word (a comment)
+/// is read whole.
 pub fn matters_alone(sql: &[u8]) -> bool {
     let start = sql.iter().position(|&c| !(c.is_ascii_whitespace() || c == b'(')).unwrap_or(sql.len());
     let first = sql[start..].split(|c| !c.is_ascii_alphabetic()).next().unwrap_or_default();
-    let session = ["SET", "RESET", "DISCARD", "PREPARE", "DEALLOCATE"].iter().any(|k| first.eq_ignore_ascii_case(k.as_bytes()));
-    if session || first.is_empty() {
+    let read = ["SET", "RESET", "DISCARD", "PREPARE", "DEALLOCATE", "COPY"].iter().any(|k| first.eq_ignore_ascii_case(k.as_bytes()));
+    if read || first.is_empty() {
         return true;
     }
     // The statement's end: trailing white space, then trailing `;`s.
@@ -203,7 +205,7 @@ pub fn matters_alone(sql: &[u8]) -> bool {
     while end > 0 && sql[end - 1] == b';' {
         end -= 1;
     }
-    memchr::memchr(b';', &sql[..end]).is_some() || memchr::memchr2_iter(b'c', b'C', sql).any(|i| sql[i..].get(..4).is_some_and(|w| w.eq_ignore_ascii_case(b"copy")))
+    memchr::memchr(b';', &sql[..end]).is_some()
 }
 
 /// The strongest kind among a query string's statements.
@@ -245,9 +247,11 @@ mod tests {
         assert!(!matters_alone(b"UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid = 7"));
         assert!(!matters_alone(b"BEGIN;"));
         assert!(!matters_alone(b"(SELECT 1) ;; \n"));
+        // "copy" elsewhere than as a statement's first word is no COPY.
+        assert!(!matters_alone(b"SELECT recopy, \"COPY\" FROM copy_log"));
         // Anything it cannot tell at a glance is read whole: a `;` inside a
-        // string, "copy" inside a word, a first word that is not ASCII.
-        for sql in ["SET search_path = a", "  reset all", "discard all", "COPY t FROM STDIN", "SELECT 1; SET x = 1", "-- comment\nSET x = 1", "SELECT 'a;b'", "SELECT recopy FROM t", "\u{a0}SET x = 1", ""] {
+        // string, a first word that is not ASCII.
+        for sql in ["SET search_path = a", "  reset all", "discard all", "COPY t FROM STDIN", "SELECT 1; COPY t FROM STDIN", "-- comment\nCOPY t FROM STDIN", "SELECT 'a;b'", "\u{a0}SET x = 1", ""] {
             assert!(matters_alone(sql.as_bytes()), "{sql}");
         }
     }

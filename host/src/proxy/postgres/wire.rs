@@ -102,6 +102,21 @@ pub enum Next {
     Leave,
 }
 
+/// Write all of `raw` to `stream`: at once when the socket takes it, as it
+/// nearly always does (no future made and polled for it), else as the
+/// socket drains.
+async fn write(stream: &mut TcpStream, raw: &[u8]) -> Result<()> {
+    let at = match stream.try_write(raw) {
+        Ok(n) => n,
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => 0,
+        Err(e) => return Err(e.into()),
+    };
+    if at < raw.len() {
+        stream.write_all(&raw[at..]).await?;
+    }
+    Ok(())
+}
+
 /// A socket's read buffer: most messages fit, larger ones grow it.
 const READ_BUF: usize = 16 * 1024;
 
@@ -140,7 +155,57 @@ impl Wire {
 
     /// Whether a whole message is already buffered (no wait to read it).
     pub fn has_frame(&self) -> bool {
-        self.rbuf.len() >= 5 && self.rbuf.len() >= 1 + (&self.rbuf[1..5]).get_u32() as usize
+        self.peek().is_some()
+    }
+
+    /// The whole message at the buffer's start, if there is one: its type
+    /// byte and its bytes (type byte, length, body), left in the buffer.
+    pub fn peek(&self) -> Option<(u8, &[u8])> {
+        if self.rbuf.len() < 5 {
+            return None;
+        }
+        let len = (&self.rbuf[1..5]).get_u32() as usize;
+        (len >= 4 && self.rbuf.len() > len).then(|| (self.rbuf[0], &self.rbuf[..len + 1]))
+    }
+
+    /// The whole message at the buffer's start, taken out of it.
+    pub fn take(&mut self) -> Option<Frame> {
+        let (_, raw) = self.peek()?;
+        let raw = self.rbuf.split_to(raw.len()).freeze();
+        Some(Frame { tag: raw[0], raw })
+    }
+
+    /// Drop the whole message at the buffer's start (one [`Wire::peek`]
+    /// showed, and that was dealt with where it lay).
+    pub fn skip(&mut self) {
+        if let Some((_, raw)) = self.peek() {
+            let n = raw.len();
+            self.rbuf.advance(n);
+        }
+    }
+
+    /// Wait until a whole message is buffered; false if the peer left
+    /// between messages. A message longer than the limit is refused before
+    /// it is buffered.
+    pub async fn ready(&mut self) -> Result<bool> {
+        loop {
+            if self.rbuf.len() >= 5 {
+                let len = (&self.rbuf[1..5]).get_u32() as usize;
+                if len < 4 {
+                    bail!("a malformed message (type '{}', length {len})", self.rbuf[0] as char);
+                }
+                if len + 1 > self.limit {
+                    return Err(TooLarge { size: len + 1, limit: self.limit }.into());
+                }
+                if self.rbuf.len() > len {
+                    return Ok(true);
+                }
+                self.rbuf.reserve(len + 1 - self.rbuf.len());
+            }
+            if !self.fill().await? {
+                return if self.rbuf.is_empty() { Ok(false) } else { Err(anyhow!("the connection ended inside a message")) };
+            }
+        }
     }
 
     /// The untyped first message of a connection (startup, SSL or cancel
@@ -164,25 +229,10 @@ impl Wire {
 
     /// The next message; `None` if the peer left between messages.
     pub async fn read(&mut self) -> Result<Option<Frame>> {
-        loop {
-            if self.rbuf.len() >= 5 {
-                let len = (&self.rbuf[1..5]).get_u32() as usize;
-                if len < 4 {
-                    bail!("a malformed message (type '{}', length {len})", self.rbuf[0] as char);
-                }
-                if len + 1 > self.limit {
-                    return Err(TooLarge { size: len + 1, limit: self.limit }.into());
-                }
-                if self.rbuf.len() > len {
-                    let raw = self.rbuf.split_to(len + 1).freeze();
-                    return Ok(Some(Frame { tag: raw[0], raw }));
-                }
-                self.rbuf.reserve(len + 1 - self.rbuf.len());
-            }
-            if !self.fill().await? {
-                return if self.rbuf.is_empty() { Ok(None) } else { Err(anyhow!("the connection ended inside a message")) };
-            }
+        if !self.ready().await? {
+            return Ok(None);
         }
+        Ok(self.take())
     }
 
     /// Pass this peer's messages on to `to` as they arrive, in the bytes
@@ -222,7 +272,7 @@ impl Wire {
                 }
             }
             if at > 0 {
-                to.stream.write_all(&self.rbuf[..at]).await?;
+                write(&mut to.stream, &self.rbuf[..at]).await?;
                 self.rbuf.advance(at);
             }
             if let Some(next) = end {
@@ -250,7 +300,7 @@ impl Wire {
 
     pub async fn flush(&mut self) -> Result<()> {
         if !self.wbuf.is_empty() {
-            self.stream.write_all(&self.wbuf).await?;
+            write(&mut self.stream, &self.wbuf).await?;
             self.wbuf.clear();
         }
         Ok(())
@@ -259,7 +309,7 @@ impl Wire {
     pub async fn send(&mut self, raw: &[u8]) -> Result<()> {
         if self.wbuf.is_empty() {
             // Nothing queued before it: written from where it is.
-            self.stream.write_all(raw).await?;
+            write(&mut self.stream, raw).await?;
             return Ok(());
         }
         self.queue(raw);

@@ -8,7 +8,7 @@
 //! opens on both sides, committed on the secondary first, so a failure
 //! there leaves neither side with the rows.
 
-use super::round::{Outcome, answer};
+use super::round::answer;
 use super::secondary::differs;
 use super::{Session, ix};
 use crate::model::Pattern;
@@ -56,7 +56,7 @@ impl Session<'_> {
                 let _ = self.own(p, "ROLLBACK").await;
                 self.client.send(&crate::proxy::postgres::wire::ready_frame(b'I').raw).await?;
             }
-            self.after(pattern, &Outcome { status: if wrap { b'I' } else { out.status }, ..out });
+            self.after(pattern, if wrap { b'I' } else { out.status });
             return Ok(());
         }
         if let Some(s) = sec {
@@ -137,7 +137,7 @@ impl Session<'_> {
         let conn = self.sides[ix(p)].conn.as_mut().expect("connected");
         conn.wire.flush().await?;
         let mut out = answer(&mut conn.wire, Some(&mut self.client), hold, None, None).await?;
-        self.begun(pattern, &out);
+        self.begun(pattern, out.status);
         if let Some(s) = sec {
             let conn = self.sides[ix(s)].conn.as_mut().expect("connected");
             let r = async {
@@ -184,7 +184,7 @@ impl Session<'_> {
             self.abandon(p, s.expect("strict has a secondary")).await;
             super::strict::idle(&mut out);
         }
-        self.after(pattern, &out);
+        self.after(pattern, out.status);
         if let Some(held) = &out.held {
             self.client.send(held).await?;
         }

@@ -166,9 +166,9 @@ impl<'p> Session<'p> {
     /// Run the session until the client terminates or goes away.
     pub async fn run(mut self) -> Result<()> {
         loop {
-            let f = match self.next_message().await {
-                Ok(Some(f)) => f,
-                Ok(None) => {
+            match self.wait_client().await {
+                Ok(true) => {}
+                Ok(false) => {
                     self.terminate().await;
                     return Ok(());
                 }
@@ -182,13 +182,21 @@ impl<'p> Session<'p> {
                     self.terminate().await;
                     return Ok(());
                 }
-            };
+            }
+            // A Query is read where it lies: most are relayed from there.
+            if self.client.peek().is_some_and(|(tag, _)| tag == b'Q') {
+                self.query().await?;
+                if self.tx.is_none() {
+                    self.ticket = None;
+                }
+                continue;
+            }
+            let f = self.client.take().expect("a whole message is buffered");
             match f.tag {
                 b'X' => {
                     self.terminate().await;
                     return Ok(());
                 }
-                b'Q' => self.query(f).await?,
                 b'P' | b'B' | b'D' | b'E' | b'C' => self.batch.push(f),
                 b'H' => self.flush_batch().await?,
                 b'S' => self.sync(f).await?,
@@ -207,20 +215,20 @@ impl<'p> Session<'p> {
         }
     }
 
-    /// The client's next message (`None`: it went away). While it is
-    /// idle the primary is watched: notifications and notices are passed
-    /// on, and a server that ends the session ends the client's, after
-    /// relaying what it said.
-    async fn next_message(&mut self) -> Result<Option<Frame>> {
+    /// Wait for the client's next whole message (`false`: it went away).
+    /// While it is idle the primary is watched: notifications and notices
+    /// are passed on, and a server that ends the session ends the
+    /// client's, after relaying what it said.
+    async fn wait_client(&mut self) -> Result<bool> {
         if !self.batch.is_empty() || self.client.has_frame() {
-            return self.client.read().await;
+            return self.client.ready().await;
         }
         let (primary, _) = self.pattern().roles();
-        let Some(conn) = self.sides[ix(primary)].conn.as_mut() else { return self.client.read().await };
+        let Some(conn) = self.sides[ix(primary)].conn.as_mut() else { return self.client.ready().await };
         loop {
             tokio::select! {
                 biased;
-                m = self.client.read() => return m,
+                m = self.client.ready() => return m,
                 said = conn.wire.read() => match said {
                     Ok(Some(f)) if matches!(f.tag, b'A' | b'N' | b'S') => {
                         self.client.send(&f.raw).await?;
@@ -228,9 +236,9 @@ impl<'p> Session<'p> {
                     Ok(Some(f)) => {
                         tracing::debug!(side = primary.as_str(), "proxy: the primary ended an idle session; so does movex");
                         let _ = self.client.send(&f.raw).await;
-                        return Ok(None);
+                        return Ok(false);
                     }
-                    _ => return Ok(None),
+                    _ => return Ok(false),
                 }
             }
         }

@@ -268,18 +268,23 @@ async fn relayed(wire: &mut Wire, client: &mut Wire, o: &mut Outcome) -> Result<
 }
 
 impl Session<'_> {
-    /// A simple Query.
-    pub(super) async fn query(&mut self, f: Frame) -> Result<()> {
+    /// A simple Query, read where it lies in the client's buffer. One
+    /// only the primary has a part in is relayed from there
+    /// ([`Session::relay_alone`]); the rest are taken out and routed.
+    pub(super) async fn query(&mut self) -> Result<()> {
         if !self.admit().await? {
+            self.client.skip();
             return Ok(());
         }
         let pattern = self.pattern();
         let (primary, secondary) = pattern.roles();
-        let text = &f.body()[..f.body().len().saturating_sub(1)];
-        if secondary.is_none() && !route::matters_alone(text) {
-            // One side: nothing to route; the query is relayed as it is.
-            return self.relay_alone(pattern, primary, &f).await;
+        let alone = secondary.is_none()
+            && self.sides[ix(primary)].conn.is_some()
+            && self.client.peek().is_some_and(|(_, raw)| !route::matters_alone(&raw[5..raw.len().saturating_sub(1).max(5)]));
+        if alone {
+            return self.relay_alone(pattern, primary).await;
         }
+        let f = self.client.take().expect("the Query is buffered");
         // Boxed: routing's future is ~4 KiB, and a future is moved into
         // its caller's when it starts: every query relayed alone paid for
         // copying it.
@@ -347,15 +352,48 @@ impl Session<'_> {
         Ok(())
     }
 
-    /// A query only the primary has a part in, relayed as it came (no
-    /// [`Round`]: the message is sent from where it was read).
-    async fn relay_alone(&mut self, pattern: Pattern, primary: SideName, f: &Frame) -> Result<()> {
-        if !self.connect_or_refuse(primary).await? {
-            return Ok(());
+    /// The client's buffered Query, which only the primary (connected)
+    /// has a part in: written to it from the client's buffer, and its
+    /// answer relayed as it came ([`Wire::relay`]), only its final status
+    /// read. No [`Round`], no [`Outcome`]: the path every query of a
+    /// one-side pattern takes, kept short.
+    async fn relay_alone(&mut self, pattern: Pattern, primary: SideName) -> Result<()> {
+        let conn = self.sides[ix(primary)].conn.as_mut().expect("relay_alone: the primary is connected");
+        let client = &mut self.client;
+        let r = async {
+            let (_, query) = client.peek().expect("relay_alone: the Query is buffered");
+            conn.wire.send(query).await?;
+            client.skip();
+            let mut status = 0;
+            let next = conn
+                .wire
+                .relay(client, |tag, raw| match tag {
+                    b'Z' => {
+                        status = raw.get(5).copied().unwrap_or(b'I');
+                        Next::Last
+                    }
+                    b'G' => Next::Leave,
+                    _ => Next::More,
+                })
+                .await?;
+            if next == Next::Leave {
+                // A COPY FROM STDIN it could not see: refused by [`answer`].
+                status = answer(&mut conn.wire, Some(client), false, None, None).await?.status;
+            }
+            anyhow::Ok(status)
         }
-        let out = self.on_primary(primary, &f.raw, false, None).await?;
-        self.after(pattern, &out);
-        Ok(())
+        .await;
+        match r {
+            Ok(status) => {
+                conn.status = status;
+                self.after(pattern, status);
+                Ok(())
+            }
+            Err(e) => {
+                self.hang_up(primary);
+                Err(e.context(format!("the {} (the primary) failed", primary.as_str())))
+            }
+        }
     }
 
     /// Run a round (see the module's header). `Ok(true)`: the primary
@@ -375,7 +413,7 @@ impl Session<'_> {
         let was_in_tx = self.tx.is_some();
         let out = self.primary_part(primary, &mut round, secondary.is_some()).await?;
         // A round that begins a transaction: the secondary's part is its start.
-        self.begun(round.pattern, &out);
+        self.begun(round.pattern, out.status);
         if let Some(s) = secondary {
             if out.error.is_none() && !round.primary_failed {
                 self.secondary_part(&mut round, s, &out).await;
@@ -399,7 +437,7 @@ impl Session<'_> {
             let stmts = std::mem::take(&mut round.journal_only);
             self.journal_stmts(round.pattern, s, &stmts, "the secondary lost this transaction earlier").await;
         }
-        self.after(round.pattern, &out);
+        self.after(round.pattern, out.status);
         if let Some(held) = &out.held {
             self.client.send(held).await?;
         }
@@ -482,18 +520,18 @@ impl Session<'_> {
     }
 
     /// A transaction the round began, by the primary's status.
-    pub(super) fn begun(&mut self, pattern: Pattern, out: &Outcome) {
-        if out.status != b'I' && self.tx.is_none() {
+    pub(super) fn begun(&mut self, pattern: Pattern, status: u8) {
+        if status != b'I' && self.tx.is_none() {
             self.tx = Some(Tx { pattern, sql: Vec::new(), broken: false });
         }
     }
 
     /// The transaction the round leaves, by the primary's status (which
     /// the client is told).
-    pub(super) fn after(&mut self, pattern: Pattern, out: &Outcome) {
-        self.status = out.status;
-        self.begun(pattern, out);
-        if out.status == b'I' {
+    pub(super) fn after(&mut self, pattern: Pattern, status: u8) {
+        self.status = status;
+        self.begun(pattern, status);
+        if status == b'I' {
             self.tx = None;
         }
     }

@@ -47,7 +47,7 @@ impl Session<'_> {
                 let bytes = round.secondary_bytes().into_owned();
                 let _ = self.ask(s, &bytes).await;
             }
-            self.after(round.pattern, &out);
+            self.after(round.pattern, out.status);
             return Ok(out.error.is_none());
         }
         let wrap = !in_tx && !round.controls();
@@ -72,7 +72,7 @@ impl Session<'_> {
             }
             return self.release(round.pattern, out).await;
         }
-        self.begun(round.pattern, &out);
+        self.begun(round.pattern, out.status);
         let sent = Instant::now();
         let bytes = round.secondary_bytes().into_owned();
         let failed = match self.ask(s, &bytes).await {
@@ -124,7 +124,7 @@ impl Session<'_> {
             let why = format!("the {} committed, the {}'s COMMIT failed: {code} {msg}", s.as_str(), p.as_str());
             self.pool.record_missed(round.pattern, p, JournalKind::PrimaryCommitFailed, &stmts, &why).await;
         }
-        self.after(round.pattern, &out);
+        self.after(round.pattern, out.status);
         Ok(out.error.is_none())
     }
 
@@ -177,7 +177,7 @@ impl Session<'_> {
 
     /// Release a held answer and take its status.
     async fn release(&mut self, pattern: crate::model::Pattern, out: Outcome) -> Result<bool> {
-        self.after(pattern, &out);
+        self.after(pattern, out.status);
         if let Some(h) = &out.held {
             self.client.send(h).await?;
         }
