@@ -19,9 +19,10 @@
 use movex_tests::needs_tool;
 use movex_tests::broker::free_port;
 use movex_tests::dbs;
-use movex_tests::door::{Setup, cuttable_door, db_name, door, door_set_up, mariadb, python, repair, secondary_failed, validate, validates_clean};
+use movex_tests::door::{Setup, cuttable_door, db_name, door, door_set_up, door_with, mariadb, python, repair, secondary_failed, validate, validates_clean};
 use movex_tests::server::{http, serve_logging};
 use movex_tests::tools;
+use sqlx::Connection;
 use std::process::Command;
 use std::time::Instant;
 
@@ -299,6 +300,39 @@ print("committed")
     }
     let (journaled, status) = secondary_failed(d.http_port);
     assert_eq!(journaled, 0, "{status}");
+}
+
+/// After a move from `src_first` to `dst_first`, a statement that opens a
+/// new ticket waits for the transactions still open in the old pattern:
+/// they lock rows on the source first, the new pattern on the destination
+/// first, and run at once the two could deadlock across servers that
+/// cannot see it. A read sent while an old transaction sleeps is answered
+/// once that transaction has committed, and sees its write. (Without the
+/// wait it answers at once with the value from before: checked by hand.)
+#[tokio::test(flavor = "multi_thread")]
+async fn after_a_move_new_statements_wait_for_the_old_pattern_s_transactions() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = format!("{TABLE}; INSERT INTO t (v, n) VALUES ('a', 0);");
+    // The wait's bound far past the old transaction's length, however
+    // slow the machine (the default is 5 s).
+    let d = door_with(dir.path(), "px_settle", &seed, &seed, "settle_ms = 120000").await;
+    let (src, proxy_port, http_port) = (d.src.to_string(), d.proxy_port, d.http_port);
+    let db = db_name(&src).to_owned();
+    let old = std::thread::spawn({
+        let db = db.clone();
+        move || mariadb(proxy_port, "app-secret", &db, "BEGIN; UPDATE t SET n = 1 WHERE v = 'a'; SELECT SLEEP(2) AS slept; COMMIT;")
+    });
+    // Its transaction is open once its UPDATE holds the row on the source.
+    let mut probe = sqlx::MySqlConnection::connect(&src).await.unwrap();
+    let deadline = Instant::now() + std::time::Duration::from_secs(60);
+    while sqlx::query("SELECT n FROM t WHERE v = 'a' FOR UPDATE NOWAIT").fetch_all(&mut probe).await.is_ok() {
+        assert!(!old.is_finished() && Instant::now() < deadline, "the src_first transaction was never seen open");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(http(http_port, "POST", "/dst_first").0, 200);
+    let (code, out) = mariadb(proxy_port, "app-secret", &db, "SELECT n FROM t WHERE v = 'a'");
+    assert_eq!((code, out.as_str()), (0, "n\n1\n"), "the read waited for the src_first transaction to commit, and sees its write");
+    assert_eq!(old.join().unwrap(), (0, "slept\n0\n".to_owned()));
 }
 
 /// sysbench `oltp_read_write` (prepared statements, transactions, 8

@@ -187,9 +187,40 @@ impl Gate {
         (g.generation, g.open.range(..g.generation).map(|(_, n)| n).sum())
     }
 
-    /// Wait until a ticket is given back.
+    /// Wait until a ticket of an older generation is given back.
     pub async fn ticket_returned(&self) {
         self.drained.notified().await;
+    }
+
+    /// Wait (at most `max`) until no write of an older generation is
+    /// open: what a transaction, or a front door's round, does before it
+    /// takes a new ticket. A transaction of `src_first` locks rows on the
+    /// source then the destination, one of `dst_first` the other way
+    /// round: run at once, each can hold what the other waits for, on two
+    /// servers that cannot see the deadlock (seen at the PostgreSQL door
+    /// under a pattern switch). Past the bound (a client holding a
+    /// transaction open) the caller goes ahead, as before this wait
+    /// existed; `false` says so, and it is logged.
+    pub async fn settle(&self, max: std::time::Duration) -> bool {
+        if self.draining().1 == 0 {
+            return true;
+        }
+        let deadline = tokio::time::Instant::now() + max;
+        loop {
+            // Registered before the count is read: a ticket given back
+            // between the two still wakes this wait.
+            let returned = self.drained.notified();
+            tokio::pin!(returned);
+            returned.as_mut().enable();
+            let (generation, open) = self.draining();
+            if open == 0 {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, returned).await.is_err() {
+                tracing::warn!(generation, open, waited_ms = max.as_millis() as u64, "pool: writes of the previous pattern are still open; going ahead");
+                return false;
+            }
+        }
     }
 }
 
@@ -232,6 +263,33 @@ mod tests {
         drop(old);
         assert_eq!(gate.draining().1, 0);
         assert_eq!(gate.lock().open.len(), 0, "generation 99 drained after the switch: gone");
+    }
+
+    #[tokio::test]
+    async fn settle_waits_for_older_writes_up_to_its_bound() {
+        let gate = Gate::default();
+        gate.apply(1, Pattern::SrcFirst);
+        assert!(gate.settle(Duration::from_secs(30)).await, "nothing open: no wait");
+        let old = gate.enter().unwrap();
+        let current = gate.enter().unwrap();
+        gate.apply(2, Pattern::DstFirst);
+        let mine = gate.enter().unwrap();
+        // Held past the bound: it gives up once the bound has passed.
+        let t0 = Instant::now();
+        assert!(!gate.settle(Duration::from_millis(50)).await);
+        assert!(t0.elapsed() >= Duration::from_millis(50));
+        // Given back while it waits: it ends then, not at the bound. Its
+        // own generation's tickets do not hold it.
+        let waiting = tokio::spawn({
+            let gate = gate.clone();
+            async move { gate.settle(Duration::from_secs(600)).await }
+        });
+        drop(old);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!waiting.is_finished(), "a write of generation 1 is still open");
+        drop(current);
+        assert!(tokio::time::timeout(Duration::from_secs(60), waiting).await.expect("settled once both were given back").unwrap());
+        drop(mine);
     }
 
     #[test]

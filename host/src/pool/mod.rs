@@ -88,11 +88,15 @@ pub struct PoolConfig {
     /// `movex-journal-<hash of the store's URL>.spool` in the working
     /// directory.
     pub journal_spool: Option<std::path::PathBuf>,
+    /// After a pattern switch, the longest a new transaction (or a front
+    /// door's statement) waits for the previous pattern's writes to end
+    /// ([`Gate::settle`]); past it, it goes ahead.
+    pub settle_ms: u64,
 }
 
 impl Default for PoolConfig {
     fn default() -> Self {
-        PoolConfig { strict: false, retry_attempts: 3, retry_backoff_ms: 100, connect_timeout_ms: 2000, max_connections: 10, health_timeout_ms: 1000, journal_timeout_ms: 1000, journal_spool: None }
+        PoolConfig { strict: false, retry_attempts: 3, retry_backoff_ms: 100, connect_timeout_ms: 2000, max_connections: 10, health_timeout_ms: 1000, journal_timeout_ms: 1000, journal_spool: None, settle_ms: 5000 }
     }
 }
 
@@ -270,8 +274,11 @@ impl Pool {
         primary.fetch(stmt).await
     }
 
-    /// Begin a transaction in the current pattern.
+    /// Begin a transaction in the current pattern, once the previous
+    /// pattern's transactions have ended ([`Gate::settle`], at most
+    /// `settle_ms`).
     pub async fn begin(&self) -> Result<Transaction<'_>, WriteError> {
+        self.gate.settle(Duration::from_millis(self.config.settle_ms)).await;
         let ticket = self.gate.enter().map_err(|f| WriteError::fenced(self, f))?;
         Transaction::begin(self, ticket).await
     }

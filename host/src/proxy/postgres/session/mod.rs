@@ -48,8 +48,6 @@ fn ix(name: SideName) -> usize {
     }
 }
 
-/// How long a round waits for the previous pattern's transactions to end.
-const SETTLE_MAX: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// SQLSTATE protocol_violation.
 const PROTOCOL_VIOLATION: &str = "08P01";
@@ -266,28 +264,12 @@ impl<'p> Session<'p> {
         Ok(false)
     }
 
-    /// Before a round opens a ticket: wait (at most [`SETTLE_MAX`]) for the
-    /// rounds and transactions still open in an older pattern to end. A
-    /// transaction of `src_first` locks rows on the source then the
-    /// destination, one of `dst_first` the other way round: run at once,
-    /// each can hold what the other waits for, on two servers that cannot
-    /// see the deadlock (seen in the pattern-switch test). Past the bound
-    /// (a client holding a transaction open) the round goes ahead.
+    /// Before a round opens a ticket: wait (at most `[pool] settle_ms`)
+    /// for the rounds and transactions still open in an older pattern to
+    /// end ([`crate::pool::Gate::settle`]: `src_first` and `dst_first` lock
+    /// in opposite orders).
     async fn settle(&self) {
-        let gate = self.pool.gate();
-        if gate.draining().1 == 0 {
-            return;
-        }
-        let deadline = tokio::time::Instant::now() + SETTLE_MAX;
-        while gate.draining().1 > 0 {
-            if tokio::time::Instant::now() >= deadline {
-                tracing::warn!("proxy: transactions of the previous pattern are still open; going ahead");
-                return;
-            }
-            // A ticket given back between the count and the wait is not
-            // missed for long: the count is read again every 20 ms.
-            let _ = tokio::time::timeout(std::time::Duration::from_millis(20), gate.ticket_returned()).await;
-        }
+        self.pool.gate().settle(std::time::Duration::from_millis(self.pool.config().settle_ms)).await;
     }
 
     /// The client's Terminate (or its going): passed on to each side, so
