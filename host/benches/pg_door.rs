@@ -142,6 +142,10 @@ impl Bouncer {
 
 impl Drop for Bouncer {
     fn drop(&mut self) {
+        // Killing runuser does not stop its child: PgBouncer by its pid.
+        if let Some(pid) = self.pid() {
+            let _ = Command::new("kill").arg(pid.to_string()).status();
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
