@@ -38,6 +38,12 @@ struct Inner {
     /// is the current one (a ticket a statement, outside transactions: no
     /// allocation each time); older ones go once drained.
     open: BTreeMap<i64, usize>,
+    /// The pattern of each generation that still has open tickets (and
+    /// the current one's).
+    patterns: BTreeMap<i64, Pattern>,
+    /// The generation whose [`Gate::settle`] wait already ran out: later
+    /// waits in it go ahead at once instead of each waiting again.
+    gave_up: Option<i64>,
 }
 
 impl Inner {
@@ -46,6 +52,23 @@ impl Inner {
         self.generation = generation;
         self.pattern = pattern;
         self.open.retain(|_, n| *n > 0);
+        let open = &self.open;
+        self.patterns.retain(|g, _| open.contains_key(g));
+        self.patterns.insert(generation, pattern);
+    }
+
+    /// Writes still open in older generations whose pattern takes row
+    /// locks in the opposite order to the current one's: `src_first`
+    /// (source, then destination) against `dst_first`. Only those can
+    /// deadlock with the current pattern's transactions; a one-side
+    /// pattern waits on one server only.
+    fn crossing(&self) -> usize {
+        let opposite = match self.pattern {
+            Pattern::SrcFirst => Pattern::DstFirst,
+            Pattern::DstFirst => Pattern::SrcFirst,
+            _ => return 0,
+        };
+        self.open.range(..self.generation).filter(|(g, _)| self.patterns.get(g) == Some(&opposite)).map(|(_, n)| n).sum()
     }
 
     fn check(&self) -> Result<(), Fenced> {
@@ -72,6 +95,8 @@ impl Default for Gate {
                 lease_until: None,
                 why: String::new(),
                 open: BTreeMap::new(),
+                patterns: BTreeMap::from([(0, Pattern::SrcOnly)]),
+                gave_up: None,
             })),
             drained: Arc::new(tokio::sync::Notify::new()),
         }
@@ -192,17 +217,19 @@ impl Gate {
         self.drained.notified().await;
     }
 
-    /// Wait (at most `max`) until no write of an older generation is
-    /// open: what a transaction, or a front door's round, does before it
-    /// takes a new ticket. A transaction of `src_first` locks rows on the
-    /// source then the destination, one of `dst_first` the other way
-    /// round: run at once, each can hold what the other waits for, on two
-    /// servers that cannot see the deadlock (seen at the PostgreSQL door
-    /// under a pattern switch). Past the bound (a client holding a
-    /// transaction open) the caller goes ahead, as before this wait
-    /// existed; `false` says so, and it is logged.
+    /// Wait (at most `max`) until no write is open in an older generation
+    /// whose pattern locks rows in the opposite order to the current one
+    /// (`src_first` against `dst_first`): what a transaction, or a front
+    /// door's statement, does before it takes a new ticket. Run at once,
+    /// each can hold what the other waits for, on two servers that cannot
+    /// see the deadlock (seen at the PostgreSQL door under a pattern
+    /// switch). Other switches do not wait. Past the bound (a client
+    /// holding a transaction open) the caller goes ahead, as before this
+    /// wait existed, and so does every later caller in the same
+    /// generation, at once: one idle transaction costs one wait, not one
+    /// per statement. `false` says it went ahead; that is logged once.
     pub async fn settle(&self, max: std::time::Duration) -> bool {
-        if self.draining().1 == 0 {
+        if self.lock().crossing() == 0 {
             return true;
         }
         let deadline = tokio::time::Instant::now() + max;
@@ -212,12 +239,28 @@ impl Gate {
             let returned = self.drained.notified();
             tokio::pin!(returned);
             returned.as_mut().enable();
-            let (generation, open) = self.draining();
-            if open == 0 {
+            let (generation, crossing, gave_up) = {
+                let g = self.lock();
+                (g.generation, g.crossing(), g.gave_up == Some(g.generation))
+            };
+            if crossing == 0 {
                 return true;
             }
+            if gave_up {
+                return false;
+            }
             if tokio::time::timeout_at(deadline, returned).await.is_err() {
-                tracing::warn!(generation, open, waited_ms = max.as_millis() as u64, "pool: writes of the previous pattern are still open; going ahead");
+                let mut g = self.lock();
+                if g.generation == generation && g.gave_up != Some(generation) {
+                    g.gave_up = Some(generation);
+                    drop(g);
+                    tracing::warn!(
+                        generation,
+                        open = crossing,
+                        waited_ms = max.as_millis() as u64,
+                        "pool: transactions of the previous pattern, which lock rows in the other order, are still open; going ahead (and so do later statements of this pattern)"
+                    );
+                }
                 return false;
             }
         }
@@ -266,7 +309,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn settle_waits_for_older_writes_up_to_its_bound() {
+    async fn settle_waits_for_older_writes_that_lock_the_other_way() {
         let gate = Gate::default();
         gate.apply(1, Pattern::SrcFirst);
         assert!(gate.settle(Duration::from_secs(30)).await, "nothing open: no wait");
@@ -274,10 +317,6 @@ mod tests {
         let current = gate.enter().unwrap();
         gate.apply(2, Pattern::DstFirst);
         let mine = gate.enter().unwrap();
-        // Held past the bound: it gives up once the bound has passed.
-        let t0 = Instant::now();
-        assert!(!gate.settle(Duration::from_millis(50)).await);
-        assert!(t0.elapsed() >= Duration::from_millis(50));
         // Given back while it waits: it ends then, not at the bound. Its
         // own generation's tickets do not hold it.
         let waiting = tokio::spawn({
@@ -290,6 +329,28 @@ mod tests {
         drop(current);
         assert!(tokio::time::timeout(Duration::from_secs(60), waiting).await.expect("settled once both were given back").unwrap());
         drop(mine);
+    }
+
+    #[tokio::test]
+    async fn settle_gives_up_once_per_generation_and_only_across_lock_orders() {
+        let gate = Gate::default();
+        gate.apply(1, Pattern::SrcOnly);
+        let one_side = gate.enter().unwrap();
+        gate.apply(2, Pattern::SrcFirst);
+        assert!(gate.settle(Duration::from_secs(600)).await, "src_only's writes lock on one server: no wait");
+        let old = gate.enter().unwrap();
+        gate.apply(3, Pattern::DstFirst);
+        // Held past the bound: it gives up once the bound has passed...
+        let t0 = Instant::now();
+        assert!(!gate.settle(Duration::from_millis(50)).await);
+        assert!(t0.elapsed() >= Duration::from_millis(50));
+        // ...and later waits in this generation go ahead at once.
+        let later = tokio::time::timeout(Duration::from_secs(60), gate.settle(Duration::from_secs(600))).await;
+        assert_eq!(later, Ok(false), "no second wait for the same open transaction");
+        // A switch on to a one-side pattern does not wait either.
+        gate.apply(4, Pattern::DstOnly);
+        assert!(gate.settle(Duration::from_secs(600)).await);
+        drop((one_side, old));
     }
 
     #[test]

@@ -88,9 +88,10 @@ pub struct PoolConfig {
     /// `movex-journal-<hash of the store's URL>.spool` in the working
     /// directory.
     pub journal_spool: Option<std::path::PathBuf>,
-    /// After a pattern switch, the longest a new transaction (or a front
-    /// door's statement) waits for the previous pattern's writes to end
-    /// ([`Gate::settle`]); past it, it goes ahead.
+    /// After a switch between `src_first` and `dst_first`, the longest a
+    /// new transaction (or a front door's statement) waits for the
+    /// previous pattern's writes to end ([`Gate::settle`]); past it, it and
+    /// the rest of that pattern's writes go ahead.
     pub settle_ms: u64,
 }
 
