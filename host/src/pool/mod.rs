@@ -275,11 +275,17 @@ impl Pool {
         primary.fetch(stmt).await
     }
 
+    /// Wait, at most `settle_ms`, for the previous pattern's writes that
+    /// lock rows in the other order to end ([`Gate::settle`]): before a
+    /// transaction here, or a front door's statement, takes a new ticket.
+    pub async fn settle(&self) -> bool {
+        self.gate.settle(Duration::from_millis(self.config.settle_ms)).await
+    }
+
     /// Begin a transaction in the current pattern, once the previous
-    /// pattern's transactions have ended ([`Gate::settle`], at most
-    /// `settle_ms`).
+    /// pattern's transactions have ended ([`Pool::settle`]).
     pub async fn begin(&self) -> Result<Transaction<'_>, WriteError> {
-        self.gate.settle(Duration::from_millis(self.config.settle_ms)).await;
+        self.settle().await;
         let ticket = self.gate.enter().map_err(|f| WriteError::fenced(self, f))?;
         Transaction::begin(self, ticket).await
     }

@@ -65,6 +65,13 @@ impl Frame {
     }
 }
 
+/// A Query's SQL text, from its whole message (type byte, length, body):
+/// the body without its closing NUL.
+pub fn query_text(raw: &[u8]) -> &[u8] {
+    let body = raw.get(5..).unwrap_or_default();
+    &body[..body.len().saturating_sub(1)]
+}
+
 /// The tag in a CommandComplete's body, as `INSERT 0 1` (its text without
 /// the final NUL).
 pub fn command_tag(body: &[u8]) -> &str {
@@ -184,23 +191,36 @@ impl Wire {
         }
     }
 
+    /// The length (type byte included) of the message starting at `at`
+    /// in the read buffer, if all of it is there. A malformed header, or
+    /// one announcing more than the limit, is an error before the body is
+    /// buffered; a message partly there has room reserved for the rest.
+    fn framed(&mut self, at: usize) -> Result<Option<usize>> {
+        let have = self.rbuf.len() - at;
+        if have < 5 {
+            return Ok(None);
+        }
+        let len = (&self.rbuf[at + 1..at + 5]).get_u32() as usize;
+        if len < 4 {
+            bail!("a malformed message (type '{}', length {len})", self.rbuf[at] as char);
+        }
+        if len + 1 > self.limit {
+            return Err(TooLarge { size: len + 1, limit: self.limit }.into());
+        }
+        if have <= len {
+            self.rbuf.reserve(len + 1 - have);
+            return Ok(None);
+        }
+        Ok(Some(len + 1))
+    }
+
     /// Wait until a whole message is buffered; false if the peer left
     /// between messages. A message longer than the limit is refused before
     /// it is buffered.
     pub async fn ready(&mut self) -> Result<bool> {
         loop {
-            if self.rbuf.len() >= 5 {
-                let len = (&self.rbuf[1..5]).get_u32() as usize;
-                if len < 4 {
-                    bail!("a malformed message (type '{}', length {len})", self.rbuf[0] as char);
-                }
-                if len + 1 > self.limit {
-                    return Err(TooLarge { size: len + 1, limit: self.limit }.into());
-                }
-                if self.rbuf.len() > len {
-                    return Ok(true);
-                }
-                self.rbuf.reserve(len + 1 - self.rbuf.len());
+            if self.framed(0)?.is_some() {
+                return Ok(true);
             }
             if !self.fill().await? {
                 return if self.rbuf.is_empty() { Ok(false) } else { Err(anyhow!("the connection ended inside a message")) };
@@ -246,22 +266,11 @@ impl Wire {
         to.flush().await?;
         loop {
             let (mut at, mut end) = (0, None);
-            while self.rbuf.len() - at >= 5 {
-                let len = (&self.rbuf[at + 1..at + 5]).get_u32() as usize;
-                if len < 4 {
-                    bail!("a malformed message (type '{}', length {len})", self.rbuf[at] as char);
-                }
-                if len + 1 > self.limit {
-                    return Err(TooLarge { size: len + 1, limit: self.limit }.into());
-                }
-                if self.rbuf.len() - at <= len {
-                    self.rbuf.reserve(len + 1 - (self.rbuf.len() - at));
-                    break;
-                }
-                match seen(self.rbuf[at], &self.rbuf[at..at + len + 1]) {
-                    Next::More => at += len + 1,
+            while let Some(n) = self.framed(at)? {
+                match seen(self.rbuf[at], &self.rbuf[at..at + n]) {
+                    Next::More => at += n,
                     Next::Last => {
-                        at += len + 1;
+                        at += n;
                         end = Some(Next::Last);
                         break;
                     }

@@ -262,11 +262,11 @@ impl<'p> Session<'p> {
     /// servers roll back what a transaction had done; nothing is written
     /// until the instance has caught up with the fleet. A command that
     /// opens a ticket first waits for the previous pattern's writes to end
-    /// ([`crate::pool::Gate::settle`]: `src_first` and `dst_first` lock
-    /// rows on the two servers in opposite orders).
+    /// ([`Pool::settle`]: `src_first` and `dst_first` lock rows on the
+    /// two servers in opposite orders).
     async fn admit(&mut self, answered: bool) -> Result<bool> {
         if self.ticket.is_none() {
-            self.pool.gate().settle(std::time::Duration::from_millis(self.pool.config().settle_ms)).await;
+            self.pool.settle().await;
         }
         let Err(f) = self.pool.gate().pass(&mut self.ticket) else { return Ok(true) };
         self.pool.metrics().fenced();

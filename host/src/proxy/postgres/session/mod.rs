@@ -48,7 +48,6 @@ fn ix(name: SideName) -> usize {
     }
 }
 
-
 /// SQLSTATE protocol_violation.
 const PROTOCOL_VIOLATION: &str = "08P01";
 
@@ -184,27 +183,24 @@ impl<'p> Session<'p> {
             // A Query is read where it lies: most are relayed from there.
             if self.client.peek().is_some_and(|(tag, _)| tag == b'Q') {
                 self.query().await?;
-                if self.tx.is_none() {
-                    self.ticket = None;
-                }
-                continue;
-            }
-            let f = self.client.take().expect("a whole message is buffered");
-            match f.tag {
-                b'X' => {
-                    self.terminate().await;
-                    return Ok(());
-                }
-                b'P' | b'B' | b'D' | b'E' | b'C' => self.batch.push(f),
-                b'H' => self.flush_batch().await?,
-                b'S' => self.sync(f).await?,
-                // Outside COPY, the server ignores these too.
-                b'd' | b'c' | b'f' => {}
-                other => {
-                    let msg = format!("movex: a '{}' message is not relayed by movex's front door (the function-call protocol and replication are not)", other as char);
-                    self.client.send(&error_frame(true, PROTOCOL_VIOLATION, &msg).raw).await?;
-                    self.terminate().await;
-                    return Ok(());
+            } else {
+                let f = self.client.take().expect("a whole message is buffered");
+                match f.tag {
+                    b'X' => {
+                        self.terminate().await;
+                        return Ok(());
+                    }
+                    b'P' | b'B' | b'D' | b'E' | b'C' => self.batch.push(f),
+                    b'H' => self.flush_batch().await?,
+                    b'S' => self.sync(f).await?,
+                    // Outside COPY, the server ignores these too.
+                    b'd' | b'c' | b'f' => {}
+                    other => {
+                        let msg = format!("movex: a '{}' message is not relayed by movex's front door (the function-call protocol and replication are not)", other as char);
+                        self.client.send(&error_frame(true, PROTOCOL_VIOLATION, &msg).raw).await?;
+                        self.terminate().await;
+                        return Ok(());
+                    }
                 }
             }
             if self.tx.is_none() {
@@ -249,7 +245,9 @@ impl<'p> Session<'p> {
     /// roll back what a transaction had done.
     async fn admit(&mut self) -> Result<bool> {
         if self.ticket.is_none() {
-            self.settle().await;
+            // The previous pattern's writes that lock the other way first
+            // (`Pool::settle`).
+            self.pool.settle().await;
         }
         let Err(f) = self.pool.gate().pass(&mut self.ticket) else { return Ok(true) };
         self.pool.metrics().fenced();
@@ -262,14 +260,6 @@ impl<'p> Session<'p> {
         self.status = b'I';
         self.client.send(&ready_frame(b'I').raw).await?;
         Ok(false)
-    }
-
-    /// Before a round opens a ticket: wait (at most `[pool] settle_ms`)
-    /// for the rounds and transactions still open in an older pattern to
-    /// end ([`crate::pool::Gate::settle`]: `src_first` and `dst_first` lock
-    /// in opposite orders).
-    async fn settle(&self) {
-        self.pool.gate().settle(std::time::Duration::from_millis(self.pool.config().settle_ms)).await;
     }
 
     /// The client's Terminate (or its going): passed on to each side, so

@@ -15,7 +15,7 @@ use super::{Session, Tx, ix};
 use crate::model::Pattern;
 use crate::pool::{SideName, Statement};
 use crate::proxy::postgres::route::{self, Kind};
-use crate::proxy::postgres::wire::{Frame, Next, Wire, command_tag, ready_frame};
+use crate::proxy::postgres::wire::{Frame, Next, Wire, command_tag, query_text, ready_frame};
 use anyhow::Result;
 use bytes::{Bytes, BytesMut};
 
@@ -280,7 +280,7 @@ impl Session<'_> {
         let (primary, secondary) = pattern.roles();
         let alone = secondary.is_none()
             && self.sides[ix(primary)].conn.is_some()
-            && self.client.peek().is_some_and(|(_, raw)| !route::matters_alone(&raw[5..raw.len().saturating_sub(1).max(5)]));
+            && self.client.peek().is_some_and(|(_, raw)| !route::matters_alone(query_text(raw)));
         if alone {
             return self.relay_alone(pattern, primary).await;
         }
@@ -294,8 +294,7 @@ impl Session<'_> {
     /// A query routed: read, classified, and run as a [`Round`].
     async fn routed(&mut self, pattern: Pattern, f: Frame) -> Result<()> {
         let (primary, secondary) = pattern.roles();
-        let text = &f.body()[..f.body().len().saturating_sub(1)];
-        let sql = String::from_utf8_lossy(text).into_owned();
+        let sql = String::from_utf8_lossy(query_text(&f.raw)).into_owned();
         let classes = route::classify(&sql);
         if classes.iter().any(|c| c.copy_in) {
             return self.copy_in(pattern, f, sql).await;
