@@ -18,6 +18,8 @@
 //!   of the refused writes.
 //! - Bad input: a client that never logs in, garbage, a message over the
 //!   limit, an unknown user: each told why, the others undisturbed.
+//! - An idle client (sqlx's `PgListener`) hears its notifications, and
+//!   its server ending the session, without sending anything.
 //!
 //! After each, `movex validate` reports no differences, and the tables'
 //! whole contents are compared side by side.
@@ -380,4 +382,32 @@ async fn bad_input_is_refused_with_a_reason_and_disturbs_nobody() {
     assert_eq!(same_on_both(&d, "t").await, 2);
     let (code, report) = validate(&d.cfg);
     assert_eq!(code, Some(0), "{report}");
+}
+
+/// While its client is idle the door watches the client's server: a
+/// notification reaches a listening client that sends nothing, and the
+/// server ending the session (`pg_terminate_backend`) ends the client's.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_idle_client_hears_its_notifications_and_its_server_ending_the_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = pg_door(dir.path(), "pgidle", "", Setup::default()).await;
+    let mut listener = sqlx::postgres::PgListener::connect(&d.url()).await.unwrap();
+    listener.listen("movex_idle").await.unwrap();
+    // Sent on the source directly, while the door's client waits.
+    let src = sqlx::PgPool::connect(d.src.url()).await.unwrap();
+    sqlx::query("SELECT pg_notify('movex_idle', 'hello')").execute(&src).await.unwrap();
+    let heard = tokio::time::timeout(Duration::from_secs(30), listener.recv()).await.expect("the notification reached the idle client").unwrap();
+    assert_eq!((heard.channel(), heard.payload()), ("movex_idle", "hello"));
+    let ended: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() \
+         AND query LIKE 'LISTEN%' AND pg_terminate_backend(pid)",
+    )
+    .fetch_one(&src)
+    .await
+    .unwrap();
+    assert_eq!(ended, 1, "the door's session on the source");
+    // The listener learns its connection is gone (sqlx says so with
+    // `Ok(None)` or the server's error) rather than waiting on.
+    let gone = tokio::time::timeout(Duration::from_secs(30), listener.try_recv()).await.expect("the idle client was told its session ended");
+    assert!(matches!(gone, Ok(None) | Err(_)), "{gone:?}");
 }

@@ -8,7 +8,9 @@ use anyhow::{Result, anyhow, bail};
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use pgwire::messages::response::ErrorResponse;
 use pgwire::messages::{DecodeContext, Message, ProtocolVersion};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 /// A message longer than the reader's limit (its size as announced).
@@ -148,16 +150,21 @@ impl Wire {
     }
 
     /// Read more from the socket; false at its end. With nothing left
-    /// unread, the read goes to the buffer's start again (`reserve` takes
-    /// back the consumed space without allocating once no frame holds it):
-    /// a session's reads then keep to the same few cache lines instead of
-    /// walking through the whole buffer, query after query.
-    async fn fill(&mut self) -> Result<bool> {
+    /// unread, the read goes to the buffer's start again ([`Wire::consume`]
+    /// keeps it there; `reserve` takes back the space otherwise, without
+    /// allocating once no frame holds it): a session's reads then keep to
+    /// the same few cache lines instead of walking through the whole
+    /// buffer, query after query.
+    fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<Result<bool>> {
         if self.rbuf.capacity() - self.rbuf.len() < 4096 || self.rbuf.is_empty() && self.rbuf.capacity() < READ_BUF {
             self.rbuf.reserve(READ_BUF);
         }
-        let n = self.stream.read_buf(&mut self.rbuf).await?;
-        Ok(n > 0)
+        let n = ready!(tokio_util::io::poll_read_buf(Pin::new(&mut self.stream), cx, &mut self.rbuf))?;
+        Poll::Ready(Ok(n > 0))
+    }
+
+    async fn fill(&mut self) -> Result<bool> {
+        std::future::poll_fn(|cx| self.poll_fill(cx)).await
     }
 
     /// Whether a whole message is already buffered (no wait to read it).
@@ -187,6 +194,18 @@ impl Wire {
     pub fn skip(&mut self) {
         if let Some((_, raw)) = self.peek() {
             let n = raw.len();
+            self.consume(n);
+        }
+    }
+
+    /// Drop the first `n` bytes read. All of them: the buffer is emptied
+    /// where it is, its start kept, so the next read lands at the start
+    /// again with nothing to take back (`advance` would move the start on
+    /// and leave [`Wire::fill`] to reclaim the space, query after query).
+    fn consume(&mut self, n: usize) {
+        if n == self.rbuf.len() {
+            self.rbuf.clear();
+        } else {
             self.rbuf.advance(n);
         }
     }
@@ -218,14 +237,33 @@ impl Wire {
     /// between messages. A message longer than the limit is refused before
     /// it is buffered.
     pub async fn ready(&mut self) -> Result<bool> {
+        std::future::poll_fn(|cx| self.poll_ready(cx)).await
+    }
+
+    /// [`Wire::ready`], polled.
+    pub fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<bool>> {
         loop {
             if self.framed(0)?.is_some() {
-                return Ok(true);
+                return Poll::Ready(Ok(true));
             }
-            if !self.fill().await? {
-                return if self.rbuf.is_empty() { Ok(false) } else { Err(anyhow!("the connection ended inside a message")) };
+            if !ready!(self.poll_fill(cx))? {
+                return Poll::Ready(if self.rbuf.is_empty() { Ok(false) } else { Err(anyhow!("the connection ended inside a message")) });
             }
         }
+    }
+
+    /// A whole message from a peer that is not expected to speak (a
+    /// backend while its client is idle), polled; `None` if it left. With
+    /// nothing buffered, only the socket's readiness is asked, so a quiet
+    /// peer costs no read.
+    pub fn poll_spoken(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<Frame>>> {
+        if self.rbuf.is_empty() {
+            ready!(self.stream.poll_read_ready(cx))?;
+        }
+        if !ready!(self.poll_ready(cx))? {
+            return Poll::Ready(Ok(None));
+        }
+        Poll::Ready(Ok(self.take()))
     }
 
     /// The untyped first message of a connection (startup, SSL or cancel
@@ -282,7 +320,7 @@ impl Wire {
             }
             if at > 0 {
                 write(&mut to.stream, &self.rbuf[..at]).await?;
-                self.rbuf.advance(at);
+                self.consume(at);
             }
             if let Some(next) = end {
                 return Ok(next);
@@ -335,6 +373,7 @@ impl Wire {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::io::AsyncReadExt;
     use tokio::net::TcpListener;
 
     /// Two connected sockets' wires.

@@ -39,6 +39,7 @@ use anyhow::Result;
 use connect::Link;
 use extended::{Portal, Stmt};
 use std::collections::HashMap;
+use std::task::Poll;
 
 /// A side's place in [`Session`]'s per-side arrays.
 fn ix(name: SideName) -> usize {
@@ -220,20 +221,26 @@ impl<'p> Session<'p> {
         let (primary, _) = self.pattern().roles();
         let Some(conn) = self.sides[ix(primary)].conn.as_mut() else { return self.client.ready().await };
         loop {
-            tokio::select! {
-                biased;
-                m = self.client.ready() => return m,
-                said = conn.wire.read() => match said {
-                    Ok(Some(f)) if matches!(f.tag, b'A' | b'N' | b'S') => {
-                        self.client.send(&f.raw).await?;
-                    }
-                    Ok(Some(f)) => {
-                        tracing::debug!(side = primary.as_str(), "proxy: the primary ended an idle session; so does movex");
-                        let _ = self.client.send(&f.raw).await;
-                        return Ok(false);
-                    }
-                    _ => return Ok(false),
+            // Polled by hand, the client first: a wait per query that
+            // builds no futures, and the primary's socket only asked
+            // whether it has anything (its reader is not run for nothing).
+            let (client, watched) = (&mut self.client, &mut conn.wire);
+            let woke = std::future::poll_fn(|cx| match client.poll_ready(cx) {
+                Poll::Ready(m) => Poll::Ready(Ok(m)),
+                Poll::Pending => watched.poll_spoken(cx).map(Err),
+            })
+            .await;
+            match woke {
+                Ok(m) => return m,
+                Err(Ok(Some(f))) if matches!(f.tag, b'A' | b'N' | b'S') => {
+                    self.client.send(&f.raw).await?;
                 }
+                Err(Ok(Some(f))) => {
+                    tracing::debug!(side = primary.as_str(), "proxy: the primary ended an idle session; so does movex");
+                    let _ = self.client.send(&f.raw).await;
+                    return Ok(false);
+                }
+                Err(_) => return Ok(false),
             }
         }
     }
