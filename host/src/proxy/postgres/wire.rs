@@ -260,10 +260,7 @@ impl Wire {
         if self.rbuf.is_empty() {
             ready!(self.stream.poll_read_ready(cx))?;
         }
-        if !ready!(self.poll_ready(cx))? {
-            return Poll::Ready(Ok(None));
-        }
-        Poll::Ready(Ok(self.take()))
+        self.poll_read(cx)
     }
 
     /// The untyped first message of a connection (startup, SSL or cancel
@@ -287,10 +284,15 @@ impl Wire {
 
     /// The next message; `None` if the peer left between messages.
     pub async fn read(&mut self) -> Result<Option<Frame>> {
-        if !self.ready().await? {
-            return Ok(None);
+        std::future::poll_fn(|cx| self.poll_read(cx)).await
+    }
+
+    /// [`Wire::read`], polled.
+    fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<Frame>>> {
+        if !ready!(self.poll_ready(cx))? {
+            return Poll::Ready(Ok(None));
         }
-        Ok(self.take())
+        Poll::Ready(Ok(self.take()))
     }
 
     /// Pass this peer's messages on to `to` as they arrive, in the bytes

@@ -38,6 +38,7 @@ use crate::pool::{Pool, SideName, Ticket};
 use anyhow::Result;
 use connect::Link;
 use extended::{Portal, Stmt};
+use futures::future::Either;
 use std::collections::HashMap;
 use std::task::Poll;
 
@@ -226,21 +227,21 @@ impl<'p> Session<'p> {
             // whether it has anything (its reader is not run for nothing).
             let (client, watched) = (&mut self.client, &mut conn.wire);
             let woke = std::future::poll_fn(|cx| match client.poll_ready(cx) {
-                Poll::Ready(m) => Poll::Ready(Ok(m)),
-                Poll::Pending => watched.poll_spoken(cx).map(Err),
+                Poll::Ready(m) => Poll::Ready(Either::Left(m)),
+                Poll::Pending => watched.poll_spoken(cx).map(Either::Right),
             })
             .await;
             match woke {
-                Ok(m) => return m,
-                Err(Ok(Some(f))) if matches!(f.tag, b'A' | b'N' | b'S') => {
+                Either::Left(m) => return m,
+                Either::Right(Ok(Some(f))) if matches!(f.tag, b'A' | b'N' | b'S') => {
                     self.client.send(&f.raw).await?;
                 }
-                Err(Ok(Some(f))) => {
+                Either::Right(Ok(Some(f))) => {
                     tracing::debug!(side = primary.as_str(), "proxy: the primary ended an idle session; so does movex");
                     let _ = self.client.send(&f.raw).await;
                     return Ok(false);
                 }
-                Err(_) => return Ok(false),
+                Either::Right(_) => return Ok(false),
             }
         }
     }
