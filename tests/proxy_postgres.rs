@@ -20,6 +20,9 @@
 //!   limit, an unknown user: each told why, the others undisturbed.
 //! - An idle client (sqlx's `PgListener`) hears its notifications, and
 //!   its server ending the session, without sending anything.
+//! - A batch flushed before its Sync (libpq's pipeline mode) across a
+//!   pattern switch: it ends in its own pattern, without waiting out the
+//!   switch's settle on a client that waits on its locks.
 //!
 //! After each, `movex validate` reports no differences, and the tables'
 //! whole contents are compared side by side.
@@ -410,4 +413,90 @@ async fn an_idle_client_hears_its_notifications_and_its_server_ending_the_sessio
     // `Ok(None)` or the server's error) rather than waiting on.
     let gone = tokio::time::timeout(Duration::from_secs(30), listener.try_recv()).await.expect("the idle client was told its session ended");
     assert!(matches!(gone, Ok(None) | Err(_)), "{gone:?}");
+}
+
+/// A batch a client flushed (libpq's pipeline mode: Execute, then Flush,
+/// no Sync yet) is an implicit transaction open on the primary, holding
+/// its row locks. A pattern switch before its Sync must not stall it:
+/// another client's statement of the old pattern, waiting on those locks,
+/// would otherwise keep the Sync's settle waiting, and the Sync the lock,
+/// until `settle_ms` ran out. The batch ends in the pattern it began in,
+/// on both sides.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_flushed_batch_ends_in_its_own_pattern_without_waiting_out_a_switch() {
+    tools::require("psycopg");
+    let dir = tempfile::tempdir().unwrap();
+    let setup = "CREATE TABLE k (id int PRIMARY KEY, n int NOT NULL); INSERT INTO k VALUES (1, 0)";
+    let tables = "[[tables]]\nname = \"k\"\nkey = [\"id\"]\ncomparator = \"exact\"\n";
+    let d = pg_door(dir.path(), "pgflush", setup, Setup { tables, pool: "settle_ms = 60000", ..Setup::default() }).await;
+    let script = r#"
+import os, sys, time, psycopg
+from psycopg import pq
+c = psycopg.connect(os.environ["URL"], autocommit=True)
+pg = c.pgconn
+def results():
+    # Every result up to the next NULL (a query's end) or pipeline sync.
+    out = []
+    while True:
+        while pg.is_busy():
+            pg.consume_input()
+            time.sleep(0.01)
+        r = pg.get_result()
+        if r is None:
+            return out
+        out.append(pq.ExecStatus(r.status).name)
+        if r.status == pq.ExecStatus.PIPELINE_SYNC:
+            return out
+pg.enter_pipeline_mode()
+pg.send_query_params(b"UPDATE k SET n = n + 1 WHERE id = 1", None)
+pg.send_flush_request()
+pg.flush()
+print("flushed", results(), flush=True)
+sys.stdin.readline()
+pg.send_query_params(b"UPDATE k SET n = n + 10 WHERE id = 1", None)
+pg.pipeline_sync()
+pg.flush()
+t0 = time.monotonic()
+got = results() + results()
+print("synced", got, "in", round(time.monotonic() - t0), "s", flush=True)
+"#;
+    let mut a = Command::new("python3")
+        .args(["-c", script])
+        .env("URL", d.url())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut a_out = std::io::BufReader::new(a.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut a_out, &mut line).unwrap();
+    assert_eq!(line, "flushed ['COMMAND_OK']\n");
+    // Another client's write, in src_first, waits for the batch's row lock on the source.
+    let url = d.url();
+    let b = std::thread::spawn(move || Command::new("psql").args(["-X", "-q", "-v", "ON_ERROR_STOP=1", &url, "-c", "UPDATE k SET n = n + 100 WHERE id = 1"]).output().unwrap());
+    let waiting = format!("SELECT count(*) FROM pg_stat_activity WHERE datname = '{}' AND wait_event_type = 'Lock'", d.src.name());
+    let t0 = Instant::now();
+    while dbs::query_strings(d.src.url(), &waiting).await != ["1"] {
+        assert!(t0.elapsed() < Duration::from_secs(30), "the second client never waited on the batch's lock");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(http(d.http_port, "POST", "/dst_first").0, 200);
+    a.stdin.as_mut().unwrap().write_all(b"go\n").unwrap();
+    let mut rest = String::new();
+    a_out.read_to_string(&mut rest).unwrap();
+    let status = a.wait().unwrap();
+    let mut err = String::new();
+    a.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    assert!(status.success(), "{rest}{err}");
+    // Well under settle_ms (60 s): the Sync did not wait on the switch.
+    let secs: u64 = rest.split_whitespace().rev().nth(1).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("{rest}"));
+    assert!(rest.starts_with("synced ['COMMAND_OK', 'PIPELINE_SYNC']") && secs < 30, "{rest}");
+    let b = b.join().unwrap();
+    assert!(b.status.success(), "{}", String::from_utf8_lossy(&b.stderr));
+    let log = std::fs::read_to_string(dir.path().join("serve.log")).unwrap();
+    assert!(!log.contains("still open; going ahead"), "{log}");
+    assert_eq!(rows(&d.src, "k").await, ["(1,111)"]);
+    assert_eq!(same_on_both(&d, "k").await, 1);
+    validates_clean(&d.cfg);
 }

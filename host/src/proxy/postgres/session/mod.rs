@@ -205,7 +205,11 @@ impl<'p> Session<'p> {
                     }
                 }
             }
-            if self.tx.is_none() {
+            // A flushed batch is an implicit transaction still open on the
+            // primary: its ticket is kept until the Sync ends it, so the
+            // batch ends in the pattern it began in, and a switch's settle
+            // waits for it instead of it waiting on a switch's settle.
+            if self.tx.is_none() && self.flushed.is_none() {
                 self.ticket = None;
             }
         }
@@ -264,6 +268,7 @@ impl<'p> Session<'p> {
         }
         self.tx = None;
         self.ticket = None;
+        self.flushed = None;
         self.client.queue(&error_frame(false, "25006", &format!("movex: not written: {f}")).raw);
         self.status = b'I';
         self.client.send(&ready_frame(b'I').raw).await?;
