@@ -14,7 +14,8 @@ use super::wit::{Plugin, PluginPre, host, types};
 use super::error::FailureKind;
 use super::limits::{Limits, StoreLimiter};
 use std::collections::HashMap;
-use std::sync::OnceLock;
+use super::ticker::Ticker;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use wasmtime::{Engine, Store, Trap, UpdateDeadline};
 
@@ -81,6 +82,8 @@ pub(crate) type BindKey = (u8, u64);
 pub struct Instance {
     store: Store<StoreState>,
     plugin: Plugin,
+    /// Ticks the epoch while a call runs (the CPU bound's clock).
+    ticker: Arc<Ticker>,
     /// Guest handles of layouts already bound in this instance.
     pub(crate) bound: HashMap<BindKey, u32>,
 }
@@ -92,7 +95,7 @@ pub(crate) struct CallFailure {
 }
 
 impl Instance {
-    pub(crate) fn new(engine: &Engine, pre: &PluginPre<StoreState>, limits: &Limits, module: &str) -> Result<Self, CallFailure> {
+    pub(crate) fn new(engine: &Engine, ticker: &Arc<Ticker>, pre: &PluginPre<StoreState>, limits: &Limits, module: &str) -> Result<Self, CallFailure> {
         let state = StoreState {
             limiter: StoreLimiter { memory_bytes: limits.memory_bytes, refused: None },
             module: module.to_owned(),
@@ -116,8 +119,12 @@ impl Instance {
             })
         });
         arm(&mut store, limits, limits.call_timeout);
-        match pre.instantiate(&mut store) {
-            Ok(plugin) => Ok(Instance { store, plugin, bound: HashMap::new() }),
+        // Instantiating runs guest code too (its start function).
+        let ticking = ticker.running();
+        let made = pre.instantiate(&mut store);
+        drop(ticking);
+        match made {
+            Ok(plugin) => Ok(Instance { store, plugin, ticker: ticker.clone(), bound: HashMap::new() }),
             Err(e) => Err(classify(&e, store.data(), FailureKind::Unavailable)),
         }
     }
@@ -144,7 +151,10 @@ impl Instance {
         state.panic = None;
         state.limiter.refused = None;
         state.log_lines = 0;
-        match f(&self.plugin, &mut self.store) {
+        let ticking = self.ticker.running();
+        let done = f(&self.plugin, &mut self.store);
+        drop(ticking);
+        match done {
             Ok(Ok(r)) => Ok(r),
             Ok(Err(msg)) => Err(CallFailure { kind: FailureKind::Refused, detail: msg }),
             Err(e) => Err(classify(&e, self.store.data(), FailureKind::InvalidResult)),

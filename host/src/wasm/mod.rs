@@ -1,8 +1,9 @@
 //! The wasm runtime: user code (comparators, taggers, policies) as sandboxed
 //! components, reused across batches and hot-swappable by name.
 //!
-//! - [`runtime`]: the engine, sandbox linker, epoch ticker, compile thread and
-//!   the load pipeline (componentize, import allowlist, compile or cache).
+//! - [`runtime`]: the engine, sandbox linker, compile thread and the load
+//!   pipeline (componentize, import allowlist, compile or cache).
+//! - [`ticker`]: the epoch ticker, which ticks while a guest call runs.
 //! - [`limits`]: memory, CPU-per-call and stack bounds.
 //! - [`cache`]: precompiled artifacts on disk.
 //! - [`module`]: one loaded version, its instance pool and description.
@@ -32,6 +33,7 @@ pub mod registry;
 pub mod runtime;
 pub mod stats;
 pub mod tagger;
+pub(crate) mod ticker;
 pub mod warmup;
 
 pub use batch::Batch;

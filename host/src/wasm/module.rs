@@ -58,7 +58,7 @@ pub(crate) const SLOT_POLICY: u8 = 2;
 impl Module {
     /// Instantiate once and ask the module who it is: the load-time exercise.
     pub fn new(runtime: Arc<Runtime>, prepared: Compiled, version: u64) -> Result<Self, LoadError> {
-        let mut instance = Instance::new(&runtime.engine, &prepared.pre, &runtime.limits, "(loading)").map_err(|f| {
+        let mut instance = Instance::new(&runtime.engine, &runtime.ticker, &prepared.pre, &runtime.limits, "(loading)").map_err(|f| {
             // Export names are checked before; export *types* only here. A
             // mismatch means another version of the contract.
             if f.detail.contains("type mismatch") {
@@ -136,7 +136,7 @@ impl Module {
         let mut instance = match pooled {
             Some(i) => i,
             None => {
-                let made = Instance::new(&self.runtime.engine, &self.prepared.pre, &self.runtime.limits, self.name());
+                let made = Instance::new(&self.runtime.engine, &self.runtime.ticker, &self.prepared.pre, &self.runtime.limits, self.name());
                 self.stats.instance_created();
                 made.map_err(|f| self.error(capability, None, f))?
             }

@@ -1,6 +1,6 @@
 //! The one wasm engine and everything shared by all modules: the linker (the
-//! sandbox's only imports), the epoch ticker that bounds CPU per call, the
-//! compile thread that keeps compilation off the validation workers, and the
+//! sandbox's only imports), the epoch ticker that bounds CPU per call
+//! (`ticker.rs`), the compile thread that keeps compilation off the validation workers, and the
 //! load pipeline: detect → componentize → check imports → compile or load
 //! from cache → check exports.
 
@@ -9,8 +9,8 @@ use super::cache::{ArtifactCache, content_hash};
 use super::error::LoadError;
 use super::instance::StoreState;
 use super::limits::Limits;
+use super::ticker::Ticker;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 use wasmtime::component::{Component, HasSelf, Linker};
@@ -54,13 +54,13 @@ pub struct Runtime {
     /// thread starved validation workers on 2 cores (p99 4 ms -> 38 ms).
     /// A `Mutex` because `mpsc::Sender` is not `Sync` on its own.
     compile_jobs: Mutex<mpsc::Sender<Job>>,
-    /// Set on drop: tells the epoch ticker thread to stop.
-    stopping: Arc<AtomicBool>,
+    /// Advances the epoch while guest calls run; stopped on drop.
+    pub(crate) ticker: Arc<Ticker>,
 }
 
 impl Drop for Runtime {
     fn drop(&mut self) {
-        self.stopping.store(true, Ordering::Relaxed);
+        self.ticker.stop();
     }
 }
 
@@ -100,16 +100,9 @@ impl Runtime {
             }
         })?;
 
-        let stopping = Arc::new(AtomicBool::new(false));
-        let (ticker_engine, stop, tick) = (engine.clone(), stopping.clone(), limits.epoch_tick);
-        std::thread::Builder::new().name("movex-epoch".into()).spawn(move || {
-            while !stop.load(Ordering::Relaxed) {
-                std::thread::sleep(tick);
-                ticker_engine.increment_epoch();
-            }
-        })?;
+        let ticker = Ticker::start(engine.clone(), limits.epoch_tick)?;
 
-        Ok(Arc::new(Runtime { engine, linker, limits, cache, compile_jobs: Mutex::new(tx), stopping }))
+        Ok(Arc::new(Runtime { engine, linker, limits, cache, compile_jobs: Mutex::new(tx), ticker }))
     }
 
     pub fn limits(&self) -> &Limits {
