@@ -228,9 +228,16 @@ impl Gate {
     /// wait existed, and so does every later caller in the same
     /// generation, at once: one idle transaction costs one wait, not one
     /// per statement. `false` says it went ahead; that is logged once.
+    /// An instance whose lease has lapsed, or lapses while it waits, does
+    /// not wait (on): its caller is refused at the gate, at once.
     pub async fn settle(&self, max: std::time::Duration) -> bool {
-        if self.lock().crossing() == 0 {
-            return true;
+        {
+            let g = self.lock();
+            // Fenced: the caller is refused at the gate, so it has nothing
+            // to wait for.
+            if g.crossing() == 0 || g.check().is_err() {
+                return true;
+            }
         }
         let deadline = tokio::time::Instant::now() + max;
         loop {
@@ -239,30 +246,34 @@ impl Gate {
             let returned = self.drained.notified();
             tokio::pin!(returned);
             returned.as_mut().enable();
-            let (generation, crossing, gave_up) = {
+            let (generation, crossing, gave_up, fenced, lease_until) = {
                 let g = self.lock();
-                (g.generation, g.crossing(), g.gave_up == Some(g.generation))
+                (g.generation, g.crossing(), g.gave_up == Some(g.generation), g.check().is_err(), g.lease_until)
             };
-            if crossing == 0 {
+            if crossing == 0 || fenced {
                 return true;
             }
             if gave_up {
                 return false;
             }
-            if tokio::time::timeout_at(deadline, returned).await.is_err() {
-                let mut g = self.lock();
-                if g.generation == generation && g.gave_up != Some(generation) {
-                    g.gave_up = Some(generation);
-                    drop(g);
-                    tracing::warn!(
-                        generation,
-                        open = crossing,
-                        waited_ms = max.as_millis() as u64,
-                        "pool: transactions of the previous pattern, which lock rows in the other order, are still open; going ahead (and so do later statements of this pattern)"
-                    );
-                }
-                return false;
+            // A lease that lapses before the bound ends the wait then
+            // (looked at again: a renewed lease waits on).
+            let until = lease_until.map_or(deadline, |u| deadline.min(tokio::time::Instant::from_std(u)));
+            if tokio::time::timeout_at(until, returned).await.is_ok() || tokio::time::Instant::now() < deadline {
+                continue;
             }
+            let mut g = self.lock();
+            if g.generation == generation && g.gave_up != Some(generation) {
+                g.gave_up = Some(generation);
+                drop(g);
+                tracing::warn!(
+                    generation,
+                    open = crossing,
+                    waited_ms = max.as_millis() as u64,
+                    "pool: transactions of the previous pattern, which lock rows in the other order, are still open; going ahead (and so do later statements of this pattern)"
+                );
+            }
+            return false;
         }
     }
 }
@@ -351,6 +362,38 @@ mod tests {
         gate.apply(4, Pattern::DstOnly);
         assert!(gate.settle(Duration::from_secs(600)).await);
         drop((one_side, old));
+    }
+
+    #[tokio::test]
+    async fn settle_does_not_keep_a_fenced_instance_waiting() {
+        let gate = Gate::default();
+        gate.renew(Instant::now() + Duration::from_millis(300), "renewed");
+        gate.apply(1, Pattern::SrcFirst);
+        let old = gate.enter().unwrap();
+        gate.apply(2, Pattern::DstFirst);
+        // A lease renewed while it waits: it waits on.
+        let waiting = tokio::spawn({
+            let gate = gate.clone();
+            async move { gate.settle(Duration::from_secs(600)).await }
+        });
+        gate.renew(Instant::now() + Duration::from_secs(3600), "renewed");
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        assert!(!waiting.is_finished(), "a write of generation 1 is open and the lease holds");
+        drop(old);
+        assert!(tokio::time::timeout(Duration::from_secs(60), waiting).await.unwrap().unwrap());
+        // A lease that lapses while it waits ends the wait (settled, not
+        // given up), not the 600 s bound.
+        let gate = Gate::default();
+        gate.renew(Instant::now() + Duration::from_millis(200), "the lease lapsed");
+        gate.apply(1, Pattern::SrcFirst);
+        let old = gate.enter().unwrap();
+        gate.apply(2, Pattern::DstFirst);
+        let ended = tokio::time::timeout(Duration::from_secs(60), gate.settle(Duration::from_secs(600))).await;
+        assert_eq!(ended, Ok(true), "ended at the lease");
+        assert_eq!(gate.enter().unwrap_err(), Fenced("the lease lapsed".into()));
+        // Fenced from the start: no wait at all.
+        assert_eq!(tokio::time::timeout(Duration::from_secs(60), gate.settle(Duration::from_secs(600))).await, Ok(true));
+        drop(old);
     }
 
     #[test]
