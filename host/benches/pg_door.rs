@@ -10,7 +10,7 @@
 //!
 //! ```text
 //! cargo build-examples && cargo build --release -p movex
-//! cargo bench -p movex --bench pg_door -- --time 60
+//! cargo bench -p movex --bench pg_door -- --time 20 --repeat 3
 //! ```
 //! The rows of one load (direct, PgBouncer, haproxy, movex `src_only`) all
 //! run on one database, the `src_only` movex's source; before every row the
@@ -18,7 +18,13 @@
 //! branches and tellers vacuumed), the accounts vacuumed, and a checkpoint
 //! taken, so no row starts with the dead rows of those before it.
 //!
-//! Options: `--time S` (60), `--clients 8,32`, `--workloads tpcb,simple-update`
+//! Each row runs `--repeat` times (3), the rows taking turns and each
+//! round starting one row later; the table gives each row's median (and
+//! every run's TPS): on these machines one minute can run 20% slower than
+//! the next, which a single run per row would put on whichever row it
+//! fell on.
+//!
+//! Options: `--time S` (60, per run), `--repeat N` (3), `--clients 8,32`, `--workloads tpcb,simple-update`
 //! (pgbench's default TPC-B-like script and `-N`), `--scale 32`,
 //! `--mode simple` (pgbench `-M`: simple, extended or prepared),
 //! `--proxy-threads N[,M...]` (`[proxy.postgres] threads` of the `src_only`
@@ -151,6 +157,17 @@ impl Drop for Bouncer {
     }
 }
 
+/// The middle value (the mean of the middle two of an even count).
+fn median(values: impl Iterator<Item = f64>) -> f64 {
+    let mut v: Vec<f64> = values.collect();
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
 /// What pgbench reported.
 #[derive(Clone, Copy, Default)]
 struct Run {
@@ -189,6 +206,12 @@ enum Target {
 }
 
 impl Target {
+    fn label(&self) -> &str {
+        match self {
+            Target::One(label, ..) | Target::Pair(label, _) => label,
+        }
+    }
+
     fn run(&self, args: &[&str]) -> (&str, Run) {
         match self {
             Target::One(label, url, pid) => {
@@ -224,6 +247,8 @@ fn main() {
     let workloads: Vec<String> = arg("--workloads", "tpcb,simple-update").split(',').map(str::to_owned).collect();
     let scale = arg("--scale", "32");
     let mode = arg("--mode", "simple");
+    let repeat: usize = arg("--repeat", "3").parse().expect("--repeat N: how many runs of each row");
+    assert!(repeat > 0, "--repeat N: at least 1");
     let dir = std::env::temp_dir().join(format!("movex-pg-door-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
 
@@ -269,8 +294,8 @@ fn main() {
     targets.push(Target::Pair("direct, 2 loads at once (double work)".into(), [format!("{SERVER}/movex_pgd_direct"), format!("{SERVER}/movex_pgd_direct2")]));
     targets.push(Target::One("movex src_first".into(), via(&first, "movex_pgd_b"), Some(first.pid())));
 
-    println!("| workload | clients | target | TPS | vs direct | latency ms | added ms | failed | proxy CPU µs/tx |");
-    println!("|---|---:|---|---:|---:|---:|---:|---:|---:|");
+    println!("| workload | clients | target | TPS (median) | vs direct | TPS of each run | latency ms | added ms | failed | proxy CPU µs/tx |");
+    println!("|---|---:|---|---:|---:|---|---:|---:|---:|---:|");
     let mut summary = Vec::new();
     for w in &workloads {
         for c in &clients {
@@ -278,19 +303,31 @@ fn main() {
             if w == "simple-update" {
                 args.push("-N");
             }
-            let mut ratios = std::collections::HashMap::new();
-            let mut base = Run::default();
-            for target in &targets {
-                tidy();
-                let (label, r) = target.run(&args);
-                if label == "direct" {
-                    base = r;
+            // Each row `repeat` times, the rows in turn, each round
+            // starting one row later: a row is not always the one after
+            // the same other, and a slow minute of the machine falls on
+            // one run of a row, not on the whole row.
+            let mut runs: Vec<Vec<Run>> = vec![Vec::new(); targets.len()];
+            for round in 0..repeat {
+                for k in 0..targets.len() {
+                    let i = (k + round) % targets.len();
+                    tidy();
+                    let (label, r) = targets[i].run(&args);
+                    eprintln!("{w} x{c} round {round} {label}: {:.1} tps, latency {:.2} ms, {} failed", r.tps, r.latency_ms, r.failed);
+                    runs[i].push(r);
                 }
-                let ratio = r.tps / base.tps;
+            }
+            let base = Run { tps: median(runs[0].iter().map(|r| r.tps)), latency_ms: median(runs[0].iter().map(|r| r.latency_ms)), ..Run::default() };
+            let mut ratios = std::collections::HashMap::new();
+            for (target, rs) in targets.iter().zip(&runs) {
+                let label = target.label();
+                let (tps, latency) = (median(rs.iter().map(|r| r.tps)), median(rs.iter().map(|r| r.latency_ms)));
+                let ratio = tps / base.tps;
                 ratios.insert(label.to_owned(), ratio);
-                let cpu = r.cpu_us.map_or_else(|| "-".to_owned(), |us| format!("{us:.0}"));
-                println!("| {w} | {c} | {label} | {:.1} | {ratio:.2}x | {:.2} | {:+.2} | {} | {cpu} |", r.tps, r.latency_ms, r.latency_ms - base.latency_ms, r.failed);
-                eprintln!("{w} x{c} {label}: {:.1} tps, latency {:.2} ms, {} failed", r.tps, r.latency_ms, r.failed);
+                let each = rs.iter().map(|r| format!("{:.0}", r.tps)).collect::<Vec<_>>().join(", ");
+                let failed: u64 = rs.iter().map(|r| r.failed).sum();
+                let cpu = if rs.iter().all(|r| r.cpu_us.is_some()) { format!("{:.0}", median(rs.iter().filter_map(|r| r.cpu_us))) } else { "-".to_owned() };
+                println!("| {w} | {c} | {label} | {tps:.1} | {ratio:.2}x | {each} | {latency:.2} | {:+.2} | {failed} | {cpu} |", latency - base.latency_ms);
             }
             summary.push((format!("{w} x{c}"), ratios));
         }
