@@ -317,17 +317,18 @@ fn main() {
                     runs[i].push(r);
                 }
             }
-            let base = Run { tps: median(runs[0].iter().map(|r| r.tps)), latency_ms: median(runs[0].iter().map(|r| r.latency_ms)), ..Run::default() };
+            // `direct` is the first row.
+            let (base_tps, base_latency) = (median(runs[0].iter().map(|r| r.tps)), median(runs[0].iter().map(|r| r.latency_ms)));
             let mut ratios = std::collections::HashMap::new();
             for (target, rs) in targets.iter().zip(&runs) {
                 let label = target.label();
                 let (tps, latency) = (median(rs.iter().map(|r| r.tps)), median(rs.iter().map(|r| r.latency_ms)));
-                let ratio = tps / base.tps;
+                let ratio = tps / base_tps;
                 ratios.insert(label.to_owned(), ratio);
                 let each = rs.iter().map(|r| format!("{:.0}", r.tps)).collect::<Vec<_>>().join(", ");
                 let failed: u64 = rs.iter().map(|r| r.failed).sum();
                 let cpu = if rs.iter().all(|r| r.cpu_us.is_some()) { format!("{:.0}", median(rs.iter().filter_map(|r| r.cpu_us))) } else { "-".to_owned() };
-                println!("| {w} | {c} | {label} | {tps:.1} | {ratio:.2}x | {each} | {latency:.2} | {:+.2} | {failed} | {cpu} |", latency - base.latency_ms);
+                println!("| {w} | {c} | {label} | {tps:.1} | {ratio:.2}x | {each} | {latency:.2} | {:+.2} | {failed} | {cpu} |", latency - base_latency);
             }
             summary.push((format!("{w} x{c}"), ratios));
         }

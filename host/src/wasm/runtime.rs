@@ -1,8 +1,8 @@
 //! The one wasm engine and everything shared by all modules: the linker (the
 //! sandbox's only imports), the epoch ticker that bounds CPU per call
-//! (`ticker.rs`), the compile thread that keeps compilation off the validation workers, and the
-//! load pipeline: detect → componentize → check imports → compile or load
-//! from cache → check exports.
+//! (`ticker.rs`), the compile thread that keeps compilation off the
+//! validation workers, and the load pipeline: detect → componentize →
+//! check imports → compile or load from cache → check exports.
 
 use super::wit::{Plugin, PluginPre};
 use super::cache::{ArtifactCache, content_hash};

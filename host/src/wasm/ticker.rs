@@ -12,6 +12,13 @@ use std::time::Duration;
 use wasmtime::Engine;
 
 pub(crate) struct Ticker {
+    state: Arc<State>,
+    thread: Thread,
+}
+
+/// What the ticker's thread and the calls share.
+#[derive(Default)]
+struct State {
     /// Guest calls in progress.
     active: AtomicUsize,
     stopping: AtomicBool,
@@ -21,11 +28,10 @@ pub(crate) struct Ticker {
     ticks: AtomicU64,
     #[cfg_attr(not(test), allow(dead_code))]
     parks: AtomicU64,
-    thread: Thread,
 }
 
 /// A call in progress: the ticker ticks while one is held.
-pub(crate) struct Running<'t>(&'t Ticker);
+pub(crate) struct Running<'t>(&'t State);
 
 impl Drop for Running<'_> {
     fn drop(&mut self) {
@@ -36,9 +42,9 @@ impl Drop for Running<'_> {
 impl Ticker {
     /// Start the ticker's thread for `engine`, ticking every `tick`.
     pub(crate) fn start(engine: Engine, tick: Duration) -> std::io::Result<Arc<Ticker>> {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Arc<Ticker>>(1);
+        let state = Arc::new(State::default());
+        let me = state.clone();
         let thread = std::thread::Builder::new().name("movex-epoch".into()).spawn(move || {
-            let Ok(me) = rx.recv() else { return };
             while !me.stopping.load(Ordering::SeqCst) {
                 if me.active.load(Ordering::SeqCst) == 0 {
                     // Woken by the first call (`running`) or by `stop`;
@@ -52,35 +58,33 @@ impl Ticker {
                 me.ticks.fetch_add(1, Ordering::SeqCst);
             }
         })?;
-        let ticker = Arc::new(Ticker { active: AtomicUsize::new(0), stopping: AtomicBool::new(false), ticks: AtomicU64::new(0), parks: AtomicU64::new(0), thread: thread.thread().clone() });
-        tx.send(ticker.clone()).expect("the ticker thread waits for its state");
-        Ok(ticker)
+        Ok(Arc::new(Ticker { state, thread: thread.thread().clone() }))
     }
 
     /// Mark a call in progress until the guard is dropped; the first one
     /// wakes the ticker (an unpark before it parks is not lost: it then
     /// does not sleep).
     pub(crate) fn running(&self) -> Running<'_> {
-        if self.active.fetch_add(1, Ordering::SeqCst) == 0 {
+        if self.state.active.fetch_add(1, Ordering::SeqCst) == 0 {
             self.thread.unpark();
         }
-        Running(self)
+        Running(&self.state)
     }
 
     /// Stop the thread (the engine is being dropped).
     pub(crate) fn stop(&self) {
-        self.stopping.store(true, Ordering::SeqCst);
+        self.state.stopping.store(true, Ordering::SeqCst);
         self.thread.unpark();
     }
 
     #[cfg(test)]
     fn ticks(&self) -> u64 {
-        self.ticks.load(Ordering::SeqCst)
+        self.state.ticks.load(Ordering::SeqCst)
     }
 
     #[cfg(test)]
     fn parks(&self) -> u64 {
-        self.parks.load(Ordering::SeqCst)
+        self.state.parks.load(Ordering::SeqCst)
     }
 }
 
