@@ -15,21 +15,29 @@
 //! The rows of one load (direct, PgBouncer, haproxy, movex `src_only`) all
 //! run on one database, the `src_only` movex's source; before every row the
 //! databases are tidied as pgbench does before a run (history emptied,
-//! branches and tellers vacuumed), the accounts vacuumed, and a checkpoint
-//! taken, so no row starts with the dead rows of those before it.
+//! branches and tellers vacuumed), the accounts vacuumed, a checkpoint
+//! taken and every table and index read into the page cache, so no row
+//! starts with the dead rows of those before it, nor from disk.
 //!
 //! Each row runs `--repeat` times (3), the rows taking turns and each
 //! round starting one row later; the table gives each row's median (and
 //! every run's TPS): on these machines one minute can run 20% slower than
 //! the next, which a single run per row would put on whichever row it
-//! fell on.
+//! fell on. The targets' ratios are also given round by round (each
+//! round runs every row once, back to back): their median, and in how
+//! many rounds movex met the target.
 //!
 //! Options: `--time S` (60, per run), `--repeat N` (3), `--clients 8,32`, `--workloads tpcb,simple-update`
 //! (pgbench's default TPC-B-like script and `-N`), `--scale 32`,
-//! `--mode simple` (pgbench `-M`: simple, extended or prepared),
+//! `--mode simple` (pgbench `-M`: simple, extended or prepared), `--keep`
+//! (the databases stay after the run),
 //! `--proxy-threads N[,M...]` (`[proxy.postgres] threads` of the `src_only`
 //! movex: unset, the config's default; each further value is one more
 //! `src_only` row, a movex with that many threads over the same databases).
+//! `--targets pgbouncer,haproxy,src_only,double,src_first` (all of them):
+//! the rows besides `direct` (always run: the others are given against
+//! it), for a closer look at a few with more `--repeat`s; databases and
+//! movexes only rows left out need are not made.
 //! The proxies' rows also give their CPU time per transaction (all their
 //! threads, user and system, from `/proc`): less tied to the machine's load
 //! than TPS.
@@ -37,7 +45,8 @@
 //! pgbouncer haproxy`); PgBouncer runs as the `postgres` user (it refuses
 //! root). Databases `movex_pgd_direct`, `movex_pgd_direct2`,
 //! `movex_pgd_a_{src,dst}` (the `src_only` movex) and `movex_pgd_b_{src,dst}`
-//! (the `src_first` movex) are dropped and made again.
+//! (the `src_first` movex) are made anew, and dropped at the end (kept
+//! with `--keep`, or when the closing validation finds differences).
 
 #[path = "support/process.rs"]
 mod process;
@@ -63,11 +72,16 @@ fn psql(sql: &str) {
 
 /// Every database of the run, as pgbench leaves them before a run without
 /// `-n` (history emptied, branches and tellers vacuumed) and the accounts
-/// vacuumed too; then a checkpoint. Done directly (not through a proxy)
+/// vacuumed too; then a checkpoint, then every table and index read into
+/// the page cache (`pg_prewarm`). Done directly (not through a proxy)
 /// before every row, so each starts from the same state, not from the dead
-/// rows the rows before it left in its database.
-fn tidy() {
-    for db in ["movex_pgd_direct", "movex_pgd_direct2", "movex_pgd_a_src", "movex_pgd_a_dst", "movex_pgd_b_src", "movex_pgd_b_dst"] {
+/// rows the rows before it left in its database, nor from a disk: these
+/// machines page out file pages unused for about a minute (DAMON's
+/// `pageout` scheme, `/sys/kernel/mm/damon`), so a database idle while
+/// other rows ran used to start its run reading from disk (pgbench `-N`
+/// x32 directly: 300 TPS cold, 3,200 warm).
+fn tidy(dbs: &[&str]) {
+    for db in dbs {
         let url = format!("{SERVER}/{db}");
         let out = Command::new("psql")
             .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", &url, "-c", "TRUNCATE pgbench_history", "-c", "VACUUM ANALYZE pgbench_branches, pgbench_tellers, pgbench_accounts"])
@@ -76,6 +90,13 @@ fn tidy() {
         assert!(out.status.success(), "tidying {db}: {}", String::from_utf8_lossy(&out.stderr));
     }
     psql("CHECKPOINT");
+    for db in dbs {
+        let url = format!("{SERVER}/{db}");
+        let prewarm = "SELECT pg_prewarm(c.oid::regclass, 'read') FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                       WHERE n.nspname = 'public' AND c.relkind IN ('r', 'i')";
+        let out = Command::new("psql").args(["-X", "-q", "-v", "ON_ERROR_STOP=1", &url, "-c", "CREATE EXTENSION IF NOT EXISTS pg_prewarm", "-c", prewarm]).output().expect("psql");
+        assert!(out.status.success(), "reading {db} into the page cache: {}", String::from_utf8_lossy(&out.stderr));
+    }
 }
 
 fn fresh(db: &str) {
@@ -249,21 +270,36 @@ fn main() {
     let mode = arg("--mode", "simple");
     let repeat: usize = arg("--repeat", "3").parse().expect("--repeat N: how many runs of each row");
     assert!(repeat > 0, "--repeat N: at least 1");
+    let chosen = arg("--targets", "pgbouncer,haproxy,src_only,double,src_first");
+    let chosen: Vec<&str> = chosen.split(',').map(str::trim).collect();
+    for c in &chosen {
+        assert!(["pgbouncer", "haproxy", "src_only", "double", "src_first"].contains(c), "--targets: {c:?} is none of pgbouncer, haproxy, src_only, double, src_first");
+    }
+    let wants = |t: &str| chosen.contains(&t);
     let dir = std::env::temp_dir().join(format!("movex-pg-door-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
 
-    eprintln!("initialising scale {scale}: directly (twice), and through each movex in src_first");
+    eprintln!("initialising scale {scale}: directly, and through each movex in src_first");
     let init = ["-i", "-q", "-s", scale.as_str()];
-    for db in ["movex_pgd_direct", "movex_pgd_direct2"] {
+    // The databases of this run, tidied before every row.
+    let mut dbs = vec!["movex_pgd_a_src", "movex_pgd_a_dst"];
+    if wants("src_first") {
+        dbs.extend(["movex_pgd_b_src", "movex_pgd_b_dst"]);
+    }
+    let directs: &[&str] = if wants("double") { &["movex_pgd_direct", "movex_pgd_direct2"] } else { &[] };
+    dbs.extend(directs);
+    for db in directs {
         fresh(db);
         pgbench(&format!("{SERVER}/{db}"), &init);
     }
     let threads: Vec<String> = process::arg("--proxy-threads").map(|t| t.split(',').map(str::to_owned).collect()).unwrap_or_default();
+    // The src_only movex's source is every one-load row's database: always made.
     let only = movex(&dir, "movex_pgd_a", "movex_pgd_a", threads.first().map(String::as_str), true);
-    let first = movex(&dir, "movex_pgd_b", "movex_pgd_b", threads.first().map(String::as_str), true);
+    let first = wants("src_first").then(|| movex(&dir, "movex_pgd_b", "movex_pgd_b", threads.first().map(String::as_str), true));
     let via = |m: &Movex, dbs: &str| format!("postgresql://app:app-secret@127.0.0.1:{}/{dbs}_src", m.proxy);
-    for (m, dbs) in [(&only, "movex_pgd_a"), (&first, "movex_pgd_b")] {
-        pgbench(&via(m, dbs), &init);
+    pgbench(&via(&only, "movex_pgd_a"), &init);
+    if let Some(first) = &first {
+        pgbench(&via(first, "movex_pgd_b"), &init);
     }
     post(only.http, "/src_only");
     // More thread counts: movexes over the `src_only` one's databases.
@@ -272,9 +308,9 @@ fn main() {
         post(m.http, "/src_only");
     }
 
-    let relay = Relay::to(&dir, 5432);
-    let bouncer = Bouncer::start(&dir);
-    if relay.is_none() || bouncer.is_none() {
+    let relay = wants("haproxy").then(|| Relay::to(&dir, 5432)).flatten();
+    let bouncer = wants("pgbouncer").then(|| Bouncer::start(&dir)).flatten();
+    if wants("haproxy") && relay.is_none() || wants("pgbouncer") && bouncer.is_none() {
         eprintln!("haproxy or pgbouncer is not installed: their rows are skipped (apt-get install haproxy pgbouncer)");
     }
     // Every one-load row runs on the one database, the src_only movex's
@@ -287,12 +323,18 @@ fn main() {
     if let Some(r) = &relay {
         targets.push(Target::One("haproxy TCP relay (floor)".into(), format!("postgres://postgres@127.0.0.1:{}/movex_pgd_a_src", r.port), Some(r.pid())));
     }
-    targets.push(Target::One("movex src_only".into(), via(&only, "movex_pgd_a"), Some(only.pid())));
+    if wants("src_only") {
+        targets.push(Target::One("movex src_only".into(), via(&only, "movex_pgd_a"), Some(only.pid())));
+    }
     for (t, m) in &others {
         targets.push(Target::One(format!("movex src_only, threads = {t}"), via(m, "movex_pgd_a"), Some(m.pid())));
     }
-    targets.push(Target::Pair("direct, 2 loads at once (double work)".into(), [format!("{SERVER}/movex_pgd_direct"), format!("{SERVER}/movex_pgd_direct2")]));
-    targets.push(Target::One("movex src_first".into(), via(&first, "movex_pgd_b"), Some(first.pid())));
+    if wants("double") {
+        targets.push(Target::Pair("direct, 2 loads at once (double work)".into(), [format!("{SERVER}/movex_pgd_direct"), format!("{SERVER}/movex_pgd_direct2")]));
+    }
+    if let Some(first) = &first {
+        targets.push(Target::One("movex src_first".into(), via(first, "movex_pgd_b"), Some(first.pid())));
+    }
 
     println!("| workload | clients | target | TPS (median) | vs direct | TPS of each run | latency ms | added ms | failed | proxy CPU µs/tx |");
     println!("|---|---:|---|---:|---:|---|---:|---:|---:|---:|");
@@ -311,7 +353,7 @@ fn main() {
             for round in 0..repeat {
                 for k in 0..targets.len() {
                     let i = (k + round) % targets.len();
-                    tidy();
+                    tidy(&dbs);
                     let (label, r) = targets[i].run(&args);
                     eprintln!("{w} x{c} round {round} {label}: {:.1} tps, latency {:.2} ms, {} failed", r.tps, r.latency_ms, r.failed);
                     runs[i].push(r);
@@ -320,6 +362,7 @@ fn main() {
             // `direct` is the first row.
             let (base_tps, base_latency) = (median(runs[0].iter().map(|r| r.tps)), median(runs[0].iter().map(|r| r.latency_ms)));
             let mut ratios = std::collections::HashMap::new();
+            let by_round: std::collections::HashMap<String, Vec<f64>> = targets.iter().zip(&runs).map(|(t, rs)| (t.label().to_owned(), rs.iter().map(|r| r.tps).collect())).collect();
             for (target, rs) in targets.iter().zip(&runs) {
                 let label = target.label();
                 let (tps, latency) = (median(rs.iter().map(|r| r.tps)), median(rs.iter().map(|r| r.latency_ms)));
@@ -330,23 +373,42 @@ fn main() {
                 let cpu = if rs.iter().all(|r| r.cpu_us.is_some()) { format!("{:.0}", median(rs.iter().filter_map(|r| r.cpu_us))) } else { "-".to_owned() };
                 println!("| {w} | {c} | {label} | {tps:.1} | {ratio:.2}x | {each} | {latency:.2} | {:+.2} | {failed} | {cpu} |", latency - base_latency);
             }
-            summary.push((format!("{w} x{c}"), ratios));
+            summary.push((format!("{w} x{c}"), ratios, by_round));
         }
     }
-    let out = Command::new(target_dir().join("release/movex")).args(["validate", "--config"]).arg(&first.config).output().unwrap();
-    println!(
-        "\nvalidate (the src_first pair after every run): exit {:?}\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).lines().filter(|l| !l.trim().is_empty()).collect::<Vec<_>>().join("\n")
-    );
+    let mut clean = true;
+    if let Some(first) = &first {
+        let out = Command::new(target_dir().join("release/movex")).args(["validate", "--config"]).arg(&first.config).output().unwrap();
+        clean = out.status.success();
+        println!(
+            "\nvalidate (the src_first pair after every run): exit {:?}\n{}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).lines().filter(|l| !l.trim().is_empty()).collect::<Vec<_>>().join("\n")
+        );
+    }
+    // The shared server keeps none of the run's databases, unless asked
+    // to or they are needed to look into a failed validation.
+    let keep = std::env::args().any(|a| a == "--keep");
+    if clean && !keep {
+        drop((relay, bouncer, only, first, others));
+        for db in &dbs {
+            psql(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"));
+        }
+    } else {
+        eprintln!("kept for a look: databases {}", dbs.join(", "));
+    }
     // Each movex figure next to its ceiling: src_only against the relay
-    // floor and PgBouncer; src_first against double work times the floor.
+    // floor and PgBouncer; src_first against double work times the floor
+    // (NaN where a row was left out).
     println!();
-    for (what, r) in summary {
-        let (only, first) = (r["movex src_only"], r["movex src_first"]);
-        let double = r["direct, 2 loads at once (double work)"];
-        let floor = r.get("haproxy TCP relay (floor)").copied().unwrap_or(f64::NAN);
-        let bouncer = r.get("PgBouncer, session mode").copied().unwrap_or(f64::NAN);
+    let mut paired_lines = Vec::new();
+    for (what, r, by_round) in summary {
+        paired_lines.push(paired(&what, &by_round));
+        let ratio = |label: &str| r.get(label).copied().unwrap_or(f64::NAN);
+        let (only, first) = (ratio("movex src_only"), ratio("movex src_first"));
+        let double = ratio("direct, 2 loads at once (double work)");
+        let floor = ratio("haproxy TCP relay (floor)");
+        let bouncer = ratio("PgBouncer, session mode");
         println!(
             "{what}: src_only {only:.2}x direct = {:.2}x the relay floor ({floor:.2}x), {:.2}x PgBouncer ({bouncer:.2}x); \
              src_first {first:.2}x direct = {:.2}x its ceiling ({double:.2}x double work x {floor:.2}x relay = {:.2}x)",
@@ -356,4 +418,37 @@ fn main() {
             double * floor
         );
     }
+    println!("\nThe same ratios taken round by round (each round runs every row once, back to back), their median and how many rounds reached 1.00x:");
+    for line in paired_lines {
+        println!("{line}");
+    }
+}
+
+/// The ratios of [`main`]'s summary taken within each round, whose runs
+/// are minutes apart rather than up to a row-group apart: less of the
+/// machine's drift between the two sides of a ratio. Their median, and
+/// in how many rounds movex reached the target.
+fn paired(what: &str, by_round: &std::collections::HashMap<String, Vec<f64>>) -> String {
+    let tps = |label: &str| by_round.get(label);
+    let mut parts = Vec::new();
+    let mut each = |name: &str, values: Vec<f64>| {
+        if values.is_empty() || values.iter().any(|v| v.is_nan()) {
+            return;
+        }
+        let met = values.iter().filter(|v| **v >= 1.0).count();
+        let list = values.iter().map(|v| format!("{v:.2}")).collect::<Vec<_>>().join(", ");
+        parts.push(format!("{name} {:.2}x, {met} of {} rounds >= 1.00x ({list})", median(values.iter().copied()), values.len()));
+    };
+    let rounds = |a: &Vec<f64>, f: &dyn Fn(usize) -> f64| (0..a.len()).map(f).collect::<Vec<f64>>();
+    if let (Some(only), Some(floor)) = (tps("movex src_only"), tps("haproxy TCP relay (floor)")) {
+        each("src_only / (0.95 x relay)", rounds(only, &|i| only[i] / (0.95 * floor[i])));
+    }
+    if let (Some(only), Some(bouncer)) = (tps("movex src_only"), tps("PgBouncer, session mode")) {
+        each("src_only / PgBouncer", rounds(only, &|i| only[i] / bouncer[i]));
+    }
+    if let (Some(first), Some(direct), Some(double), Some(floor)) = (tps("movex src_first"), tps("direct"), tps("direct, 2 loads at once (double work)"), tps("haproxy TCP relay (floor)")) {
+        // first/direct over (double/direct x floor/direct), round by round.
+        each("src_first / (0.95 x ceiling)", rounds(first, &|i| first[i] * direct[i] / (0.95 * double[i] * floor[i])));
+    }
+    format!("{what}: {}", parts.join("; "))
 }
