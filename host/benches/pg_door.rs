@@ -399,24 +399,32 @@ fn main() {
     }
     // Each movex figure next to its ceiling: src_only against the relay
     // floor and PgBouncer; src_first against double work times the floor
-    // (NaN where a row was left out).
+    // (each only where its rows ran).
     println!();
     let mut paired_lines = Vec::new();
     for (what, r, by_round) in summary {
         paired_lines.push(paired(&what, &by_round));
-        let ratio = |label: &str| r.get(label).copied().unwrap_or(f64::NAN);
-        let (only, first) = (ratio("movex src_only"), ratio("movex src_first"));
-        let double = ratio("direct, 2 loads at once (double work)");
+        let ratio = |label: &str| r.get(label).copied();
         let floor = ratio("haproxy TCP relay (floor)");
-        let bouncer = ratio("PgBouncer, session mode");
-        println!(
-            "{what}: src_only {only:.2}x direct = {:.2}x the relay floor ({floor:.2}x), {:.2}x PgBouncer ({bouncer:.2}x); \
-             src_first {first:.2}x direct = {:.2}x its ceiling ({double:.2}x double work x {floor:.2}x relay = {:.2}x)",
-            only / floor,
-            only / bouncer,
-            first / (double * floor),
-            double * floor
-        );
+        let mut parts = Vec::new();
+        if let Some(only) = ratio("movex src_only") {
+            let mut part = format!("src_only {only:.2}x direct");
+            if let Some(floor) = floor {
+                part += &format!(" = {:.2}x the relay floor ({floor:.2}x)", only / floor);
+            }
+            if let Some(bouncer) = ratio("PgBouncer, session mode") {
+                part += &format!(", {:.2}x PgBouncer ({bouncer:.2}x)", only / bouncer);
+            }
+            parts.push(part);
+        }
+        if let (Some(first), Some(double), Some(floor)) = (ratio("movex src_first"), ratio("direct, 2 loads at once (double work)"), floor) {
+            parts.push(format!(
+                "src_first {first:.2}x direct = {:.2}x its ceiling ({double:.2}x double work x {floor:.2}x relay = {:.2}x)",
+                first / (double * floor),
+                double * floor
+            ));
+        }
+        println!("{what}: {}", parts.join("; "));
     }
     println!("\nThe same ratios taken round by round (each round runs every row once, back to back), their median and how many rounds reached 1.00x:");
     for line in paired_lines {
