@@ -55,11 +55,23 @@ mod door;
 
 use door::{Movex, Relay, free_port, post, wait_for};
 use process::{cpu_seconds, target_dir};
+use std::collections::HashMap;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
 const SERVER: &str = "postgres://postgres@127.0.0.1:5432";
+
+/// The rows' labels, as the table prints them and the ratios find them.
+const DIRECT: &str = "direct";
+const BOUNCER: &str = "PgBouncer, session mode";
+const RELAY: &str = "haproxy TCP relay (floor)";
+const ONLY: &str = "movex src_only";
+const DOUBLE: &str = "direct, 2 loads at once (double work)";
+const FIRST: &str = "movex src_first";
+
+/// What `--targets` can name (all of them by default).
+const TARGETS: [&str; 5] = ["pgbouncer", "haproxy", "src_only", "double", "src_first"];
 
 fn arg(name: &str, default: &str) -> String {
     process::arg(name).unwrap_or_else(|| default.to_owned())
@@ -72,8 +84,8 @@ fn psql(sql: &str) {
 
 /// Every database of the run, as pgbench leaves them before a run without
 /// `-n` (history emptied, branches and tellers vacuumed) and the accounts
-/// vacuumed too; then a checkpoint, then every table and index read into
-/// the page cache (`pg_prewarm`). Done directly (not through a proxy)
+/// vacuumed too, every table and index read into the page cache
+/// (`pg_prewarm`); then a checkpoint. Done directly (not through a proxy)
 /// before every row, so each starts from the same state, not from the dead
 /// rows the rows before it left in its database, nor from a disk: these
 /// machines page out file pages unused for about a minute (DAMON's
@@ -83,25 +95,23 @@ fn psql(sql: &str) {
 fn tidy(dbs: &[&str]) {
     for db in dbs {
         let url = format!("{SERVER}/{db}");
+        let prewarm = "SELECT pg_prewarm(c.oid::regclass, 'read') FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                       WHERE n.nspname = 'public' AND c.relkind IN ('r', 'i')";
         let out = Command::new("psql")
-            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", &url, "-c", "TRUNCATE pgbench_history", "-c", "VACUUM ANALYZE pgbench_branches, pgbench_tellers, pgbench_accounts"])
+            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", &url, "-c", "TRUNCATE pgbench_history", "-c", "VACUUM ANALYZE pgbench_branches, pgbench_tellers, pgbench_accounts", "-c", prewarm])
             .output()
             .expect("psql");
         assert!(out.status.success(), "tidying {db}: {}", String::from_utf8_lossy(&out.stderr));
     }
     psql("CHECKPOINT");
-    for db in dbs {
-        let url = format!("{SERVER}/{db}");
-        let prewarm = "SELECT pg_prewarm(c.oid::regclass, 'read') FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-                       WHERE n.nspname = 'public' AND c.relkind IN ('r', 'i')";
-        let out = Command::new("psql").args(["-X", "-q", "-v", "ON_ERROR_STOP=1", &url, "-c", "CREATE EXTENSION IF NOT EXISTS pg_prewarm", "-c", prewarm]).output().expect("psql");
-        assert!(out.status.success(), "reading {db} into the page cache: {}", String::from_utf8_lossy(&out.stderr));
-    }
 }
 
+/// `db` made anew, with `pg_prewarm` for [`tidy`].
 fn fresh(db: &str) {
     psql(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"));
     psql(&format!("CREATE DATABASE {db}"));
+    let out = Command::new("psql").args(["-X", "-q", "-v", "ON_ERROR_STOP=1", &format!("{SERVER}/{db}"), "-c", "CREATE EXTENSION pg_prewarm"]).output().expect("psql");
+    assert!(out.status.success(), "pg_prewarm in {db} (it comes with PostgreSQL's server package): {}", String::from_utf8_lossy(&out.stderr));
 }
 
 /// A `movex serve` with `[proxy.postgres]` (`threads` if given) over
@@ -270,10 +280,10 @@ fn main() {
     let mode = arg("--mode", "simple");
     let repeat: usize = arg("--repeat", "3").parse().expect("--repeat N: how many runs of each row");
     assert!(repeat > 0, "--repeat N: at least 1");
-    let chosen = arg("--targets", "pgbouncer,haproxy,src_only,double,src_first");
+    let chosen = arg("--targets", &TARGETS.join(","));
     let chosen: Vec<&str> = chosen.split(',').map(str::trim).collect();
     for c in &chosen {
-        assert!(["pgbouncer", "haproxy", "src_only", "double", "src_first"].contains(c), "--targets: {c:?} is none of pgbouncer, haproxy, src_only, double, src_first");
+        assert!(TARGETS.contains(c), "--targets: {c:?} is none of {}", TARGETS.join(", "));
     }
     let wants = |t: &str| chosen.contains(&t);
     let dir = std::env::temp_dir().join(format!("movex-pg-door-bench-{}", std::process::id()));
@@ -316,24 +326,24 @@ fn main() {
     // Every one-load row runs on the one database, the src_only movex's
     // source: the same rows, tidied the same way before each.
     let direct = format!("{SERVER}/movex_pgd_a_src");
-    let mut targets = vec![Target::One("direct".into(), direct.clone(), None)];
+    let mut targets = vec![Target::One(DIRECT.into(), direct.clone(), None)];
     if let Some(b) = &bouncer {
-        targets.push(Target::One("PgBouncer, session mode".into(), format!("postgres://postgres@127.0.0.1:{}/movex_pgd_a_src", b.port), b.pid()));
+        targets.push(Target::One(BOUNCER.into(), format!("postgres://postgres@127.0.0.1:{}/movex_pgd_a_src", b.port), b.pid()));
     }
     if let Some(r) = &relay {
-        targets.push(Target::One("haproxy TCP relay (floor)".into(), format!("postgres://postgres@127.0.0.1:{}/movex_pgd_a_src", r.port), Some(r.pid())));
+        targets.push(Target::One(RELAY.into(), format!("postgres://postgres@127.0.0.1:{}/movex_pgd_a_src", r.port), Some(r.pid())));
     }
     if wants("src_only") {
-        targets.push(Target::One("movex src_only".into(), via(&only, "movex_pgd_a"), Some(only.pid())));
+        targets.push(Target::One(ONLY.into(), via(&only, "movex_pgd_a"), Some(only.pid())));
     }
     for (t, m) in &others {
         targets.push(Target::One(format!("movex src_only, threads = {t}"), via(m, "movex_pgd_a"), Some(m.pid())));
     }
     if wants("double") {
-        targets.push(Target::Pair("direct, 2 loads at once (double work)".into(), [format!("{SERVER}/movex_pgd_direct"), format!("{SERVER}/movex_pgd_direct2")]));
+        targets.push(Target::Pair(DOUBLE.into(), [format!("{SERVER}/movex_pgd_direct"), format!("{SERVER}/movex_pgd_direct2")]));
     }
     if let Some(first) = &first {
-        targets.push(Target::One("movex src_first".into(), via(first, "movex_pgd_b"), Some(first.pid())));
+        targets.push(Target::One(FIRST.into(), via(first, "movex_pgd_b"), Some(first.pid())));
     }
 
     println!("| workload | clients | target | TPS (median) | vs direct | TPS of each run | latency ms | added ms | failed | proxy CPU µs/tx |");
@@ -361,19 +371,17 @@ fn main() {
             }
             // `direct` is the first row.
             let (base_tps, base_latency) = (median(runs[0].iter().map(|r| r.tps)), median(runs[0].iter().map(|r| r.latency_ms)));
-            let mut ratios = std::collections::HashMap::new();
-            let by_round: std::collections::HashMap<String, Vec<f64>> = targets.iter().zip(&runs).map(|(t, rs)| (t.label().to_owned(), rs.iter().map(|r| r.tps).collect())).collect();
             for (target, rs) in targets.iter().zip(&runs) {
                 let label = target.label();
                 let (tps, latency) = (median(rs.iter().map(|r| r.tps)), median(rs.iter().map(|r| r.latency_ms)));
                 let ratio = tps / base_tps;
-                ratios.insert(label.to_owned(), ratio);
                 let each = rs.iter().map(|r| format!("{:.0}", r.tps)).collect::<Vec<_>>().join(", ");
                 let failed: u64 = rs.iter().map(|r| r.failed).sum();
                 let cpu = if rs.iter().all(|r| r.cpu_us.is_some()) { format!("{:.0}", median(rs.iter().filter_map(|r| r.cpu_us))) } else { "-".to_owned() };
                 println!("| {w} | {c} | {label} | {tps:.1} | {ratio:.2}x | {each} | {latency:.2} | {:+.2} | {failed} | {cpu} |", latency - base_latency);
             }
-            summary.push((format!("{w} x{c}"), ratios, by_round));
+            let by_round: HashMap<String, Vec<f64>> = targets.iter().zip(&runs).map(|(t, rs)| (t.label().to_owned(), rs.iter().map(|r| r.tps).collect())).collect();
+            summary.push((format!("{w} x{c}"), by_round));
         }
     }
     let mut clean = true;
@@ -402,22 +410,23 @@ fn main() {
     // (each only where its rows ran).
     println!();
     let mut paired_lines = Vec::new();
-    for (what, r, by_round) in summary {
+    for (what, by_round) in summary {
         paired_lines.push(paired(&what, &by_round));
-        let ratio = |label: &str| r.get(label).copied();
-        let floor = ratio("haproxy TCP relay (floor)");
+        // Medians against direct's.
+        let ratio = |label: &str| by_round.get(label).map(|tps| median(tps.iter().copied()) / median(by_round[DIRECT].iter().copied()));
+        let floor = ratio(RELAY);
         let mut parts = Vec::new();
-        if let Some(only) = ratio("movex src_only") {
+        if let Some(only) = ratio(ONLY) {
             let mut part = format!("src_only {only:.2}x direct");
             if let Some(floor) = floor {
                 part += &format!(" = {:.2}x the relay floor ({floor:.2}x)", only / floor);
             }
-            if let Some(bouncer) = ratio("PgBouncer, session mode") {
+            if let Some(bouncer) = ratio(BOUNCER) {
                 part += &format!(", {:.2}x PgBouncer ({bouncer:.2}x)", only / bouncer);
             }
             parts.push(part);
         }
-        if let (Some(first), Some(double), Some(floor)) = (ratio("movex src_first"), ratio("direct, 2 loads at once (double work)"), floor) {
+        if let (Some(first), Some(double), Some(floor)) = (ratio(FIRST), ratio(DOUBLE), floor) {
             parts.push(format!(
                 "src_first {first:.2}x direct = {:.2}x its ceiling ({double:.2}x double work x {floor:.2}x relay = {:.2}x)",
                 first / (double * floor),
@@ -436,27 +445,23 @@ fn main() {
 /// are minutes apart rather than up to a row-group apart: less of the
 /// machine's drift between the two sides of a ratio. Their median, and
 /// in how many rounds movex reached the target.
-fn paired(what: &str, by_round: &std::collections::HashMap<String, Vec<f64>>) -> String {
+fn paired(what: &str, by_round: &HashMap<String, Vec<f64>>) -> String {
     let tps = |label: &str| by_round.get(label);
     let mut parts = Vec::new();
     let mut each = |name: &str, values: Vec<f64>| {
-        if values.is_empty() || values.iter().any(|v| v.is_nan()) {
-            return;
-        }
         let met = values.iter().filter(|v| **v >= 1.0).count();
         let list = values.iter().map(|v| format!("{v:.2}")).collect::<Vec<_>>().join(", ");
         parts.push(format!("{name} {:.2}x, {met} of {} rounds >= 1.00x ({list})", median(values.iter().copied()), values.len()));
     };
-    let rounds = |a: &Vec<f64>, f: &dyn Fn(usize) -> f64| (0..a.len()).map(f).collect::<Vec<f64>>();
-    if let (Some(only), Some(floor)) = (tps("movex src_only"), tps("haproxy TCP relay (floor)")) {
-        each("src_only / (0.95 x relay)", rounds(only, &|i| only[i] / (0.95 * floor[i])));
+    if let (Some(only), Some(floor)) = (tps(ONLY), tps(RELAY)) {
+        each("src_only / (0.95 x relay)", only.iter().zip(floor).map(|(o, f)| o / (0.95 * f)).collect());
     }
-    if let (Some(only), Some(bouncer)) = (tps("movex src_only"), tps("PgBouncer, session mode")) {
-        each("src_only / PgBouncer", rounds(only, &|i| only[i] / bouncer[i]));
+    if let (Some(only), Some(bouncer)) = (tps(ONLY), tps(BOUNCER)) {
+        each("src_only / PgBouncer", only.iter().zip(bouncer).map(|(o, b)| o / b).collect());
     }
-    if let (Some(first), Some(direct), Some(double), Some(floor)) = (tps("movex src_first"), tps("direct"), tps("direct, 2 loads at once (double work)"), tps("haproxy TCP relay (floor)")) {
+    if let (Some(first), Some(direct), Some(double), Some(floor)) = (tps(FIRST), tps(DIRECT), tps(DOUBLE), tps(RELAY)) {
         // first/direct over (double/direct x floor/direct), round by round.
-        each("src_first / (0.95 x ceiling)", rounds(first, &|i| first[i] * direct[i] / (0.95 * double[i] * floor[i])));
+        each("src_first / (0.95 x ceiling)", (0..first.len()).map(|i| first[i] * direct[i] / (0.95 * double[i] * floor[i])).collect());
     }
     format!("{what}: {}", parts.join("; "))
 }
