@@ -14,11 +14,16 @@ use movex::validate::{Board, Request, RunMode, Validator};
 use movex_tests::dbs;
 use sqlx::{Connection, Row};
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 const N: i64 = 300;
+/// How much the writer and the repair rounds overlap, at the least.
+const MIN_WRITES: u64 = 500;
+const MIN_ROUNDS: u32 = 3;
+const STUCK: Duration = Duration::from_secs(300);
 const TABLE: &str = "CREATE TABLE acct (id BIGINT PRIMARY KEY, v BIGINT NOT NULL, note VARCHAR(40), utime BIGINT NOT NULL);";
 /// On the destination: 1..=10 missing, 11..=30 different, 1001..=1010 extra.
 const SEED: &str = "DELETE FROM acct WHERE id <= 10;
@@ -56,8 +61,9 @@ async fn values(url: &str) -> BTreeMap<i64, i64> {
 
 /// The application: updates the keys round after round through the pool,
 /// each write with a new value and a newer update time, until `stop`.
-/// Returns the last value the source took per key, and the writes made.
-async fn writer(pool: Arc<Pool>, stop: CancellationToken) -> (BTreeMap<i64, i64>, u64) {
+/// Returns the last value the source took per key; `made` counts the writes
+/// as they go.
+async fn writer(pool: Arc<Pool>, stop: CancellationToken, made: Arc<AtomicU64>) -> BTreeMap<i64, i64> {
     let (mut last, mut writes, mut tick) = (BTreeMap::new(), 0u64, 1000i64);
     while !stop.is_cancelled() {
         for k in keys() {
@@ -65,6 +71,7 @@ async fn writer(pool: Arc<Pool>, stop: CancellationToken) -> (BTreeMap<i64, i64>
             let stmt = Statement::new("UPDATE acct SET v = ?, utime = ? WHERE id = ?").bind(tick).bind(tick).bind(k);
             let done = pool.execute(&stmt).await.expect("the application's write");
             writes += 1;
+            made.store(writes, Ordering::Relaxed);
             if done.rows_affected == 1 {
                 last.insert(k, tick);
             }
@@ -73,7 +80,7 @@ async fn writer(pool: Arc<Pool>, stop: CancellationToken) -> (BTreeMap<i64, i64>
             }
         }
     }
-    (last, writes)
+    last
 }
 
 async fn repair_under_a_live_writer(src: dbs::Db, dst: dbs::Db) {
@@ -90,12 +97,16 @@ async fn repair_under_a_live_writer(src: dbs::Db, dst: dbs::Db) {
     let seeded: BTreeMap<&str, u64> = [("base_missing", 10), ("comparator_error", 0), ("neq", 20), ("target_missing", 10)].into();
     assert_eq!(report.findings, seeded);
 
-    let stop = CancellationToken::new();
-    let app = tokio::spawn(writer(pool.clone(), stop.clone()));
-    // Validate and repair, round after round, while the application writes.
+    let (stop, made) = (CancellationToken::new(), Arc::new(AtomicU64::new(0)));
+    let app = tokio::spawn(writer(pool.clone(), stop.clone(), made.clone()));
+    // Validate and repair, round after round, while the application writes:
+    // at least MIN_ROUNDS rounds and until the writer has made MIN_WRITES
+    // writes, however long a loaded machine takes for them (the deadline only
+    // stops a run that is stuck).
     let (mut outcomes, mut rounds) = (BTreeMap::<String, u64>::new(), 0);
     let t0 = Instant::now();
-    while t0.elapsed() < Duration::from_secs(4) {
+    while rounds < MIN_ROUNDS || made.load(Ordering::Relaxed) < MIN_WRITES {
+        assert!(t0.elapsed() < STUCK, "stuck: {} writes and {rounds} rounds in {STUCK:?}", made.load(Ordering::Relaxed));
         validator.run(&full(), CancellationToken::new(), &Board::default()).await.unwrap();
         let s = Repairer::new(validator.clone(), false).run_once(None, None, &CancellationToken::new()).await.unwrap();
         for (k, n) in s.outcomes {
@@ -104,9 +115,9 @@ async fn repair_under_a_live_writer(src: dbs::Db, dst: dbs::Db) {
         rounds += 1;
     }
     stop.cancel();
-    let (last, writes) = app.await.unwrap();
+    let last = app.await.unwrap();
+    let writes = made.load(Ordering::Relaxed);
     eprintln!("{writes} writes by the application; {rounds} validate+repair rounds alongside; outcomes {outcomes:?}");
-    assert!(writes > 500 && rounds >= 2, "the writer and repair really overlapped: {writes} writes, {rounds} rounds");
     let repaired = outcomes.get("repaired").copied().unwrap_or(0) + outcomes.get("already_consistent").copied().unwrap_or(0);
     assert!(repaired >= 40, "every seeded finding was settled: {outcomes:?}");
 
