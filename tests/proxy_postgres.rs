@@ -23,6 +23,8 @@
 //! - A batch flushed before its Sync (libpq's pipeline mode) across a
 //!   pattern switch: it ends in its own pattern, without waiting out the
 //!   switch's settle on a client that waits on its locks.
+//! - A plain `BEGIN` in `src_only` reaches the server with the
+//!   transaction's first statement (`defer_begin`), as the server sees.
 //!
 //! After each, `movex validate` reports no differences, and the tables'
 //! whole contents are compared side by side.
@@ -499,4 +501,43 @@ print("synced", got, "in", round(time.monotonic() - t0), "s", flush=True)
     assert_eq!(rows(&d.src, "k").await, ["(1,111)"]);
     assert_eq!(same_on_both(&d, "k").await, 1);
     validates_clean(&d.cfg);
+}
+
+/// `[proxy.postgres] defer_begin` (on by default), in `src_only`: a plain
+/// `BEGIN` is answered by the door and reaches the server with the
+/// transaction's first statement, one round trip fewer. The server's own
+/// view shows it (the session idle, not in a transaction, until that
+/// statement); the transaction is real (`ROLLBACK` undoes its write); the
+/// client sees the same command tags as directly. Off, `BEGIN` reaches
+/// the server at once.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plain_begin_goes_to_the_server_with_the_first_statement() {
+    use sqlx::{ConnectOptions, Executor};
+    let dir = tempfile::tempdir().unwrap();
+    for defer in [true, false] {
+        let (proxy, here) = (format!("defer_begin = {defer}"), dir.path().join(defer.to_string()));
+        std::fs::create_dir_all(&here).unwrap();
+        let d = pg_door(&here, "pgdefer", "CREATE TABLE t (id int PRIMARY KEY)", Setup { proxy: &proxy, ..Setup::default() }).await;
+        let (code, body) = http(d.http_port, "POST", "/src_only");
+        assert_eq!(code, 200, "{body}");
+        let state = || async { dbs::query_strings(d.src.url(), "SELECT state FROM pg_stat_activity WHERE application_name = 'movex_defer'").await };
+        let options: sqlx::postgres::PgConnectOptions = d.url().parse().unwrap();
+        let mut c = options.application_name("movex_defer").connect().await.unwrap();
+        c.execute(sqlx::raw_sql("BEGIN")).await.unwrap();
+        let told = if defer { "idle" } else { "idle in transaction" };
+        assert_eq!(state().await, [told], "after BEGIN, defer_begin = {defer}");
+        c.execute(sqlx::raw_sql("INSERT INTO t VALUES (1)")).await.unwrap();
+        assert_eq!(state().await, ["idle in transaction"], "after the first statement, defer_begin = {defer}");
+        c.execute(sqlx::raw_sql("ROLLBACK")).await.unwrap();
+        c.execute(sqlx::raw_sql("start transaction;")).await.unwrap();
+        c.execute(sqlx::raw_sql("INSERT INTO t VALUES (2)")).await.unwrap();
+        c.execute(sqlx::raw_sql("COMMIT")).await.unwrap();
+        assert_eq!(dbs::query_strings(d.src.url(), "SELECT id::text FROM t").await, ["2"], "the rolled-back write is gone, the committed one kept");
+        // What psql prints of each command, directly and through the door.
+        let script = "BEGIN;\nCOMMIT;\nbegin work ;\nROLLBACK;\nSTART TRANSACTION;\nSELECT 1;\nCOMMIT;\nBEGIN TRANSACTION;\nBEGIN;\nROLLBACK;\n";
+        let printed = |url: String| run(Command::new("psql").args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", &url]), script);
+        let direct = printed(d.src.url().to_owned());
+        assert_eq!(printed(d.url()), direct, "defer_begin = {defer}");
+        assert!(direct.1.contains("START TRANSACTION") && direct.1.contains("already a transaction in progress"), "{direct:?}");
+    }
 }

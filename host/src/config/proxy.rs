@@ -99,6 +99,13 @@ pub struct PostgresProxy {
     /// about twice this in memory.
     #[serde(default = "PostgresProxy::default_max_message_bytes")]
     pub max_message_bytes: usize,
+    /// Answer a client's plain `BEGIN` at once and send it to the server
+    /// with the transaction's first statement: a round trip per
+    /// transaction saved. What changes: the transaction starts on the
+    /// server with that statement, so `now()` is its time, and the
+    /// server's `idle_in_transaction_session_timeout` counts from it.
+    #[serde(default = "PostgresProxy::default_defer_begin")]
+    pub defer_begin: bool,
 }
 
 impl PostgresProxy {
@@ -108,6 +115,10 @@ impl PostgresProxy {
 
     fn default_max_message_bytes() -> usize {
         64 * 1024 * 1024
+    }
+
+    fn default_defer_begin() -> bool {
+        true
     }
 }
 

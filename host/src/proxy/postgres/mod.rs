@@ -215,7 +215,7 @@ impl Front {
         wire.limit_reads(self.config.max_message_bytes);
         let params = startup.parameters.into_iter().collect();
         let me = self.cancels.register(id);
-        let start = session::Start { source: self.source.clone(), destination: self.destination.clone(), params, me };
+        let start = session::Start { source: self.source.clone(), destination: self.destination.clone(), params, me, defer_begin: self.config.defer_begin };
         let mut session = session::Session::new(wire, &self.migration.pool, start);
         if !session.open().await? {
             return Ok(());

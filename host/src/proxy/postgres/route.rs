@@ -208,6 +208,24 @@ pub fn matters_alone(sql: &[u8]) -> bool {
     memchr::memchr(b';', &sql[..end]).is_some()
 }
 
+/// A `BEGIN` that cannot fail on its own: `BEGIN`, `BEGIN WORK`, `BEGIN
+/// TRANSACTION` or `START TRANSACTION`, in any case, with white space and
+/// trailing `;`s, and nothing else (no isolation level or access mode, no
+/// comment). Its command tag as PostgreSQL gives it.
+pub fn plain_begin(sql: &[u8]) -> Option<&'static str> {
+    let mut end = sql.len();
+    while end > 0 && (sql[end - 1].is_ascii_whitespace() || sql[end - 1] == b';') {
+        end -= 1;
+    }
+    let mut words = sql[..end].split(|c| c.is_ascii_whitespace()).filter(|w| !w.is_empty());
+    let mut next = || words.next().map(|w| w.to_ascii_uppercase());
+    match (next().as_deref(), next().as_deref(), next()) {
+        (Some(b"BEGIN"), None | Some(b"WORK" | b"TRANSACTION"), None) => Some("BEGIN"),
+        (Some(b"START"), Some(b"TRANSACTION"), None) => Some("START TRANSACTION"),
+        _ => None,
+    }
+}
+
 /// The strongest kind among a query string's statements.
 pub fn kind_of(classes: &[Class]) -> Kind {
     // The strongest: a write anywhere makes the whole string a write.
@@ -253,6 +271,16 @@ mod tests {
         // string, a first word that is not ASCII.
         for sql in ["SET search_path = a", "  reset all", "discard all", "COPY t FROM STDIN", "SELECT 1; COPY t FROM STDIN", "-- comment\nCOPY t FROM STDIN", "SELECT 'a;b'", "\u{a0}SET x = 1", ""] {
             assert!(matters_alone(sql.as_bytes()), "{sql}");
+        }
+    }
+
+    #[test]
+    fn a_plain_begin_is_told_from_one_that_could_fail() {
+        for (sql, tag) in [("BEGIN;", "BEGIN"), ("begin", "BEGIN"), (" Begin Work ;; \n", "BEGIN"), ("BEGIN\tTRANSACTION", "BEGIN"), ("start transaction;", "START TRANSACTION")] {
+            assert_eq!(plain_begin(sql.as_bytes()), Some(tag), "{sql}");
+        }
+        for sql in ["BEGIN ISOLATION LEVEL SERIALIZABLE", "START TRANSACTION READ ONLY", "BEGIN; SELECT 1", "-- c\nBEGIN", "BEGINS", "START", "BEGIN WORK WORK", "", ";"] {
+            assert_eq!(plain_begin(sql.as_bytes()), None, "{sql}");
         }
     }
 

@@ -137,12 +137,62 @@ pub struct Wire {
     limit: usize,
     /// Who is at the other end, for messages.
     pub peer: String,
+    /// A message held back, written ahead of the next thing sent
+    /// ([`Wire::defer`]).
+    deferred: Option<Bytes>,
+    /// Answers (up to their ReadyForQuery) of deferred messages sent and
+    /// not yet read: dropped unread, as the client was answered already.
+    unanswered: u32,
 }
 
 impl Wire {
     pub fn new(stream: TcpStream, peer: String) -> Wire {
         let _ = stream.set_nodelay(true);
-        Wire { stream, rbuf: BytesMut::with_capacity(READ_BUF), wbuf: BytesMut::with_capacity(16 * 1024), limit: 64 * 1024, peer }
+        Wire {
+            stream,
+            rbuf: BytesMut::with_capacity(READ_BUF),
+            wbuf: BytesMut::with_capacity(16 * 1024),
+            limit: 64 * 1024,
+            peer,
+            deferred: None,
+            unanswered: 0,
+        }
+    }
+
+    /// Hold `raw` (a whole Query) back: it is written in the same write as
+    /// whatever is sent next, and its answer, up to its ReadyForQuery, is
+    /// dropped as it is read. For a `BEGIN` the client was already told
+    /// succeeded: the server runs it just before the next statement, a
+    /// round trip saved. An error in that answer fails the read: the
+    /// client was told otherwise, so the session cannot go on.
+    pub fn defer(&mut self, raw: Bytes) {
+        debug_assert!(self.deferred.is_none(), "one deferred message at a time");
+        self.deferred = Some(raw);
+    }
+
+    /// Whether a message is held back ([`Wire::defer`]), not yet sent.
+    pub fn deferring(&self) -> bool {
+        self.deferred.is_some()
+    }
+
+    /// Drop the whole answers of deferred messages at the buffer's start.
+    /// `Ok(true)` once none is left to drop; an error message in one is an
+    /// error here.
+    fn drop_unanswered(&mut self) -> Result<bool> {
+        while self.unanswered > 0 {
+            let Some(n) = self.framed(0)? else { return Ok(false) };
+            match self.rbuf[0] {
+                b'Z' => self.unanswered -= 1,
+                b'E' => {
+                    let f = Frame { tag: b'E', raw: Bytes::copy_from_slice(&self.rbuf[..n]) };
+                    let (code, msg) = f.error();
+                    bail!("{} failed a BEGIN movex had deferred (and answered for): {code} {msg}", self.peer);
+                }
+                _ => {}
+            }
+            self.consume(n);
+        }
+        Ok(true)
     }
 
     pub fn limit_reads(&mut self, limit: usize) {
@@ -175,7 +225,7 @@ impl Wire {
     /// The whole message at the buffer's start, if there is one: its type
     /// byte and its bytes (type byte, length, body), left in the buffer.
     pub fn peek(&self) -> Option<(u8, &[u8])> {
-        if self.rbuf.len() < 5 {
+        if self.rbuf.len() < 5 || self.unanswered > 0 {
             return None;
         }
         let len = (&self.rbuf[1..5]).get_u32() as usize;
@@ -243,7 +293,7 @@ impl Wire {
     /// [`Wire::ready`], polled.
     pub fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<bool>> {
         loop {
-            if self.framed(0)?.is_some() {
+            if self.drop_unanswered()? && self.framed(0)?.is_some() {
                 return Poll::Ready(Ok(true));
             }
             if !ready!(self.poll_fill(cx))? {
@@ -306,7 +356,9 @@ impl Wire {
         to.flush().await?;
         loop {
             let (mut at, mut end) = (0, None);
-            while let Some(n) = self.framed(at)? {
+            while self.drop_unanswered()?
+                && let Some(n) = self.framed(at)?
+            {
                 match seen(self.rbuf[at], &self.rbuf[at..at + n]) {
                     Next::More => at += n,
                     Next::Last => {
@@ -340,6 +392,10 @@ impl Wire {
 
     /// Queue bytes to send (with the next [`Wire::flush`]).
     pub fn queue(&mut self, raw: &[u8]) {
+        if let Some(d) = self.deferred.take() {
+            self.wbuf.put_slice(&d);
+            self.unanswered += 1;
+        }
         self.wbuf.put_slice(raw);
     }
 
@@ -356,7 +412,7 @@ impl Wire {
     }
 
     pub async fn send(&mut self, raw: &[u8]) -> Result<()> {
-        if self.wbuf.is_empty() {
+        if self.wbuf.is_empty() && self.deferred.is_none() {
             // Nothing queued before it: written from where it is.
             write(&mut self.stream, raw).await?;
             return Ok(());
@@ -437,6 +493,44 @@ mod tests {
         let mut notice = vec![0; 11];
         client.read_exact(&mut notice).await.unwrap();
         assert_eq!(notice, message(b'N', b"notice"));
+    }
+
+    #[tokio::test]
+    async fn a_deferred_message_goes_ahead_of_the_next_and_its_answer_is_dropped() {
+        let (mut from, mut backend) = pair().await;
+        let (mut to, mut client) = pair().await;
+        let begin = message(b'Q', b"BEGIN\0");
+        let update = message(b'Q', b"UPDATE t SET v = 1\0");
+        from.defer(Bytes::from(begin.clone()));
+        assert!(from.deferring());
+        from.send(&update).await.unwrap();
+        assert!(!from.deferring());
+        // One write, the deferred message first.
+        let mut got = vec![0; begin.len() + update.len()];
+        backend.read_exact(&mut got).await.unwrap();
+        assert_eq!(got, [begin.clone(), update].concat());
+        // BEGIN's answer, then the UPDATE's: only the UPDATE's is relayed.
+        let answer = [message(b'C', b"UPDATE 1\0"), message(b'Z', b"T")].concat();
+        backend.write_all(&[message(b'C', b"BEGIN\0"), message(b'Z', b"T"), answer.clone()].concat()).await.unwrap();
+        let mut tags = Vec::new();
+        from.relay(&mut to, |tag, _| {
+            tags.push(tag);
+            if tag == b'Z' { Next::Last } else { Next::More }
+        })
+        .await
+        .unwrap();
+        assert_eq!(tags, [b'C', b'Z']);
+        let mut relayed = vec![0; answer.len()];
+        client.read_exact(&mut relayed).await.unwrap();
+        assert_eq!(relayed, answer);
+
+        // The deferred message failed: reading the next answer fails, naming it.
+        from.defer(Bytes::from(begin));
+        from.send(&message(b'Q', b"SELECT 1\0")).await.unwrap();
+        let error = [b"SERROR\0".as_slice(), b"C25001\0", b"Mno\0", b"\0"].concat();
+        backend.write_all(&[message(b'E', &error), message(b'Z', b"I")].concat()).await.unwrap();
+        let e = from.expect().await.unwrap_err();
+        assert!(format!("{e:#}").contains("failed a BEGIN movex had deferred") && format!("{e:#}").contains("25001"), "{e:#}");
     }
 
     #[tokio::test]

@@ -91,6 +91,8 @@ pub struct Session<'p> {
     prepared_in: Option<Pattern>,
     /// The catalog's answers about tables' generated columns.
     catalog: generated::Catalog,
+    /// `[proxy.postgres] defer_begin`.
+    defer_begin: bool,
 }
 
 /// What a session starts with besides its client.
@@ -99,6 +101,7 @@ pub struct Start {
     pub destination: Target,
     pub params: Vec<(String, String)>,
     pub me: Registered,
+    pub defer_begin: bool,
 }
 
 impl<'p> Session<'p> {
@@ -119,6 +122,7 @@ impl<'p> Session<'p> {
             me: start.me,
             prepared_in: None,
             catalog: generated::Catalog::default(),
+            defer_begin: start.defer_begin,
         }
     }
 
