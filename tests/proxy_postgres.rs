@@ -503,41 +503,74 @@ print("synced", got, "in", round(time.monotonic() - t0), "s", flush=True)
     validates_clean(&d.cfg);
 }
 
-/// `[proxy.postgres] defer_begin` (on by default), in `src_only`: a plain
-/// `BEGIN` is answered by the door and reaches the server with the
-/// transaction's first statement, one round trip fewer. The server's own
-/// view shows it (the session idle, not in a transaction, until that
-/// statement); the transaction is real (`ROLLBACK` undoes its write); the
-/// client sees the same command tags as directly. Off, `BEGIN` reaches
-/// the server at once.
+/// `[proxy.postgres] defer_begin` (on by default): a plain `BEGIN` is
+/// answered by the door and reaches each side with the transaction's
+/// first statement there, one round trip fewer. The servers' own view
+/// shows it (each side's session idle, not in a transaction, until then;
+/// in `src_first` a read goes to the source only, so the destination's
+/// transaction starts with the first write); the transaction is real on
+/// both (`ROLLBACK` undoes its write); the client sees the same command
+/// tags as directly. Off, `BEGIN` reaches the servers at once.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_plain_begin_goes_to_the_server_with_the_first_statement() {
     use sqlx::{ConnectOptions, Executor};
     let dir = tempfile::tempdir().unwrap();
-    for defer in [true, false] {
-        let (proxy, here) = (format!("defer_begin = {defer}"), dir.path().join(defer.to_string()));
+    for (defer, pattern) in [(true, "src_only"), (true, "src_first"), (false, "src_first")] {
+        let (proxy, here) = (format!("defer_begin = {defer}"), dir.path().join(format!("{defer}{pattern}")));
         std::fs::create_dir_all(&here).unwrap();
-        let d = pg_door(&here, "pgdefer", "CREATE TABLE t (id int PRIMARY KEY)", Setup { proxy: &proxy, ..Setup::default() }).await;
-        let (code, body) = http(d.http_port, "POST", "/src_only");
-        assert_eq!(code, 200, "{body}");
-        let state = || async { dbs::query_strings(d.src.url(), "SELECT state FROM pg_stat_activity WHERE application_name = 'movex_defer'").await };
+        let d = pg_door(&here, "pgdefer", "CREATE TABLE t (id int PRIMARY KEY)", Setup { proxy: &proxy, tables: "[[tables]]\nname = \"t\"\nkey = [\"id\"]\ncomparator = \"exact\"\n", ..Setup::default() }).await;
+        let two = pattern == "src_first";
+        if !two {
+            // The door starts in src_first.
+            let (code, body) = http(d.http_port, "POST", &format!("/{pattern}"));
+            assert_eq!(code, 200, "{body}");
+        }
+        // The door's session on each side, by its application_name.
+        let states = || async {
+            let mut s = Vec::new();
+            for url in [d.src.url(), d.dst.as_str()] {
+                s.extend(dbs::query_strings(url, "SELECT state FROM pg_stat_activity WHERE application_name = 'movex_defer' AND datname = current_database()").await);
+            }
+            s
+        };
+        let of = |state: &str| if two { vec![state.to_owned(); 2] } else { vec![state.to_owned()] };
         let options: sqlx::postgres::PgConnectOptions = d.url().parse().unwrap();
         let mut c = options.application_name("movex_defer").connect().await.unwrap();
-        c.execute(sqlx::raw_sql("BEGIN")).await.unwrap();
-        let told = if defer { "idle" } else { "idle in transaction" };
-        assert_eq!(state().await, [told], "after BEGIN, defer_begin = {defer}");
+        // A write outside a transaction: the secondary is connected now.
         c.execute(sqlx::raw_sql("INSERT INTO t VALUES (1)")).await.unwrap();
-        assert_eq!(state().await, ["idle in transaction"], "after the first statement, defer_begin = {defer}");
+        assert_eq!(states().await, of("idle"));
+        let held = |when: &str| format!("{when}, defer_begin = {defer}, {pattern}");
+        c.execute(sqlx::raw_sql("BEGIN")).await.unwrap();
+        assert_eq!(states().await, of(if defer { "idle" } else { "idle in transaction" }), "{}", held("after BEGIN"));
+        c.execute(sqlx::raw_sql("SELECT count(*) FROM t")).await.unwrap();
+        let after_read = if two && defer { vec!["idle in transaction".to_owned(), "idle".to_owned()] } else { of("idle in transaction") };
+        assert_eq!(states().await, after_read, "{}", held("after a read"));
+        c.execute(sqlx::raw_sql("INSERT INTO t VALUES (2)")).await.unwrap();
+        assert_eq!(states().await, of("idle in transaction"), "{}", held("after a write"));
         c.execute(sqlx::raw_sql("ROLLBACK")).await.unwrap();
         c.execute(sqlx::raw_sql("start transaction;")).await.unwrap();
-        c.execute(sqlx::raw_sql("INSERT INTO t VALUES (2)")).await.unwrap();
+        c.execute(sqlx::raw_sql("INSERT INTO t VALUES (3)")).await.unwrap();
         c.execute(sqlx::raw_sql("COMMIT")).await.unwrap();
-        assert_eq!(dbs::query_strings(d.src.url(), "SELECT id::text FROM t").await, ["2"], "the rolled-back write is gone, the committed one kept");
+        // A transaction that only reads, then one that is empty.
+        for sql in ["BEGIN", "SELECT 1", "COMMIT", "BEGIN;", "END"] {
+            c.execute(sqlx::raw_sql(sql)).await.unwrap();
+        }
+        assert_eq!(states().await, of("idle"));
+        let want = if two { vec!["1", "3", "1", "3"] } else { vec!["1", "3"] };
+        let mut kept = dbs::query_strings(d.src.url(), "SELECT id::text FROM t ORDER BY id").await;
+        if two {
+            kept.extend(dbs::query_strings(&d.dst, "SELECT id::text FROM t ORDER BY id").await);
+        }
+        assert_eq!(kept, want, "the rolled-back write is gone, the committed ones kept: {}", held("at the end"));
         // What psql prints of each command, directly and through the door.
         let script = "BEGIN;\nCOMMIT;\nbegin work ;\nROLLBACK;\nSTART TRANSACTION;\nSELECT 1;\nCOMMIT;\nBEGIN TRANSACTION;\nBEGIN;\nROLLBACK;\n";
         let printed = |url: String| run(Command::new("psql").args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", &url]), script);
         let direct = printed(d.src.url().to_owned());
-        assert_eq!(printed(d.url()), direct, "defer_begin = {defer}");
+        assert_eq!(printed(d.url()), direct, "{}", held("psql"));
         assert!(direct.1.contains("START TRANSACTION") && direct.1.contains("already a transaction in progress"), "{direct:?}");
+        drop(c);
+        if two {
+            validates_clean(&d.cfg);
+        }
     }
 }

@@ -34,7 +34,9 @@
 //! `--proxy-threads N[,M...]` (`[proxy.postgres] threads` of the `src_only`
 //! movex: unset, the config's default; each further value is one more
 //! `src_only` row, a movex with that many threads over the same databases).
-//! `--targets pgbouncer,haproxy,src_only,double,src_first` (all of them):
+//! `--targets pgbouncer,haproxy,src_only,eager_begin,double,src_first` (all
+//! of them; `eager_begin` is a `src_only` movex with `defer_begin = false`,
+//! which sends a transaction's `BEGIN` at once, as PgBouncer does):
 //! the rows besides `direct` (always run: the others are given against
 //! it), for a closer look at a few with more `--repeat`s; databases and
 //! movexes only rows left out need are not made.
@@ -67,11 +69,12 @@ const DIRECT: &str = "direct";
 const BOUNCER: &str = "PgBouncer, session mode";
 const RELAY: &str = "haproxy TCP relay (floor)";
 const ONLY: &str = "movex src_only";
+const EAGER: &str = "movex src_only, BEGIN sent at once (defer_begin = false)";
 const DOUBLE: &str = "direct, 2 loads at once (double work)";
 const FIRST: &str = "movex src_first";
 
 /// What `--targets` can name (all of them by default).
-const TARGETS: [&str; 5] = ["pgbouncer", "haproxy", "src_only", "double", "src_first"];
+const TARGETS: [&str; 6] = ["pgbouncer", "haproxy", "src_only", "eager_begin", "double", "src_first"];
 
 fn arg(name: &str, default: &str) -> String {
     process::arg(name).unwrap_or_else(|| default.to_owned())
@@ -114,21 +117,20 @@ fn fresh(db: &str) {
     assert!(out.status.success(), "pg_prewarm in {db} (it comes with PostgreSQL's server package): {}", String::from_utf8_lossy(&out.stderr));
 }
 
-/// A `movex serve` with `[proxy.postgres]` (`threads` if given) over
+/// A `movex serve` with `[proxy.postgres]` (and `settings` in it) over
 /// `<dbs>_src` and `<dbs>_dst`, in `src_first`. `fresh`: the databases are
 /// made anew (`pgbench -i` through it then fills both).
-fn movex(dir: &Path, name: &str, dbs: &str, threads: Option<&str>, fresh_dbs: bool) -> Movex {
+fn movex(dir: &Path, name: &str, dbs: &str, settings: &str, fresh_dbs: bool) -> Movex {
     if fresh_dbs {
         for side in ["src", "dst"] {
             fresh(&format!("{dbs}_{side}"));
         }
     }
     let (http, proxy) = (free_port(), free_port());
-    let threads = threads.map(|t| format!("threads = {t}\n")).unwrap_or_default();
     let mut text = format!(
         "[source]\nurl = \"{SERVER}/{dbs}_src\"\n[destination]\nurl = \"{SERVER}/{dbs}_dst\"\n\
          [state]\nurl = \"sqlite://{state}\"\n[modules]\ndir = \"{modules}\"\n[http]\nlisten = \"127.0.0.1:{http}\"\n\
-         [proxy.postgres]\nlisten = \"127.0.0.1:{proxy}\"\n{threads}[[proxy.postgres.users]]\nname = \"app\"\npassword = \"app-secret\"\n",
+         [proxy.postgres]\nlisten = \"127.0.0.1:{proxy}\"\n{settings}[[proxy.postgres.users]]\nname = \"app\"\npassword = \"app-secret\"\n",
         state = dir.join(format!("{name}.db")).display(),
         modules = target_dir().join("wasm32-unknown-unknown/release").display(),
     );
@@ -303,9 +305,11 @@ fn main() {
         pgbench(&format!("{SERVER}/{db}"), &init);
     }
     let threads: Vec<String> = process::arg("--proxy-threads").map(|t| t.split(',').map(str::to_owned).collect()).unwrap_or_default();
+    let threads_line = |t: &str| format!("threads = {t}\n");
+    let settings = threads.first().map(|t| threads_line(t)).unwrap_or_default();
     // The src_only movex's source is every one-load row's database: always made.
-    let only = movex(&dir, "movex_pgd_a", "movex_pgd_a", threads.first().map(String::as_str), true);
-    let first = wants("src_first").then(|| movex(&dir, "movex_pgd_b", "movex_pgd_b", threads.first().map(String::as_str), true));
+    let only = movex(&dir, "movex_pgd_a", "movex_pgd_a", &settings, true);
+    let first = wants("src_first").then(|| movex(&dir, "movex_pgd_b", "movex_pgd_b", &settings, true));
     let via = |m: &Movex, dbs: &str| format!("postgresql://app:app-secret@127.0.0.1:{}/{dbs}_src", m.proxy);
     pgbench(&via(&only, "movex_pgd_a"), &init);
     if let Some(first) = &first {
@@ -313,7 +317,11 @@ fn main() {
     }
     post(only.http, "/src_only");
     // More thread counts: movexes over the `src_only` one's databases.
-    let others: Vec<(String, Movex)> = threads.iter().skip(1).enumerate().map(|(i, t)| (t.clone(), movex(&dir, &format!("movex_pgd_a{i}"), "movex_pgd_a", Some(t), false))).collect();
+    let mut others: Vec<(String, Movex)> =
+        threads.iter().skip(1).enumerate().map(|(i, t)| (format!("movex src_only, threads = {t}"), movex(&dir, &format!("movex_pgd_a{i}"), "movex_pgd_a", &threads_line(t), false))).collect();
+    if wants("eager_begin") {
+        others.push((EAGER.into(), movex(&dir, "movex_pgd_a_eager", "movex_pgd_a", &format!("{settings}defer_begin = false\n"), false)));
+    }
     for (_, m) in &others {
         post(m.http, "/src_only");
     }
@@ -336,8 +344,8 @@ fn main() {
     if wants("src_only") {
         targets.push(Target::One(ONLY.into(), via(&only, "movex_pgd_a"), Some(only.pid())));
     }
-    for (t, m) in &others {
-        targets.push(Target::One(format!("movex src_only, threads = {t}"), via(m, "movex_pgd_a"), Some(m.pid())));
+    for (label, m) in &others {
+        targets.push(Target::One(label.clone(), via(m, "movex_pgd_a"), Some(m.pid())));
     }
     if wants("double") {
         targets.push(Target::Pair(DOUBLE.into(), [format!("{SERVER}/movex_pgd_direct"), format!("{SERVER}/movex_pgd_direct2")]));
@@ -426,6 +434,9 @@ fn main() {
             }
             parts.push(part);
         }
+        if let (Some(eager), Some(bouncer)) = (ratio(EAGER), ratio(BOUNCER)) {
+            parts.push(format!("src_only with BEGIN sent at once {eager:.2}x direct = {:.2}x PgBouncer", eager / bouncer));
+        }
         if let (Some(first), Some(double), Some(floor)) = (ratio(FIRST), ratio(DOUBLE), floor) {
             parts.push(format!(
                 "src_first {first:.2}x direct = {:.2}x its ceiling ({double:.2}x double work x {floor:.2}x relay = {:.2}x)",
@@ -458,6 +469,9 @@ fn paired(what: &str, by_round: &HashMap<String, Vec<f64>>) -> String {
     }
     if let (Some(only), Some(bouncer)) = (tps(ONLY), tps(BOUNCER)) {
         each("src_only / PgBouncer", only.iter().zip(bouncer).map(|(o, b)| o / b).collect());
+    }
+    if let (Some(eager), Some(bouncer)) = (tps(EAGER), tps(BOUNCER)) {
+        each("src_only with BEGIN sent at once / PgBouncer", eager.iter().zip(bouncer).map(|(o, b)| o / b).collect());
     }
     if let (Some(first), Some(direct), Some(double), Some(floor)) = (tps(FIRST), tps(DIRECT), tps(DOUBLE), tps(RELAY)) {
         // first/direct over (double/direct x floor/direct), round by round.

@@ -213,15 +213,22 @@ pub fn matters_alone(sql: &[u8]) -> bool {
 /// trailing `;`s, and nothing else (no isolation level or access mode, no
 /// comment). Its command tag as PostgreSQL gives it.
 pub fn plain_begin(sql: &[u8]) -> Option<&'static str> {
+    // Looked at for every query of a one-side pattern: no allocation, and
+    // nothing longer than a BEGIN with some white space is read.
+    if sql.len() > 64 {
+        return None;
+    }
     let mut end = sql.len();
     while end > 0 && (sql[end - 1].is_ascii_whitespace() || sql[end - 1] == b';') {
         end -= 1;
     }
-    let mut words = sql[..end].split(|c| c.is_ascii_whitespace()).filter(|w| !w.is_empty());
-    let mut next = || words.next().map(|w| w.to_ascii_uppercase());
-    match (next().as_deref(), next().as_deref(), next()) {
-        (Some(b"BEGIN"), None | Some(b"WORK" | b"TRANSACTION"), None) => Some("BEGIN"),
-        (Some(b"START"), Some(b"TRANSACTION"), None) => Some("START TRANSACTION"),
+    let mut words = sql[..end].split(u8::is_ascii_whitespace).filter(|w| !w.is_empty());
+    let (a, b, c) = (words.next(), words.next(), words.next());
+    let is = |w: Option<&[u8]>, k: &str| w.is_some_and(|w| w.eq_ignore_ascii_case(k.as_bytes()));
+    match () {
+        _ if c.is_some() => None,
+        _ if is(a, "BEGIN") && (b.is_none() || is(b, "WORK") || is(b, "TRANSACTION")) => Some("BEGIN"),
+        _ if is(a, "START") && is(b, "TRANSACTION") => Some("START TRANSACTION"),
         _ => None,
     }
 }

@@ -10,6 +10,8 @@
 //!
 //! This file holds the session's state and the loop; the rest is by
 //! concern, one `impl Session` block each:
+//! - [`begin`]: a plain `BEGIN` answered at once and sent with the
+//!   transaction's first statement (`defer_begin`).
 //! - [`connect`]: a side's connection, opened when first needed, with the
 //!   session's settings replayed; statements it lacks prepared on it.
 //! - [`extended`]: Parse, Bind, Describe, Execute, Close: statements and
@@ -22,6 +24,7 @@
 //!   now(), random()), taken from the primary for the secondary.
 //! - [`strict`]: strict mode (`[pool] strict`).
 
+mod begin;
 mod connect;
 mod copy;
 mod extended;

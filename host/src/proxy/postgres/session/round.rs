@@ -277,6 +277,9 @@ impl Session<'_> {
             return Ok(());
         }
         let pattern = self.pattern();
+        if self.defer_begin && self.deferred_begin(pattern).await? {
+            return Ok(());
+        }
         let (primary, secondary) = pattern.roles();
         let alone = secondary.is_none()
             && self.sides[ix(primary)].conn.is_some()
@@ -359,21 +362,6 @@ impl Session<'_> {
     async fn relay_alone(&mut self, pattern: Pattern, primary: SideName) -> Result<()> {
         let conn = self.sides[ix(primary)].conn.as_mut().expect("relay_alone: the primary is connected");
         let client = &mut self.client;
-        if self.defer_begin
-            && self.status == b'I'
-            && conn.status == b'I'
-            && !conn.wire.deferring()
-            && let Some((_, query)) = client.peek()
-            && let Some(tag) = route::plain_begin(query_text(query))
-        {
-            // Answered here; sent with the transaction's first statement.
-            conn.wire.defer(Bytes::copy_from_slice(query));
-            client.skip();
-            conn.status = b'T';
-            client.queue(&Frame::of(&pgwire::messages::response::CommandComplete::new(tag.to_owned())).raw);
-            self.after(pattern, b'T');
-            return self.client.send(&ready_frame(b'T').raw).await;
-        }
         let r = async {
             let (_, query) = client.peek().expect("relay_alone: the Query is buffered");
             conn.wire.send(query).await?;
