@@ -34,9 +34,12 @@
 //! `--proxy-threads N[,M...]` (`[proxy.postgres] threads` of the `src_only`
 //! movex: unset, the config's default; each further value is one more
 //! `src_only` row, a movex with that many threads over the same databases).
-//! `--targets pgbouncer,haproxy,src_only,eager_begin,double,src_first` (all
-//! of them; `eager_begin` is a `src_only` movex with `defer_begin = false`,
-//! which sends a transaction's `BEGIN` at once, as PgBouncer does):
+//! `--targets pgbouncer,haproxy,src_only,eager_begin,double,src_first` (the
+//! default; `eager_begin` is a `src_only` movex with `defer_begin = false`,
+//! which sends a transaction's `BEGIN` at once, as PgBouncer does; and
+//! `pgbouncer_again`, not run by default, is a second PgBouncer, the same
+//! as the first: how far apart two identical proxies come out, which is
+//! what a ratio to PgBouncer can resolve):
 //! the rows besides `direct` (always run: the others are given against
 //! it), for a closer look at a few with more `--repeat`s; databases and
 //! movexes only rows left out need are not made.
@@ -67,6 +70,7 @@ const SERVER: &str = "postgres://postgres@127.0.0.1:5432";
 /// The rows' labels, as the table prints them and the ratios find them.
 const DIRECT: &str = "direct";
 const BOUNCER: &str = "PgBouncer, session mode";
+const TWIN: &str = "PgBouncer again (a second one, A/A)";
 const RELAY: &str = "haproxy TCP relay (floor)";
 const ONLY: &str = "movex src_only";
 const EAGER: &str = "movex src_only, BEGIN sent at once (defer_begin = false)";
@@ -74,7 +78,7 @@ const DOUBLE: &str = "direct, 2 loads at once (double work)";
 const FIRST: &str = "movex src_first";
 
 /// What `--targets` can name (all of them by default).
-const TARGETS: [&str; 6] = ["pgbouncer", "haproxy", "src_only", "eager_begin", "double", "src_first"];
+const TARGETS: [&str; 7] = ["pgbouncer", "pgbouncer_again", "haproxy", "src_only", "eager_begin", "double", "src_first"];
 
 fn arg(name: &str, default: &str) -> String {
     process::arg(name).unwrap_or_else(|| default.to_owned())
@@ -149,9 +153,9 @@ struct Bouncer {
 }
 
 impl Bouncer {
-    fn start(dir: &Path) -> Option<Bouncer> {
+    fn start(dir: &Path, name: &str) -> Option<Bouncer> {
         let bin = ["/usr/sbin/pgbouncer", "/usr/bin/pgbouncer"].into_iter().find(|p| Path::new(p).exists())?;
-        let home = dir.join("pgbouncer");
+        let home = dir.join(name);
         std::fs::create_dir_all(&home).unwrap();
         let port = free_port();
         let ini = home.join("pgbouncer.ini");
@@ -282,7 +286,7 @@ fn main() {
     let mode = arg("--mode", "simple");
     let repeat: usize = arg("--repeat", "3").parse().expect("--repeat N: how many runs of each row");
     assert!(repeat > 0, "--repeat N: at least 1");
-    let chosen = arg("--targets", &TARGETS.join(","));
+    let chosen = arg("--targets", &TARGETS.iter().filter(|t| **t != "pgbouncer_again").copied().collect::<Vec<_>>().join(","));
     let chosen: Vec<&str> = chosen.split(',').map(str::trim).collect();
     for c in &chosen {
         assert!(TARGETS.contains(c), "--targets: {c:?} is none of {}", TARGETS.join(", "));
@@ -327,8 +331,9 @@ fn main() {
     }
 
     let relay = wants("haproxy").then(|| Relay::to(&dir, 5432)).flatten();
-    let bouncer = wants("pgbouncer").then(|| Bouncer::start(&dir)).flatten();
-    if wants("haproxy") && relay.is_none() || wants("pgbouncer") && bouncer.is_none() {
+    let bouncer = wants("pgbouncer").then(|| Bouncer::start(&dir, "pgbouncer")).flatten();
+    let twin = wants("pgbouncer_again").then(|| Bouncer::start(&dir, "pgbouncer-again")).flatten();
+    if wants("haproxy") && relay.is_none() || (wants("pgbouncer") || wants("pgbouncer_again")) && bouncer.is_none() {
         eprintln!("haproxy or pgbouncer is not installed: their rows are skipped (apt-get install haproxy pgbouncer)");
     }
     // Every one-load row runs on the one database, the src_only movex's
@@ -337,6 +342,9 @@ fn main() {
     let mut targets = vec![Target::One(DIRECT.into(), direct.clone(), None)];
     if let Some(b) = &bouncer {
         targets.push(Target::One(BOUNCER.into(), format!("postgres://postgres@127.0.0.1:{}/movex_pgd_a_src", b.port), b.pid()));
+    }
+    if let Some(b) = &twin {
+        targets.push(Target::One(TWIN.into(), format!("postgres://postgres@127.0.0.1:{}/movex_pgd_a_src", b.port), b.pid()));
     }
     if let Some(r) = &relay {
         targets.push(Target::One(RELAY.into(), format!("postgres://postgres@127.0.0.1:{}/movex_pgd_a_src", r.port), Some(r.pid())));
@@ -406,7 +414,7 @@ fn main() {
     // to or they are needed to look into a failed validation.
     let keep = std::env::args().any(|a| a == "--keep");
     if clean && !keep {
-        drop((relay, bouncer, only, first, others));
+        drop((relay, bouncer, twin, only, first, others));
         for db in &dbs {
             psql(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"));
         }
@@ -436,6 +444,9 @@ fn main() {
         }
         if let (Some(eager), Some(bouncer)) = (ratio(EAGER), ratio(BOUNCER)) {
             parts.push(format!("src_only with BEGIN sent at once {eager:.2}x direct = {:.2}x PgBouncer", eager / bouncer));
+        }
+        if let (Some(twin), Some(bouncer)) = (ratio(TWIN), ratio(BOUNCER)) {
+            parts.push(format!("PgBouncer again {twin:.2}x direct = {:.2}x PgBouncer", twin / bouncer));
         }
         if let (Some(first), Some(double), Some(floor)) = (ratio(FIRST), ratio(DOUBLE), floor) {
             parts.push(format!(
@@ -472,6 +483,9 @@ fn paired(what: &str, by_round: &HashMap<String, Vec<f64>>) -> String {
     }
     if let (Some(eager), Some(bouncer)) = (tps(EAGER), tps(BOUNCER)) {
         each("src_only with BEGIN sent at once / PgBouncer", eager.iter().zip(bouncer).map(|(o, b)| o / b).collect());
+    }
+    if let (Some(twin), Some(bouncer)) = (tps(TWIN), tps(BOUNCER)) {
+        each("PgBouncer again / PgBouncer", twin.iter().zip(bouncer).map(|(o, b)| o / b).collect());
     }
     if let (Some(first), Some(direct), Some(double), Some(floor)) = (tps(FIRST), tps(DIRECT), tps(DOUBLE), tps(RELAY)) {
         // first/direct over (double/direct x floor/direct), round by round.
