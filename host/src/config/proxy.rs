@@ -100,10 +100,13 @@ pub struct PostgresProxy {
     #[serde(default = "PostgresProxy::default_max_message_bytes")]
     pub max_message_bytes: usize,
     /// Answer a client's plain `BEGIN` at once and send it to the server
-    /// with the transaction's first statement: a round trip per
-    /// transaction saved. What changes: the transaction starts on the
-    /// server with that statement, so `now()` is its time, and the
-    /// server's `idle_in_transaction_session_timeout` counts from it.
+    /// with the transaction's first statement: a round trip per side and
+    /// transaction saved. Off by default: if the server failed that
+    /// `BEGIN` (a cancel request landing on it), the statement sent with
+    /// it would still run, outside a transaction, while the client's
+    /// session is ended with an error (docs/design/proxy-postgres.md).
+    /// On, the transaction also starts on the server with its first
+    /// statement, so `now()` is that statement's time.
     #[serde(default = "PostgresProxy::default_defer_begin")]
     pub defer_begin: bool,
 }
@@ -118,7 +121,7 @@ impl PostgresProxy {
     }
 
     fn default_defer_begin() -> bool {
-        true
+        false
     }
 }
 

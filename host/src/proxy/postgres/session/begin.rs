@@ -1,4 +1,5 @@
-//! A deferred `BEGIN` (`[proxy.postgres] defer_begin`, on by default). A
+//! A deferred `BEGIN` (`[proxy.postgres] defer_begin`, off by default:
+//! docs/design/proxy-postgres.md says what it does not handle yet). A
 //! Query that is only a plain `BEGIN` ([`route::plain_begin`]), outside a
 //! transaction, is answered by the door (the command tag PostgreSQL gives,
 //! then ReadyForQuery `T`) and held on each side the transaction goes to,
