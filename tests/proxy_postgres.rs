@@ -23,8 +23,8 @@
 //! - A batch flushed before its Sync (libpq's pipeline mode) across a
 //!   pattern switch: it ends in its own pattern, without waiting out the
 //!   switch's settle on a client that waits on its locks.
-//! - A plain `BEGIN` in `src_only` reaches the server with the
-//!   transaction's first statement (`defer_begin`), as the server sees.
+//! - With `defer_begin`, a plain `BEGIN` reaches each server with the
+//!   transaction's first statement there, as the servers see.
 //!
 //! After each, `movex validate` reports no differences, and the tables'
 //! whole contents are compared side by side.
@@ -503,7 +503,7 @@ print("synced", got, "in", round(time.monotonic() - t0), "s", flush=True)
     validates_clean(&d.cfg);
 }
 
-/// `[proxy.postgres] defer_begin` (on by default): a plain `BEGIN` is
+/// `[proxy.postgres] defer_begin` (off by default): on, a plain `BEGIN` is
 /// answered by the door and reaches each side with the transaction's
 /// first statement there, one round trip fewer. The servers' own view
 /// shows it (each side's session idle, not in a transaction, until then;

@@ -64,14 +64,13 @@ async fn values(url: &str) -> BTreeMap<i64, i64> {
 /// Returns the last value the source took per key; `made` counts the writes
 /// as they go.
 async fn writer(pool: Arc<Pool>, stop: CancellationToken, made: Arc<AtomicU64>) -> BTreeMap<i64, i64> {
-    let (mut last, mut writes, mut tick) = (BTreeMap::new(), 0u64, 1000i64);
+    let (mut last, mut tick) = (BTreeMap::new(), 1000i64);
     while !stop.is_cancelled() {
         for k in keys() {
             tick += 1;
             let stmt = Statement::new("UPDATE acct SET v = ?, utime = ? WHERE id = ?").bind(tick).bind(tick).bind(k);
             let done = pool.execute(&stmt).await.expect("the application's write");
-            writes += 1;
-            made.store(writes, Ordering::Relaxed);
+            let writes = made.fetch_add(1, Ordering::Relaxed) + 1;
             if done.rows_affected == 1 {
                 last.insert(k, tick);
             }

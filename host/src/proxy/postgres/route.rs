@@ -225,11 +225,14 @@ pub fn plain_begin(sql: &[u8]) -> Option<&'static str> {
     let mut words = sql[..end].split(u8::is_ascii_whitespace).filter(|w| !w.is_empty());
     let (a, b, c) = (words.next(), words.next(), words.next());
     let is = |w: Option<&[u8]>, k: &str| w.is_some_and(|w| w.eq_ignore_ascii_case(k.as_bytes()));
-    match () {
-        _ if c.is_some() => None,
-        _ if is(a, "BEGIN") && (b.is_none() || is(b, "WORK") || is(b, "TRANSACTION")) => Some("BEGIN"),
-        _ if is(a, "START") && is(b, "TRANSACTION") => Some("START TRANSACTION"),
-        _ => None,
+    if c.is_some() {
+        None
+    } else if is(a, "BEGIN") && (b.is_none() || is(b, "WORK") || is(b, "TRANSACTION")) {
+        Some("BEGIN")
+    } else if is(a, "START") && is(b, "TRANSACTION") {
+        Some("START TRANSACTION")
+    } else {
+        None
     }
 }
 

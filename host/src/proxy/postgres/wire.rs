@@ -505,7 +505,7 @@ mod tests {
         assert!(from.deferring());
         from.send(&update).await.unwrap();
         assert!(!from.deferring());
-        // One write, the deferred message first.
+        // The deferred message first, then the one sent.
         let mut got = vec![0; begin.len() + update.len()];
         backend.read_exact(&mut got).await.unwrap();
         assert_eq!(got, [begin.clone(), update].concat());
