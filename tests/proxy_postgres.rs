@@ -25,6 +25,12 @@
 //!   switch's settle on a client that waits on its locks.
 //! - With `defer_begin`, a plain `BEGIN` reaches each server with the
 //!   transaction's first statement there, as the servers see.
+//! - A destination that dies under an idle connection, met while
+//!   preparing a statement it lacks: the write is journaled, the client's
+//!   session goes on.
+//! - movex's own catalog question inside a client's transaction: a
+//!   statement that fails there fails with its own error, and the
+//!   client's savepoints are undisturbed.
 //!
 //! After each, `movex validate` reports no differences, and the tables'
 //! whole contents are compared side by side.
@@ -336,6 +342,48 @@ async fn strict_mode_refuses_what_a_killed_destination_cannot_take() {
     validates_clean(&d.cfg);
 }
 
+/// A prepared statement the destination lacks (prepared while the
+/// pattern was `src_only`), executed in `src_first` after the
+/// destination died under its idle connection: preparing it there fails
+/// on the dead connection. The client's write succeeds on the source and
+/// the destination's part is journaled, as any write it misses, rather
+/// than the client's session ending.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_destination_lost_while_preparing_a_statement_is_journaled() {
+    use sqlx::Connection;
+    let dir = tempfile::tempdir().unwrap();
+    let mut pg = Postgres::start(dir.path());
+    dbs::exec(&pg.url("postgres"), "CREATE DATABASE dst").await;
+    dbs::exec(&pg.url("dst"), PLAIN_TABLE).await;
+    let mut d = pg_door_to(dir.path(), "pgprepkill", PLAIN_TABLE, pg.url("dst"), Setup { tables: T, ..Setup::default() }).await;
+    let mut c = sqlx::PgConnection::connect(&d.url()).await.unwrap();
+    // A write in src_first: the destination's connection is open.
+    sqlx::raw_sql("INSERT INTO t (v) VALUES ('both')").execute(&mut c).await.unwrap();
+    let insert = "INSERT INTO t (v) VALUES ($1)";
+    assert_eq!(http(d.http_port, "POST", "/src_only").0, 200);
+    // sqlx prepares it as a named statement, here on the source only.
+    sqlx::query(insert).bind("source-only").execute(&mut c).await.unwrap();
+    assert_eq!(http(d.http_port, "POST", "/src_first").0, 200);
+    pg.kill();
+    // Bind and Execute of that statement: movex prepares it on the
+    // destination first, over the connection that died.
+    let done = sqlx::query(insert).bind("after-the-kill").execute(&mut c).await;
+    assert!(done.is_ok(), "the client's write failed: {done:?}");
+    let kept = dbs::query_strings(d.src.url(), "SELECT v FROM t ORDER BY id").await;
+    assert_eq!(kept, ["both", "source-only", "after-the-kill"]);
+    let (journaled, status) = secondary_failed(d.http_port);
+    assert_eq!(journaled.as_u64(), Some(1), "the destination's missed write journaled: {status}");
+    drop(c);
+    pg.restart();
+    d.stop();
+    // The source-only row was written in src_only (not journaled): repair
+    // settles both from the source.
+    let (code, summary) = repair(&d.cfg);
+    assert_eq!(code, Some(0), "{summary}");
+    validates_clean(&d.cfg);
+    assert_eq!(same_on_both(&d, "t").await, 3);
+}
+
 /// Read what the door says to a raw client until it closes (at most 5 s).
 fn said(mut s: std::net::TcpStream) -> String {
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
@@ -573,4 +621,45 @@ async fn a_plain_begin_goes_to_the_server_with_the_first_statement() {
             validates_clean(&d.cfg);
         }
     }
+}
+
+/// movex asks the primary's catalog about a table the first time a
+/// session writes to it (for values each side would generate). Inside the
+/// client's transaction that question must leave the transaction as it
+/// was: a statement on a table that does not exist, or in a schema the
+/// client's role may not use, fails with its own error, as it does
+/// directly, not with "current transaction is aborted"; and movex's
+/// question disturbs none of the client's own savepoints.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_catalog_question_leaves_the_clients_transaction_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let setup = "CREATE TABLE t (id serial PRIMARY KEY, v text); CREATE SCHEMA probe_hidden; CREATE TABLE probe_hidden.h (id serial PRIMARY KEY)";
+    let d = pg_door(dir.path(), "pgcatalog", setup, Setup { tables: T, ..Setup::default() }).await;
+    // A role with no rights at all (roles belong to the whole server).
+    dbs::exec(d.src.url(), "DO $$ BEGIN CREATE ROLE movex_no_rights NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$").await;
+    let script = "\\set ON_ERROR_STOP 0
+BEGIN;
+SET LOCAL ROLE movex_no_rights;
+INSERT INTO probe_hidden.h DEFAULT VALUES;
+ROLLBACK;
+BEGIN;
+INSERT INTO missing_table VALUES (1);
+ROLLBACK;
+BEGIN;
+INSERT INTO t (v) VALUES ('committed');
+SAVEPOINT mine;
+INSERT INTO t (v) VALUES ('undone');
+ROLLBACK TO SAVEPOINT mine;
+INSERT INTO t (v) VALUES ('after');
+COMMIT;
+";
+    let (code, out) = psql(&d.url(), script);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("permission denied for schema probe_hidden"), "{out}");
+    assert!(out.contains("relation \"missing_table\" does not exist"), "{out}");
+    assert!(!out.contains("current transaction is aborted"), "movex's catalog question failed the client's transaction: {out}");
+    let kept = |url: String| async move { dbs::query_strings(&url, "SELECT v FROM t ORDER BY id").await };
+    assert_eq!(kept(d.src.url().to_owned()).await, ["committed", "after"]);
+    assert_eq!(same_on_both(&d, "t").await, 2);
+    validates_clean(&d.cfg);
 }

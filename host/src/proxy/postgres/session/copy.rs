@@ -31,7 +31,7 @@ impl Session<'_> {
         let class = crate::proxy::postgres::route::classify(&sql).into_iter().find(|c| c.copy_in);
         let table = class.and_then(|c| c.target).map(|t| t.table);
         let generated_defaults = match (&table, sec) {
-            (Some(t), Some(_)) => self.table_info(t, p).await.filter(|i| i.volatile_default).map(|_| {
+            (Some(t), Some(_)) => self.table_info(t, p).await?.filter(|i| i.volatile_default).map(|_| {
                 format!("{t} has defaults each side makes itself (sequences, now()...): COPY cannot take the primary's; repair re-checks the table")
             }),
             _ => None,

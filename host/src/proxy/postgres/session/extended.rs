@@ -106,7 +106,7 @@ impl Session<'_> {
                     let classes = route::classify(&p.query);
                     let kind = route::kind_of(&classes);
                     let generates = match (&classes[..], kind.both() && secondary.is_some()) {
-                        ([one], true) => self.gen_for(one, primary).await,
+                        ([one], true) => self.gen_for(one, primary).await?,
                         _ => None,
                     };
                     let mut stmt = Stmt { parse: f.clone(), generates: generates.clone(), sql: p.query.clone(), kind, on: [false; 2] };
@@ -217,8 +217,12 @@ impl Session<'_> {
         if let Some(s) = secondary
             && !need_s.is_empty()
             && self.connect(s).await.is_ok()
+            && let Err(e) = self.prepare_on(s, &need_s).await
         {
-            self.prepare_on(s, &need_s).await?;
+            // Its part of the round then fails there, and is journaled
+            // (or, strict, refused): the client's session goes on.
+            tracing::debug!(side = s.as_str(), error = %e, "proxy: the secondary failed preparing statements; hung up");
+            self.hang_up(s);
         }
         if end.tag == b'H' {
             round.to_primary(&end);
@@ -244,6 +248,11 @@ impl Session<'_> {
     pub(super) async fn connect_or_refuse(&mut self, name: SideName) -> Result<bool> {
         if self.sides[ix(name)].conn.is_some() {
             return Ok(true);
+        }
+        // Lost inside a transaction: the server rolled it back. Connecting
+        // again would run the rest of it in autocommit.
+        if self.status != b'I' || self.tx.is_some() {
+            anyhow::bail!("the {} (the primary) was lost inside a transaction, which it rolled back", name.as_str());
         }
         // Boxed: a login's future is large, and this one is awaited before
         // every round (module `round`, on `routed`).

@@ -277,7 +277,9 @@ pub(super) fn image_sql(run: &Run) -> String {
     s
 }
 
-/// The catalog query for `table` (as written).
+/// The catalog query for `table` (as written). `to_regclass`: a name that
+/// is no table (the client's statement fails on its own) gives no rows,
+/// not an error.
 fn table_sql(table: &str) -> String {
     let lit = literal(&Some(table.as_bytes().to_vec()));
     format!(
@@ -287,31 +289,61 @@ fn table_sql(table: &str) -> String {
          coalesce(a.attnum = ANY(i.indkey), false), a.attidentity <> '' \
          FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
          LEFT JOIN pg_index i ON i.indrelid = a.attrelid AND i.indisprimary \
-         WHERE a.attrelid = {lit}::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum"
+         WHERE a.attrelid = to_regclass({lit}) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum"
     )
 }
+
+/// movex's savepoint around its catalog query inside a client's
+/// transaction: an error there (a permission, a timeout) is undone, not
+/// left to fail the client's transaction.
+const CATALOG_SAVEPOINT: &str = "movex_catalog";
 
 impl Session<'_> {
     /// Whether `class` (of one statement) takes its generated values from
     /// the primary, and how. Reads the catalog of its table on the primary
-    /// the first time.
-    pub(super) async fn gen_for(&mut self, class: &Class, primary: SideName) -> Option<Arc<Gen>> {
-        let t = class.target.as_ref()?;
-        let info = self.table_info(&t.table, primary).await?;
+    /// the first time. An error: the primary's connection failed (it is
+    /// hung up, and the session must end: a transaction may be lost).
+    pub(super) async fn gen_for(&mut self, class: &Class, primary: SideName) -> Result<Option<Arc<Gen>>> {
+        let Some(t) = class.target.as_ref() else { return Ok(None) };
+        let Some(info) = self.table_info(&t.table, primary).await? else { return Ok(None) };
         let generates = class.volatile || (t.verb == Verb::Insert && info.volatile_default);
         let keyed = t.verb == Verb::Insert && !t.on_conflict || !info.primary_key.is_empty();
-        (generates && keyed).then(|| Arc::new(Gen { table: t.table.clone(), info, verb: t.verb, on_conflict: t.on_conflict, client_returning: t.returning }))
+        Ok((generates && keyed).then(|| Arc::new(Gen { table: t.table.clone(), info, verb: t.verb, on_conflict: t.on_conflict, client_returning: t.returning })))
     }
 
-    pub(super) async fn table_info(&mut self, table: &str, primary: SideName) -> Option<Arc<Table>> {
+    /// What the primary's catalog says of `table` (`None`: not a table, or
+    /// not asked). Asked once per session and table. Inside the client's
+    /// transaction the query runs in a savepoint of movex's, released
+    /// after it, so an error in it leaves the transaction as it was. Not
+    /// asked in a failed transaction (it would fail too), nor while a
+    /// flushed batch is open on the primary (a Query there would end the
+    /// batch's implicit transaction, or be discarded after its error).
+    pub(super) async fn table_info(&mut self, table: &str, primary: SideName) -> Result<Option<Arc<Table>>> {
         if let Some(t) = self.catalog.tables.get(table) {
-            return t.clone();
+            return Ok(t.clone());
         }
-        // Not in a failed transaction: the catalog query would fail too.
-        if self.status == b'E' || self.sides[ix(primary)].conn.is_none() {
-            return None;
+        if self.status == b'E' || self.flushed.is_some() || self.sides[ix(primary)].conn.is_none() {
+            return Ok(None);
         }
-        let rows = self.rows_of(primary, &table_sql(table)).await.ok()?;
+        let in_tx = self.status == b'T';
+        let sql = match in_tx {
+            true => format!("SAVEPOINT {CATALOG_SAVEPOINT}; {}; RELEASE SAVEPOINT {CATALOG_SAVEPOINT}", table_sql(table)),
+            false => table_sql(table),
+        };
+        let rows = match self.rows_of(primary, &sql).await? {
+            Ok(rows) => rows,
+            Err(e) => {
+                tracing::debug!(table, error = %e, "proxy: the catalog query failed; the statement is sent as written");
+                if in_tx {
+                    let undo = format!("ROLLBACK TO SAVEPOINT {CATALOG_SAVEPOINT}; RELEASE SAVEPOINT {CATALOG_SAVEPOINT}");
+                    if let Err(e) = self.own(primary, &undo).await {
+                        anyhow::ensure!(self.sides[ix(primary)].conn.is_some(), "the {} (the primary) failed: {e}", primary.as_str());
+                        tracing::warn!(error = %e, "proxy: movex's catalog savepoint could not be rolled back");
+                    }
+                }
+                return Ok(None);
+            }
+        };
         let text = |v: &Option<Vec<u8>>| v.as_ref().map(|b| String::from_utf8_lossy(b).into_owned());
         let columns: Vec<Column> = rows.iter().map(|r| Column { name: text(&r[0]).unwrap_or_default(), generated: text(&r[1]).as_deref() == Some("t"), identity: text(&r[5]).as_deref() == Some("t"), sequence: text(&r[2]) }).collect();
         let info = (!columns.is_empty()).then(|| {
@@ -322,33 +354,39 @@ impl Session<'_> {
             })
         });
         self.catalog.tables.insert(table.to_owned(), info.clone());
-        info
+        Ok(info)
     }
 
-    /// Run a query of movex's own on a side: its rows, as text.
-    async fn rows_of(&mut self, name: SideName, sql: &str) -> std::result::Result<Vec<Vec<Option<Vec<u8>>>>, String> {
-        let Some(conn) = self.sides[ix(name)].conn.as_mut() else { return Err("not connected".into()) };
+    /// Run a query of movex's own on a side: its rows, as text, or the
+    /// server's error. An error out: the connection failed (hung up).
+    async fn rows_of(&mut self, name: SideName, sql: &str) -> Result<std::result::Result<Vec<Vec<Option<Vec<u8>>>>, String>> {
+        let Some(conn) = self.sides[ix(name)].conn.as_mut() else { anyhow::bail!("the {} is not connected", name.as_str()) };
         let q = Frame::of(&pgwire::messages::simplequery::Query::new(sql.to_owned()));
-        let r: Result<(Vec<_>, Option<(String, String)>)> = async {
+        let r: Result<(Vec<_>, Option<(String, String)>, u8)> = async {
             conn.wire.send(&q.raw).await?;
             let (mut rows, mut error) = (Vec::new(), None);
             loop {
                 let f = conn.wire.expect().await?;
                 match f.tag {
                     b'D' => rows.push(values(&f)),
-                    b'E' => error = Some(f.error()),
-                    b'Z' => return Ok((rows, error)),
+                    b'E' if error.is_none() => error = Some(f.error()),
+                    b'Z' => return Ok((rows, error, f.body().first().copied().unwrap_or(b'I'))),
                     _ => {}
                 }
             }
         }
         .await;
         match r {
-            Ok((rows, None)) => Ok(rows),
-            Ok((_, Some((c, m)))) => Err(format!("{c}: {m}")),
+            Ok((rows, error, status)) => {
+                conn.status = status;
+                Ok(match error {
+                    None => Ok(rows),
+                    Some((c, m)) => Err(format!("{c}: {m}")),
+                })
+            }
             Err(e) => {
                 self.hang_up(name);
-                Err(format!("{e:#}"))
+                Err(e.context(format!("the {} failed", name.as_str())))
             }
         }
     }

@@ -189,27 +189,20 @@ impl<'p> Session<'p> {
                     return Ok(());
                 }
             }
-            // A Query is read where it lies: most are relayed from there.
-            if self.client.peek().is_some_and(|(tag, _)| tag == b'Q') {
-                self.query().await?;
-            } else {
-                let f = self.client.take().expect("a whole message is buffered");
-                match f.tag {
-                    b'X' => {
-                        self.terminate().await;
-                        return Ok(());
-                    }
-                    b'P' | b'B' | b'D' | b'E' | b'C' => self.batch.push(f),
-                    b'H' => self.flush_batch().await?,
-                    b'S' => self.sync(f).await?,
-                    // Outside COPY, the server ignores these too.
-                    b'd' | b'c' | b'f' => {}
-                    other => {
-                        let msg = format!("movex: a '{}' message is not relayed by movex's front door (the function-call protocol and replication are not)", other as char);
-                        self.client.send(&error_frame(true, PROTOCOL_VIOLATION, &msg).raw).await?;
-                        self.terminate().await;
-                        return Ok(());
-                    }
+            match self.step().await {
+                Ok(true) => {}
+                Ok(false) => {
+                    self.terminate().await;
+                    return Ok(());
+                }
+                Err(e) => {
+                    // A side failed mid-round (the primary, or the
+                    // secondary in strict mode): the client is told why
+                    // before its connection closes, as a server would.
+                    let msg = format!("movex: {e:#}; the session is closed");
+                    let _ = self.client.send(&error_frame(true, "08006", &msg).raw).await;
+                    self.terminate().await;
+                    return Err(e);
                 }
             }
             // A flushed batch is an implicit transaction still open on the
@@ -220,6 +213,31 @@ impl<'p> Session<'p> {
                 self.ticket = None;
             }
         }
+    }
+
+    /// The client's next message, buffered, dealt with. `Ok(false)`: the
+    /// session ends (a Terminate, or a message movex does not relay).
+    async fn step(&mut self) -> Result<bool> {
+        // A Query is read where it lies: most are relayed from there.
+        if self.client.peek().is_some_and(|(tag, _)| tag == b'Q') {
+            self.query().await?;
+            return Ok(true);
+        }
+        let f = self.client.take().expect("a whole message is buffered");
+        match f.tag {
+            b'X' => return Ok(false),
+            b'P' | b'B' | b'D' | b'E' | b'C' => self.batch.push(f),
+            b'H' => self.flush_batch().await?,
+            b'S' => self.sync(f).await?,
+            // Outside COPY, the server ignores these too.
+            b'd' | b'c' | b'f' => {}
+            other => {
+                let msg = format!("movex: a '{}' message is not relayed by movex's front door (the function-call protocol and replication are not)", other as char);
+                self.client.send(&error_frame(true, PROTOCOL_VIOLATION, &msg).raw).await?;
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     /// Wait for the client's next whole message (`false`: it went away).

@@ -312,7 +312,7 @@ impl Session<'_> {
         let both = kind.both() && secondary.is_some();
         round.shared = vec![both && !broken; classes.len()];
         let generates = match (&classes[..], both && !broken) {
-            ([one], true) => self.gen_for(one, primary).await,
+            ([one], true) => self.gen_for(one, primary).await?,
             _ => None,
         };
         match generates {
