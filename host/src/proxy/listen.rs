@@ -34,9 +34,11 @@ pub trait Front: Send + Sync + 'static {
     /// Tell a client past `max_connections` so (`why`) and close.
     fn refuse_full(&self, stream: TcpStream, peer: SocketAddr, why: String) -> impl Future<Output = ()> + Send + 'static;
 
-    /// Serve an admitted client, on a session thread. `id` is the door's
-    /// own number for the connection; `slot` is held while it lasts.
-    fn serve(self: &Arc<Self>, stream: TcpStream, peer: SocketAddr, id: u32, slot: OwnedSemaphorePermit) -> impl Future<Output = ()> + Send + 'static;
+    /// Serve an admitted client: the future is the session's task, on a
+    /// session thread, where it registers `stream` with that thread's
+    /// reactor ([`register`]) first. `id` is the door's own number for the
+    /// connection; `slot` is held while it lasts.
+    fn serve(self: &Arc<Self>, stream: std::net::TcpStream, peer: SocketAddr, id: u32, slot: OwnedSemaphorePermit) -> impl Future<Output = ()> + Send + 'static;
 }
 
 /// What [`accept`] needs besides the door.
@@ -129,12 +131,17 @@ async fn accept<F: Front>(front: Arc<F>, a: Accepting) {
                 continue;
             }
         };
-        let front = front.clone();
-        a.workers[id as usize % a.workers.len()].spawn(async move {
-            let Ok(stream) = TcpStream::from_std(stream) else { return };
-            front.serve(stream, peer, id, slot).await;
-        });
+        // The door's future is the task itself, not wrapped in another:
+        // each wake-up of a session polls through one state machine fewer.
+        a.workers[id as usize % a.workers.len()].spawn(front.serve(stream, peer, id, slot));
     }
+}
+
+/// A client's socket, handed over by [`accept`], registered with the
+/// reactor of the session thread this runs on; `None` (logged) if it
+/// cannot be.
+pub fn register(stream: std::net::TcpStream, peer: SocketAddr) -> Option<TcpStream> {
+    TcpStream::from_std(stream).inspect_err(|e| tracing::warn!(%peer, error = %e, "proxy: a session thread could not take a client socket; dropped it")).ok()
 }
 
 /// Lets one of a run of repeated warnings through every [`LOG_EVERY`].

@@ -168,9 +168,10 @@ impl listen::Front for Front {
         wire::Wire::new(stream, format!("client {peer}")).refuse_and_close(error_packet(ER_CON_COUNT_ERROR, b"08004", &why))
     }
 
-    fn serve(self: &Arc<Self>, stream: TcpStream, peer: std::net::SocketAddr, id: u32, slot: OwnedSemaphorePermit) -> impl Future<Output = ()> + Send + 'static {
+    fn serve(self: &Arc<Self>, stream: std::net::TcpStream, peer: std::net::SocketAddr, id: u32, slot: OwnedSemaphorePermit) -> impl Future<Output = ()> + Send + 'static {
         let client = Client { front: self.clone(), id, dial: self.dials.clone().try_acquire_owned().ok(), _slot: slot };
         async move {
+            let Some(stream) = listen::register(stream, peer) else { return };
             if let Err(e) = client.run(stream, peer).await {
                 tracing::debug!(%peer, error = format!("{e:#}"), "proxy: session ended");
             }

@@ -138,11 +138,19 @@ impl listen::Front for Front {
         }
     }
 
-    fn serve(self: &Arc<Self>, stream: TcpStream, peer: SocketAddr, id: u32, slot: OwnedSemaphorePermit) -> impl Future<Output = ()> + Send + 'static {
+    fn serve(self: &Arc<Self>, stream: std::net::TcpStream, peer: SocketAddr, id: u32, slot: OwnedSemaphorePermit) -> impl Future<Output = ()> + Send + 'static {
         let front = self.clone();
         async move {
             let _slot = slot;
-            if let Err(e) = front.client(stream, peer, id).await {
+            let Some(stream) = listen::register(stream, peer) else { return };
+            // The login boxed: its future is large, and done with once the
+            // session runs, here, one state machine below the task's.
+            let ended = match Box::pin(front.login(stream, peer, id)).await {
+                Ok(Some(session)) => session.run().await,
+                Ok(None) => Ok(()),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = ended {
                 tracing::debug!(%peer, error = format!("{e:#}"), "proxy: session ended");
             }
         }
@@ -156,7 +164,9 @@ enum Opening {
 }
 
 impl Front {
-    async fn client(self: Arc<Self>, stream: TcpStream, peer: SocketAddr, id: u32) -> Result<()> {
+    /// A client's connection up to its session: the opening (or a cancel
+    /// request), the login, the primary's. `None`: it ended there.
+    async fn login(&self, stream: TcpStream, peer: SocketAddr, id: u32) -> Result<Option<session::Session<'_>>> {
         let mut wire = Wire::new(stream, format!("client {peer}"));
         wire.limit_reads(LOGIN_MESSAGE_MAX);
         let timeout = Duration::from_millis(self.config.handshake_timeout_ms);
@@ -195,20 +205,20 @@ impl Front {
         .await;
         let (user, startup) = match opened {
             Ok(Ok(Some(s))) => s,
-            Ok(Ok(None)) => return Ok(()),
+            Ok(Ok(None)) => return Ok(None),
             Ok(Err(e)) => {
                 let msg = match e.downcast_ref::<wire::TooLarge>() {
                     Some(t) => format!("movex: {t} before login (a login message is a few hundred bytes)"),
                     None => format!("movex: {e:#}"),
                 };
                 wire.refuse_and_close("08P01", msg).await;
-                return Ok(());
+                return Ok(None);
             }
             Err(_) => {
                 tracing::debug!(%peer, "proxy: a client did not log in in time; dropped");
                 let msg = format!("movex: no login within {} ms ([proxy.postgres] handshake_timeout_ms)", self.config.handshake_timeout_ms);
                 wire.refuse_and_close("08006", msg).await;
-                return Ok(());
+                return Ok(None);
             }
         };
         tracing::debug!(%user, %peer, "proxy: client logged in");
@@ -217,10 +227,7 @@ impl Front {
         let me = self.cancels.register(id);
         let start = session::Start { source: self.source.clone(), destination: self.destination.clone(), params, me, defer_begin: self.config.defer_begin };
         let mut session = session::Session::new(wire, &self.migration.pool, start);
-        if !session.open().await? {
-            return Ok(());
-        }
-        session.run().await
+        Ok(session.open().await?.then_some(session))
     }
 
     /// The connection's opening: SSL and GSS requests answered `N` (the

@@ -8,9 +8,10 @@ use anyhow::{Result, anyhow, bail};
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use pgwire::messages::response::ErrorResponse;
 use pgwire::messages::{DecodeContext, Message, ProtocolVersion};
+use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// A message longer than the reader's limit (its size as announced).
@@ -124,6 +125,15 @@ async fn write(stream: &mut TcpStream, raw: &[u8]) -> Result<()> {
         stream.write_all(&raw[at..]).await?;
     }
     Ok(())
+}
+
+/// Write some of `raw`, polled: how much was written.
+fn poll_write(stream: &mut TcpStream, cx: &mut Context<'_>, raw: &[u8]) -> Poll<Result<usize>> {
+    match ready!(Pin::new(stream).poll_write(cx, raw)) {
+        Ok(0) => Poll::Ready(Err(std::io::Error::from(std::io::ErrorKind::WriteZero).into())),
+        Ok(n) => Poll::Ready(Ok(n)),
+        Err(e) => Poll::Ready(Err(e.into())),
+    }
 }
 
 /// A socket's read buffer: most messages fit, larger ones grow it.
@@ -352,37 +362,64 @@ impl Wire {
     /// `Last` or before a `Leave`, which is returned. What is buffered is
     /// written before waiting for more, so a long answer streams. A
     /// message over the limit is refused, as by [`Wire::read`].
-    pub async fn relay(&mut self, to: &mut Wire, mut seen: impl FnMut(u8, &[u8]) -> Next) -> Result<Next> {
-        to.flush().await?;
-        loop {
-            let (mut at, mut end) = (0, None);
-            while self.drop_unanswered()?
-                && let Some(n) = self.framed(at)?
-            {
-                match seen(self.rbuf[at], &self.rbuf[at..at + n]) {
-                    Next::More => at += n,
-                    Next::Last => {
-                        at += n;
-                        end = Some(Next::Last);
-                        break;
-                    }
-                    Next::Leave => {
-                        end = Some(Next::Leave);
-                        break;
+    ///
+    /// Written as one poll function, not an `async fn` awaiting others:
+    /// every answer a session relays wakes it here, and each nested state
+    /// machine is one more place in memory read back, cold, per wake-up.
+    pub fn relay<'a>(&'a mut self, to: &'a mut Wire, mut seen: impl FnMut(u8, &[u8]) -> Next + 'a) -> impl Future<Output = Result<Next>> + 'a {
+        // Of the read buffer: `at` bytes framed and shown to `seen`,
+        // `sent` of them written on; `end`, how the run ends once they are.
+        let (mut at, mut sent, mut end) = (0, 0, None);
+        std::future::poll_fn(move |cx| {
+            // What `to` had queued goes first.
+            ready!(to.poll_flush(cx))?;
+            loop {
+                if at == 0 {
+                    while self.drop_unanswered()?
+                        && let Some(n) = self.framed(at)?
+                    {
+                        match seen(self.rbuf[at], &self.rbuf[at..at + n]) {
+                            Next::More => at += n,
+                            Next::Last => {
+                                at += n;
+                                end = Some(Next::Last);
+                                break;
+                            }
+                            Next::Leave => {
+                                end = Some(Next::Leave);
+                                break;
+                            }
+                        }
                     }
                 }
+                while sent < at {
+                    sent += ready!(poll_write(&mut to.stream, cx, &self.rbuf[sent..at]))?;
+                }
+                if at > 0 {
+                    self.consume(at);
+                    (at, sent) = (0, 0);
+                }
+                if let Some(next) = end {
+                    return Poll::Ready(Ok(next));
+                }
+                if !ready!(self.poll_fill(cx))? {
+                    return Poll::Ready(Err(anyhow!("{} closed the connection", self.peer)));
+                }
             }
-            if at > 0 {
-                write(&mut to.stream, &self.rbuf[..at]).await?;
-                self.consume(at);
-            }
-            if let Some(next) = end {
-                return Ok(next);
-            }
-            if !self.fill().await? {
-                bail!("{} closed the connection", self.peer);
+        })
+    }
+
+    /// Write out what is queued, polled.
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        while !self.wbuf.is_empty() {
+            let n = ready!(poll_write(&mut self.stream, cx, &self.wbuf))?;
+            if n == self.wbuf.len() {
+                self.wbuf.clear();
+            } else {
+                self.wbuf.advance(n);
             }
         }
+        Poll::Ready(Ok(()))
     }
 
     /// The next message, which must come.
@@ -493,6 +530,50 @@ mod tests {
         let mut notice = vec![0; 11];
         client.read_exact(&mut notice).await.unwrap();
         assert_eq!(notice, message(b'N', b"notice"));
+    }
+
+    #[tokio::test]
+    async fn relay_waits_out_a_slow_reader_and_shows_each_message_once() {
+        let (mut from, mut backend) = pair().await;
+        from.limit_reads(usize::MAX);
+        let (mut to, mut client) = pair().await;
+        // Far more than the sockets hold: the relay must wait, mid-answer,
+        // for the client to read, and go on where it stopped.
+        let rows: Vec<Vec<u8>> = (0..2000u32).map(|i| message(b'D', &[(i % 251) as u8; 4000])).collect();
+        let answer = [rows.concat(), message(b'C', b"SELECT 2000\0"), message(b'Z', b"I")].concat();
+        let sent = answer.clone();
+        let writer = tokio::spawn(async move {
+            backend.write_all(&sent).await.unwrap();
+            backend
+        });
+        let want = answer.len();
+        let reader = tokio::spawn(async move {
+            let mut got = Vec::with_capacity(want);
+            let mut buf = vec![0; 64 * 1024];
+            while got.len() < want {
+                let n = client.read(&mut buf).await.unwrap();
+                assert!(n > 0, "the relay closed early");
+                got.extend_from_slice(&buf[..n]);
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            }
+            got
+        });
+        // Something queued for the client goes ahead of the relayed answer.
+        let first = message(b'N', b"queued first");
+        to.queue(&first);
+        let mut shown = 0;
+        let end = from
+            .relay(&mut to, |tag, _| {
+                shown += 1;
+                if tag == b'Z' { Next::Last } else { Next::More }
+            })
+            .await
+            .unwrap();
+        assert_eq!(end, Next::Last);
+        assert_eq!(shown, 2002, "each message shown once");
+        let got = reader.await.unwrap();
+        assert!(got == [first, answer].concat(), "the client got other bytes than were sent");
+        let _backend = writer.await.unwrap();
     }
 
     #[tokio::test]

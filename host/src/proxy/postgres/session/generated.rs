@@ -293,6 +293,9 @@ fn table_sql(table: &str) -> String {
     )
 }
 
+/// A row of movex's own query, its values as text.
+type Row = Vec<Option<Vec<u8>>>;
+
 /// movex's savepoint around its catalog query inside a client's
 /// transaction: an error there (a permission, a timeout) is undone, not
 /// left to fail the client's transaction.
@@ -359,7 +362,7 @@ impl Session<'_> {
 
     /// Run a query of movex's own on a side: its rows, as text, or the
     /// server's error. An error out: the connection failed (hung up).
-    async fn rows_of(&mut self, name: SideName, sql: &str) -> Result<std::result::Result<Vec<Vec<Option<Vec<u8>>>>, String>> {
+    async fn rows_of(&mut self, name: SideName, sql: &str) -> Result<std::result::Result<Vec<Row>, String>> {
         let Some(conn) = self.sides[ix(name)].conn.as_mut() else { anyhow::bail!("the {} is not connected", name.as_str()) };
         let q = Frame::of(&pgwire::messages::simplequery::Query::new(sql.to_owned()));
         let r: Result<(Vec<_>, Option<(String, String)>, u8)> = async {

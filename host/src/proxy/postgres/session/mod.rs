@@ -172,7 +172,25 @@ impl<'p> Session<'p> {
     /// Run the session until the client terminates or goes away.
     pub async fn run(mut self) -> Result<()> {
         loop {
-            match self.wait_client().await {
+            // The client's next message; while it is idle the primary is
+            // watched: notifications and notices are passed on, and a
+            // server that ends the session ends the client's, after
+            // relaying what it said.
+            let ready = match std::future::poll_fn(|cx| self.poll_wait(cx)).await {
+                Either::Left(ready) => ready,
+                Either::Right(Ok(Some(f))) if matches!(f.tag, b'A' | b'N' | b'S') => match self.client.send(&f.raw).await {
+                    Ok(()) => continue,
+                    Err(e) => Err(e),
+                },
+                Either::Right(Ok(Some(f))) => {
+                    let (primary, _) = self.pattern().roles();
+                    tracing::debug!(side = primary.as_str(), "proxy: the primary ended an idle session; so does movex");
+                    let _ = self.client.send(&f.raw).await;
+                    Ok(false)
+                }
+                Either::Right(_) => Ok(false),
+            };
+            match ready {
                 Ok(true) => {}
                 Ok(false) => {
                     self.terminate().await;
@@ -189,7 +207,31 @@ impl<'p> Session<'p> {
                     return Ok(());
                 }
             }
-            match self.step().await {
+            // Dealt with here, not in a function of its own: a message is
+            // a wake-up, and each nested state machine is one more place
+            // in memory to read back from cold.
+            let stepped = if self.client.peek().is_some_and(|(tag, _)| tag == b'Q') {
+                // A Query is read where it lies: most are relayed from there.
+                self.query().await.map(|()| true)
+            } else {
+                let f = self.client.take().expect("a whole message is buffered");
+                match f.tag {
+                    b'X' => Ok(false),
+                    b'P' | b'B' | b'D' | b'E' | b'C' => {
+                        self.batch.push(f);
+                        Ok(true)
+                    }
+                    b'H' => self.flush_batch().await.map(|()| true),
+                    b'S' => self.sync(f).await.map(|()| true),
+                    // Outside COPY, the server ignores these too.
+                    b'd' | b'c' | b'f' => Ok(true),
+                    other => {
+                        let msg = format!("movex: a '{}' message is not relayed by movex's front door (the function-call protocol and replication are not)", other as char);
+                        self.client.send(&error_frame(true, PROTOCOL_VIOLATION, &msg).raw).await.map(|()| false)
+                    }
+                }
+            };
+            match stepped {
                 Ok(true) => {}
                 Ok(false) => {
                     self.terminate().await;
@@ -215,63 +257,24 @@ impl<'p> Session<'p> {
         }
     }
 
-    /// The client's next message, buffered, dealt with. `Ok(false)`: the
-    /// session ends (a Terminate, or a message movex does not relay).
-    async fn step(&mut self) -> Result<bool> {
-        // A Query is read where it lies: most are relayed from there.
-        if self.client.peek().is_some_and(|(tag, _)| tag == b'Q') {
-            self.query().await?;
-            return Ok(true);
+    /// Whether the client's next whole message is buffered (`Left`:
+    /// `false` if it went away), or, while none is, whether the primary
+    /// spoke (`Right`: its message, `None` if it left). Polled by hand,
+    /// the client first: a wait per query that builds no futures, and the
+    /// primary's socket only asked whether it has anything (its reader is
+    /// not run for nothing).
+    fn poll_wait(&mut self, cx: &mut std::task::Context<'_>) -> Poll<Either<Result<bool>, Result<Option<Frame>>>> {
+        if let Poll::Ready(m) = self.client.poll_ready(cx) {
+            return Poll::Ready(Either::Left(m));
         }
-        let f = self.client.take().expect("a whole message is buffered");
-        match f.tag {
-            b'X' => return Ok(false),
-            b'P' | b'B' | b'D' | b'E' | b'C' => self.batch.push(f),
-            b'H' => self.flush_batch().await?,
-            b'S' => self.sync(f).await?,
-            // Outside COPY, the server ignores these too.
-            b'd' | b'c' | b'f' => {}
-            other => {
-                let msg = format!("movex: a '{}' message is not relayed by movex's front door (the function-call protocol and replication are not)", other as char);
-                self.client.send(&error_frame(true, PROTOCOL_VIOLATION, &msg).raw).await?;
-                return Ok(false);
-            }
-        }
-        Ok(true)
-    }
-
-    /// Wait for the client's next whole message (`false`: it went away).
-    /// While it is idle the primary is watched: notifications and notices
-    /// are passed on, and a server that ends the session ends the
-    /// client's, after relaying what it said.
-    async fn wait_client(&mut self) -> Result<bool> {
-        if !self.batch.is_empty() || self.client.has_frame() {
-            return self.client.ready().await;
+        // Mid-batch the client has more to send; the primary waits for it.
+        if !self.batch.is_empty() {
+            return Poll::Pending;
         }
         let (primary, _) = self.pattern().roles();
-        let Some(conn) = self.sides[ix(primary)].conn.as_mut() else { return self.client.ready().await };
-        loop {
-            // Polled by hand, the client first: a wait per query that
-            // builds no futures, and the primary's socket only asked
-            // whether it has anything (its reader is not run for nothing).
-            let (client, watched) = (&mut self.client, &mut conn.wire);
-            let woke = std::future::poll_fn(|cx| match client.poll_ready(cx) {
-                Poll::Ready(m) => Poll::Ready(Either::Left(m)),
-                Poll::Pending => watched.poll_spoken(cx).map(Either::Right),
-            })
-            .await;
-            match woke {
-                Either::Left(m) => return m,
-                Either::Right(Ok(Some(f))) if matches!(f.tag, b'A' | b'N' | b'S') => {
-                    self.client.send(&f.raw).await?;
-                }
-                Either::Right(Ok(Some(f))) => {
-                    tracing::debug!(side = primary.as_str(), "proxy: the primary ended an idle session; so does movex");
-                    let _ = self.client.send(&f.raw).await;
-                    return Ok(false);
-                }
-                Either::Right(_) => return Ok(false),
-            }
+        match self.sides[ix(primary)].conn.as_mut() {
+            Some(conn) => conn.wire.poll_spoken(cx).map(Either::Right),
+            None => Poll::Pending,
         }
     }
 

@@ -360,14 +360,16 @@ impl Session<'_> {
     /// read. No [`Round`], no [`Outcome`]: the path every query of a
     /// one-side pattern takes, kept short.
     async fn relay_alone(&mut self, pattern: Pattern, primary: SideName) -> Result<()> {
+        // Straight-line, no inner async block to catch errors in: each
+        // nested state machine is read back, cold, at every wake-up.
         let conn = self.sides[ix(primary)].conn.as_mut().expect("relay_alone: the primary is connected");
         let client = &mut self.client;
-        let r = async {
-            let (_, query) = client.peek().expect("relay_alone: the Query is buffered");
-            conn.wire.send(query).await?;
+        let (_, query) = client.peek().expect("relay_alone: the Query is buffered");
+        let mut r = conn.wire.send(query).await.map(|()| 0);
+        if r.is_ok() {
             client.skip();
             let mut status = 0;
-            let next = conn
+            let relayed = conn
                 .wire
                 .relay(client, |tag, raw| match tag {
                     b'Z' => {
@@ -377,14 +379,14 @@ impl Session<'_> {
                     b'G' => Next::Leave,
                     _ => Next::More,
                 })
-                .await?;
-            if next == Next::Leave {
+                .await;
+            r = match relayed {
                 // A COPY FROM STDIN it could not see: refused by [`answer`].
-                status = answer(&mut conn.wire, Some(client), false, None, None).await?.status;
-            }
-            anyhow::Ok(status)
+                Ok(Next::Leave) => answer(&mut conn.wire, Some(client), false, None, None).await.map(|o| o.status),
+                Ok(_) => Ok(status),
+                Err(e) => Err(e),
+            };
         }
-        .await;
         match r {
             Ok(status) => {
                 conn.status = status;
