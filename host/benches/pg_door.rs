@@ -160,11 +160,15 @@ impl Bouncer {
         let port = free_port();
         let ini = home.join("pgbouncer.ini");
         let pidfile = home.join("pgbouncer.pid");
+        // Its server connections are closed a second after their row:
+        // PgBouncer keeps them 10 minutes by default, and two PgBouncers'
+        // 32 each, with the double-work row's 64, are past the server's
+        // max_connections (100).
         std::fs::write(
             &ini,
             format!(
                 "[databases]\n* = host=127.0.0.1 port=5432 user=postgres\n[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {port}\n\
-                 auth_type = any\npool_mode = session\nmax_client_conn = 400\ndefault_pool_size = 80\nunix_socket_dir =\n\
+                 auth_type = any\npool_mode = session\nmax_client_conn = 400\ndefault_pool_size = 80\nserver_idle_timeout = 1\nunix_socket_dir =\n\
                  logfile = {log}\npidfile = {pid}\n",
                 log = home.join("pgbouncer.log").display(),
                 pid = pidfile.display()
