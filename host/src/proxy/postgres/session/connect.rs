@@ -30,6 +30,8 @@ impl Link {
 pub(super) struct Own {
     pub error: Option<(String, String)>,
     pub status: u8,
+    /// Its rows, their values as text.
+    pub rows: Vec<Vec<Option<Vec<u8>>>>,
 }
 
 impl Session<'_> {
@@ -125,15 +127,16 @@ impl Session<'_> {
     }
 }
 
-/// Read a side's answer up to ReadyForQuery, keeping only its first error
-/// and its status.
+/// Read a side's answer up to ReadyForQuery, keeping its rows, its first
+/// error and its status.
 pub(super) async fn drain(wire: &mut crate::proxy::postgres::wire::Wire) -> Result<Own> {
-    let mut error = None;
+    let (mut error, mut rows) = (None, Vec::new());
     loop {
         let f: Frame = wire.expect().await?;
         match f.tag {
+            b'D' => rows.push(super::generated::values(&f)),
             b'E' if error.is_none() => error = Some(f.error()),
-            b'Z' => return Ok(Own { error, status: f.body().first().copied().unwrap_or(b'I') }),
+            b'Z' => return Ok(Own { error, status: f.body().first().copied().unwrap_or(b'I'), rows }),
             _ => {}
         }
     }

@@ -360,37 +360,12 @@ impl Session<'_> {
         Ok(info)
     }
 
-    /// Run a query of movex's own on a side: its rows, as text, or the
-    /// server's error. An error out: the connection failed (hung up).
+    /// Run a query of movex's own on a side ([`Session::own`]): its rows,
+    /// as text, or the server's error. An error out: the connection
+    /// failed (hung up).
     async fn rows_of(&mut self, name: SideName, sql: &str) -> Result<std::result::Result<Vec<Row>, String>> {
-        let Some(conn) = self.sides[ix(name)].conn.as_mut() else { anyhow::bail!("the {} is not connected", name.as_str()) };
-        let q = Frame::of(&pgwire::messages::simplequery::Query::new(sql.to_owned()));
-        let r: Result<(Vec<_>, Option<(String, String)>, u8)> = async {
-            conn.wire.send(&q.raw).await?;
-            let (mut rows, mut error) = (Vec::new(), None);
-            loop {
-                let f = conn.wire.expect().await?;
-                match f.tag {
-                    b'D' => rows.push(values(&f)),
-                    b'E' if error.is_none() => error = Some(f.error()),
-                    b'Z' => return Ok((rows, error, f.body().first().copied().unwrap_or(b'I'))),
-                    _ => {}
-                }
-            }
-        }
-        .await;
-        match r {
-            Ok((rows, error, status)) => {
-                conn.status = status;
-                Ok(match error {
-                    None => Ok(rows),
-                    Some((c, m)) => Err(format!("{c}: {m}")),
-                })
-            }
-            Err(e) => {
-                self.hang_up(name);
-                Err(e.context(format!("the {} failed", name.as_str())))
-            }
-        }
+        let r = self.own(name, sql).await;
+        anyhow::ensure!(self.sides[ix(name)].conn.is_some(), "the {} failed: {}", name.as_str(), r.err().unwrap_or_default());
+        Ok(r.map(|o| o.rows))
     }
 }
