@@ -23,8 +23,10 @@
 //! - A batch flushed before its Sync (libpq's pipeline mode) across a
 //!   pattern switch: it ends in its own pattern, without waiting out the
 //!   switch's settle on a client that waits on its locks.
-//! - With `defer_begin`, a plain `BEGIN` reaches each server with the
-//!   transaction's first statement there, as the servers see.
+//! - A plain `BEGIN` reaches each server with the transaction's first
+//!   statement there (`defer_begin`, on by default), as the servers see;
+//!   the bytes movex sends for it, against the real server: what is sent
+//!   with a deferred statement the server fails does not run.
 //! - A destination that dies under an idle connection, met while
 //!   preparing a statement it lacks: the write is journaled, the client's
 //!   session goes on.
@@ -551,7 +553,83 @@ print("synced", got, "in", round(time.monotonic() - t0), "s", flush=True)
     validates_clean(&d.cfg);
 }
 
-/// `[proxy.postgres] defer_begin` (off by default): on, a plain `BEGIN` is
+/// What the door sends for a deferred `BEGIN` (`Wire::defer`), against the
+/// real server: the statement sent with it runs only if it succeeds. A
+/// deferred statement the server fails (here one that divides by zero,
+/// as no plain `BEGIN` can be made to fail at will) makes the read fail,
+/// naming it, and the INSERT sent with it never runs, though the
+/// connection lives on; a deferred `BEGIN` makes what follows run in a
+/// transaction, for a simple Query and for extended messages alike, and
+/// its answers never reach the reader. A `BEGIN` held and let go is not
+/// sent at all.
+#[tokio::test(flavor = "multi_thread")]
+async fn what_is_sent_with_a_deferred_statement_runs_only_if_it_did() {
+    use movex::proxy::postgres::backend::{Target, connect};
+    use movex::proxy::postgres::wire::Frame;
+    let db = dbs::postgres("pgdeferbytes", "CREATE TABLE t (id int PRIMARY KEY)").await;
+    let target = Target::from_url(db.url(), "source").unwrap();
+    let mut b = connect(&target, &[]).await.unwrap();
+    let query = |sql: &str| Frame::of(&pgwire::messages::simplequery::Query::new(sql.to_owned())).raw;
+    let ids = || async { dbs::query_strings(db.url(), "SELECT id::text FROM t ORDER BY id").await };
+    // Reads one whole answer, up to its ReadyForQuery: (tags, status).
+    async fn answer(w: &mut movex::proxy::postgres::wire::Wire) -> anyhow::Result<(Vec<u8>, u8)> {
+        let mut tags = Vec::new();
+        loop {
+            let f = w.expect().await?;
+            tags.push(f.tag);
+            if f.tag == b'Z' {
+                return Ok((tags, f.raw[5]));
+            }
+        }
+    }
+
+    // A deferred statement that fails: the INSERT sent with it is skipped.
+    b.wire.defer("SELECT 1/0");
+    b.wire.send(&query("INSERT INTO t VALUES (1)")).await.unwrap();
+    let e = answer(&mut b.wire).await.unwrap_err();
+    assert!(format!("{e:#}").contains("22012"), "the deferred statement's failure, named: {e:#}");
+    // The server skips to a Sync: sent now, it answers ReadyForQuery, idle,
+    // so it has read (and passed over) the INSERT.
+    b.wire.send(&[b'S', 0, 0, 0, 4]).await.unwrap();
+    assert_eq!(answer(&mut b.wire).await.unwrap(), (vec![b'Z'], b'I'));
+    assert!(ids().await.is_empty(), "the INSERT sent with a failed deferred statement ran");
+
+    // A deferred BEGIN, then a simple Query: it runs in the transaction
+    // (ROLLBACK undoes it), and only its own answer is read.
+    b.wire.defer("BEGIN");
+    b.wire.send(&query("INSERT INTO t VALUES (2)")).await.unwrap();
+    assert_eq!(answer(&mut b.wire).await.unwrap(), (vec![b'C', b'Z'], b'T'));
+    b.wire.send(&query("ROLLBACK")).await.unwrap();
+    assert_eq!(answer(&mut b.wire).await.unwrap(), (vec![b'C', b'Z'], b'I'));
+    assert!(ids().await.is_empty(), "the INSERT after a deferred BEGIN was not in its transaction");
+
+    // Then extended messages up to a Sync, committed.
+    use pgwire::messages::extendedquery::{Bind, Execute, Parse, Sync};
+    b.wire.defer("BEGIN");
+    let mut batch = Vec::new();
+    for f in [
+        Frame::of(&Parse::new(Some("ins".into()), "INSERT INTO t VALUES ($1::int)".into(), Vec::new())),
+        Frame::of(&Bind::new(None, Some("ins".into()), Vec::new(), vec![Some(bytes::Bytes::from_static(b"3"))], Vec::new())),
+        Frame::of(&Execute::new(None, 0)),
+        Frame::of(&Sync::new()),
+    ] {
+        batch.extend_from_slice(&f.raw);
+    }
+    b.wire.send(&batch).await.unwrap();
+    assert_eq!(answer(&mut b.wire).await.unwrap(), (vec![b'1', b'2', b'C', b'Z'], b'T'));
+    b.wire.send(&query("COMMIT")).await.unwrap();
+    assert_eq!(answer(&mut b.wire).await.unwrap(), (vec![b'C', b'Z'], b'I'));
+    assert_eq!(ids().await, ["3"]);
+
+    // Held and let go: the next statement runs on its own, autocommitted.
+    b.wire.defer("BEGIN");
+    b.wire.undefer();
+    b.wire.send(&query("INSERT INTO t VALUES (4)")).await.unwrap();
+    assert_eq!(answer(&mut b.wire).await.unwrap(), (vec![b'C', b'Z'], b'I'));
+    assert_eq!(ids().await, ["3", "4"]);
+}
+
+/// `[proxy.postgres] defer_begin` (on by default): a plain `BEGIN` is
 /// answered by the door and reaches each side with the transaction's
 /// first statement there, one round trip fewer. The servers' own view
 /// shows it (each side's session idle, not in a transaction, until then;

@@ -34,9 +34,10 @@
 //! `--proxy-threads N[,M...]` (`[proxy.postgres] threads` of the `src_only`
 //! movex: unset, the config's default; each further value is one more
 //! `src_only` row, a movex with that many threads over the same databases).
-//! `--targets pgbouncer,haproxy,src_only,deferred_begin,double,src_first`
-//! (the default; `deferred_begin` is a `src_only` movex with `defer_begin =
-//! true`, which sends a transaction's `BEGIN` with its first statement; and
+//! `--targets pgbouncer,haproxy,src_only,begin_at_once,double,src_first`
+//! (the default; `begin_at_once` is a `src_only` movex with `defer_begin =
+//! false`, which sends a transaction's `BEGIN` at once, not with its first
+//! statement as movex does by default; and
 //! `pgbouncer_again`, not run by default, is a second PgBouncer, the same
 //! as the first: how far apart two identical proxies come out, which is
 //! what a ratio to PgBouncer can resolve):
@@ -73,12 +74,12 @@ const BOUNCER: &str = "PgBouncer, session mode";
 const TWIN: &str = "PgBouncer again (a second one, A/A)";
 const RELAY: &str = "haproxy TCP relay (floor)";
 const ONLY: &str = "movex src_only";
-const DEFERRED: &str = "movex src_only, BEGIN deferred (defer_begin = true)";
+const AT_ONCE: &str = "movex src_only, BEGIN sent at once (defer_begin = false)";
 const DOUBLE: &str = "direct, 2 loads at once (double work)";
 const FIRST: &str = "movex src_first";
 
 /// What `--targets` can name (all of them by default).
-const TARGETS: [&str; 7] = ["pgbouncer", "pgbouncer_again", "haproxy", "src_only", "deferred_begin", "double", "src_first"];
+const TARGETS: [&str; 7] = ["pgbouncer", "pgbouncer_again", "haproxy", "src_only", "begin_at_once", "double", "src_first"];
 
 fn arg(name: &str, default: &str) -> String {
     process::arg(name).unwrap_or_else(|| default.to_owned())
@@ -327,8 +328,8 @@ fn main() {
     // More thread counts: movexes over the `src_only` one's databases.
     let mut others: Vec<(String, Movex)> =
         threads.iter().skip(1).enumerate().map(|(i, t)| (format!("movex src_only, threads = {t}"), movex(&dir, &format!("movex_pgd_a{i}"), "movex_pgd_a", &threads_line(t), false))).collect();
-    if wants("deferred_begin") {
-        others.push((DEFERRED.into(), movex(&dir, "movex_pgd_a_deferred", "movex_pgd_a", &format!("{settings}defer_begin = true\n"), false)));
+    if wants("begin_at_once") {
+        others.push((AT_ONCE.into(), movex(&dir, "movex_pgd_a_at_once", "movex_pgd_a", &format!("{settings}defer_begin = false\n"), false)));
     }
     for (_, m) in &others {
         post(m.http, "/src_only");
@@ -446,8 +447,8 @@ fn main() {
             }
             parts.push(part);
         }
-        if let (Some(deferred), Some(bouncer)) = (ratio(DEFERRED), ratio(BOUNCER)) {
-            parts.push(format!("src_only with BEGIN deferred {deferred:.2}x direct = {:.2}x PgBouncer", deferred / bouncer));
+        if let (Some(at_once), Some(bouncer)) = (ratio(AT_ONCE), ratio(BOUNCER)) {
+            parts.push(format!("src_only with BEGIN sent at once {at_once:.2}x direct = {:.2}x PgBouncer", at_once / bouncer));
         }
         if let (Some(twin), Some(bouncer)) = (ratio(TWIN), ratio(BOUNCER)) {
             parts.push(format!("PgBouncer again {twin:.2}x direct = {:.2}x PgBouncer", twin / bouncer));
@@ -485,8 +486,8 @@ fn paired(what: &str, by_round: &HashMap<String, Vec<f64>>) -> String {
     if let (Some(only), Some(bouncer)) = (tps(ONLY), tps(BOUNCER)) {
         each("src_only / PgBouncer", only.iter().zip(bouncer).map(|(o, b)| o / b).collect());
     }
-    if let (Some(deferred), Some(bouncer)) = (tps(DEFERRED), tps(BOUNCER)) {
-        each("src_only with BEGIN deferred / PgBouncer", deferred.iter().zip(bouncer).map(|(o, b)| o / b).collect());
+    if let (Some(at_once), Some(bouncer)) = (tps(AT_ONCE), tps(BOUNCER)) {
+        each("src_only with BEGIN sent at once / PgBouncer", at_once.iter().zip(bouncer).map(|(o, b)| o / b).collect());
     }
     if let (Some(twin), Some(bouncer)) = (tps(TWIN), tps(BOUNCER)) {
         each("PgBouncer again / PgBouncer", twin.iter().zip(bouncer).map(|(o, b)| o / b).collect());

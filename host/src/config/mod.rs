@@ -311,11 +311,11 @@ tagger = "tag-by-column"                    # optional
 
         // README, The PostgreSQL front door: `# auth = "scram-sha-256"`, `# threads = 1`,
         // `# handshake_timeout_ms = 10000`, `# max_connections = 1000`,
-        // `# max_message_bytes = 67108864`, `# defer_begin = false`.
+        // `# max_message_bytes = 67108864`, `# defer_begin = true`.
         let c = Config::parse(&format!("{required}[proxy.postgres]\nlisten = \"127.0.0.1:6433\"\n"), "t").unwrap();
         let p = c.proxy.postgres.as_ref().unwrap();
         assert_eq!((p.auth, p.threads, p.handshake_timeout_ms, p.max_connections, p.max_message_bytes), (PgAuth::ScramSha256, 1, 10_000, 1000, 64 << 20));
-        assert!(!p.defer_begin);
+        assert!(p.defer_begin);
     }
 
     #[test]

@@ -100,13 +100,11 @@ pub struct PostgresProxy {
     #[serde(default = "PostgresProxy::default_max_message_bytes")]
     pub max_message_bytes: usize,
     /// Answer a client's plain `BEGIN` at once and send it to the server
-    /// with the transaction's first statement: a round trip per side and
-    /// transaction saved. Off by default: if the server failed that
-    /// `BEGIN` (a cancel request landing on it), the statement sent with
-    /// it would still run, outside a transaction, while the client's
-    /// session is ended with an error (docs/design/proxy-postgres.md).
-    /// On, the transaction also starts on the server with its first
-    /// statement, so `now()` is that statement's time.
+    /// ahead of the transaction's first statement, which runs only if the
+    /// `BEGIN` did: a round trip per side and transaction saved. On by
+    /// default. The transaction then starts on the server with its first
+    /// statement, so `now()` and `xact_start` are that statement's time
+    /// (docs/design/proxy-postgres.md); `false` sends each `BEGIN` at once.
     #[serde(default = "PostgresProxy::default_defer_begin")]
     pub defer_begin: bool,
 }
@@ -121,7 +119,7 @@ impl PostgresProxy {
     }
 
     fn default_defer_begin() -> bool {
-        false
+        true
     }
 }
 

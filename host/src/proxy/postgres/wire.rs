@@ -147,12 +147,13 @@ pub struct Wire {
     limit: usize,
     /// Who is at the other end, for messages.
     pub peer: String,
-    /// A message held back, written ahead of the next thing sent
-    /// ([`Wire::defer`]).
+    /// A statement held back as Parse, Bind and Execute, written ahead of
+    /// the next thing sent ([`Wire::defer`]).
     deferred: Option<Bytes>,
-    /// Answers (up to their ReadyForQuery) of deferred messages sent and
-    /// not yet read: dropped unread, as the client was answered already.
-    unanswered: u32,
+    /// Answers of a deferred statement sent and not yet read
+    /// (ParseComplete, BindComplete, CommandComplete): dropped unread, as
+    /// the client was answered already.
+    unanswered: u8,
 }
 
 impl Wire {
@@ -169,38 +170,70 @@ impl Wire {
         }
     }
 
-    /// Hold `raw` (a whole Query) back: it is written in the same write as
-    /// whatever is sent next, and its answer, up to its ReadyForQuery, is
-    /// dropped as it is read. For a `BEGIN` the client was already told
-    /// succeeded: the server runs it just before the next statement, a
-    /// round trip saved. An error in that answer fails the read: the
-    /// client was told otherwise, so the session cannot go on.
-    pub fn defer(&mut self, raw: Bytes) {
-        debug_assert!(self.deferred.is_none(), "one deferred message at a time");
-        self.deferred = Some(raw);
+    /// Hold `sql` (a `BEGIN` the client was already told succeeded) back:
+    /// written as Parse, Bind and Execute (unnamed, as a simple Query
+    /// would have used and dropped them) in the same write as whatever is
+    /// sent next, a round trip saved; its three answers are dropped as
+    /// they are read. With no Sync between them, what follows depends on
+    /// it: should the server fail it, the server skips everything after it
+    /// up to a Sync, so nothing sent with it runs outside the transaction
+    /// the client asked for. That failure fails the read (the client was
+    /// told otherwise, so the session cannot go on). What is sent with it
+    /// must draw an answer of its own (a Query, or messages up to a Sync
+    /// or Flush), as everything sent to a backend does.
+    pub fn defer(&mut self, sql: &str) {
+        debug_assert!(self.deferred.is_none(), "one deferred statement at a time");
+        use pgwire::messages::extendedquery::{Bind, Execute, Parse};
+        let mut raw = BytesMut::with_capacity(32 + sql.len());
+        let parse = Parse::new(None, sql.to_owned(), Vec::new());
+        let bind = Bind::new(None, None, Vec::new(), Vec::new(), Vec::new());
+        for f in [Frame::of(&parse), Frame::of(&bind), Frame::of(&Execute::new(None, 0))] {
+            raw.put_slice(&f.raw);
+        }
+        self.deferred = Some(raw.freeze());
     }
 
-    /// Whether a message is held back ([`Wire::defer`]), not yet sent.
+    /// Whether a statement is held back ([`Wire::defer`]), not yet sent.
     pub fn deferring(&self) -> bool {
         self.deferred.is_some()
     }
 
-    /// Drop the whole answers of deferred messages at the buffer's start.
-    /// `Ok(true)` once none is left to drop; an error message in one is an
-    /// error here.
-    fn drop_unanswered(&mut self) -> Result<bool> {
+    /// Let go of a statement held back and not sent (the transaction it
+    /// was to begin ended without this side).
+    pub fn undefer(&mut self) {
+        self.deferred = None;
+    }
+
+    /// Drop the answers of a deferred statement where they lie, at `at` in
+    /// the read buffer. `Ok(true)`: a message is at `at` to be read
+    /// (a notice or notification the server sent between them, or what
+    /// follows them); `Ok(false)`: more must be read. An error among them
+    /// is the deferred statement's failure, an error here.
+    fn drop_unanswered(&mut self, at: usize) -> Result<bool> {
         while self.unanswered > 0 {
-            let Some(n) = self.framed(0)? else { return Ok(false) };
-            match self.rbuf[0] {
-                b'Z' => self.unanswered -= 1,
-                b'E' => {
-                    let f = Frame { tag: b'E', raw: Bytes::copy_from_slice(&self.rbuf[..n]) };
-                    let (code, msg) = f.error();
-                    bail!("{} failed a BEGIN movex had deferred (and answered for): {code} {msg}", self.peer);
+            let Some(n) = self.framed(at)? else { return Ok(false) };
+            match self.rbuf[at] {
+                b'1' | b'2' | b'C' => {
+                    if at == 0 {
+                        self.consume(n);
+                    } else {
+                        self.rbuf.copy_within(at + n.., at);
+                        self.rbuf.truncate(self.rbuf.len() - n);
+                    }
+                    self.unanswered -= 1;
                 }
-                _ => {}
+                b'E' => {
+                    // Taken out: the server sends nothing more of it, or of
+                    // what came with it, until a Sync.
+                    let f = Frame { tag: b'E', raw: Bytes::copy_from_slice(&self.rbuf[at..at + n]) };
+                    self.rbuf.copy_within(at + n.., at);
+                    self.rbuf.truncate(self.rbuf.len() - n);
+                    self.unanswered = 0;
+                    let (code, msg) = f.error();
+                    bail!("{} failed a BEGIN movex had deferred (and answered for): {code} {msg}; nothing sent after it ran", self.peer);
+                }
+                _ => return Ok(true),
             }
-            self.consume(n);
         }
         Ok(true)
     }
@@ -235,7 +268,7 @@ impl Wire {
     /// The whole message at the buffer's start, if there is one: its type
     /// byte and its bytes (type byte, length, body), left in the buffer.
     pub fn peek(&self) -> Option<(u8, &[u8])> {
-        if self.rbuf.len() < 5 || self.unanswered > 0 {
+        if self.rbuf.len() < 5 || self.unanswered > 0 && matches!(self.rbuf[0], b'1' | b'2' | b'C' | b'E') {
             return None;
         }
         let len = (&self.rbuf[1..5]).get_u32() as usize;
@@ -303,7 +336,7 @@ impl Wire {
     /// [`Wire::ready`], polled.
     pub fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<bool>> {
         loop {
-            if self.drop_unanswered()? && self.framed(0)?.is_some() {
+            if self.drop_unanswered(0)? && self.framed(0)?.is_some() {
                 return Poll::Ready(Ok(true));
             }
             if !ready!(self.poll_fill(cx))? {
@@ -375,7 +408,7 @@ impl Wire {
             ready!(to.poll_flush(cx))?;
             loop {
                 if at == 0 {
-                    while self.drop_unanswered()?
+                    while self.drop_unanswered(at)?
                         && let Some(n) = self.framed(at)?
                     {
                         match seen(self.rbuf[at], &self.rbuf[at..at + n]) {
@@ -431,7 +464,7 @@ impl Wire {
     pub fn queue(&mut self, raw: &[u8]) {
         if let Some(d) = self.deferred.take() {
             self.wbuf.put_slice(&d);
-            self.unanswered += 1;
+            self.unanswered += 3;
         }
         self.wbuf.put_slice(raw);
     }
@@ -577,22 +610,36 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_deferred_message_goes_ahead_of_the_next_and_its_answer_is_dropped() {
+    async fn a_deferred_statement_goes_ahead_of_the_next_and_its_answers_are_dropped() {
         let (mut from, mut backend) = pair().await;
         let (mut to, mut client) = pair().await;
-        let begin = message(b'Q', b"BEGIN\0");
+        // As the protocol's documentation spells the three messages: the
+        // unnamed statement and portal, no parameters, all rows.
+        let begin = [message(b'P', b"\0BEGIN\0\0\0"), message(b'B', b"\0\0\0\0\0\0\0\0"), message(b'E', b"\0\0\0\0\0")].concat();
         let update = message(b'Q', b"UPDATE t SET v = 1\0");
-        from.defer(Bytes::from(begin.clone()));
+        from.defer("BEGIN");
         assert!(from.deferring());
         from.send(&update).await.unwrap();
         assert!(!from.deferring());
-        // The deferred message first, then the one sent.
+        // The deferred statement first, then the one sent, with no Sync
+        // between: the server skips the UPDATE should BEGIN fail.
         let mut got = vec![0; begin.len() + update.len()];
         backend.read_exact(&mut got).await.unwrap();
-        assert_eq!(got, [begin.clone(), update].concat());
-        // BEGIN's answer, then the UPDATE's: only the UPDATE's is relayed.
+        assert_eq!(got, [begin, update].concat());
+        // BEGIN's answers, a notice the server slipped in among them, then
+        // the UPDATE's: all but BEGIN's are relayed.
+        let notice = message(b'N', b"SNOTICE\0\0");
         let answer = [message(b'C', b"UPDATE 1\0"), message(b'Z', b"T")].concat();
-        backend.write_all(&[message(b'C', b"BEGIN\0"), message(b'Z', b"T"), answer.clone()].concat()).await.unwrap();
+        let sent = [message(b'1', b""), notice.clone(), message(b'2', b""), message(b'C', b"BEGIN\0"), answer.clone()].concat();
+        // Cut after the notice: the rest of BEGIN's answers come later.
+        let cut = message(b'1', b"").len() + notice.len() + 2;
+        backend.write_all(&sent[..cut]).await.unwrap();
+        let later = sent[cut..].to_vec();
+        let writer = tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            backend.write_all(&later).await.unwrap();
+            backend
+        });
         let mut tags = Vec::new();
         from.relay(&mut to, |tag, _| {
             tags.push(tag);
@@ -600,16 +647,30 @@ mod tests {
         })
         .await
         .unwrap();
-        assert_eq!(tags, [b'C', b'Z']);
-        let mut relayed = vec![0; answer.len()];
+        assert_eq!(tags, [b'N', b'C', b'Z']);
+        let mut relayed = vec![0; notice.len() + answer.len()];
         client.read_exact(&mut relayed).await.unwrap();
-        assert_eq!(relayed, answer);
+        assert_eq!(relayed, [notice, answer].concat());
+        let mut backend = writer.await.unwrap();
 
-        // The deferred message failed: reading the next answer fails, naming it.
-        from.defer(Bytes::from(begin));
-        from.send(&message(b'Q', b"SELECT 1\0")).await.unwrap();
+        // Held and let go: nothing of it is sent.
+        from.defer("BEGIN");
+        from.undefer();
+        let select = message(b'Q', b"SELECT 1\0");
+        from.send(&select).await.unwrap();
+        let mut got = vec![0; select.len()];
+        backend.read_exact(&mut got).await.unwrap();
+        assert_eq!(got, select);
+        backend.write_all(&[message(b'C', b"SELECT 1\0"), message(b'Z', b"I")].concat()).await.unwrap();
+        assert_eq!(from.expect().await.unwrap().tag, b'C');
+        assert_eq!(from.expect().await.unwrap().tag, b'Z');
+
+        // The deferred statement failed: reading the next answer fails,
+        // naming it (the server sends nothing more: it skips to a Sync).
+        from.defer("BEGIN");
+        from.send(&select).await.unwrap();
         let error = [b"SERROR\0".as_slice(), b"C25001\0", b"Mno\0", b"\0"].concat();
-        backend.write_all(&[message(b'E', &error), message(b'Z', b"I")].concat()).await.unwrap();
+        backend.write_all(&[message(b'1', b""), message(b'2', b""), message(b'E', &error)].concat()).await.unwrap();
         let e = from.expect().await.unwrap_err();
         assert!(format!("{e:#}").contains("failed a BEGIN movex had deferred") && format!("{e:#}").contains("25001"), "{e:#}");
     }

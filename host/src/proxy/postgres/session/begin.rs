@@ -1,16 +1,18 @@
-//! A deferred `BEGIN` (`[proxy.postgres] defer_begin`, off by default:
-//! docs/design/proxy-postgres.md says what it does not handle yet). A
-//! Query that is only a plain `BEGIN` ([`route::plain_begin`]), outside a
-//! transaction, is answered by the door (the command tag PostgreSQL gives,
-//! then ReadyForQuery `T`) and held on each side the transaction goes to,
-//! written there with whatever is sent next ([`Wire::defer`]): each side
-//! is spared a round trip per transaction, and the client a wait on two
-//! in a two-side pattern.
+//! A deferred `BEGIN` (`[proxy.postgres] defer_begin`, on by default;
+//! docs/design/proxy-postgres.md). A Query that is only a plain `BEGIN`
+//! ([`route::plain_begin`]), outside a transaction, is answered by the
+//! door (the command tag PostgreSQL gives, then ReadyForQuery `T`) and
+//! held on each side the transaction goes to, written there ahead of
+//! whatever is sent next, as Parse, Bind and Execute with no Sync between
+//! ([`Wire::defer`]): what follows runs only if the `BEGIN` did, and each
+//! side is spared a round trip per transaction, the client a wait on two
+//! in a two-side pattern. A side the transaction ends without lets its
+//! `BEGIN` go unsent ([`Session::after`]).
 //!
-//! Sent at once instead, as before: in strict mode with two sides (its
-//! transactions are opened by movex, `strict.rs`), and when a side is not
-//! connected yet or not idle. The transaction takes its pattern and the
-//! gate's ticket here, as one whose `BEGIN` was sent does.
+//! Sent at once instead: in strict mode with two sides (its transactions
+//! are opened by movex, `strict.rs`), and when a side is not connected
+//! yet or not idle. The transaction takes its pattern and the gate's
+//! ticket here, as one whose `BEGIN` was sent does.
 //!
 //! [`Wire::defer`]: crate::proxy::postgres::wire::Wire::defer
 
@@ -20,7 +22,6 @@ use crate::pool::Statement;
 use crate::proxy::postgres::route;
 use crate::proxy::postgres::wire::{Frame, query_text};
 use anyhow::Result;
-use bytes::Bytes;
 use pgwire::messages::response::CommandComplete;
 
 impl Session<'_> {
@@ -41,11 +42,12 @@ impl Session<'_> {
         if !idle {
             return Ok(false);
         }
-        let raw = Bytes::copy_from_slice(self.client.peek().expect("peeked above").1);
         self.client.skip();
         for name in sides.into_iter().flatten() {
             let conn = self.sides[ix(name)].conn.as_mut().expect("connected: checked above");
-            conn.wire.defer(raw.clone());
+            // Sent as `BEGIN` whichever way the client spelt it (the
+            // command tag it is answered with is its own spelling's).
+            conn.wire.defer("BEGIN");
             conn.status = b'T';
         }
         self.after(pattern, b'T');
@@ -54,7 +56,7 @@ impl Session<'_> {
             // journal (`secondary.rs`); its answer is read with the next one.
             self.pool.metrics().count(s, true);
             if let Some(tx) = self.tx.as_mut() {
-                tx.sql.push(Statement::new(String::from_utf8_lossy(query_text(&raw)).into_owned()));
+                tx.sql.push(Statement::new("BEGIN".to_owned()));
             }
         }
         self.client.queue(&Frame::of(&CommandComplete::new(tag.to_owned())).raw);

@@ -308,6 +308,7 @@ impl<'p> Session<'p> {
     async fn terminate(&mut self) {
         for name in [SideName::Source, SideName::Destination] {
             if let Some(conn) = self.side(name).conn.as_mut() {
+                conn.wire.undefer();
                 let _ = conn.wire.send(&[b'X', 0, 0, 0, 4]).await;
             }
             self.hang_up(name);

@@ -537,6 +537,16 @@ impl Session<'_> {
         self.begun(pattern, status);
         if status == b'I' {
             self.tx = None;
+            // A side still holding the transaction's deferred `BEGIN` was
+            // sent nothing of it (a transaction that only read there, or
+            // whose COMMIT the primary failed): it is let go, not sent
+            // ahead of the next transaction's statements.
+            for conn in self.sides.iter_mut().filter_map(|l| l.conn.as_mut()) {
+                if conn.wire.deferring() {
+                    conn.wire.undefer();
+                    conn.status = b'I';
+                }
+            }
         }
     }
 
