@@ -565,7 +565,7 @@ print("synced", got, "in", round(time.monotonic() - t0), "s", flush=True)
 #[tokio::test(flavor = "multi_thread")]
 async fn what_is_sent_with_a_deferred_statement_runs_only_if_it_did() {
     use movex::proxy::postgres::backend::{Target, connect};
-    use movex::proxy::postgres::wire::Frame;
+    use movex::proxy::postgres::wire::{Frame, deferral};
     let db = dbs::postgres("pgdeferbytes", "CREATE TABLE t (id int PRIMARY KEY)").await;
     let target = Target::from_url(db.url(), "source").unwrap();
     let mut b = connect(&target, &[]).await.unwrap();
@@ -584,7 +584,7 @@ async fn what_is_sent_with_a_deferred_statement_runs_only_if_it_did() {
     }
 
     // A deferred statement that fails: the INSERT sent with it is skipped.
-    b.wire.defer("SELECT 1/0");
+    b.wire.defer(deferral("SELECT 1/0"));
     b.wire.send(&query("INSERT INTO t VALUES (1)")).await.unwrap();
     let e = answer(&mut b.wire).await.unwrap_err();
     assert!(format!("{e:#}").contains("22012"), "the deferred statement's failure, named: {e:#}");
@@ -596,7 +596,7 @@ async fn what_is_sent_with_a_deferred_statement_runs_only_if_it_did() {
 
     // A deferred BEGIN, then a simple Query: it runs in the transaction
     // (ROLLBACK undoes it), and only its own answer is read.
-    b.wire.defer("BEGIN");
+    b.wire.defer(deferral("BEGIN"));
     b.wire.send(&query("INSERT INTO t VALUES (2)")).await.unwrap();
     assert_eq!(answer(&mut b.wire).await.unwrap(), (vec![b'C', b'Z'], b'T'));
     b.wire.send(&query("ROLLBACK")).await.unwrap();
@@ -605,7 +605,7 @@ async fn what_is_sent_with_a_deferred_statement_runs_only_if_it_did() {
 
     // Then extended messages up to a Sync, committed.
     use pgwire::messages::extendedquery::{Bind, Execute, Parse, Sync};
-    b.wire.defer("BEGIN");
+    b.wire.defer(deferral("BEGIN"));
     let mut batch = Vec::new();
     for f in [
         Frame::of(&Parse::new(Some("ins".into()), "INSERT INTO t VALUES ($1::int)".into(), Vec::new())),
@@ -622,7 +622,7 @@ async fn what_is_sent_with_a_deferred_statement_runs_only_if_it_did() {
     assert_eq!(ids().await, ["3"]);
 
     // Held and let go: the next statement runs on its own, autocommitted.
-    b.wire.defer("BEGIN");
+    b.wire.defer(deferral("BEGIN"));
     b.wire.undefer();
     b.wire.send(&query("INSERT INTO t VALUES (4)")).await.unwrap();
     assert_eq!(answer(&mut b.wire).await.unwrap(), (vec![b'C', b'Z'], b'I'));

@@ -127,6 +127,19 @@ async fn write(stream: &mut TcpStream, raw: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// `sql` as [`Wire::defer`] holds it: Parse, Bind and Execute, unnamed (as
+/// a simple Query would have used and dropped them), no Sync.
+pub fn deferral(sql: &str) -> Bytes {
+    use pgwire::messages::extendedquery::{Bind, Execute, Parse};
+    let mut raw = BytesMut::with_capacity(32 + sql.len());
+    let parse = Parse::new(None, sql.to_owned(), Vec::new());
+    let bind = Bind::new(None, None, Vec::new(), Vec::new(), Vec::new());
+    for f in [Frame::of(&parse), Frame::of(&bind), Frame::of(&Execute::new(None, 0))] {
+        raw.put_slice(&f.raw);
+    }
+    raw.freeze()
+}
+
 /// Write some of `raw`, polled: how much was written.
 fn poll_write(stream: &mut TcpStream, cx: &mut Context<'_>, raw: &[u8]) -> Poll<Result<usize>> {
     match ready!(Pin::new(stream).poll_write(cx, raw)) {
@@ -170,27 +183,19 @@ impl Wire {
         }
     }
 
-    /// Hold `sql` (a `BEGIN` the client was already told succeeded) back:
-    /// written as Parse, Bind and Execute (unnamed, as a simple Query
-    /// would have used and dropped them) in the same write as whatever is
-    /// sent next, a round trip saved; its three answers are dropped as
-    /// they are read. With no Sync between them, what follows depends on
+    /// Hold `raw` ([`deferral`]: a `BEGIN` the client was already told
+    /// succeeded) back: written in the same write as whatever is sent
+    /// next, a round trip saved; its three answers are dropped as they
+    /// are read. With no Sync between them, what follows depends on
     /// it: should the server fail it, the server skips everything after it
     /// up to a Sync, so nothing sent with it runs outside the transaction
     /// the client asked for. That failure fails the read (the client was
     /// told otherwise, so the session cannot go on). What is sent with it
     /// must draw an answer of its own (a Query, or messages up to a Sync
     /// or Flush), as everything sent to a backend does.
-    pub fn defer(&mut self, sql: &str) {
+    pub fn defer(&mut self, raw: Bytes) {
         debug_assert!(self.deferred.is_none(), "one deferred statement at a time");
-        use pgwire::messages::extendedquery::{Bind, Execute, Parse};
-        let mut raw = BytesMut::with_capacity(32 + sql.len());
-        let parse = Parse::new(None, sql.to_owned(), Vec::new());
-        let bind = Bind::new(None, None, Vec::new(), Vec::new(), Vec::new());
-        for f in [Frame::of(&parse), Frame::of(&bind), Frame::of(&Execute::new(None, 0))] {
-            raw.put_slice(&f.raw);
-        }
-        self.deferred = Some(raw.freeze());
+        self.deferred = Some(raw);
     }
 
     /// Whether a statement is held back ([`Wire::defer`]), not yet sent.
@@ -214,20 +219,14 @@ impl Wire {
             let Some(n) = self.framed(at)? else { return Ok(false) };
             match self.rbuf[at] {
                 b'1' | b'2' | b'C' => {
-                    if at == 0 {
-                        self.consume(n);
-                    } else {
-                        self.rbuf.copy_within(at + n.., at);
-                        self.rbuf.truncate(self.rbuf.len() - n);
-                    }
+                    self.cut(at, n);
                     self.unanswered -= 1;
                 }
                 b'E' => {
                     // Taken out: the server sends nothing more of it, or of
                     // what came with it, until a Sync.
                     let f = Frame { tag: b'E', raw: Bytes::copy_from_slice(&self.rbuf[at..at + n]) };
-                    self.rbuf.copy_within(at + n.., at);
-                    self.rbuf.truncate(self.rbuf.len() - n);
+                    self.cut(at, n);
                     self.unanswered = 0;
                     let (code, msg) = f.error();
                     bail!("{} failed a BEGIN movex had deferred (and answered for): {code} {msg}; nothing sent after it ran", self.peer);
@@ -236,6 +235,17 @@ impl Wire {
             }
         }
         Ok(true)
+    }
+
+    /// Take the `n` bytes at `at` out of the read buffer, what follows
+    /// moved up ([`Wire::consume`] at its start).
+    fn cut(&mut self, at: usize, n: usize) {
+        if at == 0 {
+            self.consume(n);
+        } else {
+            self.rbuf.copy_within(at + n.., at);
+            self.rbuf.truncate(self.rbuf.len() - n);
+        }
     }
 
     pub fn limit_reads(&mut self, limit: usize) {
@@ -617,7 +627,7 @@ mod tests {
         // unnamed statement and portal, no parameters, all rows.
         let begin = [message(b'P', b"\0BEGIN\0\0\0"), message(b'B', b"\0\0\0\0\0\0\0\0"), message(b'E', b"\0\0\0\0\0")].concat();
         let update = message(b'Q', b"UPDATE t SET v = 1\0");
-        from.defer("BEGIN");
+        from.defer(deferral("BEGIN"));
         assert!(from.deferring());
         from.send(&update).await.unwrap();
         assert!(!from.deferring());
@@ -654,7 +664,7 @@ mod tests {
         let mut backend = writer.await.unwrap();
 
         // Held and let go: nothing of it is sent.
-        from.defer("BEGIN");
+        from.defer(deferral("BEGIN"));
         from.undefer();
         let select = message(b'Q', b"SELECT 1\0");
         from.send(&select).await.unwrap();
@@ -667,7 +677,7 @@ mod tests {
 
         // The deferred statement failed: reading the next answer fails,
         // naming it (the server sends nothing more: it skips to a Sync).
-        from.defer("BEGIN");
+        from.defer(deferral("BEGIN"));
         from.send(&select).await.unwrap();
         let error = [b"SERROR\0".as_slice(), b"C25001\0", b"Mno\0", b"\0"].concat();
         backend.write_all(&[message(b'1', b""), message(b'2', b""), message(b'E', &error)].concat()).await.unwrap();

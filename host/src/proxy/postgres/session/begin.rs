@@ -20,9 +20,13 @@ use super::{Session, ix};
 use crate::model::Pattern;
 use crate::pool::Statement;
 use crate::proxy::postgres::route;
-use crate::proxy::postgres::wire::{Frame, query_text};
+use crate::proxy::postgres::wire::{Frame, deferral, query_text};
 use anyhow::Result;
 use pgwire::messages::response::CommandComplete;
+use std::sync::LazyLock;
+
+/// What each side is sent for a deferred `BEGIN`, made once.
+static BEGIN: LazyLock<bytes::Bytes> = LazyLock::new(|| deferral("BEGIN"));
 
 impl Session<'_> {
     /// The client's buffered Query, if it is a plain `BEGIN` every side of
@@ -47,7 +51,7 @@ impl Session<'_> {
             let conn = self.sides[ix(name)].conn.as_mut().expect("connected: checked above");
             // Sent as `BEGIN` whichever way the client spelt it (the
             // command tag it is answered with is its own spelling's).
-            conn.wire.defer("BEGIN");
+            conn.wire.defer(BEGIN.clone());
             conn.status = b'T';
         }
         self.after(pattern, b'T');
